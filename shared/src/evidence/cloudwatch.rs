@@ -1,0 +1,247 @@
+//! The CloudWatch metrics provider: `GetMetricData` for datapoints, `ListMetrics`
+//! for preflight existence checks.
+//!
+//! Every query of a hook goes into one `GetMetricData` request (the API takes 500;
+//! more are split into further calls), and every `NextToken` page is followed, so
+//! the number of round trips does not grow with the number of gates. The
+//! provider reports CloudWatch's own per-series status untouched; what
+//! `PartialData` means for a verdict is the judge's business.
+
+use super::{
+    Datapoint, EvidenceError, MetricData, MetricIdentity, MetricRequest, MetricSource, RawSeries,
+    SeriesStatus,
+};
+use aws_sdk_cloudwatch::error::DisplayErrorContext;
+use aws_sdk_cloudwatch::types::{
+    Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat, ScanBy, StatusCode,
+};
+use aws_sdk_cloudwatch::Client;
+use aws_smithy_types::DateTime;
+use std::collections::BTreeMap;
+
+/// `GetMetricData` accepts at most this many queries per call.
+const MAX_QUERIES_PER_CALL: usize = 500;
+/// A hostile or buggy endpoint could hand out `NextToken`s forever.
+const MAX_PAGES: usize = 100;
+const SERVICE: &str = "CloudWatch";
+
+/// CloudWatch metrics through the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct CloudWatchMetrics {
+    client: Client,
+}
+
+impl CloudWatchMetrics {
+    /// Wraps a configured client (retries and timeouts are the client's).
+    pub fn new(client: Client) -> Self {
+        CloudWatchMetrics { client }
+    }
+
+    async fn fetch_chunk(
+        &self,
+        request: &MetricRequest,
+        offset: usize,
+        chunk: &[crate::policy::MetricQuery],
+        data: &mut MetricData,
+    ) -> Result<(), EvidenceError> {
+        let queries: Vec<MetricDataQuery> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, q)| to_sdk_query(&format!("q{}", offset + i), q))
+            .collect();
+        let mut by_id: BTreeMap<String, (Vec<Datapoint>, SeriesStatus, Vec<String>)> =
+            BTreeMap::new();
+        let mut next_token: Option<String> = None;
+        for page in 0.. {
+            if page == MAX_PAGES {
+                return Err(malformed("GetMetricData", format!("still paging after {MAX_PAGES} pages; refusing to follow NextToken further")));
+            }
+            let output = self
+                .client
+                .get_metric_data()
+                .set_metric_data_queries(Some(queries.clone()))
+                .start_time(DateTime::from_secs(request.range.start))
+                .end_time(DateTime::from_secs(request.range.end))
+                .scan_by(ScanBy::TimestampAscending)
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|e| api("GetMetricData", &DisplayErrorContext(&e)))?;
+            for result in output.metric_data_results() {
+                let id = result.id().unwrap_or_default().to_string();
+                let index: usize = id
+                    .strip_prefix('q')
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| (offset..offset + chunk.len()).contains(n))
+                    .ok_or_else(|| {
+                        malformed(
+                            "GetMetricData",
+                            format!("a result for query id {id:?}, which was never asked for"),
+                        )
+                    })?;
+                let timestamps = result.timestamps();
+                let values = result.values();
+                if timestamps.len() != values.len() {
+                    return Err(malformed(
+                        "GetMetricData",
+                        format!(
+                            "query {id} has {} timestamps but {} values",
+                            timestamps.len(),
+                            values.len()
+                        ),
+                    ));
+                }
+                let entry = by_id
+                    .entry(id.clone())
+                    .or_insert_with(|| (Vec::new(), SeriesStatus::Complete, Vec::new()));
+                entry.0.extend(
+                    timestamps
+                        .iter()
+                        .map(DateTime::secs)
+                        .zip(values.iter().copied()),
+                );
+                entry.2.extend(
+                    result
+                        .messages()
+                        .iter()
+                        .filter_map(|m| m.value())
+                        .map(str::to_string),
+                );
+                entry.1 = match result.status_code() {
+                    Some(StatusCode::Complete) | None => entry.1.clone(),
+                    Some(StatusCode::PartialData) => SeriesStatus::PartialData,
+                    Some(other) => SeriesStatus::Failed(format!(
+                        "CloudWatch status {} for {}",
+                        other.as_str(),
+                        chunk[index - offset]
+                    )),
+                };
+                if result.status_code() == Some(&StatusCode::PartialData)
+                    && output.next_token().is_some()
+                {
+                    // PartialData on a page that has a successor only means "read on".
+                    entry.1 = SeriesStatus::Complete;
+                }
+            }
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+                _ => break,
+            }
+        }
+        for (i, query) in chunk.iter().enumerate() {
+            let id = format!("q{}", offset + i);
+            let series = match by_id.remove(&id) {
+                Some((points, status, messages)) => RawSeries {
+                    points,
+                    status,
+                    messages,
+                },
+                None => RawSeries {
+                    points: Vec::new(),
+                    status: SeriesStatus::Failed(format!(
+                        "CloudWatch returned no result for {query}"
+                    )),
+                    messages: Vec::new(),
+                },
+            };
+            data.insert(query.clone(), series);
+        }
+        Ok(())
+    }
+}
+
+impl MetricSource for CloudWatchMetrics {
+    async fn metric_data(&self, request: &MetricRequest) -> Result<MetricData, EvidenceError> {
+        let mut data = MetricData::new();
+        for (n, chunk) in request.queries.chunks(MAX_QUERIES_PER_CALL).enumerate() {
+            self.fetch_chunk(request, n * MAX_QUERIES_PER_CALL, chunk, &mut data)
+                .await?;
+        }
+        Ok(data)
+    }
+
+    async fn metric_exists(&self, metric: &MetricIdentity) -> Result<bool, EvidenceError> {
+        let filters: Vec<DimensionFilter> = metric
+            .dimensions
+            .iter()
+            .map(|(name, value)| DimensionFilter::builder().name(name).value(value).build())
+            .collect();
+        let mut next_token = None;
+        for _ in 0..MAX_PAGES {
+            let output = self
+                .client
+                .list_metrics()
+                .namespace(&metric.namespace)
+                .metric_name(&metric.metric_name)
+                .set_dimensions(Some(filters.clone()))
+                .set_next_token(next_token.take())
+                .send()
+                .await
+                .map_err(|e| api("ListMetrics", &DisplayErrorContext(&e)))?;
+            let exact = output.metrics().iter().any(|m| {
+                let mut dims: Vec<(String, String)> = m
+                    .dimensions()
+                    .iter()
+                    .map(|d| {
+                        (
+                            d.name().unwrap_or_default().to_string(),
+                            d.value().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                dims.sort();
+                dims == metric.dimensions
+            });
+            if exact {
+                return Ok(true);
+            }
+            match output.next_token() {
+                Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
+                _ => return Ok(false),
+            }
+        }
+        Err(malformed(
+            "ListMetrics",
+            format!("still paging after {MAX_PAGES} pages"),
+        ))
+    }
+}
+
+fn to_sdk_query(id: &str, query: &crate::policy::MetricQuery) -> MetricDataQuery {
+    let dimensions = query
+        .dimensions
+        .iter()
+        .map(|(name, value)| Dimension::builder().name(name).value(value).build())
+        .collect();
+    let metric = Metric::builder()
+        .namespace(&query.namespace)
+        .metric_name(&query.metric_name)
+        .set_dimensions(Some(dimensions))
+        .build();
+    let stat = MetricStat::builder()
+        .metric(metric)
+        .period(query.period_secs as i32)
+        .stat(&query.stat)
+        .build();
+    MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(stat)
+        .return_data(true)
+        .build()
+}
+
+fn api(operation: &'static str, error: &dyn std::fmt::Display) -> EvidenceError {
+    EvidenceError::Api {
+        service: SERVICE,
+        operation,
+        message: error.to_string(),
+    }
+}
+
+fn malformed(operation: &'static str, message: String) -> EvidenceError {
+    EvidenceError::Malformed {
+        service: SERVICE,
+        operation,
+        message,
+    }
+}

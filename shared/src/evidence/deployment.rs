@@ -1,0 +1,86 @@
+//! The CodeDeploy deployment provider: `GetDeployment` for the decision record.
+//!
+//! The hook fetches the deployment concurrently with its metrics, so knowing what
+//! is being deployed costs no extra round trip. A failure here is recorded, not
+//! fatal: the metrics decide, and the status report says whether the deployment
+//! exists.
+
+use super::EvidenceError;
+use aws_sdk_codedeploy::error::DisplayErrorContext;
+use aws_sdk_codedeploy::Client;
+use serde::Serialize;
+use std::future::Future;
+
+/// What the decision record says about the deployment being gated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeploymentInfo {
+    /// CodeDeploy application.
+    pub application_name: Option<String>,
+    /// Deployment group.
+    pub deployment_group_name: Option<String>,
+    /// e.g. `CodeDeployDefault.ECSCanary10Percent5Minutes`.
+    pub deployment_config_name: Option<String>,
+    /// `ECS`, `Lambda` or `Server`.
+    pub compute_platform: Option<String>,
+    /// `InProgress`, `Stopped`, ...
+    pub status: Option<String>,
+    /// `user`, `autoscaling`, `codeDeployRollback`, ...
+    pub creator: Option<String>,
+}
+
+/// Looks a deployment up.
+pub trait DeploymentSource: Sync {
+    /// The deployment's description.
+    fn deployment(
+        &self,
+        deployment_id: &str,
+    ) -> impl Future<Output = Result<DeploymentInfo, EvidenceError>> + Send;
+}
+
+/// CodeDeploy through the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct CodeDeployDeployments {
+    client: Client,
+}
+
+impl CodeDeployDeployments {
+    /// Wraps a configured client.
+    pub fn new(client: Client) -> Self {
+        CodeDeployDeployments { client }
+    }
+}
+
+impl DeploymentSource for CodeDeployDeployments {
+    async fn deployment(&self, deployment_id: &str) -> Result<DeploymentInfo, EvidenceError> {
+        let output = self
+            .client
+            .get_deployment()
+            .deployment_id(deployment_id)
+            .send()
+            .await
+            .map_err(|e| EvidenceError::Api {
+                service: "CodeDeploy",
+                operation: "GetDeployment",
+                message: DisplayErrorContext(&e).to_string(),
+            })?;
+        let info = output.deployment_info();
+        Ok(DeploymentInfo {
+            application_name: info.and_then(|d| d.application_name()).map(str::to_string),
+            deployment_group_name: info
+                .and_then(|d| d.deployment_group_name())
+                .map(str::to_string),
+            deployment_config_name: info
+                .and_then(|d| d.deployment_config_name())
+                .map(str::to_string),
+            compute_platform: info
+                .and_then(|d| d.compute_platform())
+                .map(|p| p.as_str().to_string()),
+            status: info
+                .and_then(|d| d.status())
+                .map(|s| s.as_str().to_string()),
+            creator: info
+                .and_then(|d| d.creator())
+                .map(|c| c.as_str().to_string()),
+        })
+    }
+}

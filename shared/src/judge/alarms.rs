@@ -1,0 +1,57 @@
+//! Alarm gates: CloudWatch alarms that must not be in ALARM.
+//!
+//! An alarm that does not exist is an `Error`, not a pass: a typo in an alarm
+//! name must never silently disarm the gate.
+
+use super::{GateOutcome, GateResult};
+use crate::evidence::{AlarmStates, EvidenceError};
+use crate::policy::{AlarmCheck, Gate};
+
+/// Judges one alarm gate.
+pub fn judge(
+    gate: &Gate,
+    check: &AlarmCheck,
+    states: Option<&Result<AlarmStates, EvidenceError>>,
+) -> GateResult {
+    let (outcome, reason) = match states {
+        None => (
+            GateOutcome::Error,
+            "no alarm evidence was collected for this gate".to_string(),
+        ),
+        Some(Err(error)) => (GateOutcome::Error, format!("evidence unavailable: {error}")),
+        Some(Ok(states)) => {
+            let mut worst = GateOutcome::Pass;
+            let mut notes = Vec::new();
+            for name in &check.names {
+                let (outcome, note) = match states.get(name) {
+                    None => (GateOutcome::Error, format!("alarm {name:?} does not exist")),
+                    Some(alarm) => match alarm.state.as_str() {
+                        "OK" => (GateOutcome::Pass, String::new()),
+                        "ALARM" => (
+                            GateOutcome::Fail,
+                            format!(
+                                "alarm {name:?} is in ALARM ({})",
+                                alarm.reason.as_deref().unwrap_or("no reason given")
+                            ),
+                        ),
+                        other => (
+                            GateOutcome::Inconclusive,
+                            format!("alarm {name:?} is {other}"),
+                        ),
+                    },
+                };
+                worst = worst.max(outcome);
+                if !note.is_empty() {
+                    notes.push(note);
+                }
+            }
+            let reason = if notes.is_empty() {
+                format!("all {} alarms OK", check.names.len())
+            } else {
+                notes.join("; ")
+            };
+            (worst, reason)
+        }
+    };
+    GateResult::new(&gate.name, gate.severity, outcome, reason)
+}

@@ -1,0 +1,249 @@
+//! Judgement: a pure function from a hook's policy and evidence to a verdict.
+//!
+//! No I/O, no clock, no randomness: the same evidence always gives the same
+//! verdict, which is what makes the verdict testable from tables and replayable
+//! from a decision record. Each gate gets one of four outcomes (never a boolean,
+//! so "CloudWatch throttled us" can never read as "latency regressed"), ordered
+//! best to worst; the hook's status is the worst outcome of its critical gates,
+//! with `Inconclusive` mapped by the hook's `on_inconclusive`.
+//!
+//! One file per kind of check: [`threshold`], [`alarms`], [`preflight`].
+
+pub mod alarms;
+pub mod preflight;
+pub mod threshold;
+
+use crate::evidence::{Evidence, SeriesStatus};
+use crate::policy::{GateCheck, HookPolicy, InconclusiveAction, Severity};
+use crate::window::TimeRange;
+use serde::Serialize;
+use std::fmt;
+
+/// A gate's outcome, best first: the derived order is the combination order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateOutcome {
+    /// The evidence shows the gate holds.
+    Pass,
+    /// The evidence is too thin to say either way.
+    Inconclusive,
+    /// The evidence shows a breach.
+    Fail,
+    /// The evidence could not be collected or makes no sense.
+    Error,
+}
+
+impl fmt::Display for GateOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GateOutcome::Pass => "pass",
+            GateOutcome::Inconclusive => "inconclusive",
+            GateOutcome::Fail => "fail",
+            GateOutcome::Error => "error",
+        })
+    }
+}
+
+/// The two statuses a hook reports to CodeDeploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum LifecycleStatus {
+    /// CodeDeploy carries on.
+    Succeeded,
+    /// CodeDeploy rolls back.
+    Failed,
+}
+
+impl LifecycleStatus {
+    /// The API's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleStatus::Succeeded => "Succeeded",
+            LifecycleStatus::Failed => "Failed",
+        }
+    }
+}
+
+impl fmt::Display for LifecycleStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One period of a judged signal.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Observation {
+    /// Period start, epoch seconds.
+    pub timestamp: i64,
+    /// The signal's value; `None` when missing (no datapoint, 0/0, NaN).
+    pub value: Option<f64>,
+    /// Whether this period counted as a breach.
+    pub breaching: bool,
+    /// Whether this period was among the N judged.
+    pub judged: bool,
+}
+
+/// How complete one fetched series was over a gate's window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SeriesCompleteness {
+    /// The query, human-readable.
+    pub query: String,
+    /// Periods in the window.
+    pub expected: usize,
+    /// Periods that had a datapoint.
+    pub present: usize,
+    /// CloudWatch's status for the series.
+    pub status: SeriesStatus,
+}
+
+/// The sample a gate needed and saw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SampleFigures {
+    /// The sample metric.
+    pub query: String,
+    /// Its sum over the window.
+    pub observed: f64,
+    /// The policy's minimum.
+    pub required: f64,
+}
+
+/// Everything the judge found about one gate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GateResult {
+    /// The gate's name.
+    pub name: String,
+    /// Whether it could block.
+    pub severity: Severity,
+    /// The outcome.
+    pub outcome: GateOutcome,
+    /// One line for a person.
+    pub reason: String,
+    /// e.g. `> 1%`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<String>,
+    /// The judged window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<TimeRange>,
+    /// M of N.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// Breaching datapoints among the judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub breaching: Option<usize>,
+    /// Every period of the window.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observations: Vec<Observation>,
+    /// The minimum-sample check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sample: Option<SampleFigures>,
+    /// Per fetched series.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub completeness: Vec<SeriesCompleteness>,
+}
+
+impl GateResult {
+    /// A result with only the essentials; the checks fill in their figures.
+    pub fn new(name: &str, severity: Severity, outcome: GateOutcome, reason: String) -> Self {
+        GateResult {
+            name: name.to_string(),
+            severity,
+            outcome,
+            reason,
+            threshold: None,
+            window: None,
+            rule: None,
+            breaching: None,
+            observations: Vec::new(),
+            sample: None,
+            completeness: Vec::new(),
+        }
+    }
+
+    /// Whether this result makes the hook fail under `on_inconclusive`.
+    pub fn blocks(&self, on_inconclusive: InconclusiveAction) -> bool {
+        self.severity == Severity::Critical
+            && match self.outcome {
+                GateOutcome::Pass => false,
+                GateOutcome::Inconclusive => on_inconclusive == InconclusiveAction::Fail,
+                GateOutcome::Fail | GateOutcome::Error => true,
+            }
+    }
+}
+
+/// The judge's answer for a hook.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Verdict {
+    /// What to report.
+    pub status: LifecycleStatus,
+    /// One line for a person: which gates decided, and why.
+    pub reason: String,
+    /// Every gate, in policy order, preflight checks last.
+    pub gates: Vec<GateResult>,
+}
+
+/// Judges a hook. Pure.
+pub fn judge(section: &HookPolicy, evidence: &Evidence) -> Verdict {
+    let mut gates: Vec<GateResult> = section
+        .gates
+        .iter()
+        .map(|gate| match &gate.check {
+            GateCheck::Threshold(check) => {
+                threshold::judge(gate, check, section.ingestion_lag_secs, evidence)
+            }
+            GateCheck::Alarms(check) => alarms::judge(gate, check, evidence.alarms.as_ref()),
+        })
+        .collect();
+    if section.preflight {
+        gates.extend(preflight::judge(evidence));
+    }
+    combine(section.on_inconclusive, gates)
+}
+
+/// The hook's verdict from its gate results.
+pub fn combine(on_inconclusive: InconclusiveAction, gates: Vec<GateResult>) -> Verdict {
+    let blocking: Vec<&GateResult> = gates.iter().filter(|g| g.blocks(on_inconclusive)).collect();
+    let critical = gates
+        .iter()
+        .filter(|g| g.severity == Severity::Critical)
+        .count();
+    let (status, reason) = if critical == 0 {
+        (
+            LifecycleStatus::Failed,
+            "no critical gate was evaluated; a hook with nothing to check does not pass"
+                .to_string(),
+        )
+    } else if blocking.is_empty() {
+        let inconclusive = gates
+            .iter()
+            .filter(|g| g.severity == Severity::Critical && g.outcome == GateOutcome::Inconclusive)
+            .count();
+        let mut reason = format!("all {critical} critical gates passed");
+        if inconclusive > 0 {
+            reason = format!(
+                "{} of {critical} critical gates passed; {inconclusive} inconclusive, allowed by on_inconclusive: pass",
+                critical - inconclusive
+            );
+        }
+        (LifecycleStatus::Succeeded, reason)
+    } else {
+        let details: Vec<String> = blocking
+            .iter()
+            .map(|g| format!("{} [{}]: {}", g.name, g.outcome, g.reason))
+            .collect();
+        (
+            LifecycleStatus::Failed,
+            format!(
+                "{} of {critical} critical gates blocked: {}",
+                blocking.len(),
+                details.join("; ")
+            ),
+        )
+    };
+    Verdict {
+        status,
+        reason,
+        gates,
+    }
+}
+
+#[cfg(test)]
+mod tests;

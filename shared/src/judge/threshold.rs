@@ -1,0 +1,286 @@
+//! Threshold gates: a signal per period, compared with a threshold, M of N.
+//!
+//! The order of the checks is the order of what evidence can be trusted:
+//! 1. collection errors and per-series failures make the gate `Error`;
+//! 2. datapoints are aligned to the window's periods; a counter's missing period
+//!    is zero (CloudWatch omits zero counts), a gauge's is unknown; NaN is unknown;
+//! 3. no datapoint at all for the primary metric is `Inconclusive`, never a pass
+//!    ("all values under X" is vacuously true for no values);
+//! 4. a sample below the minimum is `Inconclusive`;
+//! 5. M of the newest N periods breaching is `Fail`; if the unknown periods could
+//!    have made it M, `Inconclusive`; otherwise `Pass`;
+//! 6. a pass on a series CloudWatch marked `PartialData` is only `Inconclusive`:
+//!    a breach seen in partial data is still a breach, an absence of one is not proof.
+
+use super::{GateOutcome, GateResult, Observation, SampleFigures, SeriesCompleteness};
+use crate::evidence::{Evidence, MetricData, RawSeries, SeriesStatus};
+use crate::policy::{Gate, MetricQuery, MissingData, SeriesKind, Signal, ThresholdCheck};
+use crate::window::{gate_window, period_starts, TimeRange};
+use std::collections::BTreeMap;
+
+/// Judges one threshold gate against the hook's evidence.
+pub fn judge(
+    gate: &Gate,
+    check: &ThresholdCheck,
+    ingestion_lag_secs: i64,
+    evidence: &Evidence,
+) -> GateResult {
+    let range = gate_window(check, evidence.now, ingestion_lag_secs);
+    let mut result = GateResult::new(&gate.name, gate.severity, GateOutcome::Error, String::new());
+    result.threshold = Some(format!(
+        "{} {}",
+        check.comparison,
+        check.threshold.format_value(check.threshold.value)
+    ));
+    result.window = Some(range);
+    result.rule = Some(format!(
+        "{} of the last {} periods of {}s",
+        check.datapoints_to_alarm, check.evaluation_periods, check.period_secs
+    ));
+    let (outcome, reason) = match &evidence.metrics {
+        None => (
+            GateOutcome::Error,
+            "no metric evidence was collected for this gate".to_string(),
+        ),
+        Some(Err(error)) => (GateOutcome::Error, format!("evidence unavailable: {error}")),
+        Some(Ok(data)) => evaluate(check, range, data, &mut result),
+    };
+    result.outcome = outcome;
+    result.reason = reason;
+    result
+}
+
+fn evaluate(
+    check: &ThresholdCheck,
+    range: TimeRange,
+    data: &MetricData,
+    result: &mut GateResult,
+) -> (GateOutcome, String) {
+    let grid: Vec<i64> = period_starts(range, check.period_secs).collect();
+    let mut aligned: BTreeMap<&MetricQuery, Aligned> = BTreeMap::new();
+    for query in check.queries() {
+        let Some(series) = data.get(query) else {
+            return (
+                GateOutcome::Error,
+                format!("the evidence has no series for {query}"),
+            );
+        };
+        if let SeriesStatus::Failed(message) = &series.status {
+            return (
+                GateOutcome::Error,
+                format!("CloudWatch could not return {query}: {message}"),
+            );
+        }
+        let series_aligned = align(series, query, &grid, check.period_secs);
+        result.completeness.push(SeriesCompleteness {
+            query: query.to_string(),
+            expected: grid.len(),
+            present: series_aligned.present,
+            status: series.status.clone(),
+        });
+        aligned.insert(query, series_aligned);
+    }
+    let values: Vec<Option<f64>> = (0..grid.len())
+        .map(|i| signal_value(&check.signal, &aligned, i))
+        .collect();
+    result.observations = grid
+        .iter()
+        .zip(&values)
+        .map(|(&timestamp, &value)| Observation {
+            timestamp,
+            value,
+            breaching: false,
+            judged: false,
+        })
+        .collect();
+
+    let primary = check.signal.primary_queries();
+    if primary.iter().all(|q| aligned[q].present == 0) {
+        let names: Vec<String> = primary.iter().map(ToString::to_string).collect();
+        return (
+            GateOutcome::Inconclusive,
+            format!(
+                "no datapoints at all for {} in the window: no traffic yet, or the metric's dimensions are wrong",
+                names.join(" + ")
+            ),
+        );
+    }
+    if let Some(min) = &check.min_sample {
+        let observed: f64 = aligned[&min.query]
+            .values
+            .iter()
+            .map(|v| v.unwrap_or(0.0))
+            .sum();
+        result.sample = Some(SampleFigures {
+            query: min.query.to_string(),
+            observed,
+            required: min.at_least,
+        });
+        if observed < min.at_least {
+            return (
+                GateOutcome::Inconclusive,
+                format!(
+                    "sample too small to judge: {} {} in the window, at least {} needed",
+                    trim(observed),
+                    min.query.metric_name,
+                    trim(min.at_least)
+                ),
+            );
+        }
+    }
+
+    let judged: Vec<usize> = match check.missing_data {
+        MissingData::Ignore => {
+            let mut present: Vec<usize> =
+                (0..grid.len()).filter(|&i| values[i].is_some()).collect();
+            let skip = present.len().saturating_sub(check.evaluation_periods);
+            present.drain(..skip);
+            present
+        }
+        _ => (grid.len().saturating_sub(check.evaluation_periods)..grid.len()).collect(),
+    };
+    let threshold = check.threshold.value;
+    let mut breaching = 0;
+    let mut unknown = 0;
+    for &i in &judged {
+        let breach = match values[i] {
+            Some(v) => check.comparison.breaches(v, threshold),
+            None => match check.missing_data {
+                MissingData::Breaching => true,
+                MissingData::NotBreaching | MissingData::Ignore => false,
+                MissingData::Inconclusive => {
+                    unknown += 1;
+                    false
+                }
+            },
+        };
+        breaching += usize::from(breach);
+        result.observations[i].breaching = breach;
+        result.observations[i].judged = true;
+    }
+    result.breaching = Some(breaching);
+    let needed = check.datapoints_to_alarm;
+    let op = check.comparison.symbol();
+    let thr = check.threshold.format_value(threshold);
+    let worst = worst_value(check, &judged, &values)
+        .map(|v| check.threshold.format_value(v))
+        .unwrap_or_else(|| "none".into());
+
+    if judged.len() < needed {
+        return (
+            GateOutcome::Inconclusive,
+            format!(
+                "only {} periods with a value, {needed} needed to judge",
+                judged.len()
+            ),
+        );
+    }
+    let (outcome, reason) = if breaching >= needed {
+        (
+            GateOutcome::Fail,
+            format!(
+                "{breaching} of the last {} periods {op} {thr} (fails at {needed}); worst {worst}",
+                judged.len()
+            ),
+        )
+    } else if breaching + unknown >= needed {
+        (
+            GateOutcome::Inconclusive,
+            format!(
+                "{breaching} of the last {} periods {op} {thr} and {unknown} without a value, which could make {needed}; worst {worst}",
+                judged.len()
+            ),
+        )
+    } else {
+        (
+            GateOutcome::Pass,
+            format!(
+                "{breaching} of the last {} periods {op} {thr} (fails at {needed}); worst {worst}",
+                judged.len()
+            ),
+        )
+    };
+    let partial: Vec<String> = check
+        .queries()
+        .filter(|q| data[*q].status == SeriesStatus::PartialData)
+        .map(ToString::to_string)
+        .collect();
+    if outcome == GateOutcome::Pass && !partial.is_empty() {
+        return (
+            GateOutcome::Inconclusive,
+            format!(
+                "{reason}, but CloudWatch returned partial data for {}: a pass needs complete evidence",
+                partial.join(", ")
+            ),
+        );
+    }
+    (outcome, reason)
+}
+
+/// One query's values on the window's grid.
+struct Aligned {
+    values: Vec<Option<f64>>,
+    /// Periods that had an actual datapoint (before counters' zero-filling).
+    present: usize,
+}
+
+fn align(series: &RawSeries, query: &MetricQuery, grid: &[i64], period: i64) -> Aligned {
+    let mut values = vec![None; grid.len()];
+    let Some(&first) = grid.first() else {
+        return Aligned { values, present: 0 };
+    };
+    for &(timestamp, value) in &series.points {
+        let slot = (timestamp - first).div_euclid(period);
+        if slot >= 0 && (slot as usize) < grid.len() && value.is_finite() {
+            values[slot as usize] = Some(value);
+        }
+    }
+    let present = values.iter().filter(|v| v.is_some()).count();
+    if query.kind == SeriesKind::Counter {
+        for v in &mut values {
+            v.get_or_insert(0.0);
+        }
+    }
+    Aligned { values, present }
+}
+
+fn signal_value(
+    signal: &Signal,
+    aligned: &BTreeMap<&MetricQuery, Aligned>,
+    i: usize,
+) -> Option<f64> {
+    let sum = |queries: &[MetricQuery]| -> Option<f64> {
+        queries.iter().map(|q| aligned[q].values[i]).sum()
+    };
+    let value = match signal {
+        Signal::Metric(q) => aligned[q].values[i],
+        Signal::Ratio {
+            numerator,
+            denominator,
+        } => {
+            let below = sum(denominator)?;
+            if below == 0.0 {
+                return None;
+            }
+            Some(sum(numerator)? / below)
+        }
+    };
+    value.filter(|v| v.is_finite())
+}
+
+fn worst_value(check: &ThresholdCheck, judged: &[usize], values: &[Option<f64>]) -> Option<f64> {
+    let present = judged.iter().filter_map(|&i| values[i]);
+    if check.comparison.higher_is_worse() {
+        present.reduce(f64::max)
+    } else {
+        present.reduce(f64::min)
+    }
+}
+
+fn trim(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.2}")
+    }
+}

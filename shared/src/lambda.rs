@@ -1,0 +1,240 @@
+//! The Lambda edge: configuration at cold start, the handler, error types.
+//!
+//! Every hook binary's `main` is one call to [`serve`]. Cold start does the work
+//! that must happen once: JSON logging, reading and validating the policy (an
+//! invalid policy stops the function before it can judge anything), loading the
+//! AWS configuration and building the clients. The handler then parses the event,
+//! runs [`crate::run::execute`] and prints the decision record.
+
+use crate::event::{parse_event, EventError};
+use crate::evidence::alarms::CloudWatchAlarms;
+use crate::evidence::cloudwatch::CloudWatchMetrics;
+use crate::evidence::deployment::CodeDeployDeployments;
+use crate::hook::Hook;
+use crate::judge::judge;
+use crate::policy::{Policy, PolicyError};
+use crate::report::codedeploy::CodeDeployReporter;
+use crate::report::ReportSummary;
+use crate::run::{execute, remaining, Execution, Providers};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Environment variable naming a policy file; unset means the embedded default.
+pub const POLICY_FILE_VAR: &str = "GATE_POLICY_FILE";
+/// Environment variable for the safety margin before the deadline, in milliseconds.
+pub const SAFETY_MARGIN_VAR: &str = "GATE_SAFETY_MARGIN_MS";
+const DEFAULT_SAFETY_MARGIN: Duration = Duration::from_millis(3000);
+
+/// Why a function refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// The policy is unreadable or invalid.
+    #[error("invalid gate policy: {0}")]
+    Policy(#[from] PolicyError),
+    /// An environment setting is malformed.
+    #[error("{var}={value:?} is not valid: {expected}")]
+    Setting {
+        /// The variable.
+        var: &'static str,
+        /// Its value.
+        value: String,
+        /// What it should be.
+        expected: &'static str,
+    },
+}
+
+/// Why an invocation ended in an error rather than a report.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HookError {
+    /// The event is not a CodeDeploy lifecycle event: nothing can be reported.
+    #[error("invalid CodeDeploy lifecycle event: {0}")]
+    InvalidEvent(#[from] EventError),
+    /// The status could not be reported; Lambda's async retry will try again.
+    #[error("could not report {status} for deployment {deployment_id}: {message}")]
+    StatusReportFailed {
+        /// The deployment.
+        deployment_id: String,
+        /// The status that was not delivered.
+        status: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl From<HookError> for Diagnostic {
+    fn from(error: HookError) -> Diagnostic {
+        let error_type = match &error {
+            HookError::InvalidEvent(_) => "InvalidEvent",
+            HookError::StatusReportFailed { .. } => "StatusReportFailed",
+        };
+        Diagnostic {
+            error_type: error_type.to_string(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// What a warm function keeps between invocations.
+pub struct HookFunction {
+    hook: Hook,
+    policy: Policy,
+    safety_margin: Duration,
+    function_version: Option<String>,
+    metrics: CloudWatchMetrics,
+    alarms: CloudWatchAlarms,
+    deployments: CodeDeployDeployments,
+    reporter: CodeDeployReporter,
+}
+
+/// Reads the policy named by the environment (or the embedded default).
+pub fn load_policy(env: &dyn Fn(&str) -> Option<String>) -> Result<Policy, PolicyError> {
+    match env(POLICY_FILE_VAR).filter(|p| !p.is_empty()) {
+        None => Policy::embedded_default(env),
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            Policy::from_yaml(&text, &path, env)
+        }
+    }
+}
+
+fn safety_margin(env: &dyn Fn(&str) -> Option<String>) -> Result<Duration, StartupError> {
+    match env(SAFETY_MARGIN_VAR) {
+        None => Ok(DEFAULT_SAFETY_MARGIN),
+        Some(value) => value
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| (100..=600_000).contains(ms))
+            .map(Duration::from_millis)
+            .ok_or(StartupError::Setting {
+                var: SAFETY_MARGIN_VAR,
+                value,
+                expected: "whole milliseconds between 100 and 600000",
+            }),
+    }
+}
+
+impl HookFunction {
+    /// Cold start: validate configuration, then build clients.
+    pub async fn from_env(hook: Hook) -> Result<HookFunction, StartupError> {
+        let env = |name: &str| std::env::var(name).ok();
+        let policy = load_policy(&env)?;
+        let safety_margin = safety_margin(&env)?;
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(
+                // Exponential backoff with full jitter for throttling and 5xx;
+                // the deadline, not the attempt count, is the real bound.
+                RetryConfig::standard()
+                    .with_max_attempts(4)
+                    .with_initial_backoff(Duration::from_millis(100))
+                    .with_max_backoff(Duration::from_secs(2)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .operation_attempt_timeout(Duration::from_secs(10))
+                    .build(),
+            )
+            .load()
+            .await;
+        let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
+        let codedeploy = aws_sdk_codedeploy::Client::new(&sdk);
+        Ok(HookFunction {
+            hook,
+            policy,
+            safety_margin,
+            function_version: env("AWS_LAMBDA_FUNCTION_VERSION"),
+            metrics: CloudWatchMetrics::new(cloudwatch.clone()),
+            alarms: CloudWatchAlarms::new(cloudwatch),
+            deployments: CodeDeployDeployments::new(codedeploy.clone()),
+            reporter: CodeDeployReporter::new(codedeploy),
+        })
+    }
+
+    /// One invocation: parse, execute, log the record, answer.
+    pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HookError> {
+        let lifecycle = parse_event(&event.payload)?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let left = remaining(event.context.deadline, now.as_millis() as u64);
+        let execution = Execution {
+            hook: self.hook,
+            deployment_id: lifecycle.deployment_id,
+            execution_id: lifecycle.lifecycle_event_hook_execution_id,
+            now: now.as_secs() as i64,
+            deadline: tokio::time::Instant::now() + left,
+            safety_margin: self.safety_margin,
+            function_version: self.function_version.clone(),
+        };
+        let providers = Providers {
+            metrics: &self.metrics,
+            alarms: &self.alarms,
+            deployments: &self.deployments,
+            reporter: &self.reporter,
+        };
+        // Boxed: the nested SDK futures are deep enough to overflow the
+        // compiler's layout recursion limit in the binaries otherwise.
+        let record = Box::pin(execute(&self.policy, &execution, providers, judge)).await;
+        // The record is the audit trail: one JSON line on stdout, which Lambda
+        // ships to CloudWatch Logs as is.
+        println!("{}", record.to_json_line());
+        match &record.report {
+            ReportSummary::Failed(message) => Err(HookError::StatusReportFailed {
+                deployment_id: record.deployment_id.clone(),
+                status: record.status.to_string(),
+                message: message.clone(),
+            }),
+            summary => Ok(json!({
+                "status": record.status,
+                "reason": record.reason,
+                "report": summary,
+            })),
+        }
+    }
+}
+
+/// Runs a hook binary: the whole of its `main`.
+pub async fn serve(hook: Hook) -> Result<(), lambda_runtime::Error> {
+    init_logging();
+    let function = match HookFunction::from_env(hook).await {
+        Ok(function) => Arc::new(function),
+        Err(error) => {
+            tracing::error!(error = %error, hook = %hook, "refusing to start");
+            return Err(error.into());
+        }
+    };
+    tracing::info!(
+        hook = %hook,
+        policy = %function.policy.source,
+        digest = %function.policy.digest,
+        "ready"
+    );
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let function = Arc::clone(&function);
+        async move { function.handle(event).await }
+    }))
+    .await
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second call (tests) is harmless: the first subscriber stays.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,29 @@
+//! The metric-gate library behind the codedeploy-gates hook functions.
+//!
+//! A CodeDeploy lifecycle hook gathers evidence, judges it and reports
+//! `Succeeded` or `Failed`. The library keeps those steps apart, so each can be
+//! tested on its own and the judging, which decides whether production rolls
+//! back, stays a pure function:
+//!
+//! - [`policy`]: what each hook checks, parsed and validated from YAML;
+//! - [`window`]: which settled periods a gate judges;
+//! - [`evidence`]: providers that fetch (CloudWatch metrics and alarms,
+//!   CodeDeploy) and the plan of what to fetch;
+//! - [`judge`]: evidence to verdict, pure;
+//! - [`report`]: the status call and the decision record;
+//! - [`run`]: one execution with its fail-closed rules (deadline, panic, report once);
+//! - [`lambda`]: the Lambda edge every hook binary calls;
+//! - [`event`] and [`hook`]: the CodeDeploy event and hook names.
+#![deny(missing_docs)]
+
+pub mod event;
+pub mod evidence;
+pub mod hook;
+pub mod judge;
+pub mod lambda;
+pub mod policy;
+pub mod report;
+pub mod run;
+pub mod window;
+
+pub use hook::Hook;

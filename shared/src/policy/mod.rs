@@ -1,0 +1,359 @@
+//! The gate policy: what each hook checks, and how strictly.
+//!
+//! A policy is parsed in two steps, as ripgrep does with its arguments: [`raw`]
+//! mirrors the YAML, and [`validate`] turns it into the types below, with durations
+//! resolved, thresholds parsed, environment references substituted and every
+//! default applied. Validation reports *every* problem at once, each with file,
+//! line, column and field path, because a policy is fixed in one edit, not ten.
+//! A [`Policy`] value can only exist if the whole file was valid: the hooks never
+//! judge with half a policy.
+
+mod raw;
+mod validate;
+
+use crate::hook::Hook;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+
+pub use validate::{PolicyError, Problem};
+
+/// The policy compiled into every binary, used when `GATE_POLICY_FILE` is unset.
+pub const DEFAULT_POLICY_YAML: &str = include_str!("../../policies/default.yaml");
+/// The name the default policy goes by in errors and decision records.
+pub const DEFAULT_POLICY_SOURCE: &str = "<embedded default policy>";
+
+/// A fully validated policy for all hooks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// Where it came from: a file path or [`DEFAULT_POLICY_SOURCE`].
+    pub source: String,
+    /// SHA-256 of the policy text, for the decision record.
+    pub digest: String,
+    /// Per-hook sections. A hook without a section has nothing to check.
+    pub hooks: BTreeMap<Hook, HookPolicy>,
+}
+
+impl Policy {
+    /// Parses and validates policy text. `source` names it in errors;
+    /// `env` resolves `${VAR}` references (injected so tests need no process env).
+    pub fn from_yaml(
+        text: &str,
+        source: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Policy, PolicyError> {
+        let hooks = validate::validate(text, source, env)?;
+        Ok(Policy {
+            source: source.to_string(),
+            digest: format!("sha256:{:x}", Sha256::digest(text.as_bytes())),
+            hooks,
+        })
+    }
+
+    /// The embedded default policy, resolved against `env`.
+    pub fn embedded_default(env: &dyn Fn(&str) -> Option<String>) -> Result<Policy, PolicyError> {
+        Policy::from_yaml(DEFAULT_POLICY_YAML, DEFAULT_POLICY_SOURCE, env)
+    }
+
+    /// The section for `hook`, if the policy has one.
+    pub fn hook(&self, hook: Hook) -> Option<&HookPolicy> {
+        self.hooks.get(&hook)
+    }
+}
+
+/// What one hook checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookPolicy {
+    /// What an inconclusive critical gate does to the hook.
+    pub on_inconclusive: InconclusiveAction,
+    /// How far behind "now" the evaluation window ends, so the newest,
+    /// still-filling period is never judged.
+    pub ingestion_lag_secs: i64,
+    /// Check in advance that the other hooks' gates can decide at all.
+    pub preflight: bool,
+    /// The gates, in policy order.
+    pub gates: Vec<Gate>,
+}
+
+/// What an inconclusive critical gate means for the hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InconclusiveAction {
+    /// Not enough evidence to promote: roll back (the default).
+    Fail,
+    /// Not enough evidence to object: carry on.
+    Pass,
+}
+
+/// Whether a gate can block a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// A failing critical gate fails the hook.
+    Critical,
+    /// Recorded only, never blocks.
+    Warning,
+}
+
+/// One named check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    /// Unique within the hook.
+    pub name: String,
+    /// Free text for people reading records.
+    pub description: Option<String>,
+    /// Whether it can block.
+    pub severity: Severity,
+    /// What it checks.
+    pub check: GateCheck,
+}
+
+/// The kinds of check a gate can make.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateCheck {
+    /// A metric (or ratio of metrics) compared with a threshold.
+    Threshold(ThresholdCheck),
+    /// CloudWatch alarms that must not be in ALARM.
+    Alarms(AlarmCheck),
+}
+
+/// CloudWatch alarms a gate watches.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlarmCheck {
+    /// Alarm names, environment references resolved.
+    pub names: Vec<String>,
+}
+
+/// A threshold on a CloudWatch signal, judged M out of N datapoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdCheck {
+    /// The value judged, one per period.
+    pub signal: Signal,
+    /// The direction that breaches.
+    pub comparison: Comparison,
+    /// The threshold, in the signal's own unit.
+    pub threshold: Threshold,
+    /// How far back the window reaches.
+    pub window_secs: i64,
+    /// The CloudWatch period of every query.
+    pub period_secs: i64,
+    /// N: how many of the newest datapoints are judged.
+    pub evaluation_periods: usize,
+    /// M: how many of those must breach to fail.
+    pub datapoints_to_alarm: usize,
+    /// What a datapoint without a value counts as.
+    pub missing_data: MissingData,
+    /// The smallest sample the gate will judge on.
+    pub min_sample: Option<MinSample>,
+}
+
+impl ThresholdCheck {
+    /// Every query this check needs fetched (signal and sample).
+    pub fn queries(&self) -> impl Iterator<Item = &MetricQuery> {
+        self.signal
+            .queries()
+            .chain(self.min_sample.iter().map(|m| &m.query))
+    }
+}
+
+/// The value a threshold gate judges.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    /// One metric's statistic.
+    Metric(MetricQuery),
+    /// sum(numerator) / sum(denominator), per period, computed by the library.
+    Ratio {
+        /// Summed on top.
+        numerator: Vec<MetricQuery>,
+        /// Summed below; a zero denominator makes the period's value missing.
+        denominator: Vec<MetricQuery>,
+    },
+}
+
+impl Signal {
+    /// The queries this signal is computed from.
+    pub fn queries(&self) -> Box<dyn Iterator<Item = &MetricQuery> + '_> {
+        match self {
+            Signal::Metric(q) => Box::new(std::iter::once(q)),
+            Signal::Ratio {
+                numerator,
+                denominator,
+            } => Box::new(numerator.iter().chain(denominator.iter())),
+        }
+    }
+
+    /// The queries whose total absence means the gate has no evidence at all:
+    /// the metric itself, or a ratio's denominator (a counter numerator such as
+    /// 5XX is legitimately absent when nothing failed).
+    pub fn primary_queries(&self) -> &[MetricQuery] {
+        match self {
+            Signal::Metric(q) => std::slice::from_ref(q),
+            Signal::Ratio { denominator, .. } => denominator,
+        }
+    }
+}
+
+/// A minimum sample: the sum of `query` over the window must reach `at_least`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinSample {
+    /// Usually the request count.
+    pub query: MetricQuery,
+    /// Inclusive lower bound.
+    pub at_least: f64,
+}
+
+/// A threshold and how it was written, so records show `1%` rather than `0.01`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Threshold {
+    /// The value in the signal's unit (a percentage is stored as a fraction).
+    pub value: f64,
+    /// How to show values compared with it.
+    pub unit: ThresholdUnit,
+}
+
+/// How a threshold was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThresholdUnit {
+    /// A bare number, shown as is.
+    Plain,
+    /// Written as `N%`: values are fractions, shown as percentages.
+    Percent,
+}
+
+impl Threshold {
+    /// Formats a value of the compared signal in this threshold's unit.
+    pub fn format_value(&self, value: f64) -> String {
+        match self.unit {
+            ThresholdUnit::Percent => format!("{}%", trim_float(value * 100.0)),
+            ThresholdUnit::Plain => trim_float(value),
+        }
+    }
+}
+
+fn trim_float(value: f64) -> String {
+    let text = format!("{value:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.to_string()
+    }
+}
+
+/// The breach direction: the gate breaches when `value <op> threshold`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Comparison {
+    /// `>`
+    #[serde(rename = ">")]
+    GreaterThan,
+    /// `>=`
+    #[serde(rename = ">=")]
+    GreaterThanOrEqual,
+    /// `<`
+    #[serde(rename = "<")]
+    LessThan,
+    /// `<=`
+    #[serde(rename = "<=")]
+    LessThanOrEqual,
+}
+
+impl Comparison {
+    /// Whether `value` breaches `threshold`. NaN never breaches: the judge
+    /// treats it as missing before it gets here.
+    pub fn breaches(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::GreaterThan => value > threshold,
+            Comparison::GreaterThanOrEqual => value >= threshold,
+            Comparison::LessThan => value < threshold,
+            Comparison::LessThanOrEqual => value <= threshold,
+        }
+    }
+
+    /// The operator as written in a policy.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::GreaterThan => ">",
+            Comparison::GreaterThanOrEqual => ">=",
+            Comparison::LessThan => "<",
+            Comparison::LessThanOrEqual => "<=",
+        }
+    }
+
+    /// Whether a larger value is worse (for picking the worst observation).
+    pub fn higher_is_worse(self) -> bool {
+        matches!(
+            self,
+            Comparison::GreaterThan | Comparison::GreaterThanOrEqual
+        )
+    }
+}
+
+impl fmt::Display for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
+/// What a period without a value counts as (CloudWatch's `TreatMissingData`,
+/// plus `inconclusive`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingData {
+    /// Counts as a breach.
+    Breaching,
+    /// Counts as healthy.
+    NotBreaching,
+    /// Skipped: the newest N periods *with* values are judged instead.
+    Ignore,
+    /// Unknown: a gate that could have failed on the unknowns is inconclusive.
+    Inconclusive,
+}
+
+/// How a missing datapoint of a query is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeriesKind {
+    /// Counts events (Sum, SampleCount): CloudWatch omits zero periods, so a
+    /// missing datapoint is zero.
+    Counter,
+    /// Measures a level (Average, percentiles, host counts): a missing
+    /// datapoint is unknown.
+    Gauge,
+}
+
+/// One CloudWatch metric statistic, fully resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct MetricQuery {
+    /// e.g. `AWS/ApplicationELB`.
+    pub namespace: String,
+    /// e.g. `RequestCount`.
+    pub metric_name: String,
+    /// Name/value pairs, sorted by name.
+    pub dimensions: Vec<(String, String)>,
+    /// `Sum`, `Average`, `p95`, `p99.9`, ...
+    pub stat: String,
+    /// Period in seconds.
+    pub period_secs: i64,
+    /// How missing datapoints are read.
+    pub kind: SeriesKind,
+}
+
+impl fmt::Display for MetricQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{} {}", self.namespace, self.metric_name, self.stat)?;
+        if !self.dimensions.is_empty() {
+            let dims: Vec<String> = self
+                .dimensions
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            write!(f, " [{}]", dims.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

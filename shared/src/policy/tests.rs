@@ -1,0 +1,222 @@
+//! Policy parsing and validation: the embedded default, and every error naming its place.
+
+use super::*;
+
+fn alb_env(name: &str) -> Option<String> {
+    match name {
+        "TARGET_GROUP" => Some("targetgroup/web-green/0123456789abcdef".into()),
+        "LOAD_BALANCER" => Some("app/web/fedcba9876543210".into()),
+        _ => None,
+    }
+}
+
+fn problems(yaml: &str) -> Vec<String> {
+    Policy::from_yaml(yaml, "gates.yaml", &alb_env)
+        .unwrap_err()
+        .problems()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn embedded_default_encodes_the_adr_triggers() {
+    let policy = Policy::embedded_default(&alb_env).unwrap();
+    assert_eq!(policy.source, DEFAULT_POLICY_SOURCE);
+    assert!(policy.digest.starts_with("sha256:"));
+    for hook in [Hook::BeforeAllowTraffic, Hook::AfterAllowTraffic] {
+        let section = policy.hook(hook).unwrap();
+        assert_eq!(section.on_inconclusive, InconclusiveAction::Fail);
+        assert_eq!(section.ingestion_lag_secs, 120);
+        let by_name =
+            |name: &str| match &section.gates.iter().find(|g| g.name == name).unwrap().check {
+                GateCheck::Threshold(t) => t.clone(),
+                GateCheck::Alarms(_) => panic!("{name} is not a threshold gate"),
+            };
+        let errors = by_name("error-rate");
+        assert_eq!(
+            (errors.comparison, errors.threshold.value),
+            (Comparison::GreaterThan, 0.01)
+        );
+        assert_eq!((errors.window_secs, errors.period_secs), (300, 60));
+        assert_eq!(
+            errors.min_sample.as_ref().unwrap().query.metric_name,
+            "RequestCount"
+        );
+        let Signal::Ratio {
+            numerator,
+            denominator,
+        } = &errors.signal
+        else {
+            panic!()
+        };
+        assert_eq!(numerator[0].metric_name, "HTTPCode_Target_5XX_Count");
+        assert_eq!(numerator[0].kind, SeriesKind::Counter);
+        assert_eq!(denominator[0].metric_name, "RequestCount");
+        assert_eq!(
+            denominator[0].dimensions,
+            vec![
+                (
+                    "LoadBalancer".to_string(),
+                    "app/web/fedcba9876543210".to_string()
+                ),
+                (
+                    "TargetGroup".to_string(),
+                    "targetgroup/web-green/0123456789abcdef".to_string()
+                ),
+            ]
+        );
+        let latency = by_name("latency-p95");
+        assert_eq!(
+            (latency.comparison, latency.threshold.value),
+            (Comparison::GreaterThan, 1.0)
+        );
+        let Signal::Metric(q) = &latency.signal else {
+            panic!()
+        };
+        assert_eq!((q.stat.as_str(), q.kind), ("p95", SeriesKind::Gauge));
+        let health = by_name("healthy-hosts");
+        assert_eq!(
+            (health.comparison, health.threshold.value),
+            (Comparison::LessThan, 0.95)
+        );
+    }
+    assert!(policy.hook(Hook::BeforeInstall).unwrap().preflight);
+    assert!(!policy
+        .hook(Hook::AfterAllowTestTraffic)
+        .unwrap()
+        .gates
+        .is_empty());
+}
+
+#[test]
+fn example_policy_is_valid() {
+    let text = include_str!("../../../gates.example.yaml");
+    let env = |name: &str| alb_env(name).or_else(|| Some(format!("value-of-{name}")));
+    let policy = Policy::from_yaml(text, "gates.example.yaml", &env).unwrap();
+    let names: Vec<&str> = policy
+        .hook(Hook::AfterAllowTraffic)
+        .unwrap()
+        .gates
+        .iter()
+        .map(|g| g.name.as_str())
+        .collect();
+    for custom in [
+        "session-errors",
+        "critical-path-failures",
+        "db-connection-errors",
+    ] {
+        assert!(names.contains(&custom), "{custom} missing from {names:?}");
+    }
+}
+
+#[test]
+fn missing_environment_reference_is_named() {
+    let err = Policy::embedded_default(&|_| None).unwrap_err().to_string();
+    assert!(
+        err.contains("environment variable TARGET_GROUP is not set"),
+        "{err}"
+    );
+    assert!(err.contains("<embedded default policy>:"), "{err}");
+    assert!(
+        err.contains("metric_defaults.dimensions.TargetGroup"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_semantic_problem_is_reported_with_line_and_field() {
+    let yaml = "\
+version: 1
+hooks:
+  BeforeAllowTraffic:
+    on_inconclusive: maybe
+    gates:
+      - name: latency
+        metric: { namespace: AWS/ApplicationELB, name: TargetResponseTime, stat: p101 }
+        comparison: \"=>\"
+        threshold: 1.0
+        window: 5m
+        period: 45s
+      - name: errors
+        metric: { namespace: AWS/ApplicationELB, name: HTTPCode_Target_5XX_Count, stat: Sum }
+        comparison: \">\"
+        threshold: lots
+        datapoints_to_alarm: 9
+";
+    let found = problems(yaml);
+    let expect = [
+        "gates.yaml:4:22: hooks.BeforeAllowTraffic.on_inconclusive: expected `fail` or `pass`",
+        "gates.yaml:7:82: hooks.BeforeAllowTraffic.gates[0].metric.stat: unknown statistic \"p101\"",
+        "gates.yaml:8:21: hooks.BeforeAllowTraffic.gates[0].comparison: expected one of",
+        "gates.yaml:11:17: hooks.BeforeAllowTraffic.gates[0].period: CloudWatch periods are 1, 5, 10, 30 or a multiple of 60 seconds, found 45s",
+        "gates.yaml:15:20: hooks.BeforeAllowTraffic.gates[1].threshold: expected a number or a percentage",
+        "gates.yaml:16:30: hooks.BeforeAllowTraffic.gates[1].datapoints_to_alarm: must be between 1 and evaluation_periods (5), found 9",
+    ];
+    for want in expect {
+        assert!(
+            found.iter().any(|p| p.starts_with(want)),
+            "no problem starting {want:?} in {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn shape_errors_name_line_and_key() {
+    let found = problems("version: 1\nhooks:\n  BeforeAllowTraffic:\n    gates:\n      - name: x\n        treshold: 3\n");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("gates.yaml:6:"), "{found:?}");
+    assert!(found[0].contains("treshold"), "{found:?}");
+
+    let found = problems("version: 1\nhooks: [\n");
+    assert!(found[0].starts_with("gates.yaml:"), "{found:?}");
+}
+
+#[test]
+fn gate_shape_rules() {
+    let found = problems(
+        "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: both\n        metric: { namespace: N, name: M, stat: Sum }\n        alarms: [a]\n      - name: both\n        alarms: [a]\n        threshold: 3\n  Deploy:\n    gates: []\n",
+    );
+    let joined = found.join("\n");
+    assert!(
+        joined.contains("exactly one of `metric`, `ratio` or `alarms`, found 2"),
+        "{joined}"
+    );
+    assert!(joined.contains("duplicate gate name \"both\""), "{joined}");
+    assert!(
+        joined.contains("gates[1].threshold: does not apply to an `alarms` gate"),
+        "{joined}"
+    );
+    assert!(joined.contains("unknown hook \"Deploy\""), "{joined}");
+}
+
+#[test]
+fn a_hook_with_nothing_to_check_is_refused() {
+    let found = problems("version: 1\nhooks:\n  AfterAllowTraffic:\n    gates: []\n");
+    assert!(
+        found[0].contains("needs at least one critical gate"),
+        "{found:?}"
+    );
+    let found = problems(
+        "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: w\n        severity: warning\n        alarms: [a]\n",
+    );
+    assert!(
+        found[0].contains("needs at least one critical gate"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn percentile_statistics_are_accepted() {
+    for stat in ["p50", "p95", "p99.9", "p99.99", "p100"] {
+        let yaml = format!("version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: l\n        metric: {{ namespace: N, name: M, stat: {stat} }}\n        comparison: \">\"\n        threshold: 1\n");
+        Policy::from_yaml(&yaml, "p.yaml", &alb_env).unwrap_or_else(|e| panic!("{stat}: {e}"));
+    }
+    for stat in ["p0", "p101", "p9.", "P95", "p99.999", "avg"] {
+        let yaml = format!("version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: l\n        metric: {{ namespace: N, name: M, stat: {stat} }}\n        comparison: \">\"\n        threshold: 1\n");
+        assert!(
+            Policy::from_yaml(&yaml, "p.yaml", &alb_env).is_err(),
+            "{stat} was accepted"
+        );
+    }
+}

@@ -1,0 +1,747 @@
+//! Turning a [`RawPolicy`] into a [`Policy`](super::Policy)'s hook sections.
+//!
+//! The validator walks the whole file and collects problems instead of stopping at
+//! the first, each tagged with line, column and a field path such as
+//! `hooks.BeforeAllowTraffic.gates[1].threshold`. Defaults are applied here and
+//! only here, so the rest of the library never wonders what an absent field meant.
+
+use super::raw::{RawGate, RawMetricDefaults, RawPolicy, RawQuery, RawScalar};
+use super::{
+    AlarmCheck, Comparison, Gate, GateCheck, HookPolicy, InconclusiveAction, MetricQuery,
+    MinSample, MissingData, SeriesKind, Severity, Signal, Threshold, ThresholdCheck, ThresholdUnit,
+};
+use crate::hook::Hook;
+use serde_saphyr::{Location, Spanned};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+const DEFAULT_PERIOD_SECS: i64 = 60;
+const DEFAULT_WINDOW_SECS: i64 = 300;
+const DEFAULT_INGESTION_LAG_SECS: i64 = 120;
+/// One day of minutes: more datapoints per gate than this is a policy mistake.
+const MAX_DATAPOINTS_PER_GATE: i64 = 1440;
+
+/// Why a policy was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// The file could not be read at all.
+    #[error("cannot read policy file {path}: {source} (set GATE_POLICY_FILE to a readable YAML file, or unset it to use the embedded default)")]
+    Read {
+        /// The path from `GATE_POLICY_FILE`.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The text is not YAML of the policy's shape (syntax, unknown key, wrong type).
+    #[error("{}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        /// Every problem found, in file order.
+        problems: Vec<Problem>,
+    },
+}
+
+impl PolicyError {
+    /// The individual problems (empty for a read error).
+    pub fn problems(&self) -> &[Problem] {
+        match self {
+            PolicyError::Invalid { problems } => problems,
+            PolicyError::Read { .. } => &[],
+        }
+    }
+}
+
+/// One thing wrong with a policy, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// File path or the embedded default's name.
+    pub source: String,
+    /// 1-based line, 0 when unknown.
+    pub line: u64,
+    /// 1-based column, 0 when unknown.
+    pub column: u64,
+    /// Dotted path of the field, e.g. `hooks.BeforeAllowTraffic.gates[0].stat`.
+    pub field: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.source, self.line, self.column)?;
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Parses and validates; on success returns the hook sections.
+pub(super) fn validate(
+    text: &str,
+    source: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<Hook, HookPolicy>, PolicyError> {
+    let raw: RawPolicy = serde_saphyr::from_str(text).map_err(|err| {
+        let (line, column) = err
+            .location()
+            .map(|l| (l.line(), l.column()))
+            .unwrap_or((0, 0));
+        PolicyError::Invalid {
+            problems: vec![Problem {
+                source: source.to_string(),
+                line,
+                column,
+                field: String::new(),
+                message: first_line(&err.to_string()),
+            }],
+        }
+    })?;
+    let mut v = Validator {
+        source,
+        env,
+        problems: Vec::new(),
+    };
+    let hooks = v.policy(raw);
+    if v.problems.is_empty() {
+        Ok(hooks)
+    } else {
+        v.problems.sort_by_key(|p| (p.line, p.column));
+        Err(PolicyError::Invalid {
+            problems: v.problems,
+        })
+    }
+}
+
+/// serde-saphyr renders a source snippet under its message; the first line is the message.
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or(message).trim().to_string()
+}
+
+struct Validator<'a> {
+    source: &'a str,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<Problem>,
+}
+
+/// Inherited values for the queries and gates of the whole file.
+struct Defaults {
+    namespace: Option<String>,
+    dimensions: Vec<(String, String)>,
+    period_secs: i64,
+    window_secs: i64,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, at: Location, field: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            source: self.source.to_string(),
+            line: at.line(),
+            column: at.column(),
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    fn policy(&mut self, raw: RawPolicy) -> BTreeMap<Hook, HookPolicy> {
+        if raw.version.value != 1 {
+            self.problem(
+                raw.version.referenced,
+                "version",
+                format!(
+                    "unsupported policy version {}; this build reads version 1",
+                    raw.version.value
+                ),
+            );
+        }
+        let defaults = self.defaults(raw.metric_defaults.unwrap_or_default());
+        let mut hooks = BTreeMap::new();
+        if raw.hooks.value.is_empty() {
+            self.problem(raw.hooks.referenced, "hooks", "no hook sections: name at least one of BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic");
+        }
+        for (name, section) in raw.hooks.value {
+            let path = format!("hooks.{name}");
+            let Some(hook) = Hook::ALL.into_iter().find(|h| h.as_str() == name) else {
+                self.problem(
+                    section.referenced,
+                    path,
+                    format!("unknown hook {name:?}; expected one of BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic"),
+                );
+                continue;
+            };
+            let section_at = section.referenced;
+            let section = section.value;
+            let on_inconclusive = match section.on_inconclusive {
+                None => InconclusiveAction::Fail,
+                Some(s) => match s.value.as_str() {
+                    "fail" => InconclusiveAction::Fail,
+                    "pass" => InconclusiveAction::Pass,
+                    other => {
+                        self.problem(
+                            s.referenced,
+                            format!("{path}.on_inconclusive"),
+                            format!("expected `fail` or `pass`, found {other:?}"),
+                        );
+                        InconclusiveAction::Fail
+                    }
+                },
+            };
+            let ingestion_lag_secs = match section.ingestion_lag {
+                None => DEFAULT_INGESTION_LAG_SECS,
+                Some(lag) => {
+                    let secs = self.duration(&lag, &format!("{path}.ingestion_lag"), true);
+                    if secs > 3600 {
+                        self.problem(lag.referenced, format!("{path}.ingestion_lag"), "at most 1h: CodeDeploy waits an hour for a hook, a longer lag judges nothing that happened during it");
+                    }
+                    secs
+                }
+            };
+            let preflight = section.preflight.map(|p| p.value).unwrap_or(false);
+            let problems_before = self.problems.len();
+            let mut names = BTreeSet::new();
+            let mut gates = Vec::new();
+            for (i, gate) in section.gates.into_iter().enumerate() {
+                let gate_path = format!("{path}.gates[{i}]");
+                if !names.insert(gate.value.name.value.clone()) {
+                    self.problem(
+                        gate.value.name.referenced,
+                        format!("{gate_path}.name"),
+                        format!("duplicate gate name {:?} in {name}", gate.value.name.value),
+                    );
+                }
+                if let Some(gate) = self.gate(gate, &gate_path, &defaults) {
+                    gates.push(gate);
+                }
+            }
+            let has_critical = gates
+                .iter()
+                .any(|g: &Gate| g.severity == Severity::Critical);
+            if !has_critical && !preflight && self.problems.len() == problems_before {
+                self.problem(section_at, format!("{path}.gates"), "a hook section needs at least one critical gate (or `preflight: true`); a hook with nothing that can block would always succeed, so leave the hook out of the AppSpec instead");
+            }
+            hooks.insert(
+                hook,
+                HookPolicy {
+                    on_inconclusive,
+                    ingestion_lag_secs,
+                    preflight,
+                    gates,
+                },
+            );
+        }
+        hooks
+    }
+
+    fn defaults(&mut self, raw: RawMetricDefaults) -> Defaults {
+        let namespace = raw
+            .namespace
+            .map(|n| self.text(&n, "metric_defaults.namespace"));
+        let dimensions = raw
+            .dimensions
+            .map(|d| self.dimensions(d, "metric_defaults.dimensions"))
+            .unwrap_or_default();
+        let period_secs = raw
+            .period
+            .map(|p| self.period(&p, "metric_defaults.period"))
+            .unwrap_or(DEFAULT_PERIOD_SECS);
+        let window_secs = raw
+            .window
+            .map(|w| self.duration(&w, "metric_defaults.window", false))
+            .unwrap_or(DEFAULT_WINDOW_SECS);
+        Defaults {
+            namespace,
+            dimensions,
+            period_secs,
+            window_secs,
+        }
+    }
+
+    fn gate(&mut self, raw: Spanned<RawGate>, path: &str, defaults: &Defaults) -> Option<Gate> {
+        let at = raw.referenced;
+        let mut raw = raw.value;
+        let name = raw.name.value.clone();
+        let description = raw.description.take();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            self.problem(
+                raw.name.referenced,
+                format!("{path}.name"),
+                format!("gate names use letters, digits, '-', '_' and '.', found {name:?}"),
+            );
+        }
+        let severity = match &raw.severity {
+            None => Severity::Critical,
+            Some(s) => match s.value.as_str() {
+                "critical" => Severity::Critical,
+                "warning" => Severity::Warning,
+                other => {
+                    self.problem(
+                        s.referenced,
+                        format!("{path}.severity"),
+                        format!("expected `critical` or `warning`, found {other:?}"),
+                    );
+                    Severity::Critical
+                }
+            },
+        };
+        let sources = [
+            raw.metric.is_some(),
+            raw.ratio.is_some(),
+            raw.alarms.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
+        if sources != 1 {
+            self.problem(
+                at,
+                path,
+                format!(
+                    "a gate needs exactly one of `metric`, `ratio` or `alarms`, found {sources}"
+                ),
+            );
+            return None;
+        }
+        let check = if let Some(alarms) = raw.alarms {
+            for (field, present) in [
+                ("comparison", raw.comparison.is_some()),
+                ("threshold", raw.threshold.is_some()),
+                ("window", raw.window.is_some()),
+                ("period", raw.period.is_some()),
+                ("evaluation_periods", raw.evaluation_periods.is_some()),
+                ("datapoints_to_alarm", raw.datapoints_to_alarm.is_some()),
+                ("missing_data", raw.missing_data.is_some()),
+                ("min_sample", raw.min_sample.is_some()),
+            ] {
+                if present {
+                    self.problem(at, format!("{path}.{field}"), "does not apply to an `alarms` gate: the alarm's own configuration decides its state");
+                }
+            }
+            if alarms.value.is_empty() {
+                self.problem(
+                    alarms.referenced,
+                    format!("{path}.alarms"),
+                    "name at least one alarm",
+                );
+            }
+            let names = alarms
+                .value
+                .iter()
+                .enumerate()
+                .map(|(i, n)| self.text(n, &format!("{path}.alarms[{i}]")))
+                .collect();
+            GateCheck::Alarms(AlarmCheck { names })
+        } else {
+            GateCheck::Threshold(self.threshold_check(raw, path, at, defaults)?)
+        };
+        Some(Gate {
+            name,
+            description,
+            severity,
+            check,
+        })
+    }
+
+    fn threshold_check(
+        &mut self,
+        raw: RawGate,
+        path: &str,
+        at: Location,
+        defaults: &Defaults,
+    ) -> Option<ThresholdCheck> {
+        let period_secs = raw
+            .period
+            .as_ref()
+            .map(|p| self.period(p, &format!("{path}.period")))
+            .unwrap_or(defaults.period_secs);
+        let window_secs = match &raw.window {
+            Some(w) => self.duration(w, &format!("{path}.window"), false),
+            None => defaults.window_secs,
+        };
+        let window_at = raw.window.as_ref().map(|w| w.referenced).unwrap_or(at);
+        if period_secs > 0 && window_secs % period_secs != 0 {
+            self.problem(window_at, format!("{path}.window"), format!("the window ({window_secs}s) must be a whole number of periods ({period_secs}s)"));
+        }
+        let periods_in_window = if period_secs > 0 {
+            window_secs / period_secs
+        } else {
+            0
+        };
+        if periods_in_window > MAX_DATAPOINTS_PER_GATE {
+            self.problem(window_at, format!("{path}.window"), format!("{periods_in_window} periods in one window; at most {MAX_DATAPOINTS_PER_GATE}: use a longer period"));
+        }
+        let signal = match (raw.metric, raw.ratio) {
+            (Some(metric), None) => {
+                Signal::Metric(self.query(metric, &format!("{path}.metric"), defaults, period_secs))
+            }
+            (None, Some(ratio)) => {
+                let ratio_at = ratio.referenced;
+                let ratio = ratio.value;
+                let numerator = self.queries(
+                    ratio.numerator,
+                    &format!("{path}.ratio.numerator"),
+                    defaults,
+                    period_secs,
+                );
+                let denominator = self.queries(
+                    ratio.denominator,
+                    &format!("{path}.ratio.denominator"),
+                    defaults,
+                    period_secs,
+                );
+                if numerator.is_empty() || denominator.is_empty() {
+                    self.problem(
+                        ratio_at,
+                        format!("{path}.ratio"),
+                        "both `numerator` and `denominator` need at least one metric",
+                    );
+                }
+                Signal::Ratio {
+                    numerator,
+                    denominator,
+                }
+            }
+            _ => unreachable!("exactly one source was checked by the caller"),
+        };
+        let comparison = match &raw.comparison {
+            None => {
+                self.problem(
+                    at,
+                    format!("{path}.comparison"),
+                    "missing: the direction that breaches, one of `>`, `>=`, `<`, `<=`",
+                );
+                Comparison::GreaterThan
+            }
+            Some(c) => match c.value.as_str() {
+                ">" => Comparison::GreaterThan,
+                ">=" => Comparison::GreaterThanOrEqual,
+                "<" => Comparison::LessThan,
+                "<=" => Comparison::LessThanOrEqual,
+                other => {
+                    self.problem(
+                        c.referenced,
+                        format!("{path}.comparison"),
+                        format!("expected one of `>`, `>=`, `<`, `<=`, found {other:?}"),
+                    );
+                    Comparison::GreaterThan
+                }
+            },
+        };
+        let threshold = match &raw.threshold {
+            None => {
+                self.problem(
+                    at,
+                    format!("{path}.threshold"),
+                    "missing: a number, or a percentage such as `1%`",
+                );
+                Threshold {
+                    value: 0.0,
+                    unit: ThresholdUnit::Plain,
+                }
+            }
+            Some(t) => self.threshold(t, &format!("{path}.threshold")),
+        };
+        let evaluation_periods = match &raw.evaluation_periods {
+            None => periods_in_window.max(1) as usize,
+            Some(n) => {
+                if n.value == 0 || i64::from(n.value) > periods_in_window {
+                    self.problem(n.referenced, format!("{path}.evaluation_periods"), format!("must be between 1 and the {periods_in_window} periods in the window, found {}", n.value));
+                }
+                n.value as usize
+            }
+        };
+        let datapoints_to_alarm = match &raw.datapoints_to_alarm {
+            None => evaluation_periods,
+            Some(m) => {
+                if m.value == 0 || m.value as usize > evaluation_periods {
+                    self.problem(m.referenced, format!("{path}.datapoints_to_alarm"), format!("must be between 1 and evaluation_periods ({evaluation_periods}), found {}", m.value));
+                }
+                m.value as usize
+            }
+        };
+        let missing_data = match &raw.missing_data {
+            None => MissingData::Inconclusive,
+            Some(m) => match m.value.as_str() {
+                "breaching" => MissingData::Breaching,
+                "not_breaching" => MissingData::NotBreaching,
+                "ignore" => MissingData::Ignore,
+                "inconclusive" => MissingData::Inconclusive,
+                other => {
+                    self.problem(m.referenced, format!("{path}.missing_data"), format!("expected one of `breaching`, `not_breaching`, `ignore`, `inconclusive`, found {other:?}"));
+                    MissingData::Inconclusive
+                }
+            },
+        };
+        let min_sample = raw.min_sample.and_then(|m| {
+            let m_at = m.referenced;
+            let m = m.value;
+            if !m.at_least.value.is_finite() || m.at_least.value < 0.0 {
+                self.problem(m.at_least.referenced, format!("{path}.min_sample.at_least"), "must be a finite number >= 0");
+            }
+            let query = match (m.metric, &signal) {
+                (Some(q), _) => self.query(q, &format!("{path}.min_sample.metric"), defaults, period_secs),
+                (None, Signal::Ratio { denominator, .. }) if denominator.len() == 1 => denominator[0].clone(),
+                (None, _) => {
+                    self.problem(m_at, format!("{path}.min_sample.metric"), "missing: name the metric that counts the sample (it defaults to the denominator only for a ratio with one denominator metric)");
+                    return None;
+                }
+            };
+            Some(MinSample { query, at_least: m.at_least.value })
+        });
+        Some(ThresholdCheck {
+            signal,
+            comparison,
+            threshold,
+            window_secs,
+            period_secs,
+            evaluation_periods,
+            datapoints_to_alarm,
+            missing_data,
+            min_sample,
+        })
+    }
+
+    fn queries(
+        &mut self,
+        raw: Vec<Spanned<RawQuery>>,
+        path: &str,
+        defaults: &Defaults,
+        period_secs: i64,
+    ) -> Vec<MetricQuery> {
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, q)| self.query(q, &format!("{path}[{i}]"), defaults, period_secs))
+            .collect()
+    }
+
+    fn query(
+        &mut self,
+        raw: Spanned<RawQuery>,
+        path: &str,
+        defaults: &Defaults,
+        period_secs: i64,
+    ) -> MetricQuery {
+        let at = raw.referenced;
+        let raw = raw.value;
+        let namespace = match &raw.namespace {
+            Some(n) => self.text(n, &format!("{path}.namespace")),
+            None => defaults.namespace.clone().unwrap_or_else(|| {
+                self.problem(
+                    at,
+                    format!("{path}.namespace"),
+                    "missing, and `metric_defaults.namespace` is not set",
+                );
+                String::new()
+            }),
+        };
+        let metric_name = self.text(&raw.name, &format!("{path}.name"));
+        if metric_name.is_empty() {
+            self.problem(
+                raw.name.referenced,
+                format!("{path}.name"),
+                "must not be empty",
+            );
+        }
+        let stat = raw.stat.value.clone();
+        let stat_kind = stat_kind(&stat);
+        if stat_kind.is_none() {
+            self.problem(raw.stat.referenced, format!("{path}.stat"), format!("unknown statistic {stat:?}; expected Sum, Average, Minimum, Maximum, SampleCount, or a percentile such as p95 or p99.9"));
+        }
+        let dimensions = match raw.dimensions {
+            Some(d) => self.dimensions(d, &format!("{path}.dimensions")),
+            None => defaults.dimensions.clone(),
+        };
+        let kind = match &raw.kind {
+            None => stat_kind.unwrap_or(SeriesKind::Gauge),
+            Some(k) => match k.value.as_str() {
+                "counter" => SeriesKind::Counter,
+                "gauge" => SeriesKind::Gauge,
+                other => {
+                    self.problem(
+                        k.referenced,
+                        format!("{path}.kind"),
+                        format!("expected `counter` or `gauge`, found {other:?}"),
+                    );
+                    SeriesKind::Gauge
+                }
+            },
+        };
+        MetricQuery {
+            namespace,
+            metric_name,
+            dimensions,
+            stat,
+            period_secs,
+            kind,
+        }
+    }
+
+    fn dimensions(
+        &mut self,
+        raw: BTreeMap<String, Spanned<String>>,
+        path: &str,
+    ) -> Vec<(String, String)> {
+        if raw.len() > 30 {
+            self.problem(
+                Location::UNKNOWN,
+                path,
+                "CloudWatch allows at most 30 dimensions per metric",
+            );
+        }
+        raw.into_iter()
+            .map(|(name, value)| {
+                let resolved = self.text(&value, &format!("{path}.{name}"));
+                if resolved.is_empty() {
+                    self.problem(
+                        value.referenced,
+                        format!("{path}.{name}"),
+                        "a dimension value must not be empty",
+                    );
+                }
+                (name, resolved)
+            })
+            .collect()
+    }
+
+    /// Substitutes `${VAR}` references from the environment.
+    fn text(&mut self, raw: &Spanned<String>, path: &str) -> String {
+        let mut out = String::new();
+        let mut rest = raw.value.as_str();
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let Some(len) = rest[start + 2..].find('}') else {
+                self.problem(
+                    raw.referenced,
+                    path,
+                    format!("unterminated `${{` in {:?}", raw.value),
+                );
+                return out;
+            };
+            let var = &rest[start + 2..start + 2 + len];
+            match (self.env)(var) {
+                Some(value) if !value.is_empty() => out.push_str(&value),
+                Some(_) => self.problem(raw.referenced, path, format!("environment variable {var} is set but empty")),
+                None => self.problem(raw.referenced, path, format!("environment variable {var} is not set (the policy refers to it as ${{{var}}})")),
+            }
+            rest = &rest[start + 3 + len..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn period(&mut self, raw: &Spanned<RawScalar>, path: &str) -> i64 {
+        let secs = self.duration(raw, path, false);
+        if secs > 0 && !(matches!(secs, 1 | 5 | 10 | 30) || secs % 60 == 0) {
+            self.problem(raw.referenced, path, format!("CloudWatch periods are 1, 5, 10, 30 or a multiple of 60 seconds, found {secs}s"));
+        }
+        secs
+    }
+
+    fn duration(&mut self, raw: &Spanned<RawScalar>, path: &str, zero_ok: bool) -> i64 {
+        let parsed = match &raw.value {
+            RawScalar::Number(n) if n.fract() == 0.0 && *n >= 0.0 && *n < 1e9 => Some(*n as i64),
+            RawScalar::Number(_) => None,
+            RawScalar::Text(t) => parse_duration(t),
+        };
+        match parsed {
+            Some(secs) if secs > 0 || zero_ok => secs,
+            _ => {
+                self.problem(
+                    raw.referenced,
+                    path,
+                    format!(
+                        "expected a duration such as `60s`, `5m` or `1h`{}, found {}",
+                        if zero_ok { " (or 0)" } else { "" },
+                        describe(&raw.value)
+                    ),
+                );
+                if zero_ok {
+                    0
+                } else {
+                    60
+                }
+            }
+        }
+    }
+
+    fn threshold(&mut self, raw: &Spanned<RawScalar>, path: &str) -> Threshold {
+        let parsed = match &raw.value {
+            RawScalar::Number(n) => Some(Threshold {
+                value: *n,
+                unit: ThresholdUnit::Plain,
+            }),
+            RawScalar::Text(t) => t
+                .trim()
+                .strip_suffix('%')
+                .and_then(|n| n.trim().parse::<f64>().ok())
+                .map(|n| Threshold {
+                    value: n / 100.0,
+                    unit: ThresholdUnit::Percent,
+                }),
+        };
+        match parsed {
+            Some(t) if t.value.is_finite() => t,
+            _ => {
+                self.problem(
+                    raw.referenced,
+                    path,
+                    format!(
+                        "expected a number or a percentage such as `1%`, found {}",
+                        describe(&raw.value)
+                    ),
+                );
+                Threshold {
+                    value: 0.0,
+                    unit: ThresholdUnit::Plain,
+                }
+            }
+        }
+    }
+}
+
+fn describe(raw: &RawScalar) -> String {
+    match raw {
+        RawScalar::Number(n) => n.to_string(),
+        RawScalar::Text(t) => format!("{t:?}"),
+    }
+}
+
+/// `90s`, `5m`, `1h`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (digits, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: i64 = digits.parse().ok()?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return None,
+    };
+    n.checked_mul(scale)
+}
+
+/// The series kind a statistic implies, or `None` for an unknown statistic.
+fn stat_kind(stat: &str) -> Option<SeriesKind> {
+    match stat {
+        "Sum" | "SampleCount" => Some(SeriesKind::Counter),
+        "Average" | "Minimum" | "Maximum" => Some(SeriesKind::Gauge),
+        _ => {
+            let p = stat.strip_prefix('p')?;
+            let (whole, frac) = p.split_once('.').unwrap_or((p, ""));
+            let digits_ok = !whole.is_empty()
+                && whole.len() <= 3
+                && whole.chars().all(|c| c.is_ascii_digit())
+                && frac.len() <= 2
+                && frac.chars().all(|c| c.is_ascii_digit())
+                && !(p.contains('.') && frac.is_empty());
+            let value: f64 = p.parse().ok()?;
+            (digits_ok && value > 0.0 && value <= 100.0).then_some(SeriesKind::Gauge)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Reporting: the status call to CodeDeploy and the decision record.
+//!
+//! One model, several outputs (as ripgrep's printers share one search result):
+//! [`DecisionRecord`] is built once from the verdict and rendered as a JSON log
+//! line; [`codedeploy`] sends the status. Neither recomputes anything.
+
+pub mod codedeploy;
+mod record;
+
+pub use record::{DecisionRecord, PolicyRef, ReportSummary, RECORD_KIND};
+
+use crate::judge::LifecycleStatus;
+use std::future::Future;
+
+/// What became of a status report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportOutcome {
+    /// CodeDeploy took the status.
+    Accepted,
+    /// CodeDeploy already had a status for this execution (a duplicate delivery
+    /// of the same event): the hook is done, and must not report again.
+    AlreadyCompleted,
+}
+
+/// Why a status could not be reported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// CodeDeploy refused or failed, after the SDK's retries.
+    #[error("PutLifecycleEventHookExecutionStatus failed: {message}")]
+    Api {
+        /// The service's error code, when there is one.
+        code: Option<String>,
+        /// The full error.
+        message: String,
+    },
+    /// The report did not complete before the invocation's deadline.
+    #[error("PutLifecycleEventHookExecutionStatus did not complete before the invocation deadline ({budget_ms} ms left)")]
+    TimedOut {
+        /// Time that was left for it.
+        budget_ms: u64,
+    },
+}
+
+/// Sends a hook's status to CodeDeploy.
+pub trait StatusReporter: Sync {
+    /// Reports `status` for one hook execution.
+    fn report(
+        &self,
+        deployment_id: &str,
+        execution_id: &str,
+        status: LifecycleStatus,
+    ) -> impl Future<Output = Result<ReportOutcome, ReportError>> + Send;
+}

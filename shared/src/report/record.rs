@@ -1,0 +1,93 @@
+//! The decision record: one JSON line per invocation, the audit trail of a hook.
+
+use super::{ReportError, ReportOutcome};
+use crate::evidence::deployment::DeploymentInfo;
+use crate::hook::Hook;
+use crate::judge::{GateResult, LifecycleStatus};
+use serde::Serialize;
+
+/// Schema name and version of the record, so log queries can filter on it.
+pub const RECORD_KIND: &str = "codedeploy-gates.decision.v1";
+
+/// Which policy decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyRef {
+    /// File path or the embedded default's name.
+    pub source: String,
+    /// SHA-256 of the policy text.
+    pub digest: String,
+}
+
+/// What became of the status report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome", content = "error")]
+pub enum ReportSummary {
+    /// CodeDeploy took the status.
+    Accepted,
+    /// CodeDeploy already had one: this was a duplicate delivery.
+    AlreadyCompleted,
+    /// The report failed; the invocation returns an error so Lambda retries it.
+    Failed(String),
+}
+
+impl From<&Result<ReportOutcome, ReportError>> for ReportSummary {
+    fn from(result: &Result<ReportOutcome, ReportError>) -> Self {
+        match result {
+            Ok(ReportOutcome::Accepted) => ReportSummary::Accepted,
+            Ok(ReportOutcome::AlreadyCompleted) => ReportSummary::AlreadyCompleted,
+            Err(error) => ReportSummary::Failed(error.to_string()),
+        }
+    }
+}
+
+/// One hook execution's decision, with the evidence behind it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionRecord {
+    /// Always [`RECORD_KIND`].
+    pub record: &'static str,
+    /// The deployment gated.
+    pub deployment_id: String,
+    /// The hook execution reported on.
+    pub lifecycle_event_hook_execution_id: String,
+    /// Which hook.
+    pub hook: Hook,
+    /// What was reported (or would have been, if the report failed).
+    pub status: LifecycleStatus,
+    /// Why, in one line.
+    pub reason: String,
+    /// Every gate's figures.
+    pub gates: Vec<GateResult>,
+    /// What CodeDeploy said.
+    pub report: ReportSummary,
+    /// The deployment as CodeDeploy describes it, when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentInfo>,
+    /// Why the deployment could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_error: Option<String>,
+    /// The policy that decided.
+    pub policy: PolicyRef,
+    /// The evaluation instant, epoch seconds.
+    pub evaluated_at: i64,
+    /// Wall time from invocation to report, milliseconds.
+    pub elapsed_ms: u64,
+    /// `AWS_LAMBDA_FUNCTION_VERSION`, when running on Lambda.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_version: Option<String>,
+    /// This library's version.
+    pub gate_version: &'static str,
+}
+
+impl DecisionRecord {
+    /// The record as one JSON line.
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            // Serialising plain data cannot fail; if it ever does, still say what was decided.
+            format!(
+                "{{\"record\":\"{RECORD_KIND}\",\"status\":\"{}\",\"serialization_error\":{:?}}}",
+                self.status,
+                e.to_string()
+            )
+        })
+    }
+}

@@ -1,0 +1,233 @@
+"""CloudWatch reads the emulator answers itself, from moto's own storage.
+
+Why not moto's implementations (checked against moto 5.2.5's source and by
+calling them):
+- GetMetricData: percentile stats ("p95") are not computed; moto's Statistics
+  returns None and its serializer then fails with HTTP 500.  Buckets start at
+  StartTime instead of on period boundaries; a query with dimensions drops the
+  namespace check and compares dimension lists via a broken __lt__; a query
+  without dimensions matches every dimension set; MaxDatapoints/NextToken are
+  ignored.
+- ListMetrics: lists a metric once per stored value (its de-duplication only
+  works for single-dimension metrics), so Values/Counts data shows up N times.
+
+Everything else (PutMetricData, alarms, ...) stays moto's.  The datapoints
+live only in moto's CloudWatchBackend.metric_data, written by the real
+PutMetricData: moto stores one MetricDatum per value (Values x Counts already
+expanded) and one MetricAggregatedDatum per StatisticValues entry, with naive
+UTC datetimes.
+
+Statistic definitions used here:
+- SampleCount / Sum / Average / Minimum / Maximum over every datum in the
+  bucket, StatisticValues sets included.
+- pNN (p50, p95, p99.9, ...): nearest-rank percentile over the single values
+  in the bucket, i.e. the ceil(NN/100 * n)-th smallest value, so the answer is
+  always an observed value (values 1..100 give p95 = 95).  StatisticValues sets
+  carry no distribution and are ignored; a bucket holding only those has no
+  percentile datapoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum, cloudwatch_backends
+
+from aws_protocol import ApiError, AwsCall
+
+PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d+)?|100)$")
+BASIC_STATS = {"SampleCount", "Sum", "Average", "Minimum", "Maximum"}
+QUERY_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
+HIGH_RESOLUTION_PERIODS = {1, 5, 10, 20, 30}
+DEFAULT_MAX_DATAPOINTS = 100_800  # the real API's default
+LIST_METRICS_PAGE = 500  # the real API's page size
+RECENTLY_ACTIVE_SECONDS = 3 * 3600  # RecentlyActive=PT3H
+
+
+def _validation(message: str) -> ApiError:
+    return ApiError(400, "ValidationError", message)
+
+
+def _epoch(moment: datetime) -> float:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _datums(call: AwsCall) -> list[Any]:
+    # get_all_metrics() also includes metrics other moto services publish.
+    return cloudwatch_backends[call.account][call.region].get_all_metrics()
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def _decode_token(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(token.encode()))["offset"]
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(400, "InvalidNextToken", "The service cannot complete the request: NextToken is invalid.")
+    if not isinstance(offset, int) or offset < 0:
+        raise ApiError(400, "InvalidNextToken", "The service cannot complete the request: NextToken is invalid.")
+    return offset
+
+
+def statistic(stat: str, datums: list[Any]) -> float | None:
+    """One statistic over the datums of one bucket; None = no datapoint."""
+    singles = [d.value for d in datums if isinstance(d, MetricDatum)]
+    sets = [d for d in datums if isinstance(d, MetricAggregatedDatum)]
+    count = len(singles) + sum(s.sample_count for s in sets)
+    if stat == "SampleCount":
+        return float(count)
+    if stat in ("Sum", "Average"):
+        total = sum(singles) + sum(s.sum for s in sets)
+        if stat == "Sum":
+            return float(total)
+        return total / count if count else None
+    if stat == "Minimum":
+        return min(singles + [s.min for s in sets])
+    if stat == "Maximum":
+        return max(singles + [s.max for s in sets])
+    # A percentile (validated by the caller).
+    if not singles:
+        return None
+    ordered = sorted(singles)
+    rank = math.ceil(float(stat[1:]) / 100 * len(ordered))
+    return ordered[max(rank, 1) - 1]
+
+
+def _validate_query(index: int, query: dict[str, Any], seen_ids: set[str]) -> None:
+    where = f"MetricDataQueries.member.{index}"
+    query_id = query.get("Id", "")
+    if not QUERY_ID.match(query_id):
+        raise _validation(f"The value {query_id!r} for parameter {where}.Id is invalid: it must start with a lowercase letter and contain only letters, digits and underscores.")
+    if query_id in seen_ids:
+        raise _validation(f"The value {query_id!r} for parameter {where}.Id is not unique.")
+    seen_ids.add(query_id)
+    if query.get("Expression") is not None:
+        raise _validation(f"Query {query_id!r}: metric math / Metrics Insights Expression queries are not supported by this emulator.")
+    metric_stat = query.get("MetricStat")
+    if not metric_stat:
+        raise _validation(f"The parameter {where}.MetricStat is required.")
+    period = metric_stat.get("Period")
+    if not isinstance(period, int) or period <= 0 or (period % 60 and period not in HIGH_RESOLUTION_PERIODS):
+        raise _validation(f"The parameter {where}.MetricStat.Period must be 1, 5, 10, 20, 30 or a multiple of 60.")
+    stat = metric_stat.get("Stat", "")
+    if stat not in BASIC_STATS and not PERCENTILE.match(stat):
+        raise _validation(f"The value {stat!r} for parameter {where}.MetricStat.Stat is not supported by this emulator (use SampleCount, Sum, Average, Minimum, Maximum or pNN).")
+
+
+def get_metric_data(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+    start, end = params.get("StartTime"), params.get("EndTime")
+    if start is None or end is None:
+        raise _validation("The parameters StartTime and EndTime are required.")
+    if start >= end:
+        raise _validation("The parameter StartTime must be less than the parameter EndTime.")
+    queries = params.get("MetricDataQueries") or []
+    if not 1 <= len(queries) <= 500:
+        raise _validation("MetricDataQueries must contain between 1 and 500 queries.")
+    scan_by = params.get("ScanBy") or "TimestampDescending"
+    if scan_by not in ("TimestampDescending", "TimestampAscending"):
+        raise _validation(f"The value {scan_by!r} for parameter ScanBy is invalid.")
+    max_datapoints = params.get("MaxDatapoints") or DEFAULT_MAX_DATAPOINTS
+    if max_datapoints <= 0:
+        raise _validation("The parameter MaxDatapoints must be greater than 0.")
+    offset = _decode_token(params.get("NextToken"))
+
+    seen_ids: set[str] = set()
+    for index, query in enumerate(queries, start=1):
+        _validate_query(index, query, seen_ids)
+
+    # StartTime inclusive, EndTime exclusive.
+    in_range = [(t, d) for d in _datums(call) if start <= (t := _epoch(d.timestamp)) < end]
+
+    series: list[tuple[dict[str, Any], list[tuple[int, float]]]] = []
+    for query in queries:
+        if query.get("ReturnData") is False:
+            continue
+        metric_stat = query["MetricStat"]
+        metric = metric_stat.get("Metric", {})
+        period, stat, unit = metric_stat["Period"], metric_stat["Stat"], metric_stat.get("Unit")
+        # A metric is its namespace + name + exact dimension set.
+        dimensions = {(d["Name"], d["Value"]) for d in metric.get("Dimensions", [])}
+        buckets: dict[int, list[Any]] = {}
+        for t, datum in in_range:
+            if (
+                datum.namespace == metric.get("Namespace")
+                and datum.name == metric.get("MetricName")
+                and {(d.name, d.value) for d in datum.dimensions} == dimensions
+                and (unit is None or datum.unit == unit)
+            ):
+                # Buckets are aligned on multiples of the period since the epoch.
+                buckets.setdefault(int(t // period) * period, []).append(datum)
+        points = [(ts, value) for ts, group in sorted(buckets.items()) if (value := statistic(stat, group)) is not None]
+        if scan_by == "TimestampDescending":
+            points.reverse()
+        series.append((query, points))
+
+    # MaxDatapoints counts datapoints across all queries; a page is a window
+    # [offset, offset + MaxDatapoints) over the queries' points laid end to end.
+    total = sum(len(points) for _, points in series)
+    page_end = offset + max_datapoints
+    truncated = page_end < total
+    results, position = [], 0
+    for query, points in series:
+        low = min(max(offset - position, 0), len(points))
+        high = min(max(page_end - position, 0), len(points))
+        position += len(points)
+        window = points[low:high]
+        results.append(
+            {
+                "Id": query["Id"],
+                "Label": query.get("Label") or query["MetricStat"]["Metric"].get("MetricName"),
+                "Timestamps": [ts for ts, _ in window],
+                "Values": [value for _, value in window],
+                "StatusCode": "PartialData" if truncated else "Complete",
+            }
+        )
+    output: dict[str, Any] = {"MetricDataResults": results, "Messages": []}
+    if truncated:
+        output["NextToken"] = _encode_token(page_end)
+    return output
+
+
+def list_metrics(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+    namespace, name = params.get("Namespace"), params.get("MetricName")
+    filters = params.get("Dimensions") or []
+    if any("Name" not in f for f in filters):
+        raise _validation("Every ListMetrics dimension filter needs a Name.")
+    cutoff = time.time() - RECENTLY_ACTIVE_SECONDS if params.get("RecentlyActive") else None
+
+    metrics: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for datum in _datums(call):
+        if namespace and datum.namespace != namespace or name and datum.name != name:
+            continue
+        if cutoff is not None and _epoch(datum.timestamp) < cutoff:
+            continue
+        pairs = [(d.name, d.value) for d in datum.dimensions]
+        if not all(any(n == f["Name"] and f.get("Value") in (None, v) for n, v in pairs) for f in filters):
+            continue
+        key = (datum.namespace, datum.name, frozenset(pairs))
+        metrics.setdefault(
+            key,
+            {"Namespace": datum.namespace, "MetricName": datum.name, "Dimensions": [{"Name": n, "Value": v} for n, v in pairs]},
+        )
+
+    listed = list(metrics.values())
+    offset = _decode_token(params.get("NextToken"))
+    output: dict[str, Any] = {"Metrics": listed[offset : offset + LIST_METRICS_PAGE]}
+    if offset + LIST_METRICS_PAGE < len(listed):
+        output["NextToken"] = _encode_token(offset + LIST_METRICS_PAGE)
+    return output
+
+
+HANDLERS = {"GetMetricData": get_metric_data, "ListMetrics": list_metrics}

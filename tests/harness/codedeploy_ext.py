@@ -1,0 +1,187 @@
+"""CodeDeploy operations moto 5.2.5 lacks, served next to moto's own.
+
+moto's CreateApplication / CreateDeploymentGroup / CreateDeployment /
+GetDeployment work over awsJson1_1 as they are and keep the deployments; this
+module adds, reading those deployments from moto's CodeDeployBackend:
+
+- PutLifecycleEventHookExecutionStatus (not in moto; moto answers HTTP 500).
+  Every attempt is recorded in order, accepted or not, for the control API's
+  GET /_harness/lifecycle.  Execution ids are not known in advance (the test
+  invents them in the hook event), so any non-empty id is accepted until it has
+  a terminal status; after that every further report for it is rejected with
+  LifecycleEventAlreadyCompletedException, as the real service does.
+- ListDeploymentTargets / BatchGetDeploymentTargets (not in moto) over ECS
+  targets the test registers with POST /_harness/deployment-targets.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from moto.codedeploy.models import codedeploy_backends
+
+from aws_protocol import ApiError, AwsCall
+
+HOOK_STATUSES = {"Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown"}
+TERMINAL_STATUSES = {"Succeeded", "Failed"}
+BATCH_GET_TARGETS_LIMIT = 25  # the real API's limit
+# The API's TargetLabel enum is "Blue"/"Green"; accept the upper-case
+# spelling ECS itself uses and store the API's.
+TARGET_LABELS = {"BLUE": "Blue", "GREEN": "Green"}
+
+
+class CodeDeployExtension:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._attempts: list[dict[str, Any]] = []
+        self._terminal: dict[tuple[str, str], str] = {}  # (deploymentId, hook id) -> status
+        self._targets: dict[str, list[dict[str, Any]]] = {}  # deploymentId -> ecsTarget dicts
+
+    def handlers(self) -> dict[str, Any]:
+        return {
+            "PutLifecycleEventHookExecutionStatus": self.put_lifecycle_event_hook_execution_status,
+            "ListDeploymentTargets": self.list_deployment_targets,
+            "BatchGetDeploymentTargets": self.batch_get_deployment_targets,
+        }
+
+    def reset(self) -> None:
+        with self._lock:
+            self._attempts.clear()
+            self._terminal.clear()
+            self._targets.clear()
+
+    # ------------------------------------------------------------ lifecycle hooks
+
+    def lifecycle_attempts(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(attempt) for attempt in self._attempts]
+
+    def _record(self, params: dict[str, Any], outcome: str, injected: bool = False) -> None:
+        """Append one attempt; the caller holds the lock."""
+        self._attempts.append(
+            {
+                "deploymentId": params.get("deploymentId"),
+                "lifecycleEventHookExecutionId": params.get("lifecycleEventHookExecutionId"),
+                "status": params.get("status"),
+                "outcome": outcome,
+                "injected": injected,
+                "at": time.time(),
+            }
+        )
+
+    def note_injected_fault(self, call: AwsCall, outcome: str) -> None:
+        """A fault answered this call before it got here; it is still an attempt."""
+        if call.operation != "PutLifecycleEventHookExecutionStatus":
+            return
+        try:
+            params = call.params()
+        except ValueError:
+            params = {}
+        with self._lock:
+            self._record(params, outcome, injected=True)
+
+    def put_lifecycle_event_hook_execution_status(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            try:
+                key = self._check_hook_report(call, params)
+            except ApiError as error:
+                self._record(params, error.code)
+                raise
+            if params["status"] in TERMINAL_STATUSES:
+                self._terminal[key] = params["status"]
+            self._record(params, "accepted")
+        return {"lifecycleEventHookExecutionId": params["lifecycleEventHookExecutionId"]}
+
+    def _check_hook_report(self, call: AwsCall, params: dict[str, Any]) -> tuple[str, str]:
+        deployment_id = self._existing_deployment(call, params)
+        hook_id = params.get("lifecycleEventHookExecutionId")
+        if not hook_id:
+            raise ApiError(400, "InvalidLifecycleEventHookExecutionIdException", "A lifecycle event hook execution ID is required.")
+        status = params.get("status")
+        if status not in HOOK_STATUSES:
+            raise ApiError(
+                400,
+                "InvalidLifecycleEventHookExecutionStatusException",
+                f"The status {status!r} is not valid; use one of {sorted(HOOK_STATUSES)}.",
+            )
+        key = (deployment_id, hook_id)
+        if key in self._terminal:
+            raise ApiError(
+                400,
+                "LifecycleEventAlreadyCompletedException",
+                f"The lifecycle event hook execution {hook_id} already completed with status {self._terminal[key]}.",
+            )
+        return key
+
+    # ------------------------------------------------------------ deployment targets
+
+    def register_targets(self, deployment_id: str, targets: list[dict[str, Any]]) -> None:
+        """Control API: replace the ECS targets of a deployment."""
+        normalized = [_ecs_target(deployment_id, raw) for raw in targets]
+        with self._lock:
+            self._targets[deployment_id] = normalized
+
+    def list_deployment_targets(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        deployment_id = self._existing_deployment(call, params)
+        filters = params.get("targetFilters") or {}
+        unsupported = set(filters) - {"TargetStatus"}
+        if unsupported:
+            raise ApiError(400, "InvalidTargetFilterNameException", f"Target filters {sorted(unsupported)} are not supported by this emulator.")
+        with self._lock:
+            targets = list(self._targets.get(deployment_id, []))
+        if "TargetStatus" in filters:
+            targets = [t for t in targets if t["status"] in filters["TargetStatus"]]
+        return {"targetIds": [t["targetId"] for t in targets]}
+
+    def batch_get_deployment_targets(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+        deployment_id = self._existing_deployment(call, params)
+        target_ids = params.get("targetIds") or []
+        if not target_ids:
+            raise ApiError(400, "DeploymentTargetIdRequiredException", "A deployment target ID was not provided.")
+        if len(target_ids) > BATCH_GET_TARGETS_LIMIT:
+            raise ApiError(
+                400,
+                "DeploymentTargetListSizeExceededException",
+                f"The maximum number of targets that can be requested at once is {BATCH_GET_TARGETS_LIMIT}.",
+            )
+        with self._lock:
+            by_id = {t["targetId"]: t for t in self._targets.get(deployment_id, [])}
+        missing = [target_id for target_id in target_ids if target_id not in by_id]
+        if missing:
+            raise ApiError(400, "DeploymentTargetDoesNotExistException", f"The deployment targets {missing} do not exist.")
+        return {"deploymentTargets": [{"deploymentTargetType": "ECSTarget", "ecsTarget": by_id[i]} for i in target_ids]}
+
+    @staticmethod
+    def _existing_deployment(call: AwsCall, params: dict[str, Any]) -> str:
+        deployment_id = params.get("deploymentId")
+        if not deployment_id:
+            raise ApiError(400, "DeploymentIdRequiredException", "At least one deployment ID must be specified.")
+        if deployment_id not in codedeploy_backends[call.account][call.region].deployments:
+            raise ApiError(400, "DeploymentDoesNotExistException", f"The deployment {deployment_id} does not exist with the user or AWS account.")
+        return deployment_id
+
+
+def _ecs_target(deployment_id: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """A registered target in the API's ECSTarget shape, defaults filled in."""
+    if not raw.get("targetId"):
+        raise ValueError("every target needs a targetId (for ECS: '<cluster>:<service>')")
+    task_sets = []
+    for task_set in raw.get("taskSetsInfo", []):
+        task_set = dict(task_set)
+        if "identifier" in task_set:  # the API spells this member "identifer"
+            task_set.setdefault("identifer", task_set.pop("identifier"))
+        label = task_set.get("taskSetLabel")
+        if isinstance(label, str):
+            task_set["taskSetLabel"] = TARGET_LABELS.get(label.upper(), label)
+        task_sets.append(task_set)
+    return {
+        "deploymentId": deployment_id,
+        "targetId": raw["targetId"],
+        "targetArn": raw.get("targetArn", raw["targetId"]),
+        "lastUpdatedAt": raw.get("lastUpdatedAt", time.time()),
+        "lifecycleEvents": raw.get("lifecycleEvents", []),
+        "status": raw.get("status", "InProgress"),
+        "taskSetsInfo": task_sets,
+    }

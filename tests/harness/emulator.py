@@ -1,0 +1,275 @@
+"""AWS test emulator for the CodeDeploy lifecycle-hook functions: moto + what it lacks.
+
+    .venv/bin/python tests/harness/emulator.py [--port 0] [--verbose] [--ignore-stdin]
+
+Starts one threaded Werkzeug server on 127.0.0.1 (port 0 = any free port),
+prints exactly one line `{"port": N}` on stdout once it listens, and serves
+until killed or until its stdin reaches EOF (so a test process that dies takes
+the emulator with it; pass --ignore-stdin to run it by hand in the background).
+Point the SDK at it with AWS_ENDPOINT_URL=http://127.0.0.1:N, any region and
+dummy credentials.
+
+This file owns the process and the routing; by path:
+  /_harness/...              control API (JSON), see CONTROL_ROUTES
+  /2018-06-01/runtime/...    Lambda Runtime API        -> runtime_api.py
+  anything else              SigV4-signed AWS calls: logged, faults applied
+                             (faults.py), then answered by an extension
+                             (cloudwatch_ext.py, codedeploy_ext.py), by moto
+                             through the CBOR translation (cbor_protocol.py,
+                             aws_protocol.py), or by moto itself.
+moto runs in-process (its DomainDispatcherApplication, every service, one
+shared set of backends), so the extensions read and write moto's own state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable, Iterable
+
+# Sibling modules are imported as top-level modules, whatever the working directory.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.exceptions import HTTPException  # noqa: E402
+from werkzeug.routing import Map, Rule  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+from werkzeug.wrappers import Request, Response  # noqa: E402
+
+import cloudwatch_ext  # noqa: E402
+import faults  # noqa: E402
+import runtime_api  # noqa: E402
+from aws_protocol import (  # noqa: E402
+    ApiError,
+    AwsCall,
+    forward_cbor_to_moto,
+    identify,
+    raw_response,
+    read_body,
+    render_error,
+    render_output,
+)
+from codedeploy_ext import CodeDeployExtension  # noqa: E402
+
+CONTROL_ROUTES = Map(
+    [
+        Rule("/_harness/faults", methods=["POST"], endpoint="add_fault"),
+        Rule("/_harness/faults", methods=["GET"], endpoint="list_faults"),
+        Rule("/_harness/faults", methods=["DELETE"], endpoint="clear_faults"),
+        Rule("/_harness/calls", methods=["GET"], endpoint="calls"),
+        Rule("/_harness/lifecycle", methods=["GET"], endpoint="lifecycle"),
+        Rule("/_harness/deployment-targets", methods=["POST"], endpoint="deployment_targets"),
+        Rule("/_harness/reset", methods=["POST"], endpoint="reset"),
+        Rule("/_harness/invoke", methods=["POST"], endpoint="invoke"),
+        Rule("/_harness/invocations/<request_id>", methods=["GET"], endpoint="invocation"),
+        Rule("/_harness/init-error", methods=["GET"], endpoint="init_error"),
+    ]
+)
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(json.dumps(payload), status, content_type="application/json")
+
+
+class BadRequest(Exception):
+    """A malformed control API request (answered 400 with the message)."""
+
+
+class HarnessApp:
+    """The WSGI app: moto wrapped with the emulator's additions."""
+
+    def __init__(self, moto_app: DomainDispatcherApplication):
+        self.moto = moto_app
+        self.faults = faults.FaultRegistry()
+        self.calls = faults.CallLog()
+        self.codedeploy = CodeDeployExtension()
+        self.runtime = runtime_api.LambdaRuntime()
+        # (service, operation) -> handler(call, params) -> output dict
+        self.handlers: dict[tuple[str, str], Callable[[AwsCall, dict[str, Any]], dict[str, Any]]] = {}
+        for operation, handler in cloudwatch_ext.HANDLERS.items():
+            self.handlers[("cloudwatch", operation)] = handler
+        for operation, handler in self.codedeploy.handlers().items():
+            self.handlers[("codedeploy", operation)] = handler
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_harness/"):
+            return self._control(Request(environ))(environ, start_response)
+        if path.startswith(runtime_api.PREFIX):
+            return self.runtime.handle(Request(environ))(environ, start_response)
+        call = identify(environ, read_body(environ))
+        if call is None:  # unsigned: moto's own endpoints (/moto-api, ...)
+            return self.moto(environ, start_response)
+        response = self._aws(environ, call)
+        if response is None:
+            return self.moto(environ, start_response)
+        return response(environ, start_response)
+
+    # ------------------------------------------------------------ AWS calls
+
+    def _aws(self, environ: dict[str, Any], call: AwsCall) -> Response | None:
+        """The emulator's answer to an AWS call, or None to let moto answer."""
+        fault = self.faults.take(call.service, call.operation)
+        injected = fault is not None and not fault.is_slow_success
+        self.calls.record(call.service, call.operation, injected)
+        if fault is not None:
+            time.sleep(fault.delay_ms / 1000)
+            if injected:
+                self.codedeploy.note_injected_fault(call, fault.code if fault.body is None else "InjectedRawBody")
+                if fault.body is not None:
+                    return raw_response(call, fault.status, fault.body)
+                return render_error(call, ApiError(fault.status, fault.code, fault.message))
+
+        handler = self.handlers.get((call.service, call.operation))
+        if handler is None and call.protocol != "rpcv2cbor":
+            return None
+        if call.protocol not in ("rpcv2cbor", "json"):
+            return None  # e.g. CloudWatch over awsQuery: moto's own implementation
+        try:
+            params = call.params()
+        except ValueError as exc:
+            return render_error(call, ApiError(400, "SerializationException", f"cannot decode the request body: {exc}"))
+        try:
+            if handler is not None:
+                return render_output(call, handler(call, params))
+            return forward_cbor_to_moto(self.moto, environ, call, params)
+        except ApiError as error:
+            return render_error(call, error)
+        except Exception as exc:  # an emulator bug: say so in the caller's protocol
+            traceback.print_exc()
+            return render_error(call, ApiError(500, "InternalFailure", f"emulator error in {call.operation}: {exc!r}"))
+
+    # ------------------------------------------------------------ control API
+
+    def _control(self, request: Request) -> Response:
+        try:
+            endpoint, args = CONTROL_ROUTES.bind_to_environ(request.environ).match()
+            return getattr(self, f"_control_{endpoint}")(request, **args)
+        except HTTPException as exc:
+            return _json({"error": exc.description}, exc.code or 400)
+        except BadRequest as exc:
+            return _json({"error": str(exc)}, 400)
+
+    @staticmethod
+    def _body(request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(request.get_data() or b"{}")
+        except ValueError as exc:
+            raise BadRequest(f"body is not JSON: {exc}")
+        if not isinstance(body, dict):
+            raise BadRequest("body must be a JSON object")
+        return body
+
+    def _control_add_fault(self, request: Request) -> Response:
+        try:
+            fault = faults.parse_fault(self._body(request))
+        except ValueError as exc:
+            raise BadRequest(str(exc))
+        self.faults.add(fault)
+        return _json(fault.describe())
+
+    def _control_list_faults(self, request: Request) -> Response:
+        return _json(self.faults.active())
+
+    def _control_clear_faults(self, request: Request) -> Response:
+        self.faults.clear()
+        return _json({"cleared": True})
+
+    def _control_calls(self, request: Request) -> Response:
+        return _json(self.calls.calls())
+
+    def _control_lifecycle(self, request: Request) -> Response:
+        return _json(self.codedeploy.lifecycle_attempts())
+
+    def _control_deployment_targets(self, request: Request) -> Response:
+        body = self._body(request)
+        deployment_id, targets = body.get("deploymentId"), body.get("targets")
+        if not isinstance(deployment_id, str) or not isinstance(targets, list):
+            raise BadRequest("expected {\"deploymentId\": \"...\", \"targets\": [...]}")
+        try:
+            self.codedeploy.register_targets(deployment_id, targets)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise BadRequest(f"bad target: {exc}")
+        return _json({"deploymentId": deployment_id, "targets": len(targets)})
+
+    def _control_reset(self, request: Request) -> Response:
+        self.faults.clear()
+        self.calls.clear()
+        self.codedeploy.reset()
+        self.runtime.reset()
+        moto_api_backend.reset()  # every moto backend, as POST /moto-api/reset does
+        return _json({"reset": True})
+
+    def _control_invoke(self, request: Request) -> Response:
+        body = self._body(request)
+        if "raw" in body:
+            event = str(body["raw"]).encode("utf-8")
+        elif "event" in body:
+            event = json.dumps(body["event"]).encode("utf-8")
+        else:
+            raise BadRequest("give \"event\" (any JSON) or \"raw\" (a string sent verbatim)")
+        timeout_ms = body.get("timeout_ms", 30000)
+        if not isinstance(timeout_ms, int) or timeout_ms <= 0:
+            raise BadRequest("timeout_ms must be a positive integer")
+        function_arn = body.get("function_arn", runtime_api.DEFAULT_FUNCTION_ARN)
+        return _json({"requestId": self.runtime.invoke(event, timeout_ms, function_arn)})
+
+    def _control_invocation(self, request: Request, request_id: str) -> Response:
+        try:
+            wait_ms = int(request.args.get("wait_ms", "0"))
+        except ValueError:
+            raise BadRequest("wait_ms must be an integer")
+        outcome = self.runtime.outcome(request_id, wait_ms)
+        if outcome is None:
+            return _json({"error": f"unknown invocation {request_id}"}, 404)
+        return _json(outcome)
+
+    def _control_init_error(self, request: Request) -> Response:
+        return _json(self.runtime.init_error())
+
+
+def _exit_on_stdin_eof(server: Any) -> None:
+    stdin = sys.stdin.buffer if sys.stdin is not None else None
+    while stdin is not None and stdin.read(4096):
+        pass
+    server.shutdown()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1; 0 = any free port")
+    parser.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    parser.add_argument("--ignore-stdin", action="store_true", help="do not exit when stdin reaches EOF")
+    args = parser.parse_args(argv)
+
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    app = HarnessApp(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    print(json.dumps({"port": server.server_port}), flush=True)
+    # Nothing else may reach stdout: a test reading the port line may never
+    # drain the pipe again.  moto occasionally print()s; send that to stderr.
+    sys.stdout = sys.stderr
+    if not args.ignore_stdin:
+        threading.Thread(target=_exit_on_stdin_eof, args=(server,), daemon=True).start()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
