@@ -143,7 +143,10 @@ def error_response(service: str, status: int, code: str, message: str) -> Respon
     ("InvalidParameterValue") or the shape name ("InvalidParameterValueException")."""
     model = service_model(service)
     shape_name, query_code, sender = code, code, status < 500
-    for shape in model.error_shapes:
+    # A shape named like the code wins: several shapes can share one query
+    # code (DashboardNotFoundError and ResourceNotFound are both "ResourceNotFound").
+    candidates = sorted(model.error_shapes, key=lambda s: s.name != code)
+    for shape in candidates:
         error_meta = shape.metadata.get("error", {})
         if code in (shape.name, error_meta.get("code")):
             shape_name = shape.name

@@ -1,1 +1,332 @@
+//! The fail-closed rules of one execution, with fakes: deadline, panic, report once.
 
+use super::*;
+use crate::evidence::deployment::DeploymentInfo;
+use crate::evidence::{
+    AlarmStates, MetricData, MetricIdentity, MetricRequest, RawSeries, SeriesStatus,
+};
+use crate::judge::judge;
+use crate::report::ReportOutcome;
+use std::sync::Mutex;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "TARGET_GROUP" => Some("targetgroup/green/1".into()),
+        "LOAD_BALANCER" => Some("app/web/2".into()),
+        _ => None,
+    }
+}
+
+const NOW: i64 = 1_700_000_400;
+
+/// Healthy ALB numbers for every query, after an optional delay.
+struct FakeCloudWatch {
+    delay: Duration,
+}
+
+impl MetricSource for FakeCloudWatch {
+    async fn metric_data(&self, request: &MetricRequest) -> Result<MetricData, EvidenceError> {
+        tokio::time::sleep(self.delay).await;
+        Ok(request
+            .queries
+            .iter()
+            .map(|q| {
+                let value = match q.metric_name.as_str() {
+                    "RequestCount" => 1000.0,
+                    "HTTPCode_Target_5XX_Count" => 1.0,
+                    "TargetResponseTime" => 0.2,
+                    "HealthyHostCount" => 3.0,
+                    _ => 0.0,
+                };
+                let points = (request.range.start..request.range.end)
+                    .step_by(60)
+                    .map(|t| (t, value))
+                    .collect();
+                (
+                    q.clone(),
+                    RawSeries {
+                        points,
+                        status: SeriesStatus::Complete,
+                        messages: vec![],
+                    },
+                )
+            })
+            .collect())
+    }
+
+    async fn metric_exists(&self, _: &MetricIdentity) -> Result<bool, EvidenceError> {
+        Ok(true)
+    }
+}
+
+impl AlarmSource for FakeCloudWatch {
+    async fn alarm_states(&self, _: &[String]) -> Result<AlarmStates, EvidenceError> {
+        Ok(AlarmStates::new())
+    }
+}
+
+struct FakeCodeDeploy;
+
+impl DeploymentSource for FakeCodeDeploy {
+    async fn deployment(&self, _: &str) -> Result<DeploymentInfo, EvidenceError> {
+        Ok(DeploymentInfo {
+            application_name: Some("web".into()),
+            ..Default::default()
+        })
+    }
+}
+
+/// Records every report; answers with `answer`.
+struct FakeReporter {
+    answer: Result<ReportOutcome, ReportError>,
+    reports: Mutex<Vec<(LifecycleStatus, Instant)>>,
+}
+
+impl FakeReporter {
+    fn answering(answer: Result<ReportOutcome, ReportError>) -> Self {
+        FakeReporter {
+            answer,
+            reports: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl StatusReporter for FakeReporter {
+    async fn report(
+        &self,
+        _: &str,
+        _: &str,
+        status: LifecycleStatus,
+    ) -> Result<ReportOutcome, ReportError> {
+        self.reports.lock().unwrap().push((status, Instant::now()));
+        self.answer.clone()
+    }
+}
+
+fn execution(hook: Hook, left: Duration) -> Execution {
+    Execution {
+        hook,
+        deployment_id: "d-TEST".into(),
+        execution_id: "exec-1".into(),
+        now: NOW,
+        deadline: Instant::now() + left,
+        safety_margin: Duration::from_secs(3),
+        function_version: Some("7".into()),
+    }
+}
+
+async fn run(
+    hook: Hook,
+    left: Duration,
+    cloudwatch: &FakeCloudWatch,
+    reporter: &FakeReporter,
+    judge: JudgeFn,
+) -> DecisionRecord {
+    let policy = Policy::embedded_default(&env).unwrap();
+    let providers = Providers {
+        metrics: cloudwatch,
+        alarms: cloudwatch,
+        deployments: &FakeCodeDeploy,
+        reporter,
+    };
+    execute(&policy, &execution(hook, left), providers, judge).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn healthy_evidence_reports_succeeded_once() {
+    let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
+    let record = run(
+        Hook::BeforeAllowTraffic,
+        Duration::from_secs(30),
+        &FakeCloudWatch {
+            delay: Duration::ZERO,
+        },
+        &reporter,
+        judge,
+    )
+    .await;
+    assert_eq!(
+        record.status,
+        LifecycleStatus::Succeeded,
+        "{}",
+        record.reason
+    );
+    assert_eq!(record.report, ReportSummary::Accepted);
+    assert_eq!(
+        record.deployment.unwrap().application_name.as_deref(),
+        Some("web")
+    );
+    let reports = reporter.reports.lock().unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].0, LifecycleStatus::Succeeded);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_evidence_reports_failed_before_the_deadline() {
+    let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
+    let started = Instant::now();
+    let record = run(
+        Hook::BeforeAllowTraffic,
+        Duration::from_secs(10),
+        &FakeCloudWatch {
+            delay: Duration::from_secs(60),
+        },
+        &reporter,
+        judge,
+    )
+    .await;
+    assert_eq!(record.status, LifecycleStatus::Failed);
+    assert!(
+        record
+            .reason
+            .contains("evidence was not collected within 7000 ms"),
+        "{}",
+        record.reason
+    );
+    let reports = reporter.reports.lock().unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].0, LifecycleStatus::Failed);
+    let reported_after = reports[0].1 - started;
+    assert!(
+        reported_after < Duration::from_secs(10),
+        "reported {reported_after:?} after start, deadline was 10s"
+    );
+}
+
+fn panicking_judge(_: &HookPolicy, _: &Evidence) -> Verdict {
+    panic!("index out of bounds in a gate")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_judgement_reports_failed() {
+    let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
+    let record = run(
+        Hook::AfterAllowTraffic,
+        Duration::from_secs(30),
+        &FakeCloudWatch {
+            delay: Duration::ZERO,
+        },
+        &reporter,
+        panicking_judge,
+    )
+    .await;
+    assert_eq!(record.status, LifecycleStatus::Failed);
+    assert!(
+        record
+            .reason
+            .contains("the judgement panicked (index out of bounds in a gate)"),
+        "{}",
+        record.reason
+    );
+    assert_eq!(
+        reporter.reports.lock().unwrap()[0].0,
+        LifecycleStatus::Failed
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn already_completed_is_a_clean_finish() {
+    let reporter = FakeReporter::answering(Ok(ReportOutcome::AlreadyCompleted));
+    let record = run(
+        Hook::AfterAllowTraffic,
+        Duration::from_secs(30),
+        &FakeCloudWatch {
+            delay: Duration::ZERO,
+        },
+        &reporter,
+        judge,
+    )
+    .await;
+    assert_eq!(record.report, ReportSummary::AlreadyCompleted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_report_is_recorded() {
+    let reporter = FakeReporter::answering(Err(ReportError::Api {
+        code: Some("DeploymentDoesNotExistException".into()),
+        message: "DeploymentDoesNotExistException: no such deployment".into(),
+    }));
+    let record = run(
+        Hook::AfterAllowTraffic,
+        Duration::from_secs(30),
+        &FakeCloudWatch {
+            delay: Duration::ZERO,
+        },
+        &reporter,
+        judge,
+    )
+    .await;
+    let ReportSummary::Failed(message) = &record.report else {
+        panic!("{:?}", record.report)
+    };
+    assert!(
+        message.contains("DeploymentDoesNotExistException"),
+        "{message}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hook_missing_from_the_policy_fails_closed() {
+    let policy = Policy::from_yaml(
+        "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: v\n        alarms: [x]\n",
+        "only-after.yaml",
+        &env,
+    )
+    .unwrap();
+    let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
+    let cloudwatch = FakeCloudWatch {
+        delay: Duration::ZERO,
+    };
+    let providers = Providers {
+        metrics: &cloudwatch,
+        alarms: &cloudwatch,
+        deployments: &FakeCodeDeploy,
+        reporter: &reporter,
+    };
+    let record = execute(
+        &policy,
+        &execution(Hook::BeforeAllowTraffic, Duration::from_secs(30)),
+        providers,
+        judge,
+    )
+    .await;
+    assert_eq!(record.status, LifecycleStatus::Failed);
+    assert!(
+        record
+            .reason
+            .contains("has no section for BeforeAllowTraffic"),
+        "{}",
+        record.reason
+    );
+    assert_eq!(reporter.reports.lock().unwrap().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_record_carries_the_figures() {
+    let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
+    let record = run(
+        Hook::BeforeAllowTraffic,
+        Duration::from_secs(30),
+        &FakeCloudWatch {
+            delay: Duration::ZERO,
+        },
+        &reporter,
+        judge,
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_str(&record.to_json_line()).unwrap();
+    assert_eq!(json["record"], "codedeploy-gates.decision.v1");
+    assert_eq!(json["deployment_id"], "d-TEST");
+    assert_eq!(json["hook"], "BeforeAllowTraffic");
+    assert_eq!(json["status"], "Succeeded");
+    assert_eq!(json["function_version"], "7");
+    assert_eq!(json["report"]["outcome"], "accepted");
+    assert_eq!(json["gates"].as_array().unwrap().len(), 3);
+    assert_eq!(json["gates"][0]["name"], "error-rate");
+    assert_eq!(json["gates"][0]["threshold"], "> 1%");
+    assert_eq!(json["gates"][0]["observations"][0]["value"], 0.001);
+    assert!(json["policy"]["digest"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+}
