@@ -1,4 +1,4 @@
-"""CloudWatch reads the emulator answers itself, from moto's own storage.
+"""CloudWatch operations the emulator answers itself, on moto's own storage.
 
 Why not moto's implementations (checked against moto 5.2.5's source and by
 calling them):
@@ -11,7 +11,12 @@ calling them):
 - ListMetrics: lists a metric once per stored value (its de-duplication only
   works for single-dimension metrics), so Values/Counts data shows up N times.
 
-Everything else (PutMetricData, alarms, ...) stays moto's.  The datapoints
+- PutCompositeAlarm: not implemented in moto (HTTP 500), although moto's
+  alarm model and DescribeAlarms know composite alarms; added here on top of
+  moto's backend.
+
+Everything else (PutMetricData, PutMetricAlarm, SetAlarmState, DescribeAlarms,
+...) stays moto's.  The datapoints
 live only in moto's CloudWatchBackend.metric_data, written by the real
 PutMetricData: moto stores one MetricDatum per value (Values x Counts already
 expanded) and one MetricAggregatedDatum per StatisticValues entry, with naive
@@ -41,7 +46,7 @@ from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum, cloudwatc
 
 from aws_protocol import ApiError, AwsCall
 
-PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d+)?|100)$")
+PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,2})?|100)$")  # as the API: at most two decimals
 BASIC_STATS = {"SampleCount", "Sum", "Average", "Minimum", "Maximum"}
 QUERY_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 HIGH_RESOLUTION_PERIODS = {1, 5, 10, 20, 30}
@@ -230,4 +235,29 @@ def list_metrics(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
     return output
 
 
-HANDLERS = {"GetMetricData": get_metric_data, "ListMetrics": list_metrics}
+def put_composite_alarm(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
+    if not params.get("AlarmName") or not params.get("AlarmRule"):
+        raise _validation("The parameters AlarmName and AlarmRule are required.")
+    # moto stores a composite alarm as an Alarm whose `rule` is set.
+    cloudwatch_backends[call.account][call.region].put_metric_alarm(
+        name=params["AlarmName"],
+        namespace=None,
+        metric_name=None,
+        comparison_operator=None,
+        evaluation_periods=None,
+        period=None,
+        threshold=None,
+        statistic=None,
+        description=params.get("AlarmDescription"),
+        dimensions=[],
+        alarm_actions=params.get("AlarmActions", []),
+        ok_actions=params.get("OKActions", []),
+        insufficient_data_actions=params.get("InsufficientDataActions", []),
+        actions_enabled=params.get("ActionsEnabled"),
+        rule=params["AlarmRule"],
+        tags=params.get("Tags", []),
+    )
+    return {}
+
+
+HANDLERS = {"GetMetricData": get_metric_data, "ListMetrics": list_metrics, "PutCompositeAlarm": put_composite_alarm}

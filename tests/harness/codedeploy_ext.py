@@ -12,6 +12,9 @@ module adds, reading those deployments from moto's CodeDeployBackend:
   LifecycleEventAlreadyCompletedException, as the real service does.
 - ListDeploymentTargets / BatchGetDeploymentTargets (not in moto) over ECS
   targets the test registers with POST /_harness/deployment-targets.
+- A control-API patch of a deployment's status/creator/config name
+  (POST /_harness/deployments/<id>): moto leaves every deployment "Created"
+  forever, while a real one is "InProgress" while its hooks run.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from aws_protocol import ApiError, AwsCall
 HOOK_STATUSES = {"Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unknown"}
 TERMINAL_STATUSES = {"Succeeded", "Failed"}
 BATCH_GET_TARGETS_LIMIT = 25  # the real API's limit
+# Control-API names of the DeploymentInfo fields a test may patch -> moto's attributes.
+PATCHABLE_DEPLOYMENT_FIELDS = {"status": "status", "creator": "creator", "deploymentConfigName": "deployment_config_name"}
 # The API's TargetLabel enum is "Blue"/"Green"; accept the upper-case
 # spelling ECS itself uses and store the API's.
 TARGET_LABELS = {"BLUE": "Blue", "GREEN": "Green"}
@@ -114,6 +119,23 @@ class CodeDeployExtension:
                 f"The lifecycle event hook execution {hook_id} already completed with status {self._terminal[key]}.",
             )
         return key
+
+    # ------------------------------------------------------------ deployments
+
+    @staticmethod
+    def patch_deployment(deployment_id: str, fields: dict[str, Any]) -> bool:
+        """Control API: overwrite fields of a moto deployment; False if unknown."""
+        unknown = set(fields) - set(PATCHABLE_DEPLOYMENT_FIELDS)
+        if unknown:
+            raise ValueError(f"cannot patch {sorted(unknown)}; patchable: {sorted(PATCHABLE_DEPLOYMENT_FIELDS)}")
+        for account in list(codedeploy_backends.values()):
+            for backend in list(account.values()):
+                deployment = backend.deployments.get(deployment_id)
+                if deployment is not None:
+                    for name, value in fields.items():
+                        setattr(deployment, PATCHABLE_DEPLOYMENT_FIELDS[name], value)
+                    return True
+        return False
 
     # ------------------------------------------------------------ deployment targets
 

@@ -70,6 +70,7 @@ CONTROL_ROUTES = Map(
         Rule("/_harness/calls", methods=["GET"], endpoint="calls"),
         Rule("/_harness/lifecycle", methods=["GET"], endpoint="lifecycle"),
         Rule("/_harness/deployment-targets", methods=["POST"], endpoint="deployment_targets"),
+        Rule("/_harness/deployments/<deployment_id>", methods=["POST"], endpoint="patch_deployment"),
         Rule("/_harness/reset", methods=["POST"], endpoint="reset"),
         Rule("/_harness/invoke", methods=["POST"], endpoint="invoke"),
         Rule("/_harness/invocations/<request_id>", methods=["GET"], endpoint="invocation"),
@@ -202,6 +203,15 @@ class HarnessApp:
         except (ValueError, TypeError, AttributeError) as exc:
             raise BadRequest(f"bad target: {exc}")
         return _json({"deploymentId": deployment_id, "targets": len(targets)})
+
+    def _control_patch_deployment(self, request: Request, deployment_id: str) -> Response:
+        try:
+            found = self.codedeploy.patch_deployment(deployment_id, self._body(request))
+        except ValueError as exc:
+            raise BadRequest(str(exc))
+        if not found:
+            return _json({"error": f"moto has no deployment {deployment_id}"}, 404)
+        return _json({"deploymentId": deployment_id, "patched": True})
 
     def _control_reset(self, request: Request) -> Response:
         self.faults.clear()

@@ -113,7 +113,7 @@ pub struct Gate {
 #[derive(Debug, Clone, PartialEq)]
 pub enum GateCheck {
     /// A metric (or ratio of metrics) compared with a threshold.
-    Threshold(ThresholdCheck),
+    Threshold(Box<ThresholdCheck>),
     /// CloudWatch alarms that must not be in ALARM.
     Alarms(AlarmCheck),
 }

@@ -335,7 +335,7 @@ impl Validator<'_> {
                 .collect();
             GateCheck::Alarms(AlarmCheck { names })
         } else {
-            GateCheck::Threshold(self.threshold_check(raw, path, at, defaults)?)
+            GateCheck::Threshold(Box::new(self.threshold_check(raw, path, at, defaults)?))
         };
         Some(Gate {
             name,
