@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qs
 
+from moto.iam.models import get_account_id_from
 from werkzeug.datastructures import Headers
 from werkzeug.test import run_wsgi_app
 from werkzeug.wrappers import Response
@@ -130,8 +131,6 @@ def _account_id(environ: dict[str, Any], access_key: str) -> str:
         return os.environ["MOTO_ACCOUNT_ID"]
     if "HTTP_X_MOTO_ACCOUNT_ID" in environ:
         return environ["HTTP_X_MOTO_ACCOUNT_ID"]
-    from moto.iam.models import get_account_id_from
-
     return get_account_id_from(access_key)
 
 
@@ -144,6 +143,20 @@ def call_moto(moto_app: WsgiApp, environ: dict[str, Any]) -> tuple[int, Headers,
         if hasattr(app_iter, "close"):
             app_iter.close()
     return int(status.split(" ", 1)[0]), Headers(headers), body
+
+
+def forward_cbor_to_moto(moto_app: WsgiApp, environ: dict[str, Any], call: AwsCall, params: dict[str, Any]) -> Response:
+    """Serve an rpcv2Cbor call with moto's awsJson implementation of it."""
+    target, content_type = cbor_protocol.json_equivalent(call.service, call.operation)
+    env = dict(environ)
+    for key in ("HTTP_SMITHY_PROTOCOL", "HTTP_ACCEPT", "HTTP_X_AMZN_QUERY_MODE"):
+        env.pop(key, None)
+    # moto routes on the raw URI as well as PATH_INFO; CloudWatch's JSON entry point is "/".
+    env.update(PATH_INFO="/", RAW_URI="/", REQUEST_URI="/", QUERY_STRING="")
+    env.update(CONTENT_TYPE=content_type, HTTP_X_AMZ_TARGET=target)
+    replace_body(env, json.dumps(params).encode("utf-8"))
+    status, headers, body = call_moto(moto_app, env)
+    return cbor_protocol.from_moto_json(call.service, call.operation, status, headers, body)
 
 
 def render_output(call: AwsCall, output: dict[str, Any]) -> Response:
@@ -188,16 +201,3 @@ def raw_response(call: AwsCall, status: int, body: bytes) -> Response:
 def _xml_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
-
-def forward_cbor_to_moto(moto_app: WsgiApp, environ: dict[str, Any], call: AwsCall, params: dict[str, Any]) -> Response:
-    """Serve an rpcv2Cbor call with moto's awsJson implementation of it."""
-    target, content_type = cbor_protocol.json_equivalent(call.service, call.operation)
-    env = dict(environ)
-    for key in ("HTTP_SMITHY_PROTOCOL", "HTTP_ACCEPT", "HTTP_X_AMZN_QUERY_MODE"):
-        env.pop(key, None)
-    # moto routes on the raw URI as well as PATH_INFO; CloudWatch's JSON entry point is "/".
-    env.update(PATH_INFO="/", RAW_URI="/", REQUEST_URI="/", QUERY_STRING="")
-    env.update(CONTENT_TYPE=content_type, HTTP_X_AMZ_TARGET=target)
-    replace_body(env, json.dumps(params).encode("utf-8"))
-    status, headers, body = call_moto(moto_app, env)
-    return cbor_protocol.from_moto_json(call.service, call.operation, status, headers, body)

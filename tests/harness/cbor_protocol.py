@@ -100,7 +100,9 @@ def output_response(service: str, operation: str, output: dict[str, Any]) -> Res
     headers = _base_headers()
     shape = _operation(service, operation).output_shape
     if shape is None:
-        return Response(b"", 200, headers=headers)
+        response = Response(b"", 200, headers=headers)
+        del response.headers["Content-Type"]  # no body, no content type
+        return response
     headers["Content-Type"] = "application/cbor"
     return Response(cbor2.dumps(_encode(shape, output)), 200, headers=headers)
 
@@ -120,8 +122,7 @@ def _encode(shape: Shape, value: Any) -> Any:
     if kind == "map":
         return {key: _encode(shape.value, item) for key, item in value.items()}
     if kind == "timestamp":
-        seconds = value.timestamp() if isinstance(value, datetime) else float(value)
-        return cbor2.CBORTag(1, _number(seconds))
+        return cbor2.CBORTag(1, _number(float(value)))
     if kind in ("double", "float"):
         return float(value)
     if kind in ("integer", "long", "short", "byte"):

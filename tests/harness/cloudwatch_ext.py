@@ -10,17 +10,16 @@ calling them):
   ignored.
 - ListMetrics: lists a metric once per stored value (its de-duplication only
   works for single-dimension metrics), so Values/Counts data shows up N times.
-
 - PutCompositeAlarm: not implemented in moto (HTTP 500), although moto's
   alarm model and DescribeAlarms know composite alarms; added here on top of
   moto's backend.
 
 Everything else (PutMetricData, PutMetricAlarm, SetAlarmState, DescribeAlarms,
-...) stays moto's.  The datapoints
-live only in moto's CloudWatchBackend.metric_data, written by the real
-PutMetricData: moto stores one MetricDatum per value (Values x Counts already
-expanded) and one MetricAggregatedDatum per StatisticValues entry, with naive
-UTC datetimes.
+...) stays moto's.  The datapoints live only in moto's
+CloudWatchBackend.metric_data, written by the real PutMetricData: moto stores
+one MetricDatum per value (Values x Counts expanded; a fractional count is
+truncated, int(1.5) copies = 1) and one MetricAggregatedDatum per
+StatisticValues entry, with naive UTC datetimes.
 
 Statistic definitions used here:
 - SampleCount / Sum / Average / Minimum / Maximum over every datum in the

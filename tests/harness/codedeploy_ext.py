@@ -78,7 +78,7 @@ class CodeDeployExtension:
 
     def note_injected_fault(self, call: AwsCall, outcome: str) -> None:
         """A fault answered this call before it got here; it is still an attempt."""
-        if call.operation != "PutLifecycleEventHookExecutionStatus":
+        if (call.service, call.operation) != ("codedeploy", "PutLifecycleEventHookExecutionStatus"):
             return
         try:
             params = call.params()

@@ -10,7 +10,7 @@ Point the SDK at it with AWS_ENDPOINT_URL=http://127.0.0.1:N, any region and
 dummy credentials.
 
 This file owns the process and the routing; by path:
-  /_harness/...              control API (JSON), see CONTROL_ROUTES
+  /_harness/...              control API (JSON), below
   /2018-06-01/runtime/...    Lambda Runtime API        -> runtime_api.py
   anything else              SigV4-signed AWS calls: logged, faults applied
                              (faults.py), then answered by an extension
@@ -19,6 +19,28 @@ This file owns the process and the routing; by path:
                              aws_protocol.py), or by moto itself.
 moto runs in-process (its DomainDispatcherApplication, every service, one
 shared set of backends), so the extensions read and write moto's own state.
+
+Control API (JSON in and out; 400 {"error": ...} on bad input):
+  POST   /_harness/faults        {"service": "cloudwatch", "operation": "GetMetricData",
+                                  "status": 500, "code": "InternalFailure", "message": "...",
+                                  "times": 2, "delay_ms": 0, "body": "<raw text>" | "body_hex": "..."}
+                                 operation absent = any operation of the service; times absent
+                                 = forever; status 200 without body = slow but normal answer
+  GET    /_harness/faults        faults still active
+  DELETE /_harness/faults        clear them
+  GET    /_harness/calls         [{"service", "operation", "injected", "at"}] in arrival order
+  GET    /_harness/lifecycle     [{"deploymentId", "lifecycleEventHookExecutionId", "status",
+                                   "outcome": "accepted" | "<ErrorCode>", "injected", "at"}]
+  POST   /_harness/deployment-targets  {"deploymentId": "...", "targets": [{"targetId": "cluster:service",
+                                   "status"?, "targetArn"?, "taskSetsInfo": [...]}]}
+  POST   /_harness/deployments/<id>    {"status"?, "creator"?, "deploymentConfigName"?}
+  POST   /_harness/reset         faults, calls, lifecycle, targets, invocations and all of moto
+  POST   /_harness/invoke        {"event": <JSON>} | {"raw": "<text>"}, "timeout_ms"?: 30000,
+                                 "function_arn"? -> {"requestId"}
+  GET    /_harness/invocations/<requestId>?wait_ms=20000
+                                 -> {"requestId", "state": "pending"|"success"|"error", "delivered",
+                                     "body", "errorType", "errorMessage", "errorTypeHeader", ...}
+  GET    /_harness/init-error    null, or {"errorType", "errorMessage", "errorTypeHeader", "body", "at"}
 """
 
 from __future__ import annotations
@@ -26,31 +48,27 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import threading
 import time
 import traceback
 from typing import Any, Callable, Iterable
 
-# Sibling modules are imported as top-level modules, whatever the working directory.
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from moto.moto_api._internal.models import moto_api_backend  # noqa: E402
-from moto.moto_server.werkzeug_app import (  # noqa: E402
+from moto.moto_api._internal.models import moto_api_backend
+from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
     create_backend_app,
 )
-from werkzeug.exceptions import HTTPException  # noqa: E402
-from werkzeug.routing import Map, Rule  # noqa: E402
-from werkzeug.serving import make_server  # noqa: E402
-from werkzeug.wrappers import Request, Response  # noqa: E402
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
-import cloudwatch_ext  # noqa: E402
-import faults  # noqa: E402
-import runtime_api  # noqa: E402
-from aws_protocol import (  # noqa: E402
+import cloudwatch_ext
+import faults
+import runtime_api
+from aws_protocol import (
     ApiError,
     AwsCall,
     forward_cbor_to_moto,
@@ -60,7 +78,7 @@ from aws_protocol import (  # noqa: E402
     render_error,
     render_output,
 )
-from codedeploy_ext import CodeDeployExtension  # noqa: E402
+from codedeploy_ext import CodeDeployExtension
 
 CONTROL_ROUTES = Map(
     [
@@ -133,10 +151,11 @@ class HarnessApp:
                 return render_error(call, ApiError(fault.status, fault.code, fault.message))
 
         handler = self.handlers.get((call.service, call.operation))
-        if handler is None and call.protocol != "rpcv2cbor":
+        # moto answers everything except CBOR, which it cannot read, and the
+        # operations the emulator implements (when called over awsJson or CBOR;
+        # CloudWatch over awsQuery, say, still gets moto's implementation).
+        if not (call.protocol == "rpcv2cbor" or (handler is not None and call.protocol == "json")):
             return None
-        if call.protocol not in ("rpcv2cbor", "json"):
-            return None  # e.g. CloudWatch over awsQuery: moto's own implementation
         try:
             params = call.params()
         except ValueError as exc:

@@ -114,7 +114,7 @@ def cbor_error(response: requests.Response) -> tuple[str, str, dict[str, Any]]:
 def put_data(base_url: str, metric_data: list[dict[str, Any]]) -> None:
     response = cbor_request(base_url, "PutMetricData", {"Namespace": NS, "MetricData": metric_data})
     assert response.status_code == 200, response.content
-    assert response.content == b""  # PutMetricData has no output shape
+    assert response.content == b"" and "Content-Type" not in response.headers  # PutMetricData has no output
     assert response.headers["smithy-protocol"] == "rpc-v2-cbor"
 
 
@@ -310,6 +310,13 @@ def test_alarms_over_cbor(base_url: str) -> None:
     assert described["Threshold"] == 250.0 and isinstance(described["Threshold"], float)
     assert abs(described["StateUpdatedTimestamp"].timestamp() - time.time()) < 60  # tag 1 -> datetime
 
+    # Composite alarms: PutCompositeAlarm is the emulator's, DescribeAlarms moto's.
+    assert cbor_ok(base_url, "PutCompositeAlarm", {"AlarmName": "veto", "AlarmRule": "ALARM(hook-latency)"}) == {}
+    assert cbor_ok(base_url, "SetAlarmState", {"AlarmName": "veto", "StateValue": "ALARM", "StateReason": "hold"}) == {}
+    output = cbor_ok(base_url, "DescribeAlarms", {"AlarmNames": ["hook-latency", "veto"], "AlarmTypes": ["MetricAlarm", "CompositeAlarm"], "MaxRecords": 100})
+    assert [a["AlarmName"] for a in output["MetricAlarms"]] == ["hook-latency"]
+    assert [(a["AlarmName"], a["StateValue"], a["StateReason"]) for a in output["CompositeAlarms"]] == [("veto", "ALARM", "hold")]
+
     response = cbor_request(base_url, "SetAlarmState", {"AlarmName": "missing", "StateValue": "OK", "StateReason": "x"})
     assert response.status_code == 404
     kind, query_error, _ = cbor_error(response)
@@ -402,6 +409,9 @@ def test_codedeploy_deployment_and_hook_status(base_url: str) -> None:
     info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
     assert (info["applicationName"], info["deploymentGroupName"], info["computePlatform"]) == ("app", "dg", "ECS")
     assert info["deploymentStyle"]["deploymentType"] == "BLUE_GREEN"
+    assert info["status"] == "Created"  # moto never moves a deployment on by itself
+    control(base_url, "POST", f"deployments/{deployment_id}", {"status": "InProgress"})
+    assert codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"] == "InProgress"
 
     report = codedeploy.put_lifecycle_event_hook_execution_status
     with pytest.raises(ClientError) as excinfo:
@@ -569,6 +579,8 @@ def test_control_api_rejects_bad_input(base_url: str) -> None:
     assert requests.post(f"{base_url}/_harness/invoke", json={}, timeout=10).status_code == 400
     assert requests.post(f"{base_url}/_harness/deployment-targets", json={"deploymentId": "d", "targets": [{}]}, timeout=10).status_code == 400
     assert requests.get(f"{base_url}/_harness/invocations/unknown", timeout=10).status_code == 404
+    assert requests.post(f"{base_url}/_harness/deployments/unknown", json={"status": "Stopped"}, timeout=10).status_code == 404
+    assert requests.post(f"{base_url}/_harness/deployments/unknown", json={"colour": "red"}, timeout=10).status_code == 400
     assert requests.get(f"{base_url}/_harness/nothing", timeout=10).status_code == 404
 
 

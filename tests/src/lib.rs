@@ -1,1 +1,512 @@
-//! placeholder
+//! The end-to-end harness: the moto-based emulator, the real hook binaries under
+//! the Lambda Runtime API, and seeding through the real AWS SDK.
+//!
+//! Each test starts its own emulator process (`tests/harness/emulator.py`, which
+//! serves moto, the CloudWatch CBOR protocol, the CodeDeploy calls moto lacks,
+//! fault injection and the Runtime API on one loopback port) and its own hook
+//! process, so tests run in parallel without sharing state. Both processes die
+//! with the test: the emulator exits when its stdin closes, the hook is killed
+//! on drop.
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The target group every scenario gates (ALB dimension value).
+pub const TARGET_GROUP: &str = "targetgroup/web-green/0123456789abcdef";
+/// The load balancer every scenario gates (ALB dimension value).
+pub const LOAD_BALANCER: &str = "app/web/fedcba9876543210";
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The Python that has moto: the project's `.venv` (made by `./dev`), else `python3`.
+pub fn python() -> PathBuf {
+    let venv = workspace_root().join(".venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    }
+}
+
+/// Builds the four hook binaries once per test process and returns the path of one.
+pub fn hook_binary(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(workspace_root())
+            // `--workspace`, as `./dev test` runs the tests: the same package
+            // selection resolves the same features, so this is a no-op after
+            // the test build instead of a rebuild of the SDK crates.
+            .args(["build", "--quiet", "--workspace", "--bins"])
+            .status()
+            .expect("run cargo build for the hook binaries");
+        assert!(status.success(), "building the hook binaries failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"));
+        target.join("debug")
+    });
+    dir.join(name)
+}
+
+/// A running emulator.
+pub struct Emulator {
+    child: Child,
+    _stdin: ChildStdin,
+    /// `127.0.0.1:PORT`.
+    pub address: String,
+    runtime: tokio::runtime::Runtime,
+    sdk: aws_config::SdkConfig,
+}
+
+impl Emulator {
+    /// Starts one on a free loopback port.
+    pub fn start() -> Emulator {
+        let script = workspace_root().join("tests/harness/emulator.py");
+        let mut child = Command::new(python())
+            .arg(&script)
+            .args(["--port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "start {}: {e} (run ./dev test, which installs the emulator)",
+                    script.display()
+                )
+            });
+        let stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the emulator's port line");
+        let port = serde_json::from_str::<Value>(&line)
+            .ok()
+            .and_then(|v| v["port"].as_u64())
+            .unwrap_or_else(|| panic!("the emulator did not print its port (got {line:?}); is moto installed? run ./dev test"));
+        let address = format!("127.0.0.1:{port}");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sdk = runtime.block_on(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(format!("http://{address}"))
+                .region(aws_config::Region::new("us-east-1"))
+                .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
+                .load(),
+        );
+        Emulator {
+            child,
+            _stdin: stdin,
+            address,
+            runtime,
+            sdk,
+        }
+    }
+
+    /// A control-API call; panics on a non-2xx answer.
+    pub fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("http://{}/_harness/{path}", self.address);
+        let agent = ureq::Agent::new_with_config(
+            ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(60)))
+                .build(),
+        );
+        let response = match (method, body) {
+            ("GET", _) => agent.get(&url).call(),
+            ("DELETE", _) => agent.delete(&url).call(),
+            (_, Some(body)) => agent.post(&url).send_json(body),
+            (_, None) => agent.post(&url).send_empty(),
+        };
+        let mut response = response.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        assert!(
+            (200..300).contains(&status),
+            "{method} {url}: HTTP {status}: {text}"
+        );
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Makes the next `times` calls of `operation` fail as `fault` says.
+    pub fn inject(&self, fault: Value) {
+        self.control("POST", "faults", Some(fault));
+    }
+
+    /// Every `PutLifecycleEventHookExecutionStatus` attempt, in order.
+    pub fn lifecycle(&self) -> Vec<Value> {
+        self.control("GET", "lifecycle", None)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The accepted statuses only.
+    pub fn accepted_statuses(&self) -> Vec<String> {
+        self.lifecycle()
+            .iter()
+            .filter(|r| r["outcome"] == "accepted")
+            .map(|r| r["status"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    /// Every AWS operation received, in order.
+    pub fn calls(&self) -> Vec<Value> {
+        self.control("GET", "calls", None)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Creates an ECS application, group and deployment; returns the deployment id.
+    pub fn create_deployment(&self) -> String {
+        let client = aws_sdk_codedeploy::Client::new(&self.sdk);
+        self.runtime.block_on(async {
+            client
+                .create_application()
+                .application_name("web")
+                .compute_platform(aws_sdk_codedeploy::types::ComputePlatform::Ecs)
+                .send()
+                .await
+                .expect("CreateApplication");
+            client
+                .create_deployment_group()
+                .application_name("web")
+                .deployment_group_name("web-prod")
+                .service_role_arn("arn:aws:iam::123456789012:role/CodeDeployServiceRole")
+                .send()
+                .await
+                .expect("CreateDeploymentGroup");
+            client
+                .create_deployment()
+                .application_name("web")
+                .deployment_group_name("web-prod")
+                .send()
+                .await
+                .expect("CreateDeployment")
+                .deployment_id()
+                .expect("a deployment id")
+                .to_string()
+        })
+    }
+
+    /// Puts datapoints through the real CloudWatch API (CBOR via the emulator).
+    pub fn put_metrics(&self, namespace: &str, data: Vec<MetricDatum>) {
+        let client = aws_sdk_cloudwatch::Client::new(&self.sdk);
+        self.runtime.block_on(async {
+            for chunk in data.chunks(500) {
+                client
+                    .put_metric_data()
+                    .namespace(namespace)
+                    .set_metric_data(Some(chunk.to_vec()))
+                    .send()
+                    .await
+                    .expect("PutMetricData");
+            }
+        });
+    }
+
+    /// Seeds `minutes` minutes of ALB metrics for the target group, ending at the
+    /// current minute, one [`AlbMinute`] per minute, oldest first.
+    pub fn seed_alb(&self, minutes: usize, per_minute: impl Fn(usize) -> AlbMinute) {
+        let now = epoch_secs();
+        let current = now - now % 60;
+        let mut data = Vec::new();
+        for i in 0..minutes {
+            let at = current - 60 * (minutes - i) as i64;
+            let m = per_minute(i);
+            let stamp = aws_sdk_cloudwatch::primitives::DateTime::from_secs(at);
+            let datum = |name: &str| {
+                MetricDatum::builder()
+                    .metric_name(name)
+                    .set_dimensions(Some(alb_dimensions()))
+                    .timestamp(stamp)
+            };
+            if let Some(requests) = m.requests {
+                data.push(datum("RequestCount").value(requests).build());
+            }
+            if let Some(errors) = m.errors_5xx {
+                data.push(datum("HTTPCode_Target_5XX_Count").value(errors).build());
+            }
+            if !m.latencies.is_empty() {
+                let (values, counts): (Vec<f64>, Vec<f64>) = m.latencies.iter().copied().unzip();
+                data.push(
+                    datum("TargetResponseTime")
+                        .set_values(Some(values))
+                        .set_counts(Some(counts))
+                        .build(),
+                );
+            }
+            if let Some(healthy) = m.healthy {
+                data.push(datum("HealthyHostCount").value(healthy).build());
+            }
+            if let Some(unhealthy) = m.unhealthy {
+                data.push(datum("UnHealthyHostCount").value(unhealthy).build());
+            }
+        }
+        self.put_metrics("AWS/ApplicationELB", data);
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn alb_dimensions() -> Vec<Dimension> {
+    vec![
+        Dimension::builder()
+            .name("TargetGroup")
+            .value(TARGET_GROUP)
+            .build(),
+        Dimension::builder()
+            .name("LoadBalancer")
+            .value(LOAD_BALANCER)
+            .build(),
+    ]
+}
+
+/// One minute of ALB metrics; `None` publishes nothing for that metric.
+#[derive(Debug, Clone, Default)]
+pub struct AlbMinute {
+    /// RequestCount.
+    pub requests: Option<f64>,
+    /// HTTPCode_Target_5XX_Count.
+    pub errors_5xx: Option<f64>,
+    /// TargetResponseTime samples as (seconds, count).
+    pub latencies: Vec<(f64, f64)>,
+    /// HealthyHostCount.
+    pub healthy: Option<f64>,
+    /// UnHealthyHostCount.
+    pub unhealthy: Option<f64>,
+}
+
+impl AlbMinute {
+    /// 1000 requests, 0.2 % errors, p95 ~0.3 s, 4 of 4 hosts healthy.
+    pub fn healthy() -> AlbMinute {
+        AlbMinute {
+            requests: Some(1000.0),
+            errors_5xx: Some(2.0),
+            latencies: vec![
+                (0.05, 500.0),
+                (0.12, 300.0),
+                (0.25, 160.0),
+                (0.3, 30.0),
+                (0.6, 10.0),
+            ],
+            healthy: Some(4.0),
+            unhealthy: Some(0.0),
+        }
+    }
+}
+
+/// Wall-clock epoch seconds.
+pub fn epoch_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A hook binary running against an emulator's Runtime API.
+pub struct HookProcess {
+    child: Child,
+    /// Drained continuously so a chatty process never blocks on a full pipe.
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    })
+}
+
+impl HookProcess {
+    /// Starts `binary` with the emulator as both Runtime API and AWS endpoint,
+    /// the ALB environment of the default policy, and `extra` on top.
+    pub fn start(emulator: &Emulator, binary: &str, extra: &[(&str, &str)]) -> HookProcess {
+        let mut command = Command::new(hook_binary(binary));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", &emulator.address)
+            .env("AWS_ENDPOINT_URL", format!("http://{}", emulator.address))
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_LAMBDA_FUNCTION_NAME", binary)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{binary}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("TARGET_GROUP", TARGET_GROUP)
+            .env("LOAD_BALANCER", LOAD_BALANCER)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {binary}: {e}"));
+        let stdout = child.stdout.take().map(drain);
+        let stderr = child.stderr.take().map(drain);
+        HookProcess {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Stops the process and returns everything it printed (stdout, stderr).
+    pub fn finish(mut self) -> (String, String) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let out = self
+            .stdout
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let err = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        (out, err)
+    }
+
+    /// Waits for the process to exit by itself (an init failure) and returns
+    /// (exit code, stdout, stderr).
+    pub fn wait_for_exit(mut self, within: Duration) -> (Option<i32>, String, String) {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let (out, err) = self.finish();
+                return (status.code(), out, err);
+            }
+            assert!(
+                start.elapsed() < within,
+                "the hook process did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for HookProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A lifecycle event for `deployment_id`.
+pub fn lifecycle_event(deployment_id: &str, execution_id: &str) -> Value {
+    json!({"DeploymentId": deployment_id, "LifecycleEventHookExecutionId": execution_id})
+}
+
+/// Queues an invocation and waits for its outcome.
+pub fn invoke(emulator: &Emulator, event: Value, timeout_ms: u64) -> Value {
+    let queued = emulator.control(
+        "POST",
+        "invoke",
+        Some(json!({"event": event, "timeout_ms": timeout_ms})),
+    );
+    await_invocation(
+        emulator,
+        queued["requestId"].as_str().expect("a request id"),
+    )
+}
+
+/// Waits for a queued invocation to finish.
+pub fn await_invocation(emulator: &Emulator, request_id: &str) -> Value {
+    let outcome = emulator.control(
+        "GET",
+        &format!("invocations/{request_id}?wait_ms=60000"),
+        None,
+    );
+    assert_ne!(
+        outcome["state"], "pending",
+        "invocation {request_id} never finished: {outcome}"
+    );
+    outcome
+}
+
+/// The decision records a hook printed on stdout.
+pub fn decision_records(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|v| v["record"] == "codedeploy-gates.decision.v1")
+        .collect()
+}
+
+/// What one gated invocation produced.
+pub struct Outcome {
+    /// The Runtime API's view: `state` success/error, `body`, `errorType`.
+    pub invocation: Value,
+    /// Statuses CodeDeploy accepted.
+    pub accepted: Vec<String>,
+    /// Decision records the hook printed.
+    pub records: Vec<Value>,
+    /// The hook's stderr (logs).
+    pub stderr: String,
+}
+
+/// Seeds ten minutes of ALB metrics, runs `binary` once on a real deployment's
+/// event, and collects what happened.
+pub fn gate_once(binary: &str, per_minute: impl Fn(usize) -> AlbMinute) -> Outcome {
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    emulator.seed_alb(10, per_minute);
+    let hook = HookProcess::start(&emulator, binary, &[]);
+    let invocation = invoke(&emulator, lifecycle_event(&deployment, "exec-1"), 30_000);
+    let (stdout, stderr) = hook.finish();
+
+    Outcome {
+        invocation,
+        accepted: emulator.accepted_statuses(),
+        records: decision_records(&stdout),
+        stderr,
+    }
+}
+
+impl Outcome {
+    /// The outcome of the named gate in the only decision record.
+    pub fn gate(&self, name: &str) -> Value {
+        assert_eq!(
+            self.records.len(),
+            1,
+            "expected one decision record; stderr:\n{}",
+            self.stderr
+        );
+        self.records[0]["gates"]
+            .as_array()
+            .and_then(|gates| gates.iter().find(|g| g["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no gate {name} in {}", self.records[0]))
+    }
+}
