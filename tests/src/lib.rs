@@ -510,3 +510,46 @@ impl Outcome {
             .unwrap_or_else(|| panic!("no gate {name} in {}", self.records[0]))
     }
 }
+
+impl Emulator {
+    /// Creates a metric alarm and forces it into `state` (as an operator would
+    /// with `aws cloudwatch set-alarm-state`).
+    pub fn put_alarm(&self, name: &str, state: &str) {
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
+        let client = aws_sdk_cloudwatch::Client::new(&self.sdk);
+        self.runtime.block_on(async {
+            client
+                .put_metric_alarm()
+                .alarm_name(name)
+                .namespace("AWS/ApplicationELB")
+                .metric_name("HTTPCode_Target_5XX_Count")
+                .statistic(Statistic::Sum)
+                .period(60)
+                .evaluation_periods(1)
+                .threshold(3.0)
+                .comparison_operator(ComparisonOperator::GreaterThanOrEqualToThreshold)
+                .send()
+                .await
+                .expect("PutMetricAlarm");
+            client
+                .set_alarm_state()
+                .alarm_name(name)
+                .state_value(StateValue::from(state))
+                .state_reason("set by the test")
+                .send()
+                .await
+                .expect("SetAlarmState");
+        });
+    }
+}
+
+/// Writes `text` to a fresh file under the system temp dir and returns its path.
+pub fn temp_file(name: &str, text: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("gate-tests-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
