@@ -41,6 +41,8 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
                                  -> {"requestId", "state": "pending"|"success"|"error", "delivered",
                                      "body", "errorType", "errorMessage", "errorTypeHeader", ...}
   GET    /_harness/init-error    null, or {"errorType", "errorMessage", "errorTypeHeader", "body", "at"}
+  POST   /_harness/runtime/restart  a new function process is about to start: polls still
+                                 open from earlier (killed) processes get no more events
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ CONTROL_ROUTES = Map(
         Rule("/_harness/invoke", methods=["POST"], endpoint="invoke"),
         Rule("/_harness/invocations/<request_id>", methods=["GET"], endpoint="invocation"),
         Rule("/_harness/init-error", methods=["GET"], endpoint="init_error"),
+        Rule("/_harness/runtime/restart", methods=["POST"], endpoint="runtime_restart"),
     ]
 )
 
@@ -266,6 +269,9 @@ class HarnessApp:
 
     def _control_init_error(self, request: Request) -> Response:
         return _json(self.runtime.init_error())
+
+    def _control_runtime_restart(self, request: Request) -> Response:
+        return _json({"generation": self.runtime.restart()})
 
 
 def _exit_on_stdin_eof(server: Any) -> None:

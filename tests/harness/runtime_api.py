@@ -11,7 +11,10 @@ https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html:
   POST /2018-06-01/runtime/init/error               202, records an init error
 
 Every invoke gets its own request id, so queuing the same event twice models
-duplicate delivery.  The deadline handed to the function is delivery time +
+duplicate delivery.  A function process polls /next again as soon as it has
+answered, so a process a test kills leaves a poll open; POST
+/_harness/runtime/restart (called before starting the next process) retires
+such polls, so an event is never handed to a process that no longer exists.  The deadline handed to the function is delivery time +
 the invoke's timeout_ms; nothing is enforced when it passes.
 """
 
@@ -80,6 +83,14 @@ class LambdaRuntime:
         self._queue: deque[Invocation] = deque()
         self._invocations: dict[str, Invocation] = {}
         self._init_error: dict[str, Any] | None = None
+        self._generation = 0
+
+    def restart(self) -> int:
+        """Retire every open /next poll; returns the new generation."""
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+            return self._generation
 
     def reset(self) -> None:
         with self._changed:
@@ -131,9 +142,12 @@ class LambdaRuntime:
 
     def _next(self) -> Response:
         with self._changed:
+            generation = self._generation
             # The real API blocks until there is work; so does this.
-            while not self._queue:
+            while not self._queue and generation == self._generation:
                 self._changed.wait()
+            if generation != self._generation:
+                return _json_response({"errorType": "RuntimeRestarted", "errorMessage": "this poll belongs to a retired function process"}, 410)
             invocation = self._queue.popleft()
             invocation.delivered_at = time.time()
         deadline_ms = int(invocation.delivered_at * 1000) + invocation.timeout_ms

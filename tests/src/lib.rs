@@ -347,6 +347,8 @@ impl HookProcess {
     /// Starts `binary` with the emulator as both Runtime API and AWS endpoint,
     /// the ALB environment of the default policy, and `extra` on top.
     pub fn start(emulator: &Emulator, binary: &str, extra: &[(&str, &str)]) -> HookProcess {
+        // Retire the open poll of any earlier process this emulator served.
+        emulator.control("POST", "runtime/restart", None);
         let mut command = Command::new(hook_binary(binary));
         command
             .env_clear()

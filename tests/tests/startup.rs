@@ -10,15 +10,27 @@ fn a_malformed_event_is_a_clear_error_and_nothing_is_reported() {
     let emulator = Emulator::start();
     let hook = HookProcess::start(&emulator, "after-allow-traffic", &[]);
     let cases = [
-        (json!({"DeploymentId": 42, "LifecycleEventHookExecutionId": "e"}), "`DeploymentId` field must be a non-empty string, found a number 42"),
-        (json!({"DeploymentId": "d-1"}), "no `LifecycleEventHookExecutionId` field"),
+        (
+            json!({"DeploymentId": 42, "LifecycleEventHookExecutionId": "e"}),
+            "`DeploymentId` field must be a non-empty string, found a number 42",
+        ),
+        (
+            json!({"DeploymentId": "d-1"}),
+            "no `LifecycleEventHookExecutionId` field",
+        ),
         (json!(["not", "an", "event"]), "not a JSON object"),
     ];
     for (event, expected) in cases {
         let invocation = invoke(&emulator, event, 10_000);
         assert_eq!(invocation["state"], "error", "{invocation}");
         assert_eq!(invocation["errorType"], "InvalidEvent");
-        assert!(invocation["errorMessage"].as_str().unwrap().contains(expected), "{invocation}");
+        assert!(
+            invocation["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains(expected),
+            "{invocation}"
+        );
     }
     drop(hook);
     assert!(emulator.lifecycle().is_empty());
@@ -31,22 +43,42 @@ fn an_invalid_policy_stops_the_function_at_init() {
         "broken.yaml",
         "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: errors\n        metric: { namespace: AWS/ApplicationELB, name: RequestCount, stat: p101 }\n        comparison: \">\"\n        threshold: 3\n",
     );
-    let hook = HookProcess::start(&emulator, "after-allow-traffic", &[("GATE_POLICY_FILE", policy.to_str().unwrap())]);
+    let hook = HookProcess::start(
+        &emulator,
+        "after-allow-traffic",
+        &[("GATE_POLICY_FILE", policy.to_str().unwrap())],
+    );
     let (code, stdout, stderr) = hook.wait_for_exit(Duration::from_secs(30));
     assert_ne!(code, Some(0));
     let output = format!("{stdout}{stderr}");
-    let expected = format!("{}:6:76: hooks.AfterAllowTraffic.gates[0].metric.stat: unknown statistic \\\"p101\\\"", policy.display());
-    assert!(output.contains(&expected), "expected {expected} in:\n{output}");
-    assert!(emulator.calls().is_empty(), "an invalid policy must not reach AWS");
+    let expected = format!(
+        "{}:6:76: hooks.AfterAllowTraffic.gates[0].metric.stat: unknown statistic \\\"p101\\\"",
+        policy.display()
+    );
+    assert!(
+        output.contains(&expected),
+        "expected {expected} in:\n{output}"
+    );
+    assert!(
+        emulator.calls().is_empty(),
+        "an invalid policy must not reach AWS"
+    );
 }
 
 #[test]
 fn an_unreadable_policy_file_stops_the_function() {
     let emulator = Emulator::start();
-    let hook = HookProcess::start(&emulator, "before-allow-traffic", &[("GATE_POLICY_FILE", "/nonexistent/gates.yaml")]);
+    let hook = HookProcess::start(
+        &emulator,
+        "before-allow-traffic",
+        &[("GATE_POLICY_FILE", "/nonexistent/gates.yaml")],
+    );
     let (code, stdout, stderr) = hook.wait_for_exit(Duration::from_secs(30));
     assert_ne!(code, Some(0));
-    assert!(format!("{stdout}{stderr}").contains("cannot read policy file /nonexistent/gates.yaml"), "{stdout}{stderr}");
+    assert!(
+        format!("{stdout}{stderr}").contains("cannot read policy file /nonexistent/gates.yaml"),
+        "{stdout}{stderr}"
+    );
 }
 
 #[test]
@@ -59,15 +91,30 @@ fn an_operator_alarm_vetoes_the_deployment() {
         "veto.yaml",
         "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: canary-check\n        alarms: [FakeUserCanaryCheckAlarm]\n",
     );
-    let hook = HookProcess::start(&emulator, "after-allow-traffic", &[("GATE_POLICY_FILE", policy.to_str().unwrap())]);
+    let hook = HookProcess::start(
+        &emulator,
+        "after-allow-traffic",
+        &[("GATE_POLICY_FILE", policy.to_str().unwrap())],
+    );
     let first = invoke(&emulator, lifecycle_event(&deployment, "exec-veto"), 30_000);
     emulator.put_alarm("FakeUserCanaryCheckAlarm", "OK");
-    let second = invoke(&emulator, lifecycle_event(&deployment, "exec-after"), 30_000);
+    let second = invoke(
+        &emulator,
+        lifecycle_event(&deployment, "exec-after"),
+        30_000,
+    );
     let (stdout, _) = hook.finish();
     assert_eq!(first["body"]["status"], "Failed", "{first}");
     assert_eq!(second["body"]["status"], "Succeeded", "{second}");
     let records = gate_tests::decision_records(&stdout);
-    assert!(records[0]["reason"].as_str().unwrap().contains("\"FakeUserCanaryCheckAlarm\" is in ALARM"), "{}", records[0]);
+    assert!(
+        records[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("\"FakeUserCanaryCheckAlarm\" is in ALARM"),
+        "{}",
+        records[0]
+    );
     assert_eq!(records[0]["policy"]["source"], policy.to_str().unwrap());
 }
 
@@ -77,12 +124,24 @@ fn preflight_catches_a_misconfigured_gate_before_traffic_moves() {
     let deployment = emulator.create_deployment();
     emulator.seed_alb(10, |_| AlbMinute::healthy());
     let good = HookProcess::start(&emulator, "before-install", &[]);
-    let passed = invoke(&emulator, lifecycle_event(&deployment, "exec-pre-1"), 30_000);
+    let passed = invoke(
+        &emulator,
+        lifecycle_event(&deployment, "exec-pre-1"),
+        30_000,
+    );
     drop(good);
     assert_eq!(passed["body"]["status"], "Succeeded", "{passed}");
 
-    let wrong = HookProcess::start(&emulator, "before-install", &[("TARGET_GROUP", "targetgroup/typo/0000")]);
-    let failed = invoke(&emulator, lifecycle_event(&deployment, "exec-pre-2"), 30_000);
+    let wrong = HookProcess::start(
+        &emulator,
+        "before-install",
+        &[("TARGET_GROUP", "targetgroup/typo/0000")],
+    );
+    let failed = invoke(
+        &emulator,
+        lifecycle_event(&deployment, "exec-pre-2"),
+        30_000,
+    );
     let (stdout, _) = wrong.finish();
     assert_eq!(failed["body"]["status"], "Failed", "{failed}");
     let record = &gate_tests::decision_records(&stdout)[0];
@@ -90,4 +149,3 @@ fn preflight_catches_a_misconfigured_gate_before_traffic_moves() {
     assert!(reason.contains("AWS/ApplicationELB/RequestCount [LoadBalancer=app/web/fedcba9876543210, TargetGroup=targetgroup/typo/0000] is not in CloudWatch"), "{reason}");
     assert_eq!(emulator.accepted_statuses(), vec!["Succeeded", "Failed"]);
 }
-

@@ -216,7 +216,10 @@ pub fn combine(on_inconclusive: InconclusiveAction, gates: Vec<GateResult>) -> V
             .iter()
             .filter(|g| g.severity == Severity::Critical && g.outcome == GateOutcome::Inconclusive)
             .count();
-        let mut reason = format!("all {critical} critical gates passed");
+        let mut reason = match critical {
+            1 => "the critical gate passed".to_string(),
+            n => format!("all {n} critical gates passed"),
+        };
         if inconclusive > 0 {
             reason = format!(
                 "{} of {critical} critical gates passed; {inconclusive} inconclusive, allowed by on_inconclusive: pass",

@@ -96,11 +96,14 @@ fn evaluate(
 
     let primary = check.signal.primary_queries();
     if primary.iter().all(|q| aligned[q].present == 0) {
-        let names: Vec<String> = primary.iter().map(ToString::to_string).collect();
+        let names: Vec<String> = primary
+            .iter()
+            .map(|q| format!("{} ({})", q.metric_name, q.stat))
+            .collect();
         return (
             GateOutcome::Inconclusive,
             format!(
-                "no datapoints at all for {} in the window: no traffic yet, or the metric's dimensions are wrong",
+                "no datapoints at all for {} in the window: no traffic yet, or wrong dimensions",
                 names.join(" + ")
             ),
         );

@@ -1,0 +1,217 @@
+//! `./dev demo`: the main job, locally. Runs the real hook binaries, with the
+//! embedded default policy, through the Lambda Runtime API against the local
+//! AWS emulator, for a handful of release scenarios, and prints what each hook
+//! decided and why. No AWS account, nothing to set up by hand.
+//!
+//! `local-run --event FILE --hook BINARY [--scenario NAME]` instead sends one
+//! event file (e.g. from `events/`) to one hook on one scenario's metrics.
+
+use gate_tests::{invoke, AlbMinute, Emulator, HookProcess};
+use serde_json::Value;
+use std::process::ExitCode;
+
+struct Scenario {
+    name: &'static str,
+    story: &'static str,
+    hooks: &'static [&'static str],
+    extra_env: &'static [(&'static str, &'static str)],
+    minute: fn(usize) -> AlbMinute,
+}
+
+const ALL_HOOKS: &[&str] = &[
+    "before-install",
+    "after-allow-test-traffic",
+    "before-allow-traffic",
+    "after-allow-traffic",
+];
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "healthy",
+            story: "1000 req/min, 0.2 % 5XX, p95 0.25 s, 4 of 4 hosts healthy",
+            hooks: ALL_HOOKS,
+            extra_env: &[],
+            minute: |_| AlbMinute::healthy(),
+        },
+        Scenario {
+            name: "error-spike",
+            story: "the new version answers 3 % of requests with 5XX",
+            hooks: &["after-allow-traffic"],
+            extra_env: &[],
+            minute: |_| AlbMinute {
+                errors_5xx: Some(30.0),
+                ..AlbMinute::healthy()
+            },
+        },
+        Scenario {
+            name: "latency-regression",
+            story: "a tenth of requests take 1.5 s: p95 1.5 s against a 1.0 s threshold",
+            hooks: &["before-allow-traffic"],
+            extra_env: &[],
+            minute: |_| AlbMinute {
+                latencies: vec![(0.2, 900.0), (1.5, 100.0)],
+                ..AlbMinute::healthy()
+            },
+        },
+        Scenario {
+            name: "unhealthy-hosts",
+            story: "half of the replacement's targets fail their health checks",
+            hooks: &["after-allow-test-traffic", "after-allow-traffic"],
+            extra_env: &[],
+            minute: |_| AlbMinute {
+                healthy: Some(2.0),
+                unhealthy: Some(2.0),
+                ..AlbMinute::healthy()
+            },
+        },
+        Scenario {
+            name: "no-traffic",
+            story: "nothing reaches the target group: no evidence is never a pass",
+            hooks: &["after-allow-traffic"],
+            extra_env: &[],
+            minute: |_| AlbMinute::default(),
+        },
+        Scenario {
+            name: "misconfigured",
+            story: "TARGET_GROUP names a target group with no metrics: caught before traffic moves",
+            hooks: &["before-install"],
+            extra_env: &[("TARGET_GROUP", "targetgroup/web-typo/0000000000000000")],
+            minute: |_| AlbMinute::healthy(),
+        },
+    ]
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("usage: local-run [--scenario NAME]\n       local-run --event FILE --hook BINARY [--scenario NAME]\nscenarios: {}", scenarios().iter().map(|s| s.name).collect::<Vec<_>>().join(", "));
+        return ExitCode::SUCCESS;
+    }
+    let chosen = flag("--scenario");
+    let all = scenarios();
+    let selected: Vec<&Scenario> = all
+        .iter()
+        .filter(|s| chosen.as_deref().is_none_or(|c| c == s.name))
+        .collect();
+    if selected.is_empty() {
+        eprintln!(
+            "unknown scenario {:?}; try --help",
+            chosen.unwrap_or_default()
+        );
+        return ExitCode::from(2);
+    }
+    if let Some(path) = flag("--event") {
+        let Some(hook) = flag("--hook") else {
+            eprintln!(
+                "--event needs --hook BINARY (one of {})",
+                ALL_HOOKS.join(", ")
+            );
+            return ExitCode::from(2);
+        };
+        return run_event(&path, &hook, selected[0]);
+    }
+    println!("codedeploy-gates, locally: the real hook binaries and the embedded default policy,");
+    println!("under the Lambda Runtime API, against a local AWS emulator (moto).\n");
+    for scenario in selected {
+        println!("scenario {}: {}", scenario.name, scenario.story);
+        let emulator = Emulator::start();
+        let deployment = emulator.create_deployment();
+        emulator.seed_alb(10, scenario.minute);
+        for (i, hook) in scenario.hooks.iter().enumerate() {
+            let process = HookProcess::start(&emulator, hook, scenario.extra_env);
+            let event =
+                gate_tests::lifecycle_event(&deployment, &format!("local-{}-{i}", scenario.name));
+            let invocation = invoke(&emulator, event, 30_000);
+            let (stdout, _) = process.finish();
+            print_decision(
+                hook,
+                &invocation,
+                gate_tests::decision_records(&stdout).first(),
+            );
+        }
+        println!();
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_event(path: &str, hook: &str, scenario: &Scenario) -> ExitCode {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("cannot read {path}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    emulator.seed_alb(10, scenario.minute);
+    // The emulator only knows the deployment it created: a well-formed event is
+    // pointed at it, a malformed one is sent exactly as written.
+    let event = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(mut map)) if map.get("DeploymentId").is_some_and(Value::is_string) => {
+            map.insert("DeploymentId".into(), Value::String(deployment));
+            Value::Object(map)
+        }
+        Ok(other) => other,
+        Err(_) => Value::String(text),
+    };
+    println!(
+        "{hook} <- {path} (scenario {}: {})",
+        scenario.name, scenario.story
+    );
+    let process = HookProcess::start(&emulator, hook, scenario.extra_env);
+    let invocation = invoke(&emulator, event, 30_000);
+    let (stdout, _) = process.finish();
+    print_decision(
+        hook,
+        &invocation,
+        gate_tests::decision_records(&stdout).first(),
+    );
+    if invocation["state"] == "success" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn print_decision(hook: &str, invocation: &Value, record: Option<&Value>) {
+    match record {
+        Some(record) => {
+            println!(
+                "  {hook:<26} {:<9} {}",
+                record["status"].as_str().unwrap_or("?"),
+                record["reason"].as_str().unwrap_or("")
+            );
+            for gate in record["gates"].as_array().into_iter().flatten() {
+                let mark = match gate["outcome"].as_str() {
+                    Some("pass") => "ok  ",
+                    Some("fail") => "FAIL",
+                    Some("inconclusive") => "??  ",
+                    _ => "ERR ",
+                };
+                let warning = if gate["severity"] == "warning" {
+                    " (warning)"
+                } else {
+                    ""
+                };
+                println!(
+                    "      {mark} {:<28} {}{warning}",
+                    gate["name"].as_str().unwrap_or(""),
+                    gate["reason"].as_str().unwrap_or("")
+                );
+            }
+        }
+        None => println!(
+            "  {hook:<26} invocation error {}: {}",
+            invocation["errorType"].as_str().unwrap_or("?"),
+            invocation["errorMessage"].as_str().unwrap_or("")
+        ),
+    }
+}
