@@ -132,19 +132,18 @@ async fn run(
     execute(&policy, &execution(hook, left), providers, judge).await
 }
 
+/// A run with healthy, instant evidence and 30 s left.
+async fn run_quick(hook: Hook, reporter: &FakeReporter, judge: JudgeFn) -> DecisionRecord {
+    let cloudwatch = FakeCloudWatch {
+        delay: Duration::ZERO,
+    };
+    run(hook, Duration::from_secs(30), &cloudwatch, reporter, judge).await
+}
+
 #[tokio::test]
 async fn healthy_evidence_reports_succeeded_once() {
     let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
-    let record = run(
-        Hook::BeforeAllowTraffic,
-        Duration::from_secs(30),
-        &FakeCloudWatch {
-            delay: Duration::ZERO,
-        },
-        &reporter,
-        judge,
-    )
-    .await;
+    let record = run_quick(Hook::BeforeAllowTraffic, &reporter, judge).await;
     assert_eq!(
         record.status,
         LifecycleStatus::Succeeded,
@@ -202,16 +201,7 @@ fn panicking_judge(_: &HookPolicy, _: &Evidence) -> Verdict {
 #[tokio::test]
 async fn a_panicking_judgement_reports_failed() {
     let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
-    let record = run(
-        Hook::AfterAllowTraffic,
-        Duration::from_secs(30),
-        &FakeCloudWatch {
-            delay: Duration::ZERO,
-        },
-        &reporter,
-        panicking_judge,
-    )
-    .await;
+    let record = run_quick(Hook::AfterAllowTraffic, &reporter, panicking_judge).await;
     assert_eq!(record.status, LifecycleStatus::Failed);
     assert!(
         record
@@ -229,16 +219,7 @@ async fn a_panicking_judgement_reports_failed() {
 #[tokio::test]
 async fn already_completed_is_a_clean_finish() {
     let reporter = FakeReporter::answering(Ok(ReportOutcome::AlreadyCompleted));
-    let record = run(
-        Hook::AfterAllowTraffic,
-        Duration::from_secs(30),
-        &FakeCloudWatch {
-            delay: Duration::ZERO,
-        },
-        &reporter,
-        judge,
-    )
-    .await;
+    let record = run_quick(Hook::AfterAllowTraffic, &reporter, judge).await;
     assert_eq!(record.report, ReportSummary::AlreadyCompleted);
 }
 
@@ -248,16 +229,7 @@ async fn a_failed_report_is_recorded() {
         code: Some("DeploymentDoesNotExistException".into()),
         message: "DeploymentDoesNotExistException: no such deployment".into(),
     }));
-    let record = run(
-        Hook::AfterAllowTraffic,
-        Duration::from_secs(30),
-        &FakeCloudWatch {
-            delay: Duration::ZERO,
-        },
-        &reporter,
-        judge,
-    )
-    .await;
+    let record = run_quick(Hook::AfterAllowTraffic, &reporter, judge).await;
     let ReportSummary::Failed(message) = &record.report else {
         panic!("{:?}", record.report)
     };
@@ -306,16 +278,7 @@ async fn a_hook_missing_from_the_policy_fails_closed() {
 #[tokio::test]
 async fn the_record_carries_the_figures() {
     let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
-    let record = run(
-        Hook::BeforeAllowTraffic,
-        Duration::from_secs(30),
-        &FakeCloudWatch {
-            delay: Duration::ZERO,
-        },
-        &reporter,
-        judge,
-    )
-    .await;
+    let record = run_quick(Hook::BeforeAllowTraffic, &reporter, judge).await;
     let json: serde_json::Value = serde_json::from_str(&record.to_json_line()).unwrap();
     assert_eq!(json["record"], "codedeploy-gates.decision.v1");
     assert_eq!(json["deployment_id"], "d-TEST");

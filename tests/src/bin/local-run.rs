@@ -125,16 +125,9 @@ fn main() -> ExitCode {
         let deployment = emulator.create_deployment();
         emulator.seed_alb(10, scenario.minute);
         for (i, hook) in scenario.hooks.iter().enumerate() {
-            let process = HookProcess::start(&emulator, hook, scenario.extra_env);
             let event =
                 gate_tests::lifecycle_event(&deployment, &format!("local-{}-{i}", scenario.name));
-            let invocation = invoke(&emulator, event, 30_000);
-            let (stdout, _) = process.finish();
-            print_decision(
-                hook,
-                &invocation,
-                gate_tests::decision_records(&stdout).first(),
-            );
+            run_hook(&emulator, hook, scenario, event);
         }
         println!();
     }
@@ -166,19 +159,25 @@ fn run_event(path: &str, hook: &str, scenario: &Scenario) -> ExitCode {
         "{hook} <- {path} (scenario {}: {})",
         scenario.name, scenario.story
     );
-    let process = HookProcess::start(&emulator, hook, scenario.extra_env);
-    let invocation = invoke(&emulator, event, 30_000);
+    let invocation = run_hook(&emulator, hook, scenario, event);
+    if invocation["state"] == "success" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Starts `hook`, sends it `event`, prints its decision; returns the invocation.
+fn run_hook(emulator: &Emulator, hook: &str, scenario: &Scenario, event: Value) -> Value {
+    let process = HookProcess::start(emulator, hook, scenario.extra_env);
+    let invocation = invoke(emulator, event, 30_000);
     let (stdout, _) = process.finish();
     print_decision(
         hook,
         &invocation,
         gate_tests::decision_records(&stdout).first(),
     );
-    if invocation["state"] == "success" {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    invocation
 }
 
 fn print_decision(hook: &str, invocation: &Value, record: Option<&Value>) {
