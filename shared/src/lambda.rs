@@ -211,6 +211,7 @@ pub async fn serve(hook: Hook) -> Result<(), lambda_runtime::Error> {
         Ok(function) => Arc::new(function),
         Err(error) => {
             tracing::error!(error = %error, hook = %hook, "refusing to start");
+            report_init_error(&error).await;
             return Err(error.into());
         }
     };
@@ -225,6 +226,35 @@ pub async fn serve(hook: Hook) -> Result<(), lambda_runtime::Error> {
         async move { function.handle(event).await }
     }))
     .await
+}
+
+/// Tells the Lambda service why the function will not start, so the invocation
+/// fails with our error type and message (`PolicyInvalid: file:line:column: ...`)
+/// rather than an anonymous `Runtime.ExitError`. Best effort: the process exits
+/// with the error whatever happens here.
+async fn report_init_error(error: &StartupError) {
+    // Outside Lambda (a plain run, a unit test) there is no Runtime API to tell.
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_none() {
+        return;
+    }
+    let client = lambda_runtime_api_client::PooledClient::builder().build();
+    let error_type = match error {
+        StartupError::Policy(_) => "PolicyInvalid",
+        StartupError::Setting { .. } => "SettingInvalid",
+    };
+    let body = json!({"errorType": error_type, "errorMessage": error.to_string()});
+    let request = lambda_runtime_api_client::build_request()
+        .method(http::Method::POST)
+        .uri("/2018-06-01/runtime/init/error")
+        .header("lambda-runtime-function-error-type", error_type)
+        .body(lambda_runtime_api_client::body::Body::from(
+            body.to_string(),
+        ));
+    if let Ok(request) = request {
+        if let Err(e) = client.call(request).await {
+            tracing::warn!(error = %e, "could not report the init error to the Runtime API");
+        }
+    }
 }
 
 fn init_logging() {

@@ -59,6 +59,15 @@ fn an_invalid_policy_stops_the_function_at_init() {
         output.contains(&expected),
         "expected {expected} in:\n{output}"
     );
+    // Lambda is told why: the invocation fails as PolicyInvalid with the problems.
+    let init_error = emulator.control("GET", "init-error", None);
+    assert_eq!(init_error["errorType"], "PolicyInvalid", "{init_error}");
+    let message = init_error["errorMessage"].as_str().unwrap();
+    let position = format!(
+        "{}:6:76: hooks.AfterAllowTraffic.gates[0].metric.stat",
+        policy.display()
+    );
+    assert!(message.contains(&position), "{message}");
     assert!(
         emulator.calls().is_empty(),
         "an invalid policy must not reach AWS"
