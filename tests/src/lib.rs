@@ -477,6 +477,8 @@ pub struct Outcome {
     pub records: Vec<Value>,
     /// The hook's stderr (logs).
     pub stderr: String,
+    /// The AWS operations the hook called, in order.
+    pub calls: Vec<String>,
 }
 
 /// Seeds ten minutes of ALB metrics, runs `binary` once on a real deployment's
@@ -489,8 +491,22 @@ pub fn gate_once(binary: &str, per_minute: impl Fn(usize) -> AlbMinute) -> Outco
     let invocation = invoke(&emulator, lifecycle_event(&deployment, "exec-1"), 30_000);
     let (stdout, stderr) = hook.finish();
 
+    let seeding = [
+        "CreateApplication",
+        "CreateDeploymentGroup",
+        "CreateDeployment",
+        "PutMetricData",
+    ];
+    let calls = emulator
+        .calls()
+        .iter()
+        .filter_map(|c| c["operation"].as_str())
+        .filter(|op| !seeding.contains(op))
+        .map(str::to_string)
+        .collect();
     Outcome {
         invocation,
+        calls,
         accepted: emulator.accepted_statuses(),
         records: decision_records(&stdout),
         stderr,

@@ -12,6 +12,17 @@ fn healthy_release_succeeds() {
         outcome.invocation
     );
     assert_eq!(outcome.accepted, vec!["Succeeded"], "{}", outcome.stderr);
+    // One GetMetricData for every gate, alongside GetDeployment, then the report.
+    let mut calls = outcome.calls.clone();
+    calls[..2].sort();
+    assert_eq!(
+        calls,
+        [
+            "GetDeployment",
+            "GetMetricData",
+            "PutLifecycleEventHookExecutionStatus"
+        ]
+    );
     let record = &outcome.records[0];
     assert_eq!(record["status"], "Succeeded");
     assert_eq!(record["hook"], "BeforeAllowTraffic");
