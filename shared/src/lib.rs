@@ -13,6 +13,7 @@
 //! - [`report`]: the status call and the decision record;
 //! - [`run`]: one execution with its fail-closed rules (deadline, panic, report once);
 //! - [`lambda`]: the Lambda edge every hook binary calls;
+//! - [`rehearsal`]: offline game days on a simulated clock (`gatectl rehearse`);
 //! - [`event`] and [`hook`]: the CodeDeploy event and hook names.
 #![deny(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod hook;
 pub mod judge;
 pub mod lambda;
 pub mod policy;
+pub mod rehearsal;
 pub mod report;
 pub mod run;
 pub mod window;

@@ -1,0 +1,170 @@
+//! Rehearsal: an offline game day. A scenario describes how a replacement behaves
+//! and when CodeDeploy runs each hook; the real hook code ([`crate::run::execute`]
+//! with the real judge) runs through the lifecycle on a simulated clock against
+//! an embedded evidence source, and the result is a timeline of who decided
+//! what, when, and why.
+//!
+//! As in CodeDeploy, the first hook that reports `Failed` ends the deployment
+//! (rollback): later hooks do not run.
+
+mod scenario;
+pub mod source;
+
+pub use scenario::{Expectation, Minute, Scenario, Segment};
+
+use crate::hook::Hook;
+use crate::judge::{judge, LifecycleStatus};
+use crate::policy::Policy;
+use crate::report::DecisionRecord;
+use crate::run::{execute, Execution, Providers};
+use source::ScenarioSource;
+use std::time::Duration;
+
+/// Minute 0 of every rehearsal: a fixed instant, so output is reproducible.
+pub const REHEARSAL_START: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+
+/// The scenarios shipped in `scenarios/`, embedded so `gatectl rehearse` works anywhere.
+pub const SHIPPED_SCENARIOS: [(&str, &str); 6] = [
+    ("healthy", include_str!("../../../scenarios/healthy.yaml")),
+    (
+        "latency-regression",
+        include_str!("../../../scenarios/latency-regression.yaml"),
+    ),
+    (
+        "error-spike",
+        include_str!("../../../scenarios/error-spike.yaml"),
+    ),
+    ("flapping", include_str!("../../../scenarios/flapping.yaml")),
+    (
+        "missing-data",
+        include_str!("../../../scenarios/missing-data.yaml"),
+    ),
+    (
+        "low-traffic",
+        include_str!("../../../scenarios/low-traffic.yaml"),
+    ),
+];
+
+/// One thing that happened during a rehearsal.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Production traffic on the replacement changed.
+    Traffic {
+        /// Minutes after the start.
+        minute: i64,
+        /// The new share.
+        share: f64,
+    },
+    /// A hook ran and decided.
+    Hook {
+        /// Minutes after the start.
+        minute: i64,
+        /// The hook's decision record.
+        record: Box<DecisionRecord>,
+    },
+    /// A scheduled hook has no section in the policy, so is not in the AppSpec.
+    Skipped {
+        /// Minutes after the start.
+        minute: i64,
+        /// The hook.
+        hook: Hook,
+    },
+}
+
+/// A finished rehearsal.
+#[derive(Debug, Clone)]
+pub struct Rehearsal {
+    /// What happened, in time order.
+    pub steps: Vec<Step>,
+    /// `Failed` if a hook rolled the deployment back.
+    pub status: LifecycleStatus,
+    /// The hook that failed, if one did.
+    pub decided_by: Option<Hook>,
+}
+
+impl Rehearsal {
+    /// Whether the rehearsal ended the way the scenario promises.
+    pub fn matches(&self, expect: &Expectation) -> bool {
+        self.status == expect.status
+            && (expect.decided_by.is_none() || expect.decided_by == self.decided_by)
+    }
+}
+
+/// Runs `scenario` under `policy`. `on_step` sees each step as it happens
+/// (for progress display).
+pub async fn rehearse(
+    scenario: &Scenario,
+    policy: &Policy,
+    mut on_step: impl FnMut(&Step),
+) -> Rehearsal {
+    let source = ScenarioSource::new(scenario, REHEARSAL_START);
+    let mut events: Vec<(i64, u8, Option<Hook>, f64)> = scenario
+        .traffic
+        .iter()
+        .map(|&(minute, share)| (minute, 0, None, share))
+        .chain(
+            scenario
+                .schedule
+                .iter()
+                .map(|&(hook, minute)| (minute, 1, Some(hook), 0.0)),
+        )
+        .collect();
+    // Traffic moves before a hook scheduled in the same minute looks at it.
+    events.sort_by_key(|(minute, order, hook, _)| (*minute, *order, *hook));
+    let mut steps = Vec::new();
+    let mut outcome = (LifecycleStatus::Succeeded, None);
+    for (minute, _, hook, share) in events {
+        let step = match hook {
+            None => Step::Traffic { minute, share },
+            Some(hook) if policy.hook(hook).is_none() => Step::Skipped { minute, hook },
+            Some(hook) => {
+                let execution = Execution {
+                    hook,
+                    deployment_id: format!("d-{}", scenario.name),
+                    execution_id: format!("rehearsal-{}-{minute}", hook.binary_name()),
+                    now: REHEARSAL_START + minute * 60,
+                    deadline: tokio::time::Instant::now() + Duration::from_secs(60),
+                    safety_margin: Duration::from_secs(3),
+                    function_version: None,
+                };
+                let providers = Providers {
+                    metrics: &source,
+                    alarms: &source,
+                    deployments: &source,
+                    reporter: &source,
+                };
+                let record = Box::pin(execute(policy, &execution, providers, judge)).await;
+                if record.status == LifecycleStatus::Failed {
+                    outcome = (LifecycleStatus::Failed, Some(hook));
+                }
+                Step::Hook {
+                    minute,
+                    record: Box::new(record),
+                }
+            }
+        };
+        on_step(&step);
+        steps.push(step);
+        if outcome.0 == LifecycleStatus::Failed {
+            break; // CodeDeploy rolls back: nothing after the failed hook runs.
+        }
+    }
+    Rehearsal {
+        steps,
+        status: outcome.0,
+        decided_by: outcome.1,
+    }
+}
+
+/// The environment a rehearsal resolves `${VAR}` references with: the process
+/// environment, with placeholders for the default policy's ALB dimensions.
+pub fn rehearsal_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().or_else(|| match name {
+        "TARGET_GROUP" => Some("targetgroup/rehearsal-green/0000000000000000".into()),
+        "LOAD_BALANCER" => Some("app/rehearsal/0000000000000000".into()),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,325 @@
+//! The scenario file of a rehearsal: how the replacement behaves, minute by
+//! minute, and when CodeDeploy runs each hook.
+//!
+//! A scenario speaks in the terms of a deployment, not of CloudWatch: traffic
+//! shares, an error rate, a p95, host counts. [`super::source`] turns that into
+//! the datapoints CloudWatch would hold, so the real judgement runs on it.
+
+use crate::hook::Hook;
+use crate::policy::PolicyError;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A validated scenario.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    /// Short name.
+    pub name: String,
+    /// What happens, for people.
+    pub description: String,
+    /// The outcome the scenario file promises.
+    pub expect: Expectation,
+    /// Minute (after the deployment starts) at which each hook runs, in lifecycle order.
+    pub schedule: Vec<(Hook, i64)>,
+    /// Production share on the replacement, as (from minute, fraction), sorted.
+    pub traffic: Vec<(i64, f64)>,
+    /// Production requests per minute across both versions.
+    pub requests_per_minute: f64,
+    /// Test-listener requests per minute to the replacement.
+    pub test_requests_per_minute: f64,
+    /// The replacement's behaviour, sorted by start minute.
+    pub canary: Vec<Segment>,
+}
+
+/// What a scenario promises.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectation {
+    /// `Succeeded` (promoted) or `Failed` (rolled back).
+    pub status: crate::judge::LifecycleStatus,
+    /// For a rollback: which hook must have decided it.
+    pub decided_by: Option<Hook>,
+}
+
+/// The replacement's behaviour from `from` (inclusive) to `to` (exclusive),
+/// overriding earlier segments for the fields it sets.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Segment {
+    /// Start minute.
+    pub from: i64,
+    /// End minute, if bounded.
+    pub to: Option<i64>,
+    /// 5XX share of requests.
+    pub error_rate: Option<f64>,
+    /// p95 response time, seconds.
+    pub p95: Option<f64>,
+    /// Healthy targets.
+    pub healthy_hosts: Option<f64>,
+    /// Unhealthy targets.
+    pub unhealthy_hosts: Option<f64>,
+    /// Override of the production requests per minute (a traffic dip).
+    pub requests_per_minute: Option<f64>,
+    /// Nothing at all is published (an ingestion gap).
+    pub missing: bool,
+}
+
+/// The replacement's state in one minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Minute {
+    /// Requests reaching the replacement.
+    pub requests: f64,
+    /// 5XX share.
+    pub error_rate: f64,
+    /// p95 seconds.
+    pub p95: f64,
+    /// Healthy targets.
+    pub healthy_hosts: f64,
+    /// Unhealthy targets.
+    pub unhealthy_hosts: f64,
+    /// Production share on the replacement.
+    pub canary_share: f64,
+    /// Nothing published this minute.
+    pub missing: bool,
+}
+
+impl Scenario {
+    /// Parses a scenario file. `source` names it in errors.
+    pub fn from_yaml(text: &str, source: &str) -> Result<Scenario, PolicyError> {
+        let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| {
+            let (line, column) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
+            invalid(
+                source,
+                line,
+                column,
+                "",
+                e.to_string().lines().next().unwrap_or("").trim(),
+            )
+        })?;
+        let mut problems = Vec::new();
+        let mut schedule: Vec<(Hook, i64)> = Vec::new();
+        for (name, at) in &raw.schedule {
+            match Hook::ALL.into_iter().find(|h| h.as_str() == name) {
+                Some(hook) => schedule.push((
+                    hook,
+                    minutes(&mut problems, &format!("schedule.{name}"), at),
+                )),
+                None => problems.push(format!("schedule.{name}: unknown hook")),
+            }
+        }
+        schedule.sort_by_key(|(hook, at)| (*at, *hook));
+        let mut traffic: Vec<(i64, f64)> = Vec::new();
+        for (i, step) in raw.traffic.iter().enumerate() {
+            let at = minutes(&mut problems, &format!("traffic[{i}].at"), &step.at);
+            traffic.push((at, 0.0));
+            let share = parse_share(&step.canary);
+            match share {
+                Some(s) if (0.0..=1.0).contains(&s) => traffic.last_mut().unwrap().1 = s,
+                _ => problems.push(format!(
+                    "traffic[{i}].canary: expected a share such as `25%`, found {:?}",
+                    step.canary
+                )),
+            }
+        }
+        traffic.sort_by_key(|(at, _)| *at);
+        let mut canary = Vec::new();
+        for (i, raw) in raw.canary.iter().enumerate() {
+            let from = minutes(&mut problems, &format!("canary[{i}].from"), &raw.from);
+            let to = raw
+                .to
+                .as_ref()
+                .map(|t| minutes(&mut problems, &format!("canary[{i}].to"), t));
+            let error_rate = raw.error_rate.as_ref().map(|r| {
+                parse_share(r).unwrap_or_else(|| {
+                    problems.push(format!(
+                        "canary[{i}].error_rate: expected a share such as `0.5%`, found {r:?}"
+                    ));
+                    0.0
+                })
+            });
+            canary.push(Segment {
+                from,
+                to,
+                error_rate,
+                p95: raw.p95,
+                healthy_hosts: raw.healthy_hosts,
+                unhealthy_hosts: raw.unhealthy_hosts,
+                requests_per_minute: raw.requests_per_minute,
+                missing: raw.missing.unwrap_or(false),
+            });
+        }
+        canary.sort_by_key(|s| s.from);
+        let status = match raw.expect.status.as_str() {
+            "Succeeded" => crate::judge::LifecycleStatus::Succeeded,
+            "Failed" => crate::judge::LifecycleStatus::Failed,
+            other => {
+                problems.push(format!(
+                    "expect.status: expected `Succeeded` or `Failed`, found {other:?}"
+                ));
+                crate::judge::LifecycleStatus::Failed
+            }
+        };
+        let decided_by = raw.expect.decided_by.as_deref().and_then(|name| {
+            let hook = Hook::ALL.into_iter().find(|h| h.as_str() == name);
+            if hook.is_none() {
+                problems.push(format!("expect.decided_by: unknown hook {name:?}"));
+            }
+            hook
+        });
+        if schedule.is_empty() {
+            problems.push("schedule: name at least one hook and the minute it runs".into());
+        }
+        if problems.is_empty() {
+            Ok(Scenario {
+                name: raw.name,
+                description: raw.description,
+                expect: Expectation { status, decided_by },
+                schedule,
+                traffic,
+                requests_per_minute: raw.requests_per_minute,
+                test_requests_per_minute: raw.test_requests_per_minute.unwrap_or(0.0),
+                canary,
+            })
+        } else {
+            Err(PolicyError::Invalid {
+                problems: problems
+                    .into_iter()
+                    .map(|p| {
+                        let (field, message) = p.split_once(": ").unwrap_or(("", &p));
+                        crate::policy::Problem {
+                            source: source.to_string(),
+                            line: 0,
+                            column: 0,
+                            field: field.to_string(),
+                            message: message.to_string(),
+                        }
+                    })
+                    .collect(),
+            })
+        }
+    }
+
+    /// Production share on the replacement at `minute`.
+    pub fn canary_share(&self, minute: i64) -> f64 {
+        self.traffic
+            .iter()
+            .take_while(|(at, _)| *at <= minute)
+            .last()
+            .map(|(_, share)| *share)
+            .unwrap_or(0.0)
+    }
+
+    /// The replacement's state during `minute`.
+    pub fn minute(&self, minute: i64) -> Minute {
+        let mut state = Minute {
+            requests: 0.0,
+            error_rate: 0.0,
+            p95: 0.0,
+            healthy_hosts: 0.0,
+            unhealthy_hosts: 0.0,
+            canary_share: self.canary_share(minute),
+            missing: false,
+        };
+        let mut rpm = self.requests_per_minute;
+        for segment in &self.canary {
+            if segment.from > minute || segment.to.is_some_and(|to| minute >= to) {
+                continue;
+            }
+            if let Some(v) = segment.error_rate {
+                state.error_rate = v;
+            }
+            if let Some(v) = segment.p95 {
+                state.p95 = v;
+            }
+            if let Some(v) = segment.healthy_hosts {
+                state.healthy_hosts = v;
+            }
+            if let Some(v) = segment.unhealthy_hosts {
+                state.unhealthy_hosts = v;
+            }
+            if let Some(v) = segment.requests_per_minute {
+                rpm = v;
+            }
+            state.missing = segment.missing;
+        }
+        state.requests = (self.test_requests_per_minute + rpm * state.canary_share).round();
+        state
+    }
+}
+
+fn invalid(source: &str, line: u64, column: u64, field: &str, message: &str) -> PolicyError {
+    PolicyError::Invalid {
+        problems: vec![crate::policy::Problem {
+            source: source.to_string(),
+            line,
+            column,
+            field: field.to_string(),
+            message: message.to_string(),
+        }],
+    }
+}
+
+/// `12m` as 12, or a problem recorded for `field`.
+fn minutes(problems: &mut Vec<String>, field: &str, text: &str) -> i64 {
+    parse_minutes(text).unwrap_or_else(|| {
+        problems.push(format!(
+            "{field}: expected minutes such as `12m`, found {text:?}"
+        ));
+        0
+    })
+}
+
+fn parse_minutes(text: &str) -> Option<i64> {
+    text.trim().strip_suffix('m')?.trim().parse().ok()
+}
+
+fn parse_share(text: &str) -> Option<f64> {
+    let text = text.trim();
+    match text.strip_suffix('%') {
+        Some(percent) => percent.trim().parse::<f64>().ok().map(|p| p / 100.0),
+        None => text.parse().ok(),
+    }
+    .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: String,
+    description: String,
+    expect: RawExpect,
+    schedule: BTreeMap<String, String>,
+    #[serde(default)]
+    traffic: Vec<RawStep>,
+    requests_per_minute: f64,
+    test_requests_per_minute: Option<f64>,
+    canary: Vec<RawSegment>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    status: String,
+    decided_by: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    at: String,
+    canary: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSegment {
+    from: String,
+    to: Option<String>,
+    error_rate: Option<String>,
+    p95: Option<f64>,
+    healthy_hosts: Option<f64>,
+    unhealthy_hosts: Option<f64>,
+    requests_per_minute: Option<f64>,
+    missing: Option<bool>,
+}

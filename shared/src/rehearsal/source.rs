@@ -1,0 +1,157 @@
+//! The embedded evidence source of a rehearsal: a scenario turned into the
+//! datapoints CloudWatch would hold for the replacement's target group.
+//!
+//! It implements the same provider traits as the CloudWatch and CodeDeploy
+//! providers, so the hook code under rehearsal is the production code; only
+//! where the numbers come from differs. It publishes what an ALB publishes:
+//! host counts every minute, request counts and response times only in minutes
+//! with requests, and 5XX counts only when there were some.
+
+use super::scenario::{Minute, Scenario};
+use crate::evidence::deployment::{DeploymentInfo, DeploymentSource};
+use crate::evidence::{
+    AlarmSource, AlarmStates, EvidenceError, MetricData, MetricIdentity, MetricRequest,
+    MetricSource, RawSeries, SeriesStatus,
+};
+use crate::judge::LifecycleStatus;
+use crate::policy::MetricQuery;
+use crate::report::{ReportError, ReportOutcome, StatusReporter};
+use std::sync::Mutex;
+
+/// Metrics the scenario can answer for.
+const PUBLISHED: [&str; 5] = [
+    "RequestCount",
+    "HTTPCode_Target_5XX_Count",
+    "TargetResponseTime",
+    "HealthyHostCount",
+    "UnHealthyHostCount",
+];
+
+/// A scenario as CloudWatch and CodeDeploy would present it.
+pub struct ScenarioSource<'a> {
+    scenario: &'a Scenario,
+    /// Epoch seconds of minute 0.
+    start: i64,
+    reports: Mutex<Vec<LifecycleStatus>>,
+}
+
+impl<'a> ScenarioSource<'a> {
+    /// A source whose minute 0 is `start` (epoch seconds, on a minute boundary).
+    pub fn new(scenario: &'a Scenario, start: i64) -> Self {
+        ScenarioSource {
+            scenario,
+            start,
+            reports: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The value one metric had in one minute, `None` when the ALB would
+    /// publish nothing.
+    pub fn value(&self, metric: &str, minute: i64) -> Option<f64> {
+        if minute < 0 {
+            return None; // the replacement did not exist yet
+        }
+        let m: Minute = self.scenario.minute(minute);
+        if m.missing {
+            return None;
+        }
+        match metric {
+            "RequestCount" => (m.requests > 0.0).then_some(m.requests),
+            "HTTPCode_Target_5XX_Count" => {
+                let errors = (m.requests * m.error_rate).round();
+                (errors > 0.0).then_some(errors)
+            }
+            "TargetResponseTime" => (m.requests > 0.0).then_some(m.p95),
+            "HealthyHostCount" => Some(m.healthy_hosts),
+            "UnHealthyHostCount" => Some(m.unhealthy_hosts),
+            _ => None,
+        }
+    }
+
+    fn series(&self, query: &MetricQuery, request: &MetricRequest) -> RawSeries {
+        let period = query.period_secs.max(60);
+        let first = request.range.start.div_euclid(period) * period;
+        let points = (first..request.range.end)
+            .step_by(period as usize)
+            .filter_map(|bucket| {
+                let values: Vec<f64> = (bucket..bucket + period)
+                    .step_by(60)
+                    .filter_map(|t| self.value(&query.metric_name, (t - self.start).div_euclid(60)))
+                    .collect();
+                aggregate(&query.stat, &values).map(|v| (bucket, v))
+            })
+            .collect();
+        RawSeries {
+            points,
+            status: SeriesStatus::Complete,
+            messages: Vec::new(),
+        }
+    }
+
+    /// Every status reported so far.
+    pub fn reports(&self) -> Vec<LifecycleStatus> {
+        self.reports.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// Combines the minutes of one period as CloudWatch would for `stat`
+/// (a percentile of per-minute percentiles is approximated by their maximum).
+fn aggregate(stat: &str, values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let sum: f64 = values.iter().sum();
+    Some(match stat {
+        "Sum" | "SampleCount" => sum,
+        "Average" => sum / values.len() as f64,
+        "Minimum" => values.iter().copied().fold(f64::INFINITY, f64::min),
+        _ => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    })
+}
+
+impl MetricSource for ScenarioSource<'_> {
+    async fn metric_data(&self, request: &MetricRequest) -> Result<MetricData, EvidenceError> {
+        Ok(request
+            .queries
+            .iter()
+            .map(|q| (q.clone(), self.series(q, request)))
+            .collect())
+    }
+
+    async fn metric_exists(&self, metric: &MetricIdentity) -> Result<bool, EvidenceError> {
+        Ok(PUBLISHED.contains(&metric.metric_name.as_str()))
+    }
+}
+
+impl AlarmSource for ScenarioSource<'_> {
+    async fn alarm_states(&self, _names: &[String]) -> Result<AlarmStates, EvidenceError> {
+        // A rehearsal has no alarms: an alarm gate sees them as missing and errs.
+        Ok(AlarmStates::new())
+    }
+}
+
+impl DeploymentSource for ScenarioSource<'_> {
+    async fn deployment(&self, _deployment_id: &str) -> Result<DeploymentInfo, EvidenceError> {
+        Ok(DeploymentInfo {
+            application_name: Some("rehearsal".into()),
+            deployment_group_name: Some(self.scenario.name.clone()),
+            compute_platform: Some("ECS".into()),
+            status: Some("InProgress".into()),
+            ..DeploymentInfo::default()
+        })
+    }
+}
+
+impl StatusReporter for ScenarioSource<'_> {
+    async fn report(
+        &self,
+        _deployment_id: &str,
+        _execution_id: &str,
+        status: LifecycleStatus,
+    ) -> Result<ReportOutcome, ReportError> {
+        if let Ok(mut reports) = self.reports.lock() {
+            reports.push(status);
+        }
+        Ok(ReportOutcome::Accepted)
+    }
+}
