@@ -120,6 +120,9 @@ pub struct GateResult {
     /// e.g. `> 1%`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<String>,
+    /// The threshold as a number in the signal's unit (a percentage as a fraction).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_value: Option<f64>,
     /// The judged window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window: Option<TimeRange>,
@@ -149,6 +152,7 @@ impl GateResult {
             outcome,
             reason,
             threshold: None,
+            threshold_value: None,
             window: None,
             rule: None,
             breaching: None,

@@ -32,6 +32,7 @@ pub fn judge(
         check.comparison,
         check.threshold.format_value(check.threshold.value)
     ));
+    result.threshold_value = Some(check.threshold.value);
     result.window = Some(range);
     result.rule = Some(format!(
         "{} of the last {} periods of {}s",

@@ -226,14 +226,14 @@ impl Threshold {
     /// Formats a value of the compared signal in this threshold's unit.
     pub fn format_value(&self, value: f64) -> String {
         match self.unit {
-            ThresholdUnit::Percent => format!("{}%", trim_float(value * 100.0)),
-            ThresholdUnit::Plain => trim_float(value),
+            ThresholdUnit::Percent => format!("{}%", trim_float(value * 100.0, 2)),
+            ThresholdUnit::Plain => trim_float(value, 4),
         }
     }
 }
 
-fn trim_float(value: f64) -> String {
-    let text = format!("{value:.4}");
+fn trim_float(value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     if text == "-0" {
         "0".into()

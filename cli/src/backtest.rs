@@ -1,0 +1,295 @@
+//! `gatectl backtest`: replay exported CloudWatch data through a hook's gates.
+//!
+//! The data is what the real AWS CLI writes for `aws cloudwatch get-metric-data
+//! --output json`. `--print-queries` writes the `--metric-data-queries` file for
+//! that command, with the ids the policy's queries map to, so the export and the
+//! policy line up:
+//!
+//! ```text
+//! gatectl backtest --hook AfterAllowTraffic --print-queries > queries.json
+//! aws cloudwatch get-metric-data --metric-data-queries file://queries.json \
+//!     --start-time 2026-11-20T00:00:00Z --end-time 2026-11-21T00:00:00Z --output json > day.json
+//! gatectl backtest --hook AfterAllowTraffic --data day.json
+//! ```
+//!
+//! The hook's window then slides over the data one period at a time, and each
+//! gate's outcome at every step is shown: how users tune thresholds and count
+//! the false alarms a policy would have raised on past releases.
+
+use crate::render::{colour_enabled, paint, Colour};
+use anyhow::{anyhow, bail, Context, Result};
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use indicatif::ProgressBar;
+use metric_gate::evidence::{
+    plan, Evidence, MetricData, PreflightEvidence, RawSeries, SeriesStatus,
+};
+use metric_gate::judge::{judge, GateOutcome, LifecycleStatus};
+use metric_gate::lambda::load_policy;
+use metric_gate::policy::GateCheck;
+use metric_gate::Hook;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `gatectl backtest`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The hook whose gates to replay.
+    #[arg(long)]
+    hook: String,
+    /// The policy; the embedded default when absent.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// `aws cloudwatch get-metric-data --output json` files (several are merged).
+    #[arg(long = "data", value_name = "FILE")]
+    data: Vec<PathBuf>,
+    /// Print the MetricDataQueries to export with, and exit.
+    #[arg(long)]
+    print_queries: bool,
+}
+
+/// The AWS CLI's JSON output of `get-metric-data`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Export {
+    metric_data_results: Vec<ExportedSeries>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ExportedSeries {
+    id: String,
+    #[serde(default)]
+    timestamps: Vec<String>,
+    #[serde(default)]
+    values: Vec<f64>,
+    status_code: Option<String>,
+}
+
+impl Args {
+    pub fn run(self) -> Result<ExitCode> {
+        let hook =
+            Hook::parse(&self.hook).ok_or_else(|| anyhow!("unknown hook {:?}", self.hook))?;
+        let policy_file = self.policy.as_ref().map(|p| p.display().to_string());
+        let env = |name: &str| match (name, &policy_file) {
+            (metric_gate::lambda::POLICY_FILE_VAR, Some(file)) => Some(file.clone()),
+            _ => std::env::var(name).ok(),
+        };
+        let policy = load_policy(&env).context("loading the policy")?;
+        let section = policy
+            .hook(hook)
+            .ok_or_else(|| anyhow!("the policy {} has no section for {hook}", policy.source))?;
+        let queries = plan(&policy, hook, 0)
+            .metrics
+            .map(|m| m.queries)
+            .unwrap_or_default();
+        if queries.is_empty() {
+            bail!("{hook} has no metric gates to backtest");
+        }
+        if self.print_queries {
+            let exported: Vec<_> = queries
+                .iter()
+                .enumerate()
+                .map(|(i, q)| {
+                    json!({
+                        "Id": format!("q{i}"),
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": q.namespace,
+                                "MetricName": q.metric_name,
+                                "Dimensions": q.dimensions.iter().map(|(n, v)| json!({"Name": n, "Value": v})).collect::<Vec<_>>(),
+                            },
+                            "Period": q.period_secs,
+                            "Stat": q.stat,
+                        },
+                        "ReturnData": true,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&exported)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        if self.data.is_empty() {
+            bail!("give --data FILE (the output of aws cloudwatch get-metric-data --output json), or --print-queries to make the export");
+        }
+        let data = read_exports(&self.data, &queries)?;
+        let (first, last) = data
+            .values()
+            .flat_map(|s| s.points.iter().map(|(t, _)| *t))
+            .fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+        if first > last {
+            bail!("the export has no datapoints");
+        }
+        let (step, reach) = section
+            .gates
+            .iter()
+            .filter_map(|g| match &g.check {
+                GateCheck::Threshold(t) => Some((t.period_secs, t.window_secs)),
+                GateCheck::Alarms(_) => None,
+            })
+            .fold((i64::MAX, 0), |(step, reach), (p, w)| {
+                (step.min(p), reach.max(w))
+            });
+        let lag = section.ingestion_lag_secs;
+        // From the first instant a whole window of data exists to the last datapoint.
+        let times: Vec<i64> = (first + reach + lag..=last + step + lag)
+            .step_by(step as usize)
+            .collect();
+        let progress = ProgressBar::new(times.len() as u64);
+        let mut timelines: BTreeMap<String, String> = BTreeMap::new();
+        let mut failures = Vec::new();
+        for &now in &times {
+            let evidence = Evidence {
+                now,
+                metrics: Some(Ok(data.clone())),
+                alarms: None,
+                preflight: PreflightEvidence::default(),
+            };
+            let verdict = judge(section, &evidence);
+            for gate in &verdict.gates {
+                let mark = match gate.outcome {
+                    GateOutcome::Pass => '.',
+                    GateOutcome::Inconclusive => '?',
+                    GateOutcome::Fail => 'X',
+                    GateOutcome::Error => 'E',
+                };
+                timelines.entry(gate.name.clone()).or_default().push(mark);
+            }
+            if verdict.status == LifecycleStatus::Failed {
+                failures.push((now, verdict.reason));
+            }
+            progress.inc(1);
+        }
+        progress.finish_and_clear();
+        let colour = colour_enabled();
+        println!(
+            "{hook} with {}: {} evaluations, every {step}s, from {} to {}",
+            policy.source,
+            times.len(),
+            stamp(times[0]),
+            stamp(*times.last().unwrap_or(&times[0]))
+        );
+        println!("  legend: . pass  X fail  ? inconclusive  E error");
+        for (name, line) in &timelines {
+            let fails = line.chars().filter(|c| *c == 'X').count();
+            println!(
+                "  {name:<26} {line}  {}",
+                paint(
+                    &format!("{fails} failing"),
+                    if fails > 0 {
+                        Colour::Red
+                    } else {
+                        Colour::Green
+                    },
+                    colour
+                )
+            );
+        }
+        println!(
+            "the hook would have reported Failed in {} of {} evaluations",
+            failures.len(),
+            times.len()
+        );
+        for (now, reason) in failures.iter().take(20) {
+            println!("  {}  {reason}", stamp(*now));
+        }
+        if failures.len() > 20 {
+            println!("  ... and {} more", failures.len() - 20);
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Reads and merges exports, mapping ids back to the policy's queries.
+fn read_exports(
+    paths: &[PathBuf],
+    queries: &[metric_gate::policy::MetricQuery],
+) -> Result<MetricData> {
+    let mut data: MetricData = queries
+        .iter()
+        .map(|q| {
+            (
+                q.clone(),
+                RawSeries {
+                    points: Vec::new(),
+                    status: SeriesStatus::Complete,
+                    messages: Vec::new(),
+                },
+            )
+        })
+        .collect();
+    for path in paths {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let export: Export = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is not the JSON output of aws cloudwatch get-metric-data",
+                path.display()
+            )
+        })?;
+        for series in export.metric_data_results {
+            let index: usize = series
+                .id
+                .strip_prefix('q')
+                .and_then(|n| n.parse().ok())
+                .filter(|i| *i < queries.len())
+                .ok_or_else(|| anyhow!("{}: id {:?} is not one of this hook's queries (export with --print-queries)", path.display(), series.id))?;
+            if series.timestamps.len() != series.values.len() {
+                bail!(
+                    "{}: {} has {} timestamps but {} values",
+                    path.display(),
+                    series.id,
+                    series.timestamps.len(),
+                    series.values.len()
+                );
+            }
+            let target = data
+                .get_mut(&queries[index])
+                .expect("every query has a series");
+            for (stamp, value) in series.timestamps.iter().zip(&series.values) {
+                target.points.push((
+                    parse_stamp(stamp)
+                        .with_context(|| format!("{}: timestamp {stamp:?}", path.display()))?,
+                    *value,
+                ));
+            }
+            if series.status_code.as_deref() == Some("PartialData") {
+                target.status = SeriesStatus::PartialData;
+            }
+        }
+    }
+    Ok(data)
+}
+
+/// ISO 8601 as the AWS CLI prints it (`2026-11-23T10:04:00+00:00` or `...Z`).
+fn parse_stamp(text: &str) -> Result<i64> {
+    let normalised = match text.strip_suffix("+00:00") {
+        Some(head) => format!("{head}Z"),
+        None => text.to_string(),
+    };
+    Ok(DateTime::from_str(&normalised, Format::DateTime)?.secs())
+}
+
+fn stamp(epoch: i64) -> String {
+    DateTime::from_secs(epoch)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| epoch.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_aws_cli_timestamps() {
+        assert_eq!(
+            parse_stamp("2026-11-23T10:04:00+00:00").unwrap(),
+            1_795_428_240
+        );
+        assert_eq!(parse_stamp("2026-11-23T10:04:00Z").unwrap(), 1_795_428_240);
+        assert!(parse_stamp("yesterday").is_err());
+    }
+}

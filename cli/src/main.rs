@@ -1,0 +1,64 @@
+//! `gatectl`: the operator's command line for codedeploy-gates.
+//!
+//! Every subcommand shares the library with the hook functions, so what gatectl
+//! says about a policy is what the hooks will do with it. One module per
+//! subcommand, each an `Args` struct with a `run` method; `main` dispatches.
+
+mod backtest;
+mod evaluate;
+mod rehearse;
+mod render;
+mod report;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Validate, evaluate, backtest and rehearse CodeDeploy gate policies.
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatectl",
+    version,
+    about,
+    after_help = "Policy reference: README.md, section \"The gate policy\"."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check policy files; every problem with file, line, column and field.
+    Validate(validate::Args),
+    /// Judge a hook now against live CloudWatch (never reports to CodeDeploy).
+    Evaluate(evaluate::Args),
+    /// Replay exported CloudWatch data through a hook's gates.
+    Backtest(backtest::Args),
+    /// An offline game day: a scenario through the whole lifecycle on a simulated clock.
+    Rehearse(rehearse::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => args.run(),
+        Command::Evaluate(args) => args.run(),
+        Command::Backtest(args) => args.run(),
+        Command::Rehearse(args) => args.run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("gatectl: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A single-threaded runtime for the subcommands that call async library code.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}

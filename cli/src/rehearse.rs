@@ -1,0 +1,187 @@
+//! `gatectl rehearse [SCENARIO]`: an offline game day.
+//!
+//! Runs a scenario (a shipped one by name, or a file) through the lifecycle with
+//! the real hook code on a simulated clock, prints the timeline, optionally
+//! writes an HTML report, and exits 0 only if the rehearsal ended the way the
+//! scenario file says. With no argument it runs the `healthy` scenario and then
+//! the others, as a tour.
+
+use crate::render::{colour_enabled, gate_line, paint, Colour};
+use crate::report;
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use metric_gate::judge::LifecycleStatus;
+use metric_gate::policy::Policy;
+use metric_gate::rehearsal::{
+    rehearsal_env, rehearse, Rehearsal, Scenario, Step, SHIPPED_SCENARIOS,
+};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `gatectl rehearse`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A shipped scenario's name (see --list) or a scenario file; all shipped ones when absent.
+    scenario: Option<String>,
+    /// The policy to rehearse; the embedded default when absent.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Write an HTML report with one chart per gate decision.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Print every gate of every hook, not only the deciding ones.
+    #[arg(long, short)]
+    verbose: bool,
+    /// List the shipped scenarios.
+    #[arg(long)]
+    list: bool,
+}
+
+impl Args {
+    pub fn run(self) -> Result<ExitCode> {
+        if self.list {
+            for (name, text) in SHIPPED_SCENARIOS {
+                let scenario = Scenario::from_yaml(text, name)?;
+                println!("{name:<20} {}", scenario.description);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        let policy = match &self.policy {
+            None => Policy::embedded_default(&rehearsal_env)?,
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Policy::from_yaml(&text, &path.display().to_string(), &rehearsal_env)?
+            }
+        };
+        let scenarios = self.scenarios()?;
+        let colour = colour_enabled();
+        let runtime = crate::runtime()?;
+        let mut all_as_expected = true;
+        let mut finished = Vec::new();
+        for scenario in &scenarios {
+            let progress =
+                ProgressBar::new(scenario.schedule.len() as u64 + scenario.traffic.len() as u64);
+            progress.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{bar:20}] {pos}/{len}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            progress.set_message(format!("rehearsing {}", scenario.name));
+            let rehearsal = runtime.block_on(rehearse(scenario, &policy, |_| progress.inc(1)));
+            progress.finish_and_clear();
+            all_as_expected &= print_timeline(scenario, &policy, &rehearsal, self.verbose, colour);
+            finished.push((scenario.clone(), rehearsal));
+        }
+        if let Some(path) = &self.report {
+            std::fs::write(path, report::html(&policy, &finished))
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("report: {}", path.display());
+        }
+        Ok(if all_as_expected {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+
+    fn scenarios(&self) -> Result<Vec<Scenario>> {
+        match &self.scenario {
+            None => SHIPPED_SCENARIOS
+                .iter()
+                .map(|(name, text)| Ok(Scenario::from_yaml(text, name)?))
+                .collect(),
+            Some(name) => {
+                if let Some((_, text)) = SHIPPED_SCENARIOS.iter().find(|(n, _)| n == name) {
+                    return Ok(vec![Scenario::from_yaml(text, name)?]);
+                }
+                let path = PathBuf::from(name);
+                if !path.exists() {
+                    let names: Vec<&str> = SHIPPED_SCENARIOS.iter().map(|(n, _)| *n).collect();
+                    bail!(
+                        "no scenario {name:?}: give a file, or one of {}",
+                        names.join(", ")
+                    );
+                }
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                Ok(vec![Scenario::from_yaml(&text, name)?])
+            }
+        }
+    }
+}
+
+/// Prints a rehearsal's timeline; returns whether it ended as expected.
+fn print_timeline(
+    scenario: &Scenario,
+    policy: &Policy,
+    rehearsal: &Rehearsal,
+    verbose: bool,
+    colour: bool,
+) -> bool {
+    println!(
+        "{} {}: {}",
+        paint("rehearsal", Colour::Dim, colour),
+        scenario.name,
+        scenario.description
+    );
+    println!(
+        "  policy {} ({})",
+        policy.source,
+        &policy.digest[..19.min(policy.digest.len())]
+    );
+    for step in &rehearsal.steps {
+        match step {
+            Step::Traffic { minute, share } => {
+                println!(
+                    "  T+{minute:02}m  {}",
+                    paint(
+                        &format!("traffic on the replacement -> {}%", share * 100.0),
+                        Colour::Dim,
+                        colour
+                    )
+                );
+            }
+            Step::Skipped { minute, hook } => {
+                println!("  T+{minute:02}m  {hook:<22} skipped: no section in the policy");
+            }
+            Step::Hook { minute, record } => {
+                let status = format!("{:<9}", record.status.to_string());
+                let status = match record.status {
+                    LifecycleStatus::Succeeded => paint(&status, Colour::Green, colour),
+                    LifecycleStatus::Failed => paint(&status, Colour::Red, colour),
+                };
+                let rollback = if record.status == LifecycleStatus::Failed {
+                    "  -> rollback"
+                } else {
+                    ""
+                };
+                println!(
+                    "  T+{minute:02}m  {:<22} {status} {}{rollback}",
+                    record.hook.to_string(),
+                    record.reason
+                );
+                for gate in &record.gates {
+                    let deciding = gate.outcome != metric_gate::judge::GateOutcome::Pass;
+                    if verbose || deciding || record.status == LifecycleStatus::Failed {
+                        println!(
+                            "           {}",
+                            gate_line(gate, gate.threshold_value, colour)
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let ended = match (rehearsal.status, rehearsal.decided_by) {
+        (LifecycleStatus::Failed, Some(hook)) => format!("rolled back by {hook}"),
+        _ => "promoted: every hook succeeded".to_string(),
+    };
+    let as_expected = rehearsal.matches(&scenario.expect);
+    let verdict = if as_expected {
+        paint("as the scenario expects", Colour::Green, colour)
+    } else {
+        paint("NOT as the scenario expects", Colour::Red, colour)
+    };
+    println!("  result: {ended}, {verdict}\n");
+    as_expected
+}
