@@ -62,8 +62,10 @@ struct Export {
 #[serde(rename_all = "PascalCase")]
 struct ExportedSeries {
     id: String,
+    /// ISO 8601 strings (AWS CLI v2, or v1 with `cli_timestamp_format = iso8601`)
+    /// or epoch numbers (AWS CLI v1's default, which prints the wire value).
     #[serde(default)]
-    timestamps: Vec<String>,
+    timestamps: Vec<serde_json::Value>,
     #[serde(default)]
     values: Vec<f64>,
     status_code: Option<String>,
@@ -264,13 +266,24 @@ fn read_exports(
     Ok(data)
 }
 
-/// ISO 8601 as the AWS CLI prints it (`2026-11-23T10:04:00+00:00` or `...Z`).
-fn parse_stamp(text: &str) -> Result<i64> {
-    let normalised = match text.strip_suffix("+00:00") {
-        Some(head) => format!("{head}Z"),
-        None => text.to_string(),
-    };
-    Ok(DateTime::from_str(&normalised, Format::DateTime)?.secs())
+/// A timestamp as the AWS CLI prints it: ISO 8601 (`2026-11-23T10:04:00+00:00`
+/// or `...Z`) or epoch seconds.
+fn parse_stamp(value: &serde_json::Value) -> Result<i64> {
+    match value {
+        serde_json::Value::Number(n) => n
+            .as_f64()
+            .filter(|f| f.is_finite())
+            .map(|f| f.floor() as i64)
+            .ok_or_else(|| anyhow!("not an epoch number")),
+        serde_json::Value::String(text) => {
+            let normalised = match text.strip_suffix("+00:00") {
+                Some(head) => format!("{head}Z"),
+                None => text.clone(),
+            };
+            Ok(DateTime::from_str(&normalised, Format::DateTime)?.secs())
+        }
+        _ => bail!("neither an ISO 8601 string nor an epoch number"),
+    }
 }
 
 fn stamp(epoch: i64) -> String {

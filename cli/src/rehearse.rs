@@ -3,8 +3,9 @@
 //! Runs a scenario (a shipped one by name, or a file) through the lifecycle with
 //! the real hook code on a simulated clock, prints the timeline, optionally
 //! writes an HTML report, and exits 0 only if the rehearsal ended the way the
-//! scenario file says. With no argument it runs the `healthy` scenario and then
-//! the others, as a tour.
+//! scenario file says. With no argument it runs the default scenario,
+//! `latency-regression`: a release that looks fine until production load, the
+//! case a canary gate exists for. `--all` runs every shipped scenario.
 
 use crate::render::{colour_enabled, gate_line, paint, Colour};
 use crate::report;
@@ -18,11 +19,17 @@ use metric_gate::rehearsal::{
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// What `gatectl rehearse` runs with no argument.
+const DEFAULT_SCENARIO: &str = "latency-regression";
+
 /// Arguments of `gatectl rehearse`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A shipped scenario's name (see --list) or a scenario file; all shipped ones when absent.
+    /// A shipped scenario's name (see --list) or a scenario file [default: latency-regression].
     scenario: Option<String>,
+    /// Run every shipped scenario.
+    #[arg(long, conflicts_with = "scenario")]
+    all: bool,
     /// The policy to rehearse; the embedded default when absent.
     #[arg(long)]
     policy: Option<PathBuf>,
@@ -86,27 +93,31 @@ impl Args {
 
     fn scenarios(&self) -> Result<Vec<Scenario>> {
         match &self.scenario {
+            None if !self.all => self.named(DEFAULT_SCENARIO),
             None => SHIPPED_SCENARIOS
                 .iter()
                 .map(|(name, text)| Ok(Scenario::from_yaml(text, name)?))
                 .collect(),
-            Some(name) => {
-                if let Some((_, text)) = SHIPPED_SCENARIOS.iter().find(|(n, _)| n == name) {
-                    return Ok(vec![Scenario::from_yaml(text, name)?]);
-                }
-                let path = PathBuf::from(name);
-                if !path.exists() {
-                    let names: Vec<&str> = SHIPPED_SCENARIOS.iter().map(|(n, _)| *n).collect();
-                    bail!(
-                        "no scenario {name:?}: give a file, or one of {}",
-                        names.join(", ")
-                    );
-                }
-                let text = std::fs::read_to_string(&path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                Ok(vec![Scenario::from_yaml(&text, name)?])
-            }
+            Some(name) => self.named(name),
         }
+    }
+
+    /// A shipped scenario by name, or a scenario file.
+    fn named(&self, name: &str) -> Result<Vec<Scenario>> {
+        if let Some((_, text)) = SHIPPED_SCENARIOS.iter().find(|(n, _)| *n == name) {
+            return Ok(vec![Scenario::from_yaml(text, name)?]);
+        }
+        let path = PathBuf::from(name);
+        if !path.exists() {
+            let names: Vec<&str> = SHIPPED_SCENARIOS.iter().map(|(n, _)| *n).collect();
+            bail!(
+                "no scenario {name:?}: give a file, or one of {}",
+                names.join(", ")
+            );
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(vec![Scenario::from_yaml(&text, name)?])
     }
 }
 

@@ -46,8 +46,9 @@ impl Args {
                         .iter()
                         .map(|(hook, section)| {
                             format!(
-                                "{hook} ({} gates{})",
+                                "{hook} ({} gate{}{})",
                                 section.gates.len(),
+                                if section.gates.len() == 1 { "" } else { "s" },
                                 if section.preflight {
                                     " + preflight"
                                 } else {

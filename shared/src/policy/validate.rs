@@ -113,9 +113,16 @@ pub(super) fn validate(
     }
 }
 
-/// serde-saphyr renders a source snippet under its message; the first line is the message.
+/// serde-saphyr renders a source snippet under its message and starts it with
+/// `error: line L column C:`; the position is reported separately, so keep the
+/// message alone.
 fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).trim().to_string()
+    let line = message.lines().next().unwrap_or(message).trim();
+    let line = line.strip_prefix("error:").unwrap_or(line).trim_start();
+    match line.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+        Some((position, rest)) if position.contains(" column ") => rest.to_string(),
+        _ => line.to_string(),
+    }
 }
 
 struct Validator<'a> {

@@ -1,0 +1,106 @@
+//! `gatectl rehearse`: every shipped scenario ends the way its file says, the
+//! report draws every gate, and a wrong expectation is an exit code.
+
+use std::path::Path;
+use std::process::Command;
+
+fn gatectl(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gatectl"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_shipped_scenario_ends_as_its_file_says() {
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&scenarios).unwrap() {
+        let path = entry.unwrap().path();
+        let output = gatectl(&["rehearse", path.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{}:\n{stdout}", path.display());
+        assert!(stdout.contains("as the scenario expects"), "{stdout}");
+        names.push(path.file_stem().unwrap().to_string_lossy().to_string());
+    }
+    assert!(names.len() >= 6, "{names:?}");
+    // --all runs the embedded copies, which must match the files.
+    let tour = gatectl(&["rehearse", "--all"]);
+    assert!(tour.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&tour.stdout)
+            .matches("as the scenario expects")
+            .count(),
+        names.len()
+    );
+}
+
+#[test]
+fn the_timeline_says_who_decided_what_and_when() {
+    // No argument: the default scenario, latency-regression.
+    let output = gatectl(&["rehearse"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("T+40m  traffic on the replacement -> 100%"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("T+47m  AfterAllowTraffic      Failed"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "latency-p95 [fail]: 5 of the last 5 periods > 1 (fails at 3); worst 1.6  -> rollback"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("result: rolled back by AfterAllowTraffic, as the scenario expects"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+}
+
+#[test]
+fn a_scenario_that_ends_otherwise_fails_the_command() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/error-spike.yaml"),
+    )
+    .unwrap();
+    let wrong = text
+        .replace("status: Failed", "status: Succeeded")
+        .replace("  decided_by: BeforeAllowTraffic\n", "");
+    let path = std::env::temp_dir().join(format!("wrong-expectation-{}.yaml", std::process::id()));
+    std::fs::write(&path, wrong).unwrap();
+    let output = gatectl(&["rehearse", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("NOT as the scenario expects"));
+}
+
+#[test]
+fn the_report_draws_each_gate_with_threshold_and_breaches() {
+    let path = std::env::temp_dir().join(format!("rehearsal-{}.html", std::process::id()));
+    let output = gatectl(&["rehearse", "flapping", "--report", path.to_str().unwrap()]);
+    assert!(output.status.success());
+    let html = std::fs::read_to_string(&path).unwrap();
+    assert!(html.starts_with("<!doctype html>"));
+    // Preflight checks have no series; then 2 + 3 + 3 gates with series.
+    assert_eq!(html.matches("<svg").count(), 8, "{html}");
+    // The flapping error rate: 3 breaching periods drawn in red at AfterAllowTraffic.
+    assert_eq!(html.matches("r=\"4\" fill=\"#cf222e\"").count(), 3);
+    assert!(
+        html.contains("stroke-dasharray"),
+        "threshold lines are drawn"
+    );
+}
+
+#[test]
+fn unknown_scenarios_are_named() {
+    let output = gatectl(&["rehearse", "no-such-thing"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr)
+        .contains("no scenario \"no-such-thing\": give a file, or one of healthy"));
+}

@@ -1,0 +1,88 @@
+//! `gatectl backtest` on an export made by the real AWS CLI (`aws cloudwatch
+//! get-metric-data --output json`) from metrics seeded into the emulator.
+
+use gate_tests::{
+    epoch_secs, hook_binary, temp_file, workspace_root, AlbMinute, Emulator, LOAD_BALANCER,
+    TARGET_GROUP,
+};
+use std::process::Command;
+
+#[test]
+fn backtest_finds_the_windows_a_policy_would_have_failed() {
+    let emulator = Emulator::start();
+    // 30 minutes, oldest first; 3 % errors in minutes 20, 21 and 22 only.
+    emulator.seed_alb(30, |i| AlbMinute {
+        errors_5xx: Some(if (20..=22).contains(&i) { 30.0 } else { 2.0 }),
+        ..AlbMinute::healthy()
+    });
+    let gatectl = hook_binary("gatectl");
+    let env = [
+        ("TARGET_GROUP", TARGET_GROUP),
+        ("LOAD_BALANCER", LOAD_BALANCER),
+    ];
+    let queries = Command::new(&gatectl)
+        .envs(env)
+        .args(["backtest", "--hook", "AfterAllowTraffic", "--print-queries"])
+        .output()
+        .unwrap();
+    assert!(queries.status.success(), "{queries:?}");
+    let queries = temp_file("queries.json", &String::from_utf8(queries.stdout).unwrap());
+
+    let now = epoch_secs();
+    let export = Command::new(workspace_root().join(".venv/bin/aws"))
+        .env("AWS_ENDPOINT_URL", format!("http://{}", emulator.address))
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .args(["cloudwatch", "get-metric-data", "--output", "json"])
+        .arg("--metric-data-queries")
+        .arg(format!("file://{}", queries.display()))
+        .args([
+            "--start-time",
+            &(now - 3600).to_string(),
+            "--end-time",
+            &now.to_string(),
+        ])
+        .output()
+        .expect("run the AWS CLI from .venv (./dev test installs it)");
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let data = temp_file("day.json", &String::from_utf8(export.stdout).unwrap());
+
+    let output = Command::new(&gatectl)
+        .envs(env)
+        .args(["backtest", "--hook", "AfterAllowTraffic", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // A 5-minute window fails when it holds 2 of the 3 bad minutes: it starts at
+    // minute 17, 18, 19, 20 or 21. Nothing else fails.
+    assert!(
+        stdout.contains("the hook would have reported Failed in 5 of"),
+        "{stdout}"
+    );
+    let error_rate = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("error-rate"))
+        .unwrap();
+    assert!(
+        error_rate.contains("XXXXX") && error_rate.contains("5 failing"),
+        "{error_rate}"
+    );
+    for other in ["healthy-hosts", "latency-p95"] {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(other))
+            .unwrap();
+        assert!(line.contains("0 failing"), "{line}");
+    }
+}
