@@ -298,11 +298,11 @@ mod tests {
 
     #[test]
     fn parses_aws_cli_timestamps() {
-        assert_eq!(
-            parse_stamp("2026-11-23T10:04:00+00:00").unwrap(),
-            1_795_428_240
-        );
-        assert_eq!(parse_stamp("2026-11-23T10:04:00Z").unwrap(), 1_795_428_240);
-        assert!(parse_stamp("yesterday").is_err());
+        let at = 1_795_428_240;
+        assert_eq!(parse_stamp(&json!("2026-11-23T10:04:00+00:00")).unwrap(), at);
+        assert_eq!(parse_stamp(&json!("2026-11-23T10:04:00Z")).unwrap(), at);
+        assert_eq!(parse_stamp(&json!(at)).unwrap(), at);
+        assert!(parse_stamp(&json!("yesterday")).is_err());
+        assert!(parse_stamp(&json!(null)).is_err());
     }
 }
