@@ -50,6 +50,19 @@ BASIC_STATS = {"SampleCount", "Sum", "Average", "Minimum", "Maximum"}
 QUERY_ID = re.compile(r"^[a-z][a-zA-Z0-9_]*$")
 HIGH_RESOLUTION_PERIODS = {1, 5, 10, 20, 30}
 DEFAULT_MAX_DATAPOINTS = 100_800  # the real API's default
+
+# A test may make GetMetricData page sooner than the real default when the
+# request sets no MaxDatapoints, so a client's NextToken loop runs on a
+# hook-sized window (POST /_harness/cloudwatch/page-size).
+_page_size: int | None = None
+
+
+def set_page_size(datapoints: int | None) -> None:
+    """Default page size for requests without MaxDatapoints; None restores the API's."""
+    global _page_size
+    if datapoints is not None and (not isinstance(datapoints, int) or isinstance(datapoints, bool) or datapoints <= 0):
+        raise ValueError("datapoints must be a positive integer or null")
+    _page_size = datapoints
 LIST_METRICS_PAGE = 500  # the real API's page size
 RECENTLY_ACTIVE_SECONDS = 3 * 3600  # RecentlyActive=PT3H
 
@@ -142,7 +155,7 @@ def get_metric_data(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
     scan_by = params.get("ScanBy") or "TimestampDescending"
     if scan_by not in ("TimestampDescending", "TimestampAscending"):
         raise _validation(f"The value {scan_by!r} for parameter ScanBy is invalid.")
-    max_datapoints = params.get("MaxDatapoints") or DEFAULT_MAX_DATAPOINTS
+    max_datapoints = params.get("MaxDatapoints") or _page_size or DEFAULT_MAX_DATAPOINTS
     if max_datapoints <= 0:
         raise _validation("The parameter MaxDatapoints must be greater than 0.")
     offset = _decode_token(params.get("NextToken"))

@@ -41,6 +41,8 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
                                  -> {"requestId", "state": "pending"|"success"|"error", "delivered",
                                      "body", "errorType", "errorMessage", "errorTypeHeader", ...}
   GET    /_harness/init-error    null, or {"errorType", "errorMessage", "errorTypeHeader", "body", "at"}
+  POST   /_harness/cloudwatch/page-size  {"datapoints": N | null}: GetMetricData pages after N
+                                 datapoints when the request sets no MaxDatapoints
   POST   /_harness/runtime/restart  a new function process is about to start: polls still
                                  open from earlier (killed) processes get no more events
 """
@@ -96,6 +98,7 @@ CONTROL_ROUTES = Map(
         Rule("/_harness/invocations/<request_id>", methods=["GET"], endpoint="invocation"),
         Rule("/_harness/init-error", methods=["GET"], endpoint="init_error"),
         Rule("/_harness/runtime/restart", methods=["POST"], endpoint="runtime_restart"),
+        Rule("/_harness/cloudwatch/page-size", methods=["POST"], endpoint="page_size"),
     ]
 )
 
@@ -240,6 +243,7 @@ class HarnessApp:
         self.calls.clear()
         self.codedeploy.reset()
         self.runtime.reset()
+        cloudwatch_ext.set_page_size(None)
         moto_api_backend.reset()  # every moto backend, as POST /moto-api/reset does
         return _json({"reset": True})
 
@@ -269,6 +273,14 @@ class HarnessApp:
 
     def _control_init_error(self, request: Request) -> Response:
         return _json(self.runtime.init_error())
+
+    def _control_page_size(self, request: Request) -> Response:
+        datapoints = self._body(request).get("datapoints")
+        try:
+            cloudwatch_ext.set_page_size(datapoints)
+        except ValueError as error:
+            return _json({"error": str(error)}, 400)
+        return _json({"datapoints": datapoints})
 
     def _control_runtime_restart(self, request: Request) -> Response:
         return _json({"generation": self.runtime.restart()})

@@ -42,7 +42,7 @@ impl AlarmSource for CloudWatchAlarms {
                 .map_err(|e| EvidenceError::Api {
                     service: "CloudWatch",
                     operation: "DescribeAlarms",
-                    message: DisplayErrorContext(&e).to_string(),
+                    message: crate::evidence::bounded(DisplayErrorContext(&e).to_string()),
                 })?;
             let metric = output.metric_alarms().iter().map(|a| {
                 (

@@ -234,7 +234,7 @@ fn api(operation: &'static str, error: &dyn std::fmt::Display) -> EvidenceError 
     EvidenceError::Api {
         service: SERVICE,
         operation,
-        message: error.to_string(),
+        message: super::bounded(error.to_string()),
     }
 }
 

@@ -61,7 +61,7 @@ impl DeploymentSource for CodeDeployDeployments {
             .map_err(|e| EvidenceError::Api {
                 service: "CodeDeploy",
                 operation: "GetDeployment",
-                message: DisplayErrorContext(&e).to_string(),
+                message: crate::evidence::bounded(DisplayErrorContext(&e).to_string()),
             })?;
         let info = output.deployment_info();
         Ok(DeploymentInfo {

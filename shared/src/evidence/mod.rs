@@ -55,6 +55,23 @@ pub enum EvidenceError {
     },
 }
 
+/// The longest error text kept from an AWS call. An undecodable answer (a
+/// proxy's HTML page, say) is quoted whole in the SDK's error, and would
+/// otherwise be copied into every gate's reason and the decision record.
+const MAX_ERROR_CHARS: usize = 400;
+
+/// `message`, cut to [`MAX_ERROR_CHARS`] with a note of how much was dropped.
+pub(crate) fn bounded(message: String) -> String {
+    match message.char_indices().nth(MAX_ERROR_CHARS) {
+        None => message,
+        Some((cut, _)) => format!(
+            "{}... ({} more bytes)",
+            &message[..cut],
+            message.len() - cut
+        ),
+    }
+}
+
 /// One datapoint: period start (epoch seconds) and value.
 pub type Datapoint = (i64, f64);
 
@@ -331,5 +348,21 @@ pub async fn collect<M: MetricSource, A: AlarmSource>(
                 .flat_map(|p| p.alarms.iter().cloned())
                 .collect(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn long_error_texts_are_cut() {
+        assert_eq!(bounded("short".into()), "short");
+        let long = "x".repeat(1000);
+        let cut = bounded(long);
+        assert!(cut.starts_with(&"x".repeat(400)));
+        assert!(cut.ends_with("... (600 more bytes)"), "{cut}");
+        // Cuts on a character boundary.
+        assert!(bounded("é".repeat(500)).ends_with("... (200 more bytes)"));
     }
 }

@@ -141,6 +141,11 @@ pub struct GateResult {
     /// Per fetched series.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub completeness: Vec<SeriesCompleteness>,
+    /// The gate's metric had no datapoint at all: not thin evidence but none,
+    /// which blocks even under `on_inconclusive: pass` (a typo in a dimension
+    /// must never read as a success).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_evidence: bool,
 }
 
 impl GateResult {
@@ -159,15 +164,19 @@ impl GateResult {
             observations: Vec::new(),
             sample: None,
             completeness: Vec::new(),
+            no_evidence: false,
         }
     }
 
-    /// Whether this result makes the hook fail under `on_inconclusive`.
+    /// Whether this result makes the hook fail under `on_inconclusive`. No
+    /// evidence at all blocks whatever `on_inconclusive` says.
     pub fn blocks(&self, on_inconclusive: InconclusiveAction) -> bool {
         self.severity == Severity::Critical
             && match self.outcome {
                 GateOutcome::Pass => false,
-                GateOutcome::Inconclusive => on_inconclusive == InconclusiveAction::Fail,
+                GateOutcome::Inconclusive => {
+                    on_inconclusive == InconclusiveAction::Fail || self.no_evidence
+                }
                 GateOutcome::Fail | GateOutcome::Error => true,
             }
     }

@@ -340,6 +340,27 @@ fn inconclusive_can_be_allowed_per_hook() {
 }
 
 #[test]
+fn no_evidence_blocks_even_when_inconclusive_may_pass() {
+    let mut section = section(Hook::BeforeAllowTraffic);
+    section.on_inconclusive = InconclusiveAction::Pass;
+    let mut alb = healthy();
+    alb.p95 = vec![None; 5];
+    let verdict = judge(&section, &evidence(&section, &alb));
+    let latency = verdict
+        .gates
+        .iter()
+        .find(|g| g.name == "latency-p95")
+        .unwrap();
+    assert!(latency.no_evidence);
+    assert_eq!(
+        verdict.status,
+        LifecycleStatus::Failed,
+        "{}",
+        verdict.reason
+    );
+}
+
+#[test]
 fn warning_gates_never_block() {
     let section = section(Hook::AfterAllowTestTraffic);
     let mut alb = healthy();

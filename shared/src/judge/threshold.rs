@@ -97,6 +97,7 @@ fn evaluate(
 
     let primary = check.signal.primary_queries();
     if primary.iter().all(|q| aligned[q].present == 0) {
+        result.no_evidence = true;
         let names: Vec<String> = primary
             .iter()
             .map(|q| format!("{} ({})", q.metric_name, q.stat))

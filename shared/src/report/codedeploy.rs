@@ -53,7 +53,7 @@ impl StatusReporter for CodeDeployReporter {
                 } else {
                     Err(ReportError::Api {
                         code,
-                        message: DisplayErrorContext(&error).to_string(),
+                        message: crate::evidence::bounded(DisplayErrorContext(&error).to_string()),
                     })
                 }
             }
