@@ -1,5 +1,6 @@
-//! `gatectl backtest` on an export made by the real AWS CLI (`aws cloudwatch
-//! get-metric-data --output json`) from metrics seeded into the emulator.
+//! gatectl against the emulator: `backtest` on an export made by the real AWS
+//! CLI (`aws cloudwatch get-metric-data --output json`), and `evaluate` against
+//! "live" CloudWatch.
 
 use gate_tests::{
     epoch_secs, hook_binary, temp_file, workspace_root, AlbMinute, Emulator, LOAD_BALANCER,
@@ -85,4 +86,56 @@ fn backtest_finds_the_windows_a_policy_would_have_failed() {
             .unwrap();
         assert!(line.contains("0 failing"), "{line}");
     }
+}
+
+#[test]
+fn evaluate_judges_now_and_never_reports() {
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    emulator.seed_alb(10, |_| AlbMinute {
+        latencies: vec![(0.2, 900.0), (1.5, 100.0)],
+        ..AlbMinute::healthy()
+    });
+    let output = Command::new(hook_binary("gatectl"))
+        .env("TARGET_GROUP", TARGET_GROUP)
+        .env("LOAD_BALANCER", LOAD_BALANCER)
+        .env("AWS_ENDPOINT_URL", format!("http://{}", emulator.address))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args([
+            "evaluate",
+            "--hook",
+            "before-allow-traffic",
+            "--deployment",
+            &deployment,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "exit 1 when the hook would fail:\n{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("would report Failed: 1 of 3 critical gates blocked: latency-p95 [fail]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"application_name\":\"web\""), "{stdout}");
+    let operations: Vec<String> = emulator
+        .calls()
+        .iter()
+        .map(|c| c["operation"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert!(
+        operations.contains(&"GetMetricData".to_string()),
+        "{operations:?}"
+    );
+    assert!(
+        !operations.contains(&"PutLifecycleEventHookExecutionStatus".to_string()),
+        "evaluate must never report: {operations:?}"
+    );
 }
