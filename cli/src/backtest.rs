@@ -17,6 +17,7 @@
 //! the false alarms a policy would have raised on past releases.
 
 use crate::render::{colour_enabled, paint, Colour};
+use crate::report;
 use anyhow::{anyhow, bail, Context, Result};
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
@@ -24,7 +25,7 @@ use indicatif::ProgressBar;
 use metric_gate::evidence::{
     plan, Evidence, MetricData, PreflightEvidence, RawSeries, SeriesStatus,
 };
-use metric_gate::judge::{judge, GateOutcome, LifecycleStatus};
+use metric_gate::judge::{judge, GateOutcome, GateResult, LifecycleStatus, Observation};
 use metric_gate::lambda::load_policy;
 use metric_gate::policy::GateCheck;
 use metric_gate::Hook;
@@ -49,6 +50,9 @@ pub struct Args {
     /// Print the MetricDataQueries to export with, and exit.
     #[arg(long)]
     print_queries: bool,
+    /// Write an HTML report: one chart per gate over the whole replay.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
 }
 
 /// The AWS CLI's JSON output of `get-metric-data`.
@@ -142,6 +146,8 @@ impl Args {
             .collect();
         let progress = ProgressBar::new(times.len() as u64);
         let mut timelines: BTreeMap<String, String> = BTreeMap::new();
+        // Per gate: its latest result, with one observation per evaluation.
+        let mut replay: BTreeMap<String, GateResult> = BTreeMap::new();
         let mut failures = Vec::new();
         for &now in &times {
             let evidence = Evidence {
@@ -159,6 +165,20 @@ impl Args {
                     GateOutcome::Error => 'E',
                 };
                 timelines.entry(gate.name.clone()).or_default().push(mark);
+                let newest = gate.observations.iter().rev().find(|o| o.judged).copied();
+                let entry = replay
+                    .entry(gate.name.clone())
+                    .or_insert_with(|| GateResult {
+                        observations: Vec::new(),
+                        ..gate.clone()
+                    });
+                entry.outcome = gate.outcome.max(entry.outcome);
+                if let Some(newest) = newest {
+                    entry.observations.push(Observation {
+                        breaching: gate.outcome == GateOutcome::Fail,
+                        ..newest
+                    });
+                }
             }
             if verdict.status == LifecycleStatus::Failed {
                 failures.push((now, verdict.reason));
@@ -195,6 +215,19 @@ impl Args {
             failures.len(),
             times.len()
         );
+        if let Some(path) = &self.report {
+            let gates: Vec<GateResult> = replay
+                .into_values()
+                .map(|mut g| {
+                    g.reason = format!("worst outcome over the replay: {}", g.outcome);
+                    g
+                })
+                .collect();
+            let title = format!("Backtest of {hook}: {} evaluations", times.len());
+            std::fs::write(path, report::backtest_html(&policy, &title, &gates))
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("report: {}", path.display());
+        }
         for (now, reason) in failures.iter().take(20) {
             println!("  {}  {reason}", stamp(*now));
         }
@@ -299,7 +332,10 @@ mod tests {
     #[test]
     fn parses_aws_cli_timestamps() {
         let at = 1_795_428_240;
-        assert_eq!(parse_stamp(&json!("2026-11-23T10:04:00+00:00")).unwrap(), at);
+        assert_eq!(
+            parse_stamp(&json!("2026-11-23T10:04:00+00:00")).unwrap(),
+            at
+        );
         assert_eq!(parse_stamp(&json!("2026-11-23T10:04:00Z")).unwrap(), at);
         assert_eq!(parse_stamp(&json!(at)).unwrap(), at);
         assert!(parse_stamp(&json!("yesterday")).is_err());

@@ -11,18 +11,32 @@ const WIDTH: f64 = 520.0;
 const HEIGHT: f64 = 150.0;
 const PAD: f64 = 30.0;
 
-/// Renders rehearsals as one HTML page.
-pub fn html(policy: &Policy, rehearsals: &[(Scenario, Rehearsal)]) -> String {
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>gatectl rehearsal report</title><style>\
+/// The page head: title, styles, and the policy that decided.
+fn head(title: &str, policy: &Policy) -> String {
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title><style>\
          body{{font-family:system-ui,sans-serif;margin:2em;color:#222}} h2{{margin-top:2em}} .gate{{display:inline-block;margin:0 1em 1em 0;vertical-align:top}}\
          .pass{{color:#1a7f37}} .fail,.error{{color:#cf222e}} .inconclusive{{color:#9a6700}} svg{{background:#fafafa;border:1px solid #ddd}} small{{color:#666}}\
-         </style></head><body><h1>Rehearsal report</h1><p>Policy {} <small>{}</small></p>",
+         </style></head><body><h1>{title}</h1><p>Policy {} <small>{}</small></p>",
         escape(&policy.source),
         escape(&policy.digest)
-    );
+    )
+}
+
+/// Renders a backtest: one chart per gate over the whole replay, the newest
+/// judged value of each evaluation, red where the gate would have failed.
+pub fn backtest_html(policy: &Policy, title: &str, gates: &[GateResult]) -> String {
+    let mut out = head(&escape(title), policy);
+    for gate in gates {
+        let _ = write!(out, "<div class=\"gate\">{}</div>", chart(gate));
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// Renders rehearsals as one HTML page.
+pub fn html(policy: &Policy, rehearsals: &[(Scenario, Rehearsal)]) -> String {
+    let mut out = head("Rehearsal report", policy);
     for (scenario, rehearsal) in rehearsals {
         let _ = write!(
             out,

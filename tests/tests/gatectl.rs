@@ -53,10 +53,13 @@ fn backtest_finds_the_windows_a_policy_would_have_failed() {
     );
     let data = temp_file("day.json", &String::from_utf8(export.stdout).unwrap());
 
+    let report = data.with_file_name("backtest.html");
     let output = Command::new(&gatectl)
         .envs(env)
         .args(["backtest", "--hook", "AfterAllowTraffic", "--data"])
         .arg(&data)
+        .arg("--report")
+        .arg(&report)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -86,6 +89,14 @@ fn backtest_finds_the_windows_a_policy_would_have_failed() {
             .unwrap();
         assert!(line.contains("0 failing"), "{line}");
     }
+    // The report: a chart per gate; the five failing evaluations drawn in red.
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3, "{html}");
+    assert_eq!(
+        html.matches("r=\"4\" fill=\"#cf222e\"").count(),
+        5,
+        "{html}"
+    );
 }
 
 #[test]
