@@ -10,7 +10,7 @@
 mod scenario;
 pub mod source;
 
-pub use scenario::{Expectation, Minute, Scenario, Segment};
+pub use scenario::{Expectation, Minute, Scenario, Segment, Version};
 
 use crate::hook::Hook;
 use crate::judge::{judge, LifecycleStatus};
@@ -97,7 +97,8 @@ pub async fn rehearse(
     policy: &Policy,
     mut on_step: impl FnMut(&Step),
 ) -> Rehearsal {
-    let source = ScenarioSource::new(scenario, REHEARSAL_START);
+    let baseline = rehearsal_env("BASELINE_TARGET_GROUP").unwrap_or_default();
+    let source = ScenarioSource::new(scenario, REHEARSAL_START, &baseline);
     let mut events: Vec<(i64, u8, Option<Hook>, f64)> = scenario
         .traffic
         .iter()
@@ -157,11 +158,13 @@ pub async fn rehearse(
 }
 
 /// The environment a rehearsal resolves `${VAR}` references with: the process
-/// environment, with placeholders for the default policy's ALB dimensions.
+/// environment, with placeholders for the ALB dimensions: `TARGET_GROUP` (the
+/// replacement), `BASELINE_TARGET_GROUP` (the version replaced), `LOAD_BALANCER`.
 pub fn rehearsal_env(name: &str) -> Option<String> {
     std::env::var(name).ok().or_else(|| match name {
         "TARGET_GROUP" => Some("targetgroup/rehearsal-green/0000000000000000".into()),
         "LOAD_BALANCER" => Some("app/rehearsal/0000000000000000".into()),
+        "BASELINE_TARGET_GROUP" => Some("targetgroup/rehearsal-blue/0000000000000000".into()),
         _ => None,
     })
 }

@@ -29,6 +29,18 @@ pub struct Scenario {
     pub test_requests_per_minute: f64,
     /// The replacement's behaviour, sorted by start minute.
     pub canary: Vec<Segment>,
+    /// The version being replaced, sorted by start minute (empty: it publishes
+    /// nothing). It takes the production traffic the replacement does not.
+    pub baseline: Vec<Segment>,
+}
+
+/// Which version's target group a metric belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// The replacement (green), which also receives the test listener's traffic.
+    Canary,
+    /// The version being replaced (blue).
+    Baseline,
 }
 
 /// What a scenario promises.
@@ -123,33 +135,8 @@ impl Scenario {
             }
         }
         traffic.sort_by_key(|(at, _)| *at);
-        let mut canary = Vec::new();
-        for (i, raw) in raw.canary.iter().enumerate() {
-            let from = minutes(&mut problems, &format!("canary[{i}].from"), &raw.from);
-            let to = raw
-                .to
-                .as_ref()
-                .map(|t| minutes(&mut problems, &format!("canary[{i}].to"), t));
-            let error_rate = raw.error_rate.as_ref().map(|r| {
-                parse_share(r).unwrap_or_else(|| {
-                    problems.push(format!(
-                        "canary[{i}].error_rate: expected a share such as `0.5%`, found {r:?}"
-                    ));
-                    0.0
-                })
-            });
-            canary.push(Segment {
-                from,
-                to,
-                error_rate,
-                p95: raw.p95,
-                healthy_hosts: raw.healthy_hosts,
-                unhealthy_hosts: raw.unhealthy_hosts,
-                requests_per_minute: raw.requests_per_minute,
-                missing: raw.missing.unwrap_or(false),
-            });
-        }
-        canary.sort_by_key(|s| s.from);
+        let canary = segments(&raw.canary, "canary", &mut problems);
+        let baseline = segments(&raw.baseline, "baseline", &mut problems);
         let status = match raw.expect.status.as_str() {
             "Succeeded" => crate::judge::LifecycleStatus::Succeeded,
             "Failed" => crate::judge::LifecycleStatus::Failed,
@@ -180,6 +167,7 @@ impl Scenario {
                 requests_per_minute: raw.requests_per_minute,
                 test_requests_per_minute: raw.test_requests_per_minute.unwrap_or(0.0),
                 canary,
+                baseline,
             })
         } else {
             Err(PolicyError::Invalid {
@@ -212,6 +200,11 @@ impl Scenario {
 
     /// The replacement's state during `minute`.
     pub fn minute(&self, minute: i64) -> Minute {
+        self.version_minute(Version::Canary, minute)
+    }
+
+    /// One version's state during `minute`.
+    pub fn version_minute(&self, version: Version, minute: i64) -> Minute {
         let mut state = Minute {
             requests: 0.0,
             error_rate: 0.0,
@@ -222,7 +215,11 @@ impl Scenario {
             missing: false,
         };
         let mut rpm = self.requests_per_minute;
-        for segment in &self.canary {
+        let segments = match version {
+            Version::Canary => &self.canary,
+            Version::Baseline => &self.baseline,
+        };
+        for segment in segments {
             if segment.from > minute || segment.to.is_some_and(|to| minute >= to) {
                 continue;
             }
@@ -243,7 +240,11 @@ impl Scenario {
             }
             state.missing = segment.missing;
         }
-        state.requests = (self.test_requests_per_minute + rpm * state.canary_share).round();
+        state.requests = match version {
+            Version::Canary => self.test_requests_per_minute + rpm * state.canary_share,
+            Version::Baseline => rpm * (1.0 - state.canary_share),
+        }
+        .round();
         state
     }
 }
@@ -258,6 +259,41 @@ fn invalid(source: &str, line: u64, column: u64, field: &str, message: &str) -> 
             message: message.to_string(),
         }],
     }
+}
+
+/// Validated segments of the `canary` or `baseline` list, sorted by start.
+fn segments(raw: &[RawSegment], list: &str, problems: &mut Vec<String>) -> Vec<Segment> {
+    let mut segments: Vec<Segment> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let from = minutes(problems, &format!("{list}[{i}].from"), &raw.from);
+            let to = raw
+                .to
+                .as_ref()
+                .map(|t| minutes(problems, &format!("{list}[{i}].to"), t));
+            let error_rate = raw.error_rate.as_ref().map(|r| {
+                parse_share(r).unwrap_or_else(|| {
+                    problems.push(format!(
+                        "{list}[{i}].error_rate: expected a share such as `0.5%`, found {r:?}"
+                    ));
+                    0.0
+                })
+            });
+            Segment {
+                from,
+                to,
+                error_rate,
+                p95: raw.p95,
+                healthy_hosts: raw.healthy_hosts,
+                unhealthy_hosts: raw.unhealthy_hosts,
+                requests_per_minute: raw.requests_per_minute,
+                missing: raw.missing.unwrap_or(false),
+            }
+        })
+        .collect();
+    segments.sort_by_key(|s| s.from);
+    segments
 }
 
 /// `12m` as 12, or a problem recorded for `field`.
@@ -295,6 +331,8 @@ struct RawScenario {
     requests_per_minute: f64,
     test_requests_per_minute: Option<f64>,
     canary: Vec<RawSegment>,
+    #[serde(default)]
+    baseline: Vec<RawSegment>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,7 +7,7 @@
 //! host counts every minute, request counts and response times only in minutes
 //! with requests, and 5XX counts only when there were some.
 
-use super::scenario::{Minute, Scenario};
+use super::scenario::{Minute, Scenario, Version};
 use crate::evidence::deployment::{DeploymentInfo, DeploymentSource};
 use crate::evidence::{
     AlarmSource, AlarmStates, EvidenceError, MetricData, MetricIdentity, MetricRequest,
@@ -30,6 +30,9 @@ const PUBLISHED: [&str; 5] = [
 /// A scenario as CloudWatch and CodeDeploy would present it.
 pub struct ScenarioSource<'a> {
     scenario: &'a Scenario,
+    /// The `TargetGroup` dimension value of the version being replaced;
+    /// every other target group is the replacement's.
+    baseline_target_group: String,
     /// Epoch seconds of minute 0.
     start: i64,
     reports: Mutex<Vec<LifecycleStatus>>,
@@ -37,21 +40,22 @@ pub struct ScenarioSource<'a> {
 
 impl<'a> ScenarioSource<'a> {
     /// A source whose minute 0 is `start` (epoch seconds, on a minute boundary).
-    pub fn new(scenario: &'a Scenario, start: i64) -> Self {
+    pub fn new(scenario: &'a Scenario, start: i64, baseline_target_group: &str) -> Self {
         ScenarioSource {
             scenario,
+            baseline_target_group: baseline_target_group.to_string(),
             start,
             reports: Mutex::new(Vec::new()),
         }
     }
 
-    /// The value one metric had in one minute, `None` when the ALB would
-    /// publish nothing.
-    pub fn value(&self, metric: &str, minute: i64) -> Option<f64> {
-        if minute < 0 {
+    /// The value one version's metric had in one minute, `None` when the ALB
+    /// would publish nothing.
+    pub fn value(&self, version: Version, metric: &str, minute: i64) -> Option<f64> {
+        if minute < 0 && version == Version::Canary {
             return None; // the replacement did not exist yet
         }
-        let m: Minute = self.scenario.minute(minute);
+        let m: Minute = self.scenario.version_minute(version, minute);
         if m.missing {
             return None;
         }
@@ -69,6 +73,15 @@ impl<'a> ScenarioSource<'a> {
     }
 
     fn series(&self, query: &MetricQuery, request: &MetricRequest) -> RawSeries {
+        let is_baseline = query
+            .dimensions
+            .iter()
+            .any(|(name, value)| name == "TargetGroup" && *value == self.baseline_target_group);
+        let version = if is_baseline {
+            Version::Baseline
+        } else {
+            Version::Canary
+        };
         let period = query.period_secs.max(60);
         let first = request.range.start.div_euclid(period) * period;
         let points = (first..request.range.end)
@@ -76,7 +89,9 @@ impl<'a> ScenarioSource<'a> {
             .filter_map(|bucket| {
                 let values: Vec<f64> = (bucket..bucket + period)
                     .step_by(60)
-                    .filter_map(|t| self.value(&query.metric_name, (t - self.start).div_euclid(60)))
+                    .filter_map(|t| {
+                        self.value(version, &query.metric_name, (t - self.start).div_euclid(60))
+                    })
                     .collect();
                 aggregate(&query.stat, &values).map(|v| (bucket, v))
             })
