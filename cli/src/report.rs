@@ -144,6 +144,33 @@ pub fn chart(gate: &GateResult) -> String {
             );
         }
     }
+    // Axes: the value scale on the left, the first and last period below.
+    let percent = gate.threshold.as_deref().is_some_and(|t| t.ends_with('%'));
+    let label = |v: f64| {
+        if percent {
+            format!("{:.2}%", v * 100.0)
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    let _ = write!(
+        svg,
+        "<text x=\"4\" y=\"{:.1}\" font-size=\"9\" fill=\"#666\">{}</text><text x=\"4\" y=\"{:.1}\" font-size=\"9\" fill=\"#666\">0</text>",
+        PAD - 4.0,
+        label(top),
+        HEIGHT - PAD
+    );
+    if let (Some(first), Some(last)) = (gate.observations.first(), gate.observations.last()) {
+        let _ = write!(
+            svg,
+            "<text x=\"{PAD}\" y=\"{:.1}\" font-size=\"9\" fill=\"#666\">{}</text><text x=\"{}\" y=\"{:.1}\" font-size=\"9\" fill=\"#666\" text-anchor=\"end\">{}</text>",
+            HEIGHT - 10.0,
+            clock(first.timestamp),
+            WIDTH - PAD,
+            HEIGHT - 10.0,
+            clock(last.timestamp)
+        );
+    }
     let _ = write!(
         svg,
         "<text x=\"{PAD}\" y=\"16\" font-size=\"12\">{} <tspan class=\"{}\">{}</tspan></text></svg>",
@@ -152,6 +179,16 @@ pub fn chart(gate: &GateResult) -> String {
         gate.outcome
     );
     svg
+}
+
+/// `HH:MM` UTC of an epoch second.
+fn clock(epoch: i64) -> String {
+    let minutes = epoch.div_euclid(60);
+    format!(
+        "{:02}:{:02} UTC",
+        minutes.div_euclid(60).rem_euclid(24),
+        minutes.rem_euclid(60)
+    )
 }
 
 fn flush(svg: &mut String, run: &mut Vec<String>) {
