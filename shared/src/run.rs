@@ -17,7 +17,8 @@ use crate::hook::Hook;
 use crate::judge::{GateOutcome, GateResult, LifecycleStatus, Verdict};
 use crate::policy::{HookPolicy, Policy, Severity};
 use crate::report::{
-    DecisionRecord, PolicyRef, ReportError, ReportSummary, StatusReporter, RECORD_KIND,
+    DecisionRecord, DryRunSummary, PolicyRef, ReportError, ReportSummary, StatusReporter,
+    RECORD_KIND,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
@@ -111,6 +112,18 @@ where
             (judge_safely(judge, section, &evidence), Some(deployment))
         }
     };
+    // Dry run: the verdict is recorded, `Succeeded` is reported.
+    let dry_run = policy
+        .hook(execution.hook)
+        .filter(|section| section.dry_run)
+        .map(|_| DryRunSummary {
+            would_have_reported: verdict.status,
+        });
+    let reported = if dry_run.is_some() {
+        LifecycleStatus::Succeeded
+    } else {
+        verdict.status
+    };
 
     let report_budget = execution
         .deadline
@@ -119,11 +132,9 @@ where
         .max(MIN_REPORT_TIME / 2);
     let report = timeout(
         report_budget,
-        providers.reporter.report(
-            &execution.deployment_id,
-            &execution.execution_id,
-            verdict.status,
-        ),
+        providers
+            .reporter
+            .report(&execution.deployment_id, &execution.execution_id, reported),
     )
     .await
     .unwrap_or(Err(ReportError::TimedOut {
@@ -140,7 +151,8 @@ where
         deployment_id: execution.deployment_id.clone(),
         lifecycle_event_hook_execution_id: execution.execution_id.clone(),
         hook: execution.hook,
-        status: verdict.status,
+        status: reported,
+        dry_run,
         reason: verdict.reason,
         gates: verdict.gates,
         report: ReportSummary::from(&report),

@@ -113,6 +113,9 @@ pub struct GateResult {
     pub name: String,
     /// Whether it could block.
     pub severity: Severity,
+    /// Judged in shadow mode: recorded, never blocks.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
     /// The outcome.
     pub outcome: GateOutcome,
     /// One line for a person.
@@ -154,6 +157,7 @@ impl GateResult {
         GateResult {
             name: name.to_string(),
             severity,
+            dry_run: false,
             outcome,
             reason,
             threshold: None,
@@ -171,7 +175,8 @@ impl GateResult {
     /// Whether this result makes the hook fail under `on_inconclusive`. No
     /// evidence at all blocks whatever `on_inconclusive` says.
     pub fn blocks(&self, on_inconclusive: InconclusiveAction) -> bool {
-        self.severity == Severity::Critical
+        !self.dry_run
+            && self.severity == Severity::Critical
             && match self.outcome {
                 GateOutcome::Pass => false,
                 GateOutcome::Inconclusive => {
@@ -198,11 +203,15 @@ pub fn judge(section: &HookPolicy, evidence: &Evidence) -> Verdict {
     let mut gates: Vec<GateResult> = section
         .gates
         .iter()
-        .map(|gate| match &gate.check {
-            GateCheck::Threshold(check) => {
-                threshold::judge(gate, check, section.ingestion_lag_secs, evidence)
-            }
-            GateCheck::Alarms(check) => alarms::judge(gate, check, evidence.alarms.as_ref()),
+        .map(|gate| {
+            let mut result = match &gate.check {
+                GateCheck::Threshold(check) => {
+                    threshold::judge(gate, check, section.ingestion_lag_secs, evidence)
+                }
+                GateCheck::Alarms(check) => alarms::judge(gate, check, evidence.alarms.as_ref()),
+            };
+            result.dry_run = gate.dry_run;
+            result
         })
         .collect();
     if section.preflight {
@@ -214,10 +223,22 @@ pub fn judge(section: &HookPolicy, evidence: &Evidence) -> Verdict {
 /// The hook's verdict from its gate results.
 pub fn combine(on_inconclusive: InconclusiveAction, gates: Vec<GateResult>) -> Verdict {
     let blocking: Vec<&GateResult> = gates.iter().filter(|g| g.blocks(on_inconclusive)).collect();
-    let critical = gates
+    let is_critical = |g: &&GateResult| g.severity == Severity::Critical && !g.dry_run;
+    let critical = gates.iter().filter(is_critical).count();
+    // Shadow-mode gates that would have blocked, named in the reason so a
+    // dry run is visible in the one line people read.
+    let shadow: Vec<String> = gates
         .iter()
-        .filter(|g| g.severity == Severity::Critical)
-        .count();
+        .filter(|g| {
+            g.dry_run
+                && GateResult {
+                    dry_run: false,
+                    ..(*g).clone()
+                }
+                .blocks(on_inconclusive)
+        })
+        .map(|g| format!("{} [{}]", g.name, g.outcome))
+        .collect();
     let (status, reason) = if critical == 0 {
         (
             LifecycleStatus::Failed,
@@ -227,7 +248,8 @@ pub fn combine(on_inconclusive: InconclusiveAction, gates: Vec<GateResult>) -> V
     } else if blocking.is_empty() {
         let inconclusive = gates
             .iter()
-            .filter(|g| g.severity == Severity::Critical && g.outcome == GateOutcome::Inconclusive)
+            .filter(is_critical)
+            .filter(|g| g.outcome == GateOutcome::Inconclusive)
             .count();
         let mut reason = match critical {
             1 => "the critical gate passed".to_string(),
@@ -252,6 +274,14 @@ pub fn combine(on_inconclusive: InconclusiveAction, gates: Vec<GateResult>) -> V
                 blocking.len(),
                 details.join("; ")
             ),
+        )
+    };
+    let reason = if shadow.is_empty() {
+        reason
+    } else {
+        format!(
+            "{reason}; dry run, would have blocked: {}",
+            shadow.join(", ")
         )
     };
     Verdict {

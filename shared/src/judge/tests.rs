@@ -571,3 +571,31 @@ fn evidence_plan_is_one_request_for_all_gates() {
     assert_eq!(request.queries.len(), 5, "{names:?}");
     assert_eq!((request.range.start, request.range.end), (T0, T0 + 300));
 }
+
+#[test]
+fn a_dry_run_gate_is_judged_and_recorded_but_never_blocks() {
+    let mut section = section(Hook::AfterAllowTraffic);
+    for gate in &mut section.gates {
+        gate.dry_run = gate.name == "error-rate";
+    }
+    let mut alb = healthy();
+    alb.errors = vec![Some(30.0); 5];
+    let verdict = judge(&section, &evidence(&section, &alb));
+    let gate = verdict
+        .gates
+        .iter()
+        .find(|g| g.name == "error-rate")
+        .unwrap();
+    assert!(gate.dry_run);
+    assert_eq!(gate.outcome, GateOutcome::Fail);
+    assert_eq!(
+        verdict.status,
+        LifecycleStatus::Succeeded,
+        "{}",
+        verdict.reason
+    );
+    assert_eq!(
+        verdict.reason,
+        "all 2 critical gates passed; dry run, would have blocked: error-rate [fail]"
+    );
+}

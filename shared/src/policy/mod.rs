@@ -72,6 +72,9 @@ pub struct HookPolicy {
     pub ingestion_lag_secs: i64,
     /// Check in advance that the other hooks' gates can decide at all.
     pub preflight: bool,
+    /// Judge and record as usual, but always report `Succeeded`: shadow mode
+    /// for a new policy. The record says what would have been reported.
+    pub dry_run: bool,
     /// The gates, in policy order.
     pub gates: Vec<Gate>,
 }
@@ -105,6 +108,8 @@ pub struct Gate {
     pub description: Option<String>,
     /// Whether it can block.
     pub severity: Severity,
+    /// Judged and recorded, never blocks: shadow mode for tuning a new gate.
+    pub dry_run: bool,
     /// What it checks.
     pub check: GateCheck,
 }

@@ -39,6 +39,8 @@ pub struct RawHookPolicy {
     #[serde(default)]
     pub preflight: Option<Spanned<bool>>,
     #[serde(default)]
+    pub dry_run: Option<bool>,
+    #[serde(default)]
     pub gates: Vec<Spanned<RawGate>>,
 }
 
@@ -49,6 +51,8 @@ pub struct RawGate {
     pub name: Spanned<String>,
     pub description: Option<String>,
     pub severity: Option<Spanned<String>>,
+    #[serde(default)]
+    pub dry_run: Option<bool>,
     pub metric: Option<Spanned<RawQuery>>,
     pub ratio: Option<Spanned<RawRatio>>,
     pub alarms: Option<Spanned<Vec<Spanned<String>>>>,

@@ -119,7 +119,10 @@ pub(super) fn validate(
 fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or(message).trim();
     let line = line.strip_prefix("error:").unwrap_or(line).trim_start();
-    match line.strip_prefix("line ").and_then(|rest| rest.split_once(": ")) {
+    match line
+        .strip_prefix("line ")
+        .and_then(|rest| rest.split_once(": "))
+    {
         Some((position, rest)) if position.contains(" column ") => rest.to_string(),
         _ => line.to_string(),
     }
@@ -222,9 +225,9 @@ impl Validator<'_> {
             }
             let has_critical = gates
                 .iter()
-                .any(|g: &Gate| g.severity == Severity::Critical);
+                .any(|g: &Gate| g.severity == Severity::Critical && !g.dry_run);
             if !has_critical && !preflight && self.problems.len() == problems_before {
-                self.problem(section_at, format!("{path}.gates"), "a hook section needs at least one critical gate (or `preflight: true`); a hook with nothing that can block would always succeed, so leave the hook out of the AppSpec instead");
+                self.problem(section_at, format!("{path}.gates"), "a hook section needs at least one critical gate that is not a dry run (or `preflight: true`); a hook with nothing that can block would always succeed, so leave the hook out of the AppSpec instead");
             }
             hooks.insert(
                 hook,
@@ -232,6 +235,7 @@ impl Validator<'_> {
                     on_inconclusive,
                     ingestion_lag_secs,
                     preflight,
+                    dry_run: section.dry_run.unwrap_or(false),
                     gates,
                 },
             );
@@ -268,6 +272,7 @@ impl Validator<'_> {
         let mut raw = raw.value;
         let name = raw.name.value.clone();
         let description = raw.description.take();
+        let raw_dry_run = raw.dry_run.unwrap_or(false);
         if name.is_empty()
             || !name
                 .chars()
@@ -348,6 +353,7 @@ impl Validator<'_> {
             name,
             description,
             severity,
+            dry_run: raw_dry_run,
             check,
         })
     }

@@ -7,7 +7,7 @@
 pub mod codedeploy;
 mod record;
 
-pub use record::{DecisionRecord, PolicyRef, ReportSummary, RECORD_KIND};
+pub use record::{DecisionRecord, DryRunSummary, PolicyRef, ReportSummary, RECORD_KIND};
 
 use crate::judge::LifecycleStatus;
 use std::future::Future;

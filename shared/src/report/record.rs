@@ -40,6 +40,13 @@ impl From<&Result<ReportOutcome, ReportError>> for ReportSummary {
     }
 }
 
+/// What a hook in dry run would have reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DryRunSummary {
+    /// The verdict's status; `Succeeded` was reported regardless.
+    pub would_have_reported: LifecycleStatus,
+}
+
 /// One hook execution's decision, with the evidence behind it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DecisionRecord {
@@ -53,6 +60,10 @@ pub struct DecisionRecord {
     pub hook: Hook,
     /// What was reported (or would have been, if the report failed).
     pub status: LifecycleStatus,
+    /// Set when the hook runs in dry run: what the verdict was, although
+    /// `Succeeded` was reported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<DryRunSummary>,
     /// Why, in one line.
     pub reason: String,
     /// Every gate's figures.

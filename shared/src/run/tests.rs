@@ -295,3 +295,101 @@ async fn the_record_carries_the_figures() {
         .unwrap()
         .starts_with("sha256:"));
 }
+
+/// Evidence that breaches every gate: 10 % errors, p95 3 s, no healthy host.
+struct BadCloudWatch;
+
+impl MetricSource for BadCloudWatch {
+    async fn metric_data(&self, request: &MetricRequest) -> Result<MetricData, EvidenceError> {
+        let mut data = FakeCloudWatch {
+            delay: Duration::ZERO,
+        }
+        .metric_data(request)
+        .await?;
+        for (query, series) in data.iter_mut() {
+            let bad = match query.metric_name.as_str() {
+                "HTTPCode_Target_5XX_Count" => 100.0,
+                "TargetResponseTime" => 3.0,
+                "HealthyHostCount" => 0.0,
+                "UnHealthyHostCount" => 3.0,
+                _ => continue,
+            };
+            for point in &mut series.points {
+                point.1 = bad;
+            }
+        }
+        Ok(data)
+    }
+
+    async fn metric_exists(&self, _: &MetricIdentity) -> Result<bool, EvidenceError> {
+        Ok(true)
+    }
+}
+
+impl AlarmSource for BadCloudWatch {
+    async fn alarm_states(&self, _: &[String]) -> Result<AlarmStates, EvidenceError> {
+        Ok(AlarmStates::new())
+    }
+}
+
+#[tokio::test]
+async fn a_hook_in_dry_run_reports_succeeded_and_records_the_verdict() {
+    let yaml = crate::policy::DEFAULT_POLICY_YAML.replace(
+        "  AfterAllowTraffic: *production-gates",
+        "  AfterAllowTraffic:\n    dry_run: true\n    gates: *gates",
+    );
+    let yaml = yaml.replace(
+        "    on_inconclusive: fail\n    gates:\n",
+        "    on_inconclusive: fail\n    gates: &gates\n",
+    );
+    let policy = Policy::from_yaml(&yaml, "dry.yaml", &env).unwrap();
+    assert!(policy.hook(Hook::AfterAllowTraffic).unwrap().dry_run);
+    let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
+    let providers = Providers {
+        metrics: &BadCloudWatch,
+        alarms: &BadCloudWatch,
+        deployments: &FakeCodeDeploy,
+        reporter: &reporter,
+    };
+    let record = execute(
+        &policy,
+        &execution(Hook::AfterAllowTraffic, Duration::from_secs(30)),
+        providers,
+        judge,
+    )
+    .await;
+    assert_eq!(
+        reporter.reports.lock().unwrap()[0].0,
+        LifecycleStatus::Succeeded
+    );
+    assert_eq!(record.status, LifecycleStatus::Succeeded);
+    assert_eq!(
+        record.dry_run,
+        Some(crate::report::DryRunSummary {
+            would_have_reported: LifecycleStatus::Failed
+        })
+    );
+    assert!(
+        record.reason.starts_with("3 of 3 critical gates blocked"),
+        "{}",
+        record.reason
+    );
+    let json: serde_json::Value = serde_json::from_str(&record.to_json_line()).unwrap();
+    assert_eq!(json["dry_run"]["would_have_reported"], "Failed");
+    // The same evidence without dry run fails.
+    let providers = Providers {
+        metrics: &BadCloudWatch,
+        alarms: &BadCloudWatch,
+        deployments: &FakeCodeDeploy,
+        reporter: &reporter,
+    };
+    let record = execute(
+        &policy,
+        &execution(Hook::BeforeAllowTraffic, Duration::from_secs(30)),
+        providers,
+        judge,
+    )
+    .await;
+    assert_eq!(record.status, LifecycleStatus::Failed);
+    assert_eq!(record.dry_run, None);
+}
