@@ -10,6 +10,8 @@ use crate::event::{parse_event, EventError};
 use crate::evidence::alarms::CloudWatchAlarms;
 use crate::evidence::cloudwatch::CloudWatchMetrics;
 use crate::evidence::deployment::CodeDeployDeployments;
+use crate::evidence::switches::{NoSwitches, SsmSwitches, SwitchSource, DEFAULT_PREFIX};
+use crate::evidence::EvidenceError;
 use crate::hook::Hook;
 use crate::judge::judge;
 use crate::policy::{Policy, PolicyError};
@@ -26,6 +28,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Environment variable naming a policy file; unset means the embedded default.
 pub const POLICY_FILE_VAR: &str = "GATE_POLICY_FILE";
+/// Environment variable for the SSM prefix of the freeze and override switches
+/// (default `/codedeploy-gates/`; `none` turns the switches off).
+pub const SWITCH_PREFIX_VAR: &str = "GATE_SWITCH_PREFIX";
 /// Environment variable for the safety margin before the deadline, in milliseconds.
 pub const SAFETY_MARGIN_VAR: &str = "GATE_SAFETY_MARGIN_MS";
 const DEFAULT_SAFETY_MARGIN: Duration = Duration::from_millis(3000);
@@ -91,6 +96,22 @@ pub struct HookFunction {
     alarms: CloudWatchAlarms,
     deployments: CodeDeployDeployments,
     reporter: CodeDeployReporter,
+    switches: Switchboard,
+}
+
+/// The switches as configured: read from SSM, or turned off.
+enum Switchboard {
+    Ssm(SsmSwitches),
+    Off,
+}
+
+impl SwitchSource for Switchboard {
+    async fn read(&self, hook: Hook) -> Result<(Option<String>, Option<String>), EvidenceError> {
+        match self {
+            Switchboard::Ssm(ssm) => ssm.read(hook).await,
+            Switchboard::Off => NoSwitches.read(hook).await,
+        }
+    }
 }
 
 /// Reads the policy named by the environment (or the embedded default).
@@ -147,6 +168,13 @@ impl HookFunction {
             )
             .load()
             .await;
+        let switches = match env(SWITCH_PREFIX_VAR).as_deref() {
+            Some("none") => Switchboard::Off,
+            prefix => Switchboard::Ssm(SsmSwitches::new(
+                aws_sdk_ssm::Client::new(&sdk),
+                prefix.filter(|p| !p.is_empty()).unwrap_or(DEFAULT_PREFIX),
+            )),
+        };
         let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
         let codedeploy = aws_sdk_codedeploy::Client::new(&sdk);
         Ok(HookFunction {
@@ -158,6 +186,7 @@ impl HookFunction {
             alarms: CloudWatchAlarms::new(cloudwatch),
             deployments: CodeDeployDeployments::new(codedeploy.clone()),
             reporter: CodeDeployReporter::new(codedeploy),
+            switches,
         })
     }
 
@@ -182,6 +211,7 @@ impl HookFunction {
             alarms: &self.alarms,
             deployments: &self.deployments,
             reporter: &self.reporter,
+            switches: &self.switches,
         };
         // Boxed: the nested SDK futures are deep enough to overflow the
         // compiler's layout recursion limit in the binaries otherwise.

@@ -12,6 +12,7 @@
 //! so tests drive each rule with fakes and no network.
 
 use crate::evidence::deployment::DeploymentSource;
+use crate::evidence::switches::{interpret, stamp, NoSwitches, SwitchSource};
 use crate::evidence::{self, AlarmSource, Evidence, EvidenceError, MetricSource};
 use crate::hook::Hook;
 use crate::judge::{GateOutcome, GateResult, LifecycleStatus, Verdict};
@@ -48,7 +49,7 @@ pub struct Execution {
 }
 
 /// The impure parts of a hook, as arguments.
-pub struct Providers<'a, M, A, D, R> {
+pub struct Providers<'a, M, A, D, R, W = NoSwitches> {
     /// CloudWatch metrics.
     pub metrics: &'a M,
     /// CloudWatch alarms.
@@ -57,6 +58,8 @@ pub struct Providers<'a, M, A, D, R> {
     pub deployments: &'a D,
     /// The status call.
     pub reporter: &'a R,
+    /// The freeze and override switches.
+    pub switches: &'a W,
 }
 
 /// A judge: [`crate::judge::judge`] in production, something that panics in a test.
@@ -64,10 +67,10 @@ pub type JudgeFn = fn(&HookPolicy, &Evidence) -> Verdict;
 
 /// Runs one hook execution and returns its decision record (also when the
 /// report failed: the record says so, and the caller turns it into an error).
-pub async fn execute<M, A, D, R>(
+pub async fn execute<M, A, D, R, W>(
     policy: &Policy,
     execution: &Execution,
-    providers: Providers<'_, M, A, D, R>,
+    providers: Providers<'_, M, A, D, R, W>,
     judge: JudgeFn,
 ) -> DecisionRecord
 where
@@ -75,6 +78,7 @@ where
     A: AlarmSource,
     D: DeploymentSource,
     R: StatusReporter,
+    W: SwitchSource,
 {
     let started = Instant::now();
     let decide_by = execution
@@ -86,7 +90,7 @@ where
         budget_ms: budget.as_millis() as u64,
     };
 
-    let (verdict, deployment) = match policy.hook(execution.hook) {
+    let (verdict, deployment, switches) = match policy.hook(execution.hook) {
         None => (
             Verdict {
                 status: LifecycleStatus::Failed,
@@ -97,6 +101,7 @@ where
                 gates: Vec::new(),
             },
             None,
+            None,
         ),
         Some(section) => {
             let plan = evidence::plan(policy, execution.hook, execution.now);
@@ -105,11 +110,13 @@ where
                 evidence::collect(&plan, execution.now, providers.metrics, providers.alarms),
             );
             let describe = timeout(budget, providers.deployments.deployment(&execution.deployment_id));
-            let (collected, described) = tokio::join!(collect, describe);
+            let read_switches = timeout(budget, providers.switches.read(execution.hook));
+            let (collected, described, switched) = tokio::join!(collect, describe, read_switches);
             let evidence = collected
                 .unwrap_or_else(|_| Evidence::all_failed(&plan, execution.now, timed_out.clone()));
             let deployment = described.unwrap_or_else(|_| Err(timed_out.clone()));
-            (judge_safely(judge, section, &evidence), Some(deployment))
+            let switched = switched.unwrap_or_else(|_| Err(timed_out.clone()));
+            (judge_safely(judge, section, &evidence), Some(deployment), Some(switched))
         }
     };
     // Dry run: the verdict is recorded, `Succeeded` is reported.
@@ -123,6 +130,44 @@ where
         LifecycleStatus::Succeeded
     } else {
         verdict.status
+    };
+    // The switches come last: a freeze stops everything, dry run included.
+    let (reported, reason, switches, switch_error) = match switches {
+        None => (reported, verdict.reason.clone(), None, None),
+        Some(Err(error)) => (
+            LifecycleStatus::Failed,
+            format!(
+                "could not read the deployment switches (freeze, override): {error}; failing closed (the gates said: {}: {})",
+                verdict.status, verdict.reason
+            ),
+            None,
+            Some(error.to_string()),
+        ),
+        Some(Ok((freeze, override_))) => {
+            let switches = interpret(freeze.as_deref(), override_.as_deref(), execution.now);
+            let (status, reason) = if let Some(freeze) = &switches.freeze {
+                let by = freeze.by.as_deref().map(|b| format!(" (set by {b})")).unwrap_or_default();
+                (
+                    LifecycleStatus::Failed,
+                    format!("deployment freeze: {}{by} (the gates said: {}: {})", freeze.reason, verdict.status, verdict.reason),
+                )
+            } else if let Some(o) = &switches.override_ {
+                (
+                    LifecycleStatus::Succeeded,
+                    format!(
+                        "override by {} until {}: {} (the gates said: {}: {})",
+                        o.by,
+                        stamp(o.expires),
+                        o.reason,
+                        verdict.status,
+                        verdict.reason
+                    ),
+                )
+            } else {
+                (reported, verdict.reason.clone())
+            };
+            (status, reason, Some(switches), None)
+        }
     };
 
     let report_budget = execution
@@ -153,7 +198,9 @@ where
         hook: execution.hook,
         status: reported,
         dry_run,
-        reason: verdict.reason,
+        reason,
+        switches,
+        switch_error,
         gates: verdict.gates,
         report: ReportSummary::from(&report),
         deployment,

@@ -561,6 +561,37 @@ impl Emulator {
     }
 }
 
+impl Emulator {
+    /// Sets an SSM parameter (the freeze and override switches live there).
+    pub fn put_parameter(&self, name: &str, value: &str) {
+        let client = aws_sdk_ssm::Client::new(&self.sdk);
+        self.runtime.block_on(async {
+            client
+                .put_parameter()
+                .name(name)
+                .value(value)
+                .r#type(aws_sdk_ssm::types::ParameterType::String)
+                .overwrite(true)
+                .send()
+                .await
+                .expect("PutParameter");
+        });
+    }
+
+    /// Removes an SSM parameter.
+    pub fn delete_parameter(&self, name: &str) {
+        let client = aws_sdk_ssm::Client::new(&self.sdk);
+        self.runtime.block_on(async {
+            client
+                .delete_parameter()
+                .name(name)
+                .send()
+                .await
+                .expect("DeleteParameter");
+        });
+    }
+}
+
 /// Writes `text` to a fresh file under the system temp dir and returns its path.
 pub fn temp_file(name: &str, text: &str) -> PathBuf {
     static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

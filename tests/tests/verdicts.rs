@@ -12,14 +12,16 @@ fn healthy_release_succeeds() {
         outcome.invocation
     );
     assert_eq!(outcome.accepted, vec!["Succeeded"], "{}", outcome.stderr);
-    // One GetMetricData for every gate, alongside GetDeployment, then the report.
+    // One GetMetricData for every gate, alongside GetDeployment and the
+    // switches' GetParameters, then the report: two sequential round trips.
     let mut calls = outcome.calls.clone();
-    calls[..2].sort();
+    calls[..3].sort();
     assert_eq!(
         calls,
         [
             "GetDeployment",
             "GetMetricData",
+            "GetParameters",
             "PutLifecycleEventHookExecutionStatus"
         ]
     );

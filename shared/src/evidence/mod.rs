@@ -15,6 +15,7 @@
 pub mod alarms;
 pub mod cloudwatch;
 pub mod deployment;
+pub mod switches;
 
 use crate::hook::Hook;
 use crate::policy::{GateCheck, MetricQuery, Policy, SeriesKind};

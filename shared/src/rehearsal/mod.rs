@@ -133,6 +133,7 @@ pub async fn rehearse(
                     alarms: &source,
                     deployments: &source,
                     reporter: &source,
+                    switches: &crate::evidence::switches::NoSwitches,
                 };
                 let record = Box::pin(execute(policy, &execution, providers, judge)).await;
                 if record.status == LifecycleStatus::Failed {

@@ -66,6 +66,12 @@ pub struct DecisionRecord {
     pub dry_run: Option<DryRunSummary>,
     /// Why, in one line.
     pub reason: String,
+    /// The freeze and override switches as read, when they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switches: Option<crate::evidence::switches::Switches>,
+    /// Why the switches could not be read (the hook then fails closed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switch_error: Option<String>,
     /// Every gate's figures.
     pub gates: Vec<GateResult>,
     /// What CodeDeploy said.

@@ -128,6 +128,7 @@ async fn run(
         alarms: cloudwatch,
         deployments: &FakeCodeDeploy,
         reporter,
+        switches: &crate::evidence::switches::NoSwitches,
     };
     execute(&policy, &execution(hook, left), providers, judge).await
 }
@@ -256,6 +257,7 @@ async fn a_hook_missing_from_the_policy_fails_closed() {
         alarms: &cloudwatch,
         deployments: &FakeCodeDeploy,
         reporter: &reporter,
+        switches: &crate::evidence::switches::NoSwitches,
     };
     let record = execute(
         &policy,
@@ -350,6 +352,7 @@ async fn a_hook_in_dry_run_reports_succeeded_and_records_the_verdict() {
         alarms: &BadCloudWatch,
         deployments: &FakeCodeDeploy,
         reporter: &reporter,
+        switches: &crate::evidence::switches::NoSwitches,
     };
     let record = execute(
         &policy,
@@ -382,6 +385,7 @@ async fn a_hook_in_dry_run_reports_succeeded_and_records_the_verdict() {
         alarms: &BadCloudWatch,
         deployments: &FakeCodeDeploy,
         reporter: &reporter,
+        switches: &crate::evidence::switches::NoSwitches,
     };
     let record = execute(
         &policy,
@@ -392,4 +396,152 @@ async fn a_hook_in_dry_run_reports_succeeded_and_records_the_verdict() {
     .await;
     assert_eq!(record.status, LifecycleStatus::Failed);
     assert_eq!(record.dry_run, None);
+}
+
+/// Switch values as SSM would hold them, or a failure to read them.
+struct FakeSwitches(Result<(Option<String>, Option<String>), EvidenceError>);
+
+impl crate::evidence::switches::SwitchSource for FakeSwitches {
+    async fn read(&self, _: Hook) -> Result<(Option<String>, Option<String>), EvidenceError> {
+        self.0.clone()
+    }
+}
+
+async fn run_switched(
+    switches: FakeSwitches,
+    metrics: &(impl MetricSource + AlarmSource),
+    policy: &Policy,
+) -> (DecisionRecord, Vec<LifecycleStatus>) {
+    let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
+    let providers = Providers {
+        metrics,
+        alarms: metrics,
+        deployments: &FakeCodeDeploy,
+        reporter: &reporter,
+        switches: &switches,
+    };
+    let record = execute(
+        policy,
+        &execution(Hook::AfterAllowTraffic, Duration::from_secs(30)),
+        providers,
+        judge,
+    )
+    .await;
+    let reports = reporter
+        .reports
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.0)
+        .collect();
+    (record, reports)
+}
+
+#[tokio::test]
+async fn a_freeze_fails_every_hook_and_says_why() {
+    let policy = Policy::embedded_default(&env).unwrap();
+    let healthy = FakeCloudWatch {
+        delay: Duration::ZERO,
+    };
+    let freeze = FakeSwitches(Ok((
+        Some(r#"{"reason": "black friday", "by": "sre"}"#.into()),
+        None,
+    )));
+    let (record, reports) = run_switched(freeze, &healthy, &policy).await;
+    assert_eq!(reports, [LifecycleStatus::Failed]);
+    assert!(
+        record
+            .reason
+            .starts_with("deployment freeze: black friday (set by sre) (the gates said: Succeeded"),
+        "{}",
+        record.reason
+    );
+    assert_eq!(
+        record.switches.unwrap().freeze.unwrap().reason,
+        "black friday"
+    );
+}
+
+#[tokio::test]
+async fn an_override_succeeds_and_records_who_why_and_until_when() {
+    let policy = Policy::embedded_default(&env).unwrap();
+    let value = r#"{"reason": "p95 alarm is a known false positive, INC-7", "by": "alice", "expires": "2099-01-01T00:00:00Z"}"#;
+    let (record, reports) = run_switched(
+        FakeSwitches(Ok((None, Some(value.into())))),
+        &BadCloudWatch,
+        &policy,
+    )
+    .await;
+    assert_eq!(reports, [LifecycleStatus::Succeeded]);
+    assert!(
+        record.reason.starts_with("override by alice until 2099-01-01T00:00:00Z: p95 alarm is a known false positive, INC-7 (the gates said: Failed: 3 of 3"),
+        "{}",
+        record.reason
+    );
+    let json: serde_json::Value = serde_json::from_str(&record.to_json_line()).unwrap();
+    assert_eq!(json["switches"]["override"]["by"], "alice");
+
+    // An expired override is ignored, and the record says so.
+    let expired = value.replace("2099", "2001");
+    let (record, reports) = run_switched(
+        FakeSwitches(Ok((None, Some(expired)))),
+        &BadCloudWatch,
+        &policy,
+    )
+    .await;
+    assert_eq!(reports, [LifecycleStatus::Failed]);
+    assert!(record
+        .switches
+        .unwrap()
+        .ignored_override
+        .unwrap()
+        .contains("expired at 2001-01-01T00:00:00Z"));
+}
+
+#[tokio::test]
+async fn a_freeze_wins_over_an_override_and_a_dry_run() {
+    let yaml = crate::policy::DEFAULT_POLICY_YAML.replace(
+        "    on_inconclusive: fail\n",
+        "    on_inconclusive: fail\n    dry_run: true\n",
+    );
+    let policy = Policy::from_yaml(&yaml, "dry.yaml", &env).unwrap();
+    let both = FakeSwitches(Ok((
+        Some("incident".into()),
+        Some(r#"{"reason": "r", "by": "bob", "expires": "2099-01-01T00:00:00Z"}"#.into()),
+    )));
+    let (record, reports) = run_switched(
+        both,
+        &FakeCloudWatch {
+            delay: Duration::ZERO,
+        },
+        &policy,
+    )
+    .await;
+    assert_eq!(reports, [LifecycleStatus::Failed]);
+    assert!(
+        record.reason.starts_with("deployment freeze: incident"),
+        "{}",
+        record.reason
+    );
+}
+
+#[tokio::test]
+async fn unreadable_switches_fail_closed() {
+    let policy = Policy::embedded_default(&env).unwrap();
+    let denied = FakeSwitches(Err(EvidenceError::Api {
+        service: "SSM",
+        operation: "GetParameters",
+        message: "AccessDeniedException".into(),
+    }));
+    let (record, reports) = run_switched(
+        denied,
+        &FakeCloudWatch {
+            delay: Duration::ZERO,
+        },
+        &policy,
+    )
+    .await;
+    assert_eq!(reports, [LifecycleStatus::Failed]);
+    assert!(record.reason.starts_with("could not read the deployment switches (freeze, override): SSM GetParameters failed: AccessDeniedException; failing closed"), "{}", record.reason);
+    assert!(record.switch_error.is_some());
 }

@@ -1,0 +1,264 @@
+//! Run-time switches from SSM Parameter Store: the playbook's kill switches,
+//! applied to deployments, changed without a redeploy.
+//!
+//! - `{prefix}freeze`: while it exists (and is not `off`), every hook reports
+//!   `Failed` with the reason "deployment freeze". Its value is the reason, or
+//!   JSON `{"reason": ..., "by": ...}`.
+//! - `{prefix}override/{Hook}`: JSON `{"reason", "by", "expires"}` (all three
+//!   required, `expires` in RFC 3339): until it expires, that hook reports
+//!   `Succeeded` whatever the gates say, and the record says who asked, why and
+//!   until when. An override without a reason or an expiry, or an expired one,
+//!   is ignored, and the record says why.
+//!
+//! Both are read in one `GetParameters` call, concurrently with the metrics.
+//! What the switches mean for the verdict is decided in [`crate::run`].
+
+use super::EvidenceError;
+use crate::hook::Hook;
+use aws_sdk_ssm::error::DisplayErrorContext;
+use aws_sdk_ssm::Client;
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use serde::Serialize;
+use std::future::Future;
+
+/// The default parameter prefix.
+pub const DEFAULT_PREFIX: &str = "/codedeploy-gates/";
+
+/// An active deployment freeze.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Freeze {
+    /// Why.
+    pub reason: String,
+    /// Who set it, if they said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
+/// A valid, unexpired override of one hook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Override {
+    /// Why.
+    pub reason: String,
+    /// Who asked.
+    pub by: String,
+    /// Until when (epoch seconds).
+    pub expires: i64,
+}
+
+/// The switches as read for one hook execution.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Switches {
+    /// Set while a freeze is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<Freeze>,
+    /// Set while a valid override for this hook is on.
+    #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
+    pub override_: Option<Override>,
+    /// Why an override parameter that exists was not applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignored_override: Option<String>,
+}
+
+/// Reads the raw switch parameters.
+pub trait SwitchSource: Sync {
+    /// `(freeze value, override value)` for `hook`, each `None` when absent.
+    fn read(
+        &self,
+        hook: Hook,
+    ) -> impl Future<Output = Result<(Option<String>, Option<String>), EvidenceError>> + Send;
+}
+
+/// No switches at all (switches turned off, or a rehearsal).
+pub struct NoSwitches;
+
+impl SwitchSource for NoSwitches {
+    async fn read(&self, _hook: Hook) -> Result<(Option<String>, Option<String>), EvidenceError> {
+        Ok((None, None))
+    }
+}
+
+/// SSM Parameter Store through the AWS SDK.
+#[derive(Debug, Clone)]
+pub struct SsmSwitches {
+    client: Client,
+    prefix: String,
+}
+
+impl SsmSwitches {
+    /// Reads parameters under `prefix` (ending in `/`).
+    pub fn new(client: Client, prefix: &str) -> Self {
+        SsmSwitches {
+            client,
+            prefix: prefix.to_string(),
+        }
+    }
+}
+
+impl SwitchSource for SsmSwitches {
+    async fn read(&self, hook: Hook) -> Result<(Option<String>, Option<String>), EvidenceError> {
+        let freeze = format!("{}freeze", self.prefix);
+        let override_ = format!("{}override/{}", self.prefix, hook.as_str());
+        let output = self
+            .client
+            .get_parameters()
+            .names(&freeze)
+            .names(&override_)
+            .send()
+            .await
+            .map_err(|e| EvidenceError::Api {
+                service: "SSM",
+                operation: "GetParameters",
+                message: super::bounded(DisplayErrorContext(&e).to_string()),
+            })?;
+        let value = |name: &str| {
+            output
+                .parameters()
+                .iter()
+                .find(|p| p.name() == Some(name))
+                .and_then(|p| p.value())
+                .map(str::to_string)
+        };
+        Ok((value(&freeze), value(&override_)))
+    }
+}
+
+/// Interprets the raw values at `now` (epoch seconds). Pure.
+pub fn interpret(freeze: Option<&str>, override_: Option<&str>, now: i64) -> Switches {
+    let mut switches = Switches::default();
+    if let Some(value) = freeze.map(str::trim) {
+        if !matches!(value.to_ascii_lowercase().as_str(), "" | "off" | "false") {
+            switches.freeze = Some(match serde_json::from_str::<serde_json::Value>(value) {
+                Ok(json) if json.is_object() => Freeze {
+                    reason: json["reason"]
+                        .as_str()
+                        .unwrap_or("no reason given")
+                        .to_string(),
+                    by: json["by"].as_str().map(str::to_string),
+                },
+                _ => Freeze {
+                    reason: value.to_string(),
+                    by: None,
+                },
+            });
+        }
+    }
+    if let Some(value) = override_ {
+        match parse_override(value) {
+            Ok(o) if o.expires > now => switches.override_ = Some(o),
+            Ok(o) => {
+                switches.ignored_override = Some(format!(
+                    "the override by {} expired at {}",
+                    o.by,
+                    stamp(o.expires)
+                ))
+            }
+            Err(why) => switches.ignored_override = Some(why),
+        }
+    }
+    switches
+}
+
+fn parse_override(value: &str) -> Result<Override, String> {
+    let json: serde_json::Value = serde_json::from_str(value).map_err(|e| {
+        format!("the override is not JSON {{\"reason\", \"by\", \"expires\"}}: {e}")
+    })?;
+    let field = |name: &str| {
+        json[name]
+            .as_str()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                format!("the override has no `{name}`: reason, by and expires are mandatory")
+            })
+    };
+    let reason = field("reason")?;
+    let by = field("by")?;
+    let expires_text = field("expires")?;
+    let expires = DateTime::from_str(&expires_text, Format::DateTime)
+        .map_err(|e| {
+            format!("the override's `expires` {expires_text:?} is not an RFC 3339 time: {e}")
+        })?
+        .secs();
+    Ok(Override {
+        reason,
+        by,
+        expires,
+    })
+}
+
+/// RFC 3339 of an epoch second.
+pub fn stamp(epoch: i64) -> String {
+    DateTime::from_secs(epoch)
+        .fmt(Format::DateTime)
+        .unwrap_or_else(|_| epoch.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_795_428_240; // 2026-11-23T10:04:00Z
+
+    #[test]
+    fn freeze_values() {
+        assert_eq!(interpret(None, None, NOW), Switches::default());
+        for off in ["", "off", "OFF", "false", "  "] {
+            assert_eq!(interpret(Some(off), None, NOW).freeze, None, "{off:?}");
+        }
+        let freeze = interpret(Some("incident INC-42"), None, NOW)
+            .freeze
+            .unwrap();
+        assert_eq!(freeze.reason, "incident INC-42");
+        let freeze = interpret(
+            Some(r#"{"reason": "black friday", "by": "sre-oncall"}"#),
+            None,
+            NOW,
+        )
+        .freeze
+        .unwrap();
+        assert_eq!(
+            (freeze.reason.as_str(), freeze.by.as_deref()),
+            ("black friday", Some("sre-oncall"))
+        );
+    }
+
+    #[test]
+    fn an_override_needs_reason_by_and_a_future_expiry() {
+        let valid = r#"{"reason": "false alarm on p95, see INC-7", "by": "alice", "expires": "2026-11-23T11:00:00Z"}"#;
+        let o = interpret(None, Some(valid), NOW).override_.unwrap();
+        assert_eq!((o.by.as_str(), o.expires), ("alice", NOW + 56 * 60));
+        let expired = valid.replace("11:00:00", "10:00:00");
+        let s = interpret(None, Some(&expired), NOW);
+        assert_eq!(s.override_, None);
+        assert_eq!(
+            s.ignored_override.unwrap(),
+            "the override by alice expired at 2026-11-23T10:00:00Z"
+        );
+        for (bad, why) in [
+            (
+                r#"{"by": "alice", "expires": "2026-11-23T11:00:00Z"}"#,
+                "no `reason`",
+            ),
+            (r#"{"reason": "r", "by": "alice"}"#, "no `expires`"),
+            (
+                r#"{"reason": "r", "expires": "2026-11-23T11:00:00Z"}"#,
+                "no `by`",
+            ),
+            (
+                r#"{"reason": "r", "by": "a", "expires": "tomorrow"}"#,
+                "not an RFC 3339 time",
+            ),
+            ("yes please", "not JSON"),
+        ] {
+            let s = interpret(None, Some(bad), NOW);
+            assert_eq!(s.override_, None);
+            assert!(
+                s.ignored_override.as_deref().unwrap().contains(why),
+                "{bad}: {:?}",
+                s.ignored_override
+            );
+        }
+    }
+}
