@@ -6,6 +6,7 @@
 //! back, stays a pure function:
 //!
 //! - [`policy`]: what each hook checks, parsed and validated from YAML;
+//! - [`analysis`]: bake analyses longer than one Lambda run (state, next step);
 //! - [`window`]: which settled periods a gate judges;
 //! - [`evidence`]: providers that fetch (CloudWatch metrics and alarms,
 //!   CodeDeploy) and the plan of what to fetch;
@@ -18,6 +19,7 @@
 #![deny(missing_docs)]
 
 pub mod event;
+pub mod analysis;
 pub mod evidence;
 pub mod hook;
 pub mod judge;
