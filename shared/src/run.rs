@@ -11,16 +11,18 @@
 //! Everything impure arrives as an argument (providers, reporter, clock, judge),
 //! so tests drive each rule with fakes and no network.
 
-use crate::evidence::deployment::DeploymentSource;
+use crate::analysis::{classify, next_step, AnalysisPolicy, AnalysisState, Measurement, Next};
+use crate::evidence::deployment::{DeploymentInfo, DeploymentSource};
 use crate::evidence::switches::{interpret, stamp, NoSwitches, SwitchSource};
 use crate::evidence::{self, AlarmSource, Evidence, EvidenceError, MetricSource};
 use crate::hook::Hook;
 use crate::judge::{GateOutcome, GateResult, LifecycleStatus, Verdict};
 use crate::policy::{HookPolicy, Policy, Severity};
 use crate::report::{
-    DecisionRecord, DryRunSummary, PolicyRef, ReportError, ReportSummary, StatusReporter,
-    RECORD_KIND,
+    AnalysisSummary, DecisionRecord, DryRunSummary, PolicyRef, ReportError, ReportSummary,
+    StatusReporter, RECORD_KIND,
 };
+use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 use tokio::time::{timeout, Instant};
@@ -81,18 +83,10 @@ where
     W: SwitchSource,
 {
     let started = Instant::now();
-    let decide_by = execution
-        .deadline
-        .checked_sub(execution.safety_margin)
-        .unwrap_or(started);
-    let budget = decide_by.saturating_duration_since(started);
-    let timed_out = EvidenceError::TimedOut {
-        budget_ms: budget.as_millis() as u64,
-    };
-
-    let (verdict, deployment, switches) = match policy.hook(execution.hook) {
-        None => (
-            Verdict {
+    let budget = evidence_budget(execution, started);
+    let measured = match policy.hook(execution.hook) {
+        None => Measured {
+            verdict: Verdict {
                 status: LifecycleStatus::Failed,
                 reason: format!(
                     "the policy ({}) has no section for {}, so this hook cannot judge anything; add one or remove the hook from the AppSpec",
@@ -100,25 +94,255 @@ where
                 ),
                 gates: Vec::new(),
             },
-            None,
-            None,
-        ),
-        Some(section) => {
-            let plan = evidence::plan(policy, execution.hook, execution.now);
-            let collect = timeout(
-                budget,
-                evidence::collect(&plan, execution.now, providers.metrics, providers.alarms),
-            );
-            let describe = timeout(budget, providers.deployments.deployment(&execution.deployment_id));
-            let read_switches = timeout(budget, providers.switches.read(execution.hook));
-            let (collected, described, switched) = tokio::join!(collect, describe, read_switches);
-            let evidence = collected
-                .unwrap_or_else(|_| Evidence::all_failed(&plan, execution.now, timed_out.clone()));
-            let deployment = described.unwrap_or_else(|_| Err(timed_out.clone()));
-            let switched = switched.unwrap_or_else(|_| Err(timed_out.clone()));
-            (judge_safely(judge, section, &evidence), Some(deployment), Some(switched))
+            deployment: None,
+            switches: None,
+        },
+        Some(section) => measure(policy, section, execution, execution.now, budget, &providers, judge).await,
+    };
+    finish(policy, execution, &providers, started, measured, None).await
+}
+
+/// A clock an analysis runs by: the wall clock on Lambda, a simulated one in
+/// tests, so a 30-minute bake runs in milliseconds.
+pub trait Clock: Sync {
+    /// Epoch seconds.
+    fn now(&self) -> i64;
+    /// Returns at `at` (epoch seconds).
+    fn sleep_until(&self, at: i64) -> impl Future<Output = ()> + Send;
+}
+
+/// The real clock.
+pub struct WallClock;
+
+impl Clock for WallClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+
+    async fn sleep_until(&self, at: i64) {
+        let wait = (at - self.now()).max(0) as u64;
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+    }
+}
+
+/// Hands an unfinished analysis to the next Lambda run.
+pub trait Continuation: Sync {
+    /// Starts the next run with `state` (asynchronously: returns once queued).
+    fn hand_off(
+        &self,
+        execution: &Execution,
+        state: &AnalysisState,
+    ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
+}
+
+/// What an analysis run ended with.
+#[derive(Debug)]
+pub enum AnalysisRun {
+    /// The analysis concluded and reported.
+    Reported(Box<DecisionRecord>),
+    /// This run's time is up: the next run carries on with the state.
+    HandedOff(AnalysisState),
+}
+
+/// Time a measurement plus a hand-off may take: a run stops measuring when less
+/// than this is left before its deadline minus the safety margin.
+const MEASUREMENT_ALLOWANCE_SECS: i64 = 20;
+
+/// Runs (part of) a bake analysis: measures every interval until the analysis
+/// concludes, then reports; or, when this run's deadline (`deadline_at`, epoch
+/// seconds by `clock`) comes near, hands the state to the next run. A freeze or
+/// an override ends the analysis at once.
+#[allow(clippy::too_many_arguments)]
+pub async fn execute_analysis<M, A, D, R, W, C, K>(
+    policy: &Policy,
+    section: &HookPolicy,
+    analysis: &AnalysisPolicy,
+    execution: &Execution,
+    providers: Providers<'_, M, A, D, R, W>,
+    judge: JudgeFn,
+    clock: &C,
+    continuation: &K,
+    deadline_at: i64,
+    state: AnalysisState,
+) -> AnalysisRun
+where
+    M: MetricSource,
+    A: AlarmSource,
+    D: DeploymentSource,
+    R: StatusReporter,
+    W: SwitchSource,
+    C: Clock,
+    K: Continuation,
+{
+    let started = Instant::now();
+    let mut state = state;
+    let mut last: Option<Measured> = None;
+    let stop_measuring_at =
+        deadline_at - execution.safety_margin.as_secs() as i64 - MEASUREMENT_ALLOWANCE_SECS;
+    let (status, reason) = loop {
+        match next_step(analysis, &state, clock.now()) {
+            Next::Conclude(status, reason) => break (status, reason),
+            Next::MeasureAt(at) => {
+                if at.max(clock.now()) > stop_measuring_at {
+                    let mut next = state.clone();
+                    next.runs += 1;
+                    match continuation.hand_off(execution, &next).await {
+                        Ok(()) => return AnalysisRun::HandedOff(next),
+                        Err(error) => {
+                            break (
+                                LifecycleStatus::Failed,
+                                format!("the analysis could not be handed to the next run ({error}); failing closed"),
+                            )
+                        }
+                    }
+                }
+                clock.sleep_until(at).await;
+                let now = clock.now();
+                let budget = Duration::from_secs(MEASUREMENT_ALLOWANCE_SECS as u64);
+                let measured =
+                    measure(policy, section, execution, now, budget, &providers, judge).await;
+                let outcome = classify(&measured.verdict, section.on_inconclusive);
+                state.measurements.push(Measurement {
+                    at: now,
+                    outcome,
+                    reason: measured.verdict.reason.clone(),
+                });
+                // Progress is visible: one line per measurement.
+                tracing::info!(
+                    deployment = %execution.deployment_id,
+                    hook = %execution.hook,
+                    chain = %state.chain,
+                    measurement = state.measurements.len(),
+                    outcome = ?outcome,
+                    reason = %measured.verdict.reason,
+                    "analysis measurement"
+                );
+                let switched = matches!(&measured.switches, Some(Ok((freeze, override_)))
+                    if interpret(freeze.as_deref(), override_.as_deref(), now).freeze.is_some()
+                        || interpret(freeze.as_deref(), override_.as_deref(), now).override_.is_some());
+                last = Some(measured);
+                if switched {
+                    break (LifecycleStatus::Succeeded, String::new()); // the switches decide in finish
+                }
+            }
         }
     };
+    let measured = match last {
+        Some(mut measured) => {
+            if !reason.is_empty() {
+                measured.verdict.status = status;
+                measured.verdict.reason = reason;
+            }
+            measured
+        }
+        None => Measured {
+            verdict: Verdict {
+                status,
+                reason,
+                gates: Vec::new(),
+            },
+            deployment: None,
+            switches: Some(providers.switches.read(execution.hook).await),
+        },
+    };
+    let summary = AnalysisSummary {
+        chain: state.chain.clone(),
+        started_at: state.started_at,
+        runs: state.runs,
+        measurements: state.measurements.clone(),
+    };
+    let record = finish(
+        policy,
+        execution,
+        &providers,
+        started,
+        measured,
+        Some(summary),
+    )
+    .await;
+    AnalysisRun::Reported(Box::new(record))
+}
+
+/// What one measurement found.
+pub struct Measured {
+    /// The judge's verdict.
+    pub verdict: Verdict,
+    /// `GetDeployment`'s answer, when asked.
+    pub deployment: Option<Result<DeploymentInfo, EvidenceError>>,
+    /// The raw switch values, when read.
+    pub switches: Option<Result<(Option<String>, Option<String>), EvidenceError>>,
+}
+
+/// How long evidence collection may take: until the deadline minus the margin.
+fn evidence_budget(execution: &Execution, started: Instant) -> Duration {
+    let decide_by = execution
+        .deadline
+        .checked_sub(execution.safety_margin)
+        .unwrap_or(started);
+    decide_by.saturating_duration_since(started)
+}
+
+/// Collects evidence, the deployment and the switches concurrently at `now`,
+/// each bounded by `budget`, and judges.
+async fn measure<M, A, D, R, W>(
+    policy: &Policy,
+    section: &HookPolicy,
+    execution: &Execution,
+    now: i64,
+    budget: Duration,
+    providers: &Providers<'_, M, A, D, R, W>,
+    judge: JudgeFn,
+) -> Measured
+where
+    M: MetricSource,
+    A: AlarmSource,
+    D: DeploymentSource,
+    R: StatusReporter,
+    W: SwitchSource,
+{
+    let timed_out = EvidenceError::TimedOut {
+        budget_ms: budget.as_millis() as u64,
+    };
+    let plan = evidence::plan(policy, execution.hook, now);
+    let collect = timeout(
+        budget,
+        evidence::collect(&plan, now, providers.metrics, providers.alarms),
+    );
+    let describe = timeout(
+        budget,
+        providers.deployments.deployment(&execution.deployment_id),
+    );
+    let read_switches = timeout(budget, providers.switches.read(execution.hook));
+    let (collected, described, switched) = tokio::join!(collect, describe, read_switches);
+    let evidence =
+        collected.unwrap_or_else(|_| Evidence::all_failed(&plan, now, timed_out.clone()));
+    Measured {
+        verdict: judge_safely(judge, section, &evidence),
+        deployment: Some(described.unwrap_or_else(|_| Err(timed_out.clone()))),
+        switches: Some(switched.unwrap_or_else(|_| Err(timed_out))),
+    }
+}
+
+/// Applies dry run and the switches, reports once, and builds the record.
+async fn finish<M, A, D, R, W>(
+    policy: &Policy,
+    execution: &Execution,
+    providers: &Providers<'_, M, A, D, R, W>,
+    started: Instant,
+    measured: Measured,
+    analysis: Option<AnalysisSummary>,
+) -> DecisionRecord
+where
+    R: StatusReporter,
+{
+    let Measured {
+        verdict,
+        deployment,
+        switches,
+    } = measured;
     // Dry run: the verdict is recorded, `Succeeded` is reported.
     let dry_run = policy
         .hook(execution.hook)
@@ -212,6 +436,7 @@ where
         evaluated_at: execution.now,
         elapsed_ms: started.elapsed().as_millis() as u64,
         function_version: execution.function_version.clone(),
+        analysis,
         gate_version: env!("CARGO_PKG_VERSION"),
     }
 }

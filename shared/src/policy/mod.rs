@@ -75,6 +75,8 @@ pub struct HookPolicy {
     /// Judge and record as usual, but always report `Succeeded`: shadow mode
     /// for a new policy. The record says what would have been reported.
     pub dry_run: bool,
+    /// Measure repeatedly over a bake period instead of once.
+    pub analysis: Option<crate::analysis::AnalysisPolicy>,
     /// The gates, in policy order.
     pub gates: Vec<Gate>,
 }

@@ -40,8 +40,21 @@ pub struct RawHookPolicy {
     pub preflight: Option<Spanned<bool>>,
     #[serde(default)]
     pub dry_run: Option<bool>,
+    pub analysis: Option<Spanned<RawAnalysis>>,
     #[serde(default)]
     pub gates: Vec<Spanned<RawGate>>,
+}
+
+/// A hook's bake analysis.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnalysis {
+    pub duration: Spanned<RawScalar>,
+    pub interval: Option<Spanned<RawScalar>>,
+    pub initial_delay: Option<Spanned<RawScalar>>,
+    pub failure_limit: Option<u32>,
+    pub consecutive_error_limit: Option<u32>,
+    pub inconclusive_limit: Option<u32>,
 }
 
 /// One gate.

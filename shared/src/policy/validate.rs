@@ -5,7 +5,8 @@
 //! `hooks.BeforeAllowTraffic.gates[1].threshold`. Defaults are applied here and
 //! only here, so the rest of the library never wonders what an absent field meant.
 
-use super::raw::{RawGate, RawMetricDefaults, RawPolicy, RawQuery, RawScalar};
+use super::raw::{RawAnalysis, RawGate, RawMetricDefaults, RawPolicy, RawQuery, RawScalar};
+use crate::analysis::AnalysisPolicy;
 use super::{
     AlarmCheck, Comparison, Gate, GateCheck, HookPolicy, InconclusiveAction, MetricQuery,
     MinSample, MissingData, SeriesKind, Severity, Signal, Threshold, ThresholdCheck, ThresholdUnit,
@@ -207,6 +208,9 @@ impl Validator<'_> {
                 }
             };
             let preflight = section.preflight.map(|p| p.value).unwrap_or(false);
+            let analysis = section
+                .analysis
+                .map(|a| self.analysis(a, &format!("{path}.analysis")));
             let problems_before = self.problems.len();
             let mut names = BTreeSet::new();
             let mut gates = Vec::new();
@@ -236,11 +240,44 @@ impl Validator<'_> {
                     ingestion_lag_secs,
                     preflight,
                     dry_run: section.dry_run.unwrap_or(false),
+                    analysis,
                     gates,
                 },
             );
         }
         hooks
+    }
+
+    fn analysis(&mut self, raw: Spanned<RawAnalysis>, path: &str) -> AnalysisPolicy {
+        let at = raw.referenced;
+        let raw = raw.value;
+        let duration_secs = self.duration(&raw.duration, &format!("{path}.duration"), false);
+        let interval_secs = raw
+            .interval
+            .as_ref()
+            .map(|i| self.duration(i, &format!("{path}.interval"), false))
+            .unwrap_or(60);
+        let initial_delay_secs = raw
+            .initial_delay
+            .as_ref()
+            .map(|d| self.duration(d, &format!("{path}.initial_delay"), true))
+            .unwrap_or(0);
+        if interval_secs < 10 || interval_secs > duration_secs {
+            self.problem(at, format!("{path}.interval"), format!("must be between 10s and the duration ({duration_secs}s), found {interval_secs}s"));
+        }
+        // Leave five minutes of CodeDeploy's hour for the last runs and the report.
+        let budget = crate::analysis::HARD_LIMIT_SECS - 5 * 60;
+        if initial_delay_secs + duration_secs > budget {
+            self.problem(at, path, format!("initial_delay + duration is {}s; it must end within {budget}s, as CodeDeploy waits at most an hour for a hook", initial_delay_secs + duration_secs));
+        }
+        AnalysisPolicy {
+            duration_secs,
+            interval_secs,
+            initial_delay_secs,
+            failure_limit: raw.failure_limit.unwrap_or(0),
+            consecutive_error_limit: raw.consecutive_error_limit.unwrap_or(4),
+            inconclusive_limit: raw.inconclusive_limit.unwrap_or(0),
+        }
     }
 
     fn defaults(&mut self, raw: RawMetricDefaults) -> Defaults {

@@ -7,7 +7,9 @@
 pub mod codedeploy;
 mod record;
 
-pub use record::{DecisionRecord, DryRunSummary, PolicyRef, ReportSummary, RECORD_KIND};
+pub use record::{
+    AnalysisSummary, DecisionRecord, DryRunSummary, PolicyRef, ReportSummary, RECORD_KIND,
+};
 
 use crate::judge::LifecycleStatus;
 use std::future::Future;

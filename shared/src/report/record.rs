@@ -40,6 +40,19 @@ impl From<&Result<ReportOutcome, ReportError>> for ReportSummary {
     }
 }
 
+/// A finished bake analysis, as the final record carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnalysisSummary {
+    /// The analysis' chain id.
+    pub chain: String,
+    /// When it started (epoch seconds).
+    pub started_at: i64,
+    /// How many Lambda runs carried it.
+    pub runs: u32,
+    /// Every measurement, oldest first.
+    pub measurements: Vec<crate::analysis::Measurement>,
+}
+
 /// What a hook in dry run would have reported.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DryRunSummary {
@@ -88,6 +101,9 @@ pub struct DecisionRecord {
     pub evaluated_at: i64,
     /// Wall time from invocation to report, milliseconds.
     pub elapsed_ms: u64,
+    /// The bake analysis behind the verdict: every measurement, for hooks with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisSummary>,
     /// `AWS_LAMBDA_FUNCTION_VERSION`, when running on Lambda.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function_version: Option<String>,
