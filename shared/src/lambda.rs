@@ -6,6 +6,8 @@
 //! AWS configuration and building the clients. The handler then parses the event,
 //! runs [`crate::run::execute`] and prints the decision record.
 
+use crate::analysis::AnalysisState;
+use crate::continuation::{SelfInvoke, STATE_FIELD};
 use crate::event::{parse_event, EventError};
 use crate::evidence::alarms::CloudWatchAlarms;
 use crate::evidence::cloudwatch::CloudWatchMetrics;
@@ -17,7 +19,10 @@ use crate::judge::judge;
 use crate::policy::{Policy, PolicyError};
 use crate::report::codedeploy::CodeDeployReporter;
 use crate::report::ReportSummary;
-use crate::run::{execute, remaining, Execution, Providers};
+use crate::run::{
+    execute, execute_analysis, fail_without_evidence, remaining, AnalysisRun, Execution, Providers,
+    WallClock,
+};
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
@@ -97,6 +102,7 @@ pub struct HookFunction {
     deployments: CodeDeployDeployments,
     reporter: CodeDeployReporter,
     switches: Switchboard,
+    lambda: aws_sdk_lambda::Client,
 }
 
 /// The switches as configured: read from SSM, or turned off.
@@ -187,6 +193,7 @@ impl HookFunction {
             deployments: CodeDeployDeployments::new(codedeploy.clone()),
             reporter: CodeDeployReporter::new(codedeploy),
             switches,
+            lambda: aws_sdk_lambda::Client::new(&sdk),
         })
     }
 
@@ -206,16 +213,80 @@ impl HookFunction {
             safety_margin: self.safety_margin,
             function_version: self.function_version.clone(),
         };
-        let providers = Providers {
+        let providers = || Providers {
             metrics: &self.metrics,
             alarms: &self.alarms,
             deployments: &self.deployments,
             reporter: &self.reporter,
             switches: &self.switches,
         };
+        let section = self.policy.hook(self.hook);
         // Boxed: the nested SDK futures are deep enough to overflow the
         // compiler's layout recursion limit in the binaries otherwise.
-        let record = Box::pin(execute(&self.policy, &execution, providers, judge)).await;
+        let record = match (section, section.and_then(|s| s.analysis)) {
+            (Some(section), Some(analysis)) => {
+                let state = match event.payload.get(STATE_FIELD) {
+                    None => Ok(AnalysisState::new(
+                        event.context.request_id.clone(),
+                        execution.now,
+                    )),
+                    Some(value) => AnalysisState::from_json(value, execution.now),
+                };
+                match state {
+                    Err(error) => {
+                        let reason =
+                            format!("the continuation is unusable: {error}; failing closed");
+                        Box::pin(fail_without_evidence(
+                            &self.policy,
+                            &execution,
+                            providers(),
+                            reason,
+                        ))
+                        .await
+                    }
+                    Ok(state) => {
+                        let continuation = SelfInvoke::new(
+                            self.lambda.clone(),
+                            &event.context.invoked_function_arn,
+                        );
+                        let deadline_at = (event.context.deadline / 1000) as i64;
+                        let run = Box::pin(execute_analysis(
+                            &self.policy,
+                            section,
+                            &analysis,
+                            &execution,
+                            providers(),
+                            judge,
+                            &WallClock,
+                            &continuation,
+                            deadline_at,
+                            state,
+                        ))
+                        .await;
+                        match run {
+                            AnalysisRun::Reported(record) => *record,
+                            AnalysisRun::HandedOff(state) => {
+                                tracing::info!(
+                                    deployment = %execution.deployment_id,
+                                    hook = %self.hook,
+                                    chain = %state.chain,
+                                    run = state.runs,
+                                    measurements = state.measurements.len(),
+                                    "analysis handed to the next run"
+                                );
+                                return Ok(json!({
+                                    "status": "InProgress",
+                                    "chain": state.chain,
+                                    "next_run": state.runs,
+                                    "measurements": state.measurements.len(),
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => Box::pin(execute(&self.policy, &execution, providers(), judge)).await,
+        };
         // The record is the audit trail: one JSON line on stdout, which Lambda
         // ships to CloudWatch Logs as is.
         println!("{}", record.to_json_line());

@@ -18,8 +18,9 @@
 //! - [`event`] and [`hook`]: the CodeDeploy event and hook names.
 #![deny(missing_docs)]
 
-pub mod event;
 pub mod analysis;
+pub mod continuation;
+pub mod event;
 pub mod evidence;
 pub mod hook;
 pub mod judge;

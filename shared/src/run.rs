@@ -187,6 +187,10 @@ where
             Next::Conclude(status, reason) => break (status, reason),
             Next::MeasureAt(at) => {
                 if at.max(clock.now()) > stop_measuring_at {
+                    // Use this run's time before handing off, so a short
+                    // Lambda timeout cannot turn into a loop of runs that
+                    // hand off at once.
+                    clock.sleep_until(stop_measuring_at).await;
                     let mut next = state.clone();
                     next.runs += 1;
                     match continuation.hand_off(execution, &next).await {
@@ -264,6 +268,37 @@ where
     )
     .await;
     AnalysisRun::Reported(Box::new(record))
+}
+
+/// Reports `Failed` for `reason` without collecting evidence (an unreadable
+/// continuation, say): the fail-closed answer when there is nothing to judge.
+pub async fn fail_without_evidence<M, A, D, R, W>(
+    policy: &Policy,
+    execution: &Execution,
+    providers: Providers<'_, M, A, D, R, W>,
+    reason: String,
+) -> DecisionRecord
+where
+    R: StatusReporter,
+{
+    let measured = Measured {
+        verdict: Verdict {
+            status: LifecycleStatus::Failed,
+            reason,
+            gates: Vec::new(),
+        },
+        deployment: None,
+        switches: None,
+    };
+    finish(
+        policy,
+        execution,
+        &providers,
+        Instant::now(),
+        measured,
+        None,
+    )
+    .await
 }
 
 /// What one measurement found.

@@ -227,8 +227,14 @@ fn dry_run_is_read_per_hook_and_per_gate() {
     let policy = Policy::from_yaml(yaml, "p.yaml", &alb_env).unwrap();
     let section = policy.hook(Hook::AfterAllowTraffic).unwrap();
     assert!(section.dry_run);
-    assert_eq!(section.gates.iter().map(|g| g.dry_run).collect::<Vec<_>>(), [false, true]);
+    assert_eq!(
+        section.gates.iter().map(|g| g.dry_run).collect::<Vec<_>>(),
+        [false, true]
+    );
     // Only dry-run gates: nothing could ever block.
     let found = problems("version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: new-gate\n        dry_run: true\n        alarms: [b]\n");
-    assert!(found[0].contains("at least one critical gate that is not a dry run"), "{found:?}");
+    assert!(
+        found[0].contains("at least one critical gate that is not a dry run"),
+        "{found:?}"
+    );
 }

@@ -6,11 +6,11 @@
 //! only here, so the rest of the library never wonders what an absent field meant.
 
 use super::raw::{RawAnalysis, RawGate, RawMetricDefaults, RawPolicy, RawQuery, RawScalar};
-use crate::analysis::AnalysisPolicy;
 use super::{
     AlarmCheck, Comparison, Gate, GateCheck, HookPolicy, InconclusiveAction, MetricQuery,
     MinSample, MissingData, SeriesKind, Severity, Signal, Threshold, ThresholdCheck, ThresholdUnit,
 };
+use crate::analysis::AnalysisPolicy;
 use crate::hook::Hook;
 use serde_saphyr::{Location, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
