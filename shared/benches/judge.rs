@@ -1,1 +1,196 @@
-fn main() {}
+//! Benchmarks of the judgement: `metric_gate::judge::judge(&HookPolicy, &Evidence)`.
+//!
+//! The judge runs inside the hook's invocation, between collecting evidence and
+//! reporting to CodeDeploy, so its time comes out of the same deadline as the
+//! CloudWatch calls. The budget for it is 2 ms for 500 series of 1440 points
+//! each: a day of one-minute periods, the most one gate may judge (the policy
+//! validator caps a window at 1440 periods). Two cases are measured:
+//!
+//! - `judge/500x1440`: the budget case. 200 ratio gates (errors / requests,
+//!   with a minimum sample) and 100 p95 latency gates, 500 distinct queries in
+//!   all, each with a datapoint for every period of a 24-hour window. Every
+//!   period is judged (`evaluation_periods` is left at the whole window), so
+//!   this is the upper bound of the per-period work, and every gate passes, so
+//!   every step of a threshold gate runs.
+//! - `judge/default-before-allow-traffic`: what a hook does on most days, the
+//!   embedded default policy's BeforeAllowTraffic section (three gates over five
+//!   ALB series of five one-minute periods).
+//!
+//! Policy parsing and evidence building happen once, outside the timed loop:
+//! they are paid at cold start and by the providers, not by the judge.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use metric_gate::evidence::{Evidence, MetricData, PreflightEvidence, RawSeries, SeriesStatus};
+use metric_gate::judge::{judge, GateOutcome, LifecycleStatus};
+use metric_gate::policy::{GateCheck, HookPolicy, MetricQuery, Policy};
+use metric_gate::window::gate_window;
+use metric_gate::Hook;
+use std::fmt::Write;
+use std::hint::black_box;
+
+/// 2026-01-01T00:00:30Z: half a minute into a period, as a real invocation is.
+const NOW: i64 = 1_767_225_630;
+const RATIO_GATES: usize = 200;
+const LATENCY_GATES: usize = 100;
+
+/// A policy whose BeforeAllowTraffic section references 500 distinct queries
+/// (two per ratio gate, one per latency gate), all over a 1440-period window.
+fn large_policy_yaml() -> String {
+    let mut yaml = String::from(
+        "version: 1\n\
+         metric_defaults:\n  \
+           namespace: Bench/Checkout\n  \
+           dimensions:\n    \
+             TargetGroup: targetgroup/checkout-green/0123456789abcdef\n    \
+             LoadBalancer: app/checkout/fedcba9876543210\n  \
+           period: 60s\n  \
+           window: 1440m\n\
+         hooks:\n  \
+           BeforeAllowTraffic:\n    \
+             gates:\n",
+    );
+    for i in 0..RATIO_GATES {
+        writeln!(
+            yaml,
+            "      - name: error-rate-{i:03}\n        \
+                     ratio:\n          \
+                       numerator: [{{ name: Errors{i:03}, stat: Sum }}]\n          \
+                       denominator: [{{ name: Requests{i:03}, stat: Sum }}]\n        \
+                     comparison: \">\"\n        \
+                     threshold: 1%\n        \
+                     datapoints_to_alarm: 15\n        \
+                     min_sample: {{ at_least: 100 }}"
+        )
+        .unwrap();
+    }
+    for i in 0..LATENCY_GATES {
+        writeln!(
+            yaml,
+            "      - name: latency-p95-{i:03}\n        \
+                     metric: {{ name: Latency{i:03}, stat: p95 }}\n        \
+                     comparison: \">\"\n        \
+                     threshold: 1.0\n        \
+                     datapoints_to_alarm: 15\n        \
+                     missing_data: ignore\n        \
+                     min_sample: {{ at_least: 100, metric: {{ name: Requests{i:03}, stat: Sum }} }}"
+        )
+        .unwrap();
+    }
+    yaml
+}
+
+/// A healthy value for the `period`-th period of `query`: well under every
+/// threshold, so every gate passes.
+fn healthy_value(query: &MetricQuery, period: usize) -> f64 {
+    let name = query.metric_name.as_str();
+    let wobble = (period % 7) as f64;
+    if name.starts_with("Errors") || name.starts_with("HTTPCode_") {
+        wobble
+    } else if name.starts_with("Requests") || name == "RequestCount" {
+        1000.0 + 10.0 * wobble
+    } else if name.starts_with("Latency") || name == "TargetResponseTime" {
+        0.25 + 0.01 * wobble
+    } else if name == "HealthyHostCount" {
+        4.0
+    } else if name == "UnHealthyHostCount" {
+        0.0
+    } else {
+        panic!("no sample values for {query}")
+    }
+}
+
+/// Evidence with one complete series per query of `section`, a datapoint at
+/// every period start of the gate's window.
+fn complete_evidence(section: &HookPolicy) -> Evidence {
+    let mut data = MetricData::new();
+    for gate in &section.gates {
+        let GateCheck::Threshold(check) = &gate.check else {
+            continue;
+        };
+        let window = gate_window(check, NOW, section.ingestion_lag_secs);
+        for query in check.queries() {
+            data.entry(query.clone()).or_insert_with(|| {
+                let starts = (window.start..window.end).step_by(check.period_secs as usize);
+                // Oldest first, as the CloudWatch provider asks for them
+                // (`ScanBy::TimestampAscending`).
+                let points: Vec<(i64, f64)> = starts
+                    .enumerate()
+                    .map(|(i, t)| (t, healthy_value(query, i)))
+                    .collect();
+                RawSeries {
+                    points,
+                    status: SeriesStatus::Complete,
+                    messages: Vec::new(),
+                }
+            });
+        }
+    }
+    Evidence {
+        now: NOW,
+        metrics: Some(Ok(data)),
+        alarms: None,
+        preflight: PreflightEvidence::default(),
+    }
+}
+
+/// Checks, before timing anything, that the judge takes the path meant to be
+/// measured: every gate evaluated to a pass.
+fn assert_all_pass(section: &HookPolicy, evidence: &Evidence) {
+    let verdict = judge(section, evidence);
+    assert_eq!(
+        verdict.status,
+        LifecycleStatus::Succeeded,
+        "{}",
+        verdict.reason
+    );
+    for gate in &verdict.gates {
+        assert_eq!(
+            gate.outcome,
+            GateOutcome::Pass,
+            "{}: {}",
+            gate.name,
+            gate.reason
+        );
+    }
+}
+
+fn bench_budget_case(c: &mut Criterion) {
+    let policy = Policy::from_yaml(&large_policy_yaml(), "bench.yaml", &|_| None)
+        .expect("the generated bench policy is valid");
+    let section = policy.hook(Hook::BeforeAllowTraffic).expect("section");
+    let evidence = complete_evidence(section);
+    let Some(Ok(data)) = &evidence.metrics else {
+        unreachable!("complete_evidence always collects metrics")
+    };
+    assert_eq!(data.len(), 500, "distinct series");
+    assert!(data.values().all(|s| s.points.len() == 1440));
+    assert_all_pass(section, &evidence);
+
+    c.bench_function("judge/500x1440", |b| {
+        b.iter(|| judge(black_box(section), black_box(&evidence)))
+    });
+}
+
+fn bench_default_policy(c: &mut Criterion) {
+    let env = |name: &str| match name {
+        "TARGET_GROUP" => Some("targetgroup/checkout-green/0123456789abcdef".to_string()),
+        "LOAD_BALANCER" => Some("app/checkout/fedcba9876543210".to_string()),
+        _ => None,
+    };
+    let policy = Policy::embedded_default(&env).expect("the embedded policy is valid");
+    let section = policy.hook(Hook::BeforeAllowTraffic).expect("section");
+    let evidence = complete_evidence(section);
+    let Some(Ok(data)) = &evidence.metrics else {
+        unreachable!("complete_evidence always collects metrics")
+    };
+    assert_eq!(data.len(), 5, "distinct series");
+    assert!(data.values().all(|s| s.points.len() == 5));
+    assert_all_pass(section, &evidence);
+
+    c.bench_function("judge/default-before-allow-traffic", |b| {
+        b.iter(|| judge(black_box(section), black_box(&evidence)))
+    });
+}
+
+criterion_group!(benches, bench_budget_case, bench_default_policy);
+criterion_main!(benches);

@@ -112,7 +112,7 @@ enum Switchboard {
 }
 
 impl SwitchSource for Switchboard {
-    async fn read(&self, hook: Hook) -> Result<(Option<String>, Option<String>), EvidenceError> {
+    async fn read(&self, hook: Hook) -> Result<crate::evidence::switches::SwitchValues, EvidenceError> {
         match self {
             Switchboard::Ssm(ssm) => ssm.read(hook).await,
             Switchboard::Off => NoSwitches.read(hook).await,

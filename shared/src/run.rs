@@ -308,7 +308,7 @@ pub struct Measured {
     /// `GetDeployment`'s answer, when asked.
     pub deployment: Option<Result<DeploymentInfo, EvidenceError>>,
     /// The raw switch values, when read.
-    pub switches: Option<Result<(Option<String>, Option<String>), EvidenceError>>,
+    pub switches: Option<Result<crate::evidence::switches::SwitchValues, EvidenceError>>,
 }
 
 /// How long evidence collection may take: until the deadline minus the margin.
@@ -357,7 +357,7 @@ where
     Measured {
         verdict: judge_safely(judge, section, &evidence),
         deployment: Some(described.unwrap_or_else(|_| Err(timed_out.clone()))),
-        switches: Some(switched.unwrap_or_else(|_| Err(timed_out))),
+        switches: Some(switched.unwrap_or(Err(timed_out))),
     }
 }
 

@@ -60,20 +60,24 @@ pub struct Switches {
     pub ignored_override: Option<String>,
 }
 
+/// The raw values of the freeze and this hook's override parameters, each
+/// `None` when absent.
+pub type SwitchValues = (Option<String>, Option<String>);
+
 /// Reads the raw switch parameters.
 pub trait SwitchSource: Sync {
     /// `(freeze value, override value)` for `hook`, each `None` when absent.
     fn read(
         &self,
         hook: Hook,
-    ) -> impl Future<Output = Result<(Option<String>, Option<String>), EvidenceError>> + Send;
+    ) -> impl Future<Output = Result<SwitchValues, EvidenceError>> + Send;
 }
 
 /// No switches at all (switches turned off, or a rehearsal).
 pub struct NoSwitches;
 
 impl SwitchSource for NoSwitches {
-    async fn read(&self, _hook: Hook) -> Result<(Option<String>, Option<String>), EvidenceError> {
+    async fn read(&self, _hook: Hook) -> Result<SwitchValues, EvidenceError> {
         Ok((None, None))
     }
 }
@@ -96,7 +100,7 @@ impl SsmSwitches {
 }
 
 impl SwitchSource for SsmSwitches {
-    async fn read(&self, hook: Hook) -> Result<(Option<String>, Option<String>), EvidenceError> {
+    async fn read(&self, hook: Hook) -> Result<SwitchValues, EvidenceError> {
         let freeze = format!("{}freeze", self.prefix);
         let override_ = format!("{}override/{}", self.prefix, hook.as_str());
         let output = self

@@ -399,10 +399,10 @@ async fn a_hook_in_dry_run_reports_succeeded_and_records_the_verdict() {
 }
 
 /// Switch values as SSM would hold them, or a failure to read them.
-struct FakeSwitches(Result<(Option<String>, Option<String>), EvidenceError>);
+struct FakeSwitches(Result<crate::evidence::switches::SwitchValues, EvidenceError>);
 
 impl crate::evidence::switches::SwitchSource for FakeSwitches {
-    async fn read(&self, _: Hook) -> Result<(Option<String>, Option<String>), EvidenceError> {
+    async fn read(&self, _: Hook) -> Result<crate::evidence::switches::SwitchValues, EvidenceError> {
         self.0.clone()
     }
 }
