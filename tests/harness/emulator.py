@@ -41,6 +41,8 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
                                  -> {"requestId", "state": "pending"|"success"|"error", "delivered",
                                      "body", "errorType", "errorMessage", "errorTypeHeader", ...}
   GET    /_harness/init-error    null, or {"errorType", "errorMessage", "errorTypeHeader", "body", "at"}
+  POST   /_harness/lambda/timeout  {"timeout_ms": N}: the deadline given to invocations queued by
+                                 Lambda Invoke (InvocationType Event), default 30000
   POST   /_harness/cloudwatch/page-size  {"datapoints": N | null}: GetMetricData pages after N
                                  datapoints when the request sets no MaxDatapoints
   POST   /_harness/runtime/restart  a new function process is about to start: polls still
@@ -55,7 +57,9 @@ import logging
 import sys
 import threading
 import time
+import re
 import traceback
+import urllib.parse
 from typing import Any, Callable, Iterable
 
 from moto.moto_api._internal.models import moto_api_backend
@@ -84,6 +88,9 @@ from aws_protocol import (
 )
 from codedeploy_ext import CodeDeployExtension
 
+# Lambda's Invoke: POST /2015-03-31/functions/{FunctionName}/invocations
+LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
+
 CONTROL_ROUTES = Map(
     [
         Rule("/_harness/faults", methods=["POST"], endpoint="add_fault"),
@@ -99,6 +106,7 @@ CONTROL_ROUTES = Map(
         Rule("/_harness/init-error", methods=["GET"], endpoint="init_error"),
         Rule("/_harness/runtime/restart", methods=["POST"], endpoint="runtime_restart"),
         Rule("/_harness/cloudwatch/page-size", methods=["POST"], endpoint="page_size"),
+        Rule("/_harness/lambda/timeout", methods=["POST"], endpoint="lambda_timeout"),
     ]
 )
 
@@ -120,6 +128,7 @@ class HarnessApp:
         self.calls = faults.CallLog()
         self.codedeploy = CodeDeployExtension()
         self.runtime = runtime_api.LambdaRuntime()
+        self.lambda_timeout_ms = 30_000
         # (service, operation) -> handler(call, params) -> output dict
         self.handlers: dict[tuple[str, str], Callable[[AwsCall, dict[str, Any]], dict[str, Any]]] = {}
         for operation, handler in cloudwatch_ext.HANDLERS.items():
@@ -156,6 +165,11 @@ class HarnessApp:
                     return raw_response(call, fault.status, fault.body)
                 return render_error(call, ApiError(fault.status, fault.code, fault.message))
 
+        if call.service == "lambda" and call.protocol == "rest":
+            invoked = self._lambda_invoke(environ, call)
+            if invoked is not None:
+                return invoked
+
         handler = self.handlers.get((call.service, call.operation))
         # moto answers everything except CBOR, which it cannot read, and the
         # operations the emulator implements (when called over awsJson or CBOR;
@@ -175,6 +189,21 @@ class HarnessApp:
         except Exception as exc:  # an emulator bug: say so in the caller's protocol
             traceback.print_exc()
             return render_error(call, ApiError(500, "InternalFailure", f"emulator error in {call.operation}: {exc!r}"))
+
+    def _lambda_invoke(self, environ: dict[str, Any], call: AwsCall) -> Response | None:
+        """Lambda `Invoke` with InvocationType Event: a function invoking itself
+        to carry on (a bake analysis' continuation) joins the Runtime API's queue,
+        as Lambda's asynchronous invocation would deliver it. moto would try to
+        run the function in Docker, which this machine does not have."""
+        match = LAMBDA_INVOKE.match(environ.get("PATH_INFO", ""))
+        if not match or environ.get("REQUEST_METHOD") != "POST":
+            return None
+        if environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse") != "Event":
+            body = json.dumps({"message": "this emulator only queues InvocationType Event"})
+            return Response(body, 400, headers={"x-amzn-ErrorType": "InvalidRequestContentException"}, content_type="application/json")
+        arn = urllib.parse.unquote(match["name"])
+        self.runtime.invoke(call.body, self.lambda_timeout_ms, function_arn=arn)
+        return Response(b"", 202)
 
     # ------------------------------------------------------------ control API
 
@@ -273,6 +302,13 @@ class HarnessApp:
 
     def _control_init_error(self, request: Request) -> Response:
         return _json(self.runtime.init_error())
+
+    def _control_lambda_timeout(self, request: Request) -> Response:
+        timeout_ms = self._body(request).get("timeout_ms")
+        if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool) or timeout_ms <= 0:
+            return _json({"error": "timeout_ms must be a positive integer"}, 400)
+        self.lambda_timeout_ms = timeout_ms
+        return _json({"timeout_ms": timeout_ms})
 
     def _control_page_size(self, request: Request) -> Response:
         datapoints = self._body(request).get("datapoints")
