@@ -112,7 +112,10 @@ enum Switchboard {
 }
 
 impl SwitchSource for Switchboard {
-    async fn read(&self, hook: Hook) -> Result<crate::evidence::switches::SwitchValues, EvidenceError> {
+    async fn read(
+        &self,
+        hook: Hook,
+    ) -> Result<crate::evidence::switches::SwitchValues, EvidenceError> {
         match self {
             Switchboard::Ssm(ssm) => ssm.read(hook).await,
             Switchboard::Off => NoSwitches.read(hook).await,

@@ -67,10 +67,7 @@ pub type SwitchValues = (Option<String>, Option<String>);
 /// Reads the raw switch parameters.
 pub trait SwitchSource: Sync {
     /// `(freeze value, override value)` for `hook`, each `None` when absent.
-    fn read(
-        &self,
-        hook: Hook,
-    ) -> impl Future<Output = Result<SwitchValues, EvidenceError>> + Send;
+    fn read(&self, hook: Hook) -> impl Future<Output = Result<SwitchValues, EvidenceError>> + Send;
 }
 
 /// No switches at all (switches turned off, or a rehearsal).

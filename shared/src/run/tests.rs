@@ -402,7 +402,10 @@ async fn a_hook_in_dry_run_reports_succeeded_and_records_the_verdict() {
 struct FakeSwitches(Result<crate::evidence::switches::SwitchValues, EvidenceError>);
 
 impl crate::evidence::switches::SwitchSource for FakeSwitches {
-    async fn read(&self, _: Hook) -> Result<crate::evidence::switches::SwitchValues, EvidenceError> {
+    async fn read(
+        &self,
+        _: Hook,
+    ) -> Result<crate::evidence::switches::SwitchValues, EvidenceError> {
         self.0.clone()
     }
 }
