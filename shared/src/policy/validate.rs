@@ -643,6 +643,9 @@ impl Validator<'_> {
         }
         raw.into_iter()
             .map(|(name, value)| {
+                if name.contains("${") || name.trim().is_empty() {
+                    self.problem(value.referenced, format!("{path}.{name}"), "a dimension name is literal and must not be empty: `${VAR}` is resolved in values only");
+                }
                 let resolved = self.text(&value, &format!("{path}.{name}"));
                 if resolved.is_empty() {
                     self.problem(
