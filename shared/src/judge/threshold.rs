@@ -81,9 +81,7 @@ fn evaluate(
         });
         aligned.insert(query, series_aligned);
     }
-    let values: Vec<Option<f64>> = (0..grid.len())
-        .map(|i| signal_value(&check.signal, &aligned, i))
-        .collect();
+    let values = signal_values(&check.signal, &aligned, grid.len());
     result.observations = grid
         .iter()
         .zip(&values)
@@ -249,28 +247,44 @@ fn align(series: &RawSeries, query: &MetricQuery, grid: &[i64], period: i64) -> 
     Aligned { values, present }
 }
 
-fn signal_value(
+/// The signal per period. The queries' aligned series are looked up once, not
+/// once per period: a day of minutes for hundreds of gates is judged in the hot
+/// path of every hook.
+fn signal_values(
     signal: &Signal,
     aligned: &BTreeMap<&MetricQuery, Aligned>,
-    i: usize,
-) -> Option<f64> {
-    let sum = |queries: &[MetricQuery]| -> Option<f64> {
-        queries.iter().map(|q| aligned[q].values[i]).sum()
+    periods: usize,
+) -> Vec<Option<f64>> {
+    let series = |queries: &[MetricQuery]| -> Vec<&[Option<f64>]> {
+        queries
+            .iter()
+            .map(|q| aligned[q].values.as_slice())
+            .collect()
     };
-    let value = match signal {
-        Signal::Metric(q) => aligned[q].values[i],
+    let sum =
+        |parts: &[&[Option<f64>]], i: usize| -> Option<f64> { parts.iter().map(|p| p[i]).sum() };
+    let values: Vec<Option<f64>> = match signal {
+        Signal::Metric(q) => aligned[q].values.clone(),
         Signal::Ratio {
             numerator,
             denominator,
         } => {
-            let below = sum(denominator)?;
-            if below == 0.0 {
-                return None;
-            }
-            Some(sum(numerator)? / below)
+            let (above, below) = (series(numerator), series(denominator));
+            (0..periods)
+                .map(|i| {
+                    let below = sum(&below, i)?;
+                    if below == 0.0 {
+                        return None;
+                    }
+                    Some(sum(&above, i)? / below)
+                })
+                .collect()
         }
     };
-    value.filter(|v| v.is_finite())
+    values
+        .into_iter()
+        .map(|v| v.filter(|v| v.is_finite()))
+        .collect()
 }
 
 fn worst_value(check: &ThresholdCheck, judged: &[usize], values: &[Option<f64>]) -> Option<f64> {
