@@ -112,10 +112,17 @@ impl Fleet {
                     );
                 }
             }
+            // The JSON logs go to stdout, beside the decision records.
             let ready = self
-                .stderr
+                .stdout
                 .iter()
-                .filter(|lines| lines.lock().unwrap().iter().any(|l| l.contains("ready")))
+                .filter(|lines| {
+                    lines
+                        .lock()
+                        .unwrap()
+                        .iter()
+                        .any(|l| l.contains("\"message\":\"ready\""))
+                })
                 .count();
             if ready == self.children.len() {
                 return;
@@ -171,7 +178,11 @@ fn control_agent() -> ureq::Agent {
 
 /// Queues every event from a few threads at once; returns (execution id,
 /// request id) in queuing order.
-fn queue_all(emulator: &Emulator, deployment: &str, executions: &[String]) -> Vec<(String, String)> {
+fn queue_all(
+    emulator: &Emulator,
+    deployment: &str,
+    executions: &[String],
+) -> Vec<(String, String)> {
     const QUEUERS: usize = 8;
     let url = format!("http://{}/_harness/invoke", emulator.address);
     std::thread::scope(|scope| {
@@ -216,7 +227,9 @@ fn two_hundred_executions_at_once_report_once_each() {
     let mut fleet = Fleet::start(&emulator, BINARY, PROCESSES);
     fleet.wait_until_ready(Duration::from_secs(60));
 
-    let mut executions: Vec<String> = (0..EXECUTIONS).map(|i| format!("load-exec-{i:03}")).collect();
+    let mut executions: Vec<String> = (0..EXECUTIONS)
+        .map(|i| format!("load-exec-{i:03}"))
+        .collect();
     // The duplicates are spread over the queue, some right behind their original.
     let duplicated: BTreeSet<String> = (0..DUPLICATED)
         .map(|i| executions[i * EXECUTIONS / DUPLICATED].clone())
@@ -231,12 +244,12 @@ fn two_hundred_executions_at_once_report_once_each() {
     assert_eq!(queued.len(), EXECUTIONS + DUPLICATED);
     let mut outcomes: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for (execution, request) in &queued {
-        let outcome = emulator.control(
-            "GET",
-            &format!("invocations/{request}?wait_ms=60000"),
-            None,
+        let outcome =
+            emulator.control("GET", &format!("invocations/{request}?wait_ms=60000"), None);
+        assert_ne!(
+            outcome["state"], "pending",
+            "{execution} never finished: {outcome}"
         );
-        assert_ne!(outcome["state"], "pending", "{execution} never finished: {outcome}");
         outcomes.entry(execution.clone()).or_default().push(outcome);
     }
     let elapsed = started.elapsed();
@@ -250,7 +263,10 @@ fn two_hundred_executions_at_once_report_once_each() {
     for (execution, deliveries) in &outcomes {
         for outcome in deliveries {
             assert_eq!(outcome["state"], "success", "{execution}: {outcome}");
-            assert_eq!(outcome["body"]["status"], "Succeeded", "{execution}: {outcome}");
+            assert_eq!(
+                outcome["body"]["status"], "Succeeded",
+                "{execution}: {outcome}"
+            );
         }
     }
     // A duplicate is answered already_completed, its twin accepted, whichever ran first.
@@ -273,23 +289,37 @@ fn two_hundred_executions_at_once_report_once_each() {
     let attempts = emulator.lifecycle();
     let mut accepted: BTreeMap<String, usize> = BTreeMap::new();
     for attempt in &attempts {
-        let execution = attempt["lifecycleEventHookExecutionId"].as_str().unwrap().to_string();
+        let execution = attempt["lifecycleEventHookExecutionId"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert_eq!(attempt["deploymentId"], deployment.as_str(), "{attempt}");
         match attempt["outcome"].as_str().unwrap() {
             "accepted" => *accepted.entry(execution).or_default() += 1,
             "LifecycleEventAlreadyCompletedException" => {
-                assert!(duplicated.contains(&execution), "refused as a duplicate: {attempt}")
+                assert!(
+                    duplicated.contains(&execution),
+                    "refused as a duplicate: {attempt}"
+                )
             }
             other => panic!("a report refused with {other}: {attempt}"),
         }
     }
-    assert_eq!(accepted.len(), EXECUTIONS, "executions with an accepted status");
+    assert_eq!(
+        accepted.len(),
+        EXECUTIONS,
+        "executions with an accepted status"
+    );
     assert!(
         accepted.values().all(|n| *n == 1),
         "accepted more than once: {:?}",
         accepted.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
     );
-    assert_eq!(attempts.len(), EXECUTIONS + DUPLICATED, "one attempt per delivery, no retry");
+    assert_eq!(
+        attempts.len(),
+        EXECUTIONS + DUPLICATED,
+        "one attempt per delivery, no retry"
+    );
 
     // Every delivery left one decision record, and the work was spread over the fleet.
     let mut records = 0;
@@ -299,6 +329,7 @@ fn two_hundred_executions_at_once_report_once_each() {
         records += mine;
         busy += usize::from(mine > 0);
     }
+    eprintln!("load: {busy} of {PROCESSES} processes handled events");
     assert_eq!(records, EXECUTIONS + DUPLICATED, "decision records");
     assert!(
         busy >= PROCESSES / 2,
