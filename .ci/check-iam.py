@@ -11,9 +11,10 @@ statement fails the check when
 
 - an action is `*` or `service:*` (a whole service);
 - it uses `NotAction` (allow everything except: a wildcard in disguise);
-- it grants `codedeploy:PutLifecycleEventHookExecutionStatus` (or an action
-  pattern that covers it) on `Resource: "*"` or with `NotResource`: the status
-  call must be scoped, so a hook can only report on its own deployments;
+- it grants `codedeploy:PutLifecycleEventHookExecutionStatus` other than alone
+  and by its exact name (beside other actions, through a pattern, or with
+  `NotResource`): IAM has no resource-level permission for the status call, so
+  its statement must be on `Resource: "*"`, and must then grant nothing else;
 
 and a role or SAM function fails when it attaches the AWS managed policies
 `AdministratorAccess` or `PowerUserAccess`, which are `*` actions by another
@@ -123,12 +124,16 @@ def statement_problems(statement: dict[str, Any]) -> list[str]:
             problems.append(f'Action "{action}" allows every action of the service; list the actions the code calls')
     if "NotAction" in statement:
         problems.append("NotAction in an Allow statement allows every action it does not name; list the actions instead")
+    # IAM has no resource type for the status call (the Service Authorization
+    # Reference lists none): a Resource narrower than "*" would deny every
+    # report. What can be kept narrow is the statement: the status call alone,
+    # named exactly, with no pattern that grants more.
     grants_status = any(fnmatch.fnmatchcase(STATUS_ACTION.lower(), a.lower()) for a in actions)
     if grants_status:
         if "NotResource" in statement:
-            problems.append(f"{STATUS_ACTION} with NotResource; scope it with Resource to the deployment group ARN")
-        elif "*" in literals(statement.get("Resource", [])):
-            problems.append(f'{STATUS_ACTION} on Resource "*"; scope it to the deployment group ARN')
+            problems.append(f"{STATUS_ACTION} with NotResource; grant it alone, by its exact name")
+        elif [a.lower() for a in actions] != [STATUS_ACTION.lower()]:
+            problems.append(f"{STATUS_ACTION} shares its statement with {', '.join(a for a in actions if a.lower() != STATUS_ACTION.lower()) or 'a pattern'}; grant it alone, by its exact name (it has no resource-level permission, so its statement is on \"*\")")
     return problems
 
 

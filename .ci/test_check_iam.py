@@ -144,25 +144,12 @@ def test_wildcard_actions_fail_naming_the_statement(tmp_path: Path, statement: s
 @pytest.mark.parametrize(
     "status_statement",
     [
-        """
-              - Sid: ReportHookStatus
-                Effect: Allow
-                Action: codedeploy:PutLifecycleEventHookExecutionStatus
-                Resource: "*"
-""",
-        # A list, another case and a pattern covering the action.
+        # A list beside another action, another case and a pattern covering it.
         """
               - Sid: ReportHookStatus
                 Effect: Allow
                 Action: [codedeploy:GetDeployment, CodeDeploy:PutLifecycleEvent*]
-                Resource: [!Sub "arn:${AWS::Partition}:codedeploy:::x", "*"]
-""",
-        # Either branch of an If can be deployed.
-        """
-              - Sid: ReportHookStatus
-                Effect: Allow
-                Action: codedeploy:PutLifecycleEventHookExecutionStatus
-                Resource: !If [Wide, "*", !Sub "arn:${AWS::Partition}:codedeploy:::x"]
+                Resource: "*"
 """,
         """
               - Sid: ReportHookStatus
@@ -172,11 +159,22 @@ def test_wildcard_actions_fail_naming_the_statement(tmp_path: Path, statement: s
 """,
     ],
 )
-def test_an_unscoped_status_call_fails(tmp_path: Path, status_statement: str) -> None:
+def test_a_status_call_not_granted_alone_fails(tmp_path: Path, status_statement: str) -> None:
     result = run(tmp_path, template(status_statement))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Statement[0] (Sid ReportHookStatus): codedeploy:PutLifecycleEventHookExecutionStatus" in result.stdout
-    assert "deployment group ARN" in result.stdout
+    assert "grant it alone, by its exact name" in result.stdout
+
+
+def test_the_status_call_alone_on_any_resource_passes(tmp_path: Path) -> None:
+    alone = """
+              - Sid: ReportHookStatus
+                Effect: Allow
+                Action: codedeploy:PutLifecycleEventHookExecutionStatus
+                Resource: "*"
+"""
+    result = run(tmp_path, template(alone))
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_deny_statements_and_scoped_wildcard_resources_pass(tmp_path: Path) -> None:
