@@ -26,7 +26,6 @@ use metric_gate::evidence::{
     plan, Evidence, MetricData, PreflightEvidence, RawSeries, SeriesStatus,
 };
 use metric_gate::judge::{judge, GateOutcome, GateResult, LifecycleStatus, Observation};
-use metric_gate::lambda::load_policy;
 use metric_gate::policy::GateCheck;
 use metric_gate::Hook;
 use serde::Deserialize;
@@ -79,15 +78,8 @@ impl Args {
     pub fn run(self) -> Result<ExitCode> {
         let hook =
             Hook::parse(&self.hook).ok_or_else(|| anyhow!("unknown hook {:?}", self.hook))?;
-        let policy_file = self.policy.as_ref().map(|p| p.display().to_string());
-        let env = |name: &str| match (name, &policy_file) {
-            (metric_gate::lambda::POLICY_FILE_VAR, Some(file)) => Some(file.clone()),
-            _ => std::env::var(name).ok(),
-        };
-        let policy = load_policy(&env).context("loading the policy")?;
-        let section = policy
-            .hook(hook)
-            .ok_or_else(|| anyhow!("the policy {} has no section for {hook}", policy.source))?;
+        let policy = crate::hook_policy(self.policy.as_deref(), hook)?;
+        let section = policy.hook(hook).expect("hook_policy checked the section");
         let queries = plan(&policy, hook, 0)
             .metrics
             .map(|m| m.queries)

@@ -4,13 +4,12 @@
 //! would the hook say right now?".
 
 use crate::render::{colour_enabled, gate_line};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use metric_gate::evidence::alarms::CloudWatchAlarms;
 use metric_gate::evidence::cloudwatch::CloudWatchMetrics;
 use metric_gate::evidence::deployment::{CodeDeployDeployments, DeploymentSource};
 use metric_gate::evidence::{collect, plan};
 use metric_gate::judge::{judge, LifecycleStatus};
-use metric_gate::lambda::load_policy;
 use metric_gate::Hook;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,15 +32,8 @@ pub struct Args {
 impl Args {
     pub fn run(self) -> Result<ExitCode> {
         let hook = Hook::parse(&self.hook).ok_or_else(|| anyhow!("unknown hook {:?}: use BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic or AfterAllowTraffic", self.hook))?;
-        let policy_file = self.policy.as_ref().map(|p| p.display().to_string());
-        let env = |name: &str| match (name, &policy_file) {
-            (metric_gate::lambda::POLICY_FILE_VAR, Some(file)) => Some(file.clone()),
-            _ => std::env::var(name).ok(),
-        };
-        let policy = load_policy(&env).context("loading the policy")?;
-        let section = policy
-            .hook(hook)
-            .ok_or_else(|| anyhow!("the policy {} has no section for {hook}", policy.source))?;
+        let policy = crate::hook_policy(self.policy.as_deref(), hook)?;
+        let section = policy.hook(hook).expect("hook_policy checked the section");
         let runtime = crate::runtime()?;
         let (evidence, deployment) = runtime.block_on(async {
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())

@@ -56,6 +56,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// The policy a subcommand judges `hook` with: `--policy FILE`, else
+/// `GATE_POLICY_FILE`, else the embedded default, as a hook would load it;
+/// refused when it has no section for `hook`.
+fn hook_policy(
+    file: Option<&std::path::Path>,
+    hook: metric_gate::Hook,
+) -> anyhow::Result<metric_gate::policy::Policy> {
+    use anyhow::Context;
+    let file = file.map(|p| p.display().to_string());
+    let env = |name: &str| match (name, &file) {
+        (metric_gate::lambda::POLICY_FILE_VAR, Some(file)) => Some(file.clone()),
+        _ => std::env::var(name).ok(),
+    };
+    let policy = metric_gate::lambda::load_policy(&env).context("loading the policy")?;
+    if policy.hook(hook).is_none() {
+        anyhow::bail!("the policy {} has no section for {hook}", policy.source);
+    }
+    Ok(policy)
+}
+
 /// A single-threaded runtime for the subcommands that call async library code.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
