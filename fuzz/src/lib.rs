@@ -13,8 +13,11 @@
 use metric_gate::event::parse_event;
 use metric_gate::policy::{GateCheck, Policy, PolicyError};
 
+/// A fuzz target: one input, panics on a finding.
+pub type Target = fn(&[u8]);
+
 /// The targets, by the name `replay` and the docs use.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[("event", event), ("policy", policy)];
+pub const TARGETS: &[(&str, Target)] = &[("event", event), ("policy", policy)];
 
 /// The CodeDeploy event: bytes as the Lambda runtime hands them over (it
 /// decodes the body with `serde_json` into a `Value`), then [`parse_event`].
