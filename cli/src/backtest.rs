@@ -132,10 +132,21 @@ impl Args {
                 (step.min(p), reach.max(w))
             });
         let lag = section.ingestion_lag_secs;
+        // CloudWatch keeps 15 months: a longer span is a broken export, and
+        // would mean billions of evaluations.
+        if last - first > 455 * 86_400 {
+            bail!(
+                "the export spans {} days; CloudWatch keeps at most 15 months",
+                (last - first) / 86_400
+            );
+        }
         // From the first instant a whole window of data exists to the last datapoint.
         let times: Vec<i64> = (first + reach + lag..=last + step + lag)
             .step_by(step as usize)
             .collect();
+        if times.is_empty() {
+            bail!("the export covers {}s of data; {hook}'s gates need at least one whole window ({reach}s) to judge", last - first + step);
+        }
         let progress = ProgressBar::new(times.len() as u64);
         let mut timelines: BTreeMap<String, String> = BTreeMap::new();
         // Per gate: its latest result, with one observation per evaluation.
@@ -294,6 +305,16 @@ fn read_exports(
 /// A timestamp as the AWS CLI prints it: ISO 8601 (`2026-11-23T10:04:00+00:00`
 /// or `...Z`) or epoch seconds.
 fn parse_stamp(value: &serde_json::Value) -> Result<i64> {
+    // From CloudWatch's launch to 2200: anything else is not a datapoint's time.
+    const RANGE: std::ops::RangeInclusive<i64> = 1_136_073_600..=7_258_118_400;
+    let secs = parse_any_stamp(value)?;
+    if !RANGE.contains(&secs) {
+        bail!("{secs} is not a plausible CloudWatch timestamp");
+    }
+    Ok(secs)
+}
+
+fn parse_any_stamp(value: &serde_json::Value) -> Result<i64> {
     match value {
         serde_json::Value::Number(n) => n
             .as_f64()
@@ -332,5 +353,9 @@ mod tests {
         assert_eq!(parse_stamp(&json!(at)).unwrap(), at);
         assert!(parse_stamp(&json!("yesterday")).is_err());
         assert!(parse_stamp(&json!(null)).is_err());
+        // Found by probing: these used to overflow or loop for billions of steps.
+        for absurd in [json!(0), json!(1e11), json!(1e300), json!(-5)] {
+            assert!(parse_stamp(&absurd).is_err(), "{absurd}");
+        }
     }
 }

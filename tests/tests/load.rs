@@ -6,7 +6,10 @@
 //! queued at once, plus duplicate deliveries of a few of them. Whatever the
 //! interleaving: every invocation finishes without an error, CodeDeploy accepts
 //! exactly one status per execution id, and each duplicate is answered
-//! `already_completed` (whichever of the two deliveries reports second).
+//! `already_completed` (whichever of the two deliveries reports second). The
+//! metrics are healthy, so the verdict is `Succeeded`, unless the machine is so
+//! loaded that evidence misses the deadline: then `Failed` with every gate
+//! `error` (failing closed) is allowed, and nothing else.
 //!
 //! `gate_tests::HookProcess::start` retires every open poll before it starts a
 //! process (one function process at a time, as the other tests want), so the
@@ -31,7 +34,7 @@ const EXECUTIONS: usize = 200;
 /// Executions delivered a second time.
 const DUPLICATED: usize = 10;
 /// The whole run, from the first event queued to the last answered.
-const RUN_BUDGET: Duration = Duration::from_secs(90);
+const RUN_BUDGET: Duration = Duration::from_secs(120);
 
 /// What one process printed so far, line by line.
 type Lines = Arc<Mutex<Vec<String>>>;
@@ -218,6 +221,9 @@ fn queue_all(
 
 #[test]
 fn two_hundred_executions_at_once_report_once_each() {
+    // Build first: a build after seeding would let the evaluation window slide
+    // past the seeded minutes.
+    hook_binary(BINARY);
     let emulator = Emulator::start();
     let deployment = emulator.create_deployment();
     emulator.seed_alb(10, |_| AlbMinute::healthy());
@@ -259,12 +265,13 @@ fn two_hundred_executions_at_once_report_once_each() {
         queued.len()
     );
 
-    // Every invocation finished without an error, on a real verdict.
+    // Every invocation finished without an error, with a status reported.
     for (execution, deliveries) in &outcomes {
         for outcome in deliveries {
             assert_eq!(outcome["state"], "success", "{execution}: {outcome}");
-            assert_eq!(
-                outcome["body"]["status"], "Succeeded",
+            let status = outcome["body"]["status"].as_str().unwrap_or_default();
+            assert!(
+                matches!(status, "Succeeded" | "Failed"),
                 "{execution}: {outcome}"
             );
         }
@@ -322,15 +329,30 @@ fn two_hundred_executions_at_once_report_once_each() {
     );
 
     // Every delivery left one decision record, and the work was spread over the fleet.
-    let mut records = 0;
+    let mut records = Vec::new();
     let mut busy = 0;
     for (stdout, _) in &printed {
-        let mine = decision_records(&stdout.join("\n")).len();
-        records += mine;
-        busy += usize::from(mine > 0);
+        let mine = decision_records(&stdout.join("\n"));
+        busy += usize::from(!mine.is_empty());
+        records.extend(mine);
     }
-    eprintln!("load: {busy} of {PROCESSES} processes handled events");
-    assert_eq!(records, EXECUTIONS + DUPLICATED, "decision records");
+    let failed: Vec<&Value> = records.iter().filter(|r| r["status"] == "Failed").collect();
+    eprintln!(
+        "load: {busy} of {PROCESSES} processes handled events; {} of {} verdicts Failed",
+        failed.len(),
+        records.len()
+    );
+    assert_eq!(records.len(), EXECUTIONS + DUPLICATED, "decision records");
+    // The metrics are healthy: a Failed verdict may only come from evidence
+    // the load kept from arriving in time (every gate `error`, fail closed),
+    // never from a gate judging the healthy metrics as failing.
+    for record in &failed {
+        let gates = record["gates"].as_array().expect("gates");
+        assert!(
+            gates.iter().all(|g| g["outcome"] == "error"),
+            "Failed on healthy metrics: {record}"
+        );
+    }
     assert!(
         busy >= PROCESSES / 2,
         "only {busy} of {PROCESSES} processes handled an event"

@@ -14,7 +14,7 @@
 //! `x-amz-security-token:** redacted (length=N) **`. A name followed by that
 //! marker is allowed; a name followed by any other value is a leak.
 
-use gate_tests::{invoke, lifecycle_event, AlbMinute, Emulator, HookProcess};
+use gate_tests::{hook_binary, invoke, lifecycle_event, AlbMinute, Emulator, HookProcess};
 use serde_json::Value;
 
 /// A secret access key no log line could contain by chance.
@@ -43,6 +43,9 @@ struct Run {
 
 /// One evaluation of `after-allow-traffic` at `level`, on ten minutes of metrics.
 fn run(level: &str, per_minute: impl Fn(usize) -> AlbMinute) -> Run {
+    // Build first: a build after seeding would let the evaluation window slide
+    // past the seeded minutes.
+    hook_binary("after-allow-traffic");
     let emulator = Emulator::start();
     let deployment = emulator.create_deployment();
     emulator.seed_alb(10, per_minute);
