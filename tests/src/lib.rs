@@ -330,6 +330,31 @@ pub fn epoch_secs() -> i64 {
         .as_secs() as i64
 }
 
+/// The command that runs `binary` as Lambda would against `emulator`: the
+/// emulator as both Runtime API and AWS endpoint, Lambda's variables, and the
+/// ALB environment of the default policy. Callers add their own variables.
+pub fn hook_command(emulator: &Emulator, binary: &str) -> Command {
+    let mut command = Command::new(hook_binary(binary));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", &emulator.address)
+        .env("AWS_ENDPOINT_URL", format!("http://{}", emulator.address))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_LAMBDA_FUNCTION_NAME", binary)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{binary}"))
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+        .env("TARGET_GROUP", TARGET_GROUP)
+        .env("LOAD_BALANCER", LOAD_BALANCER)
+        .env("RUST_LOG", "info");
+    command
+}
+
 /// A hook binary running against an emulator's Runtime API.
 pub struct HookProcess {
     child: Child,
@@ -352,26 +377,8 @@ impl HookProcess {
     pub fn start(emulator: &Emulator, binary: &str, extra: &[(&str, &str)]) -> HookProcess {
         // Retire the open poll of any earlier process this emulator served.
         emulator.control("POST", "runtime/restart", None);
-        let mut command = Command::new(hook_binary(binary));
-        command
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_RUNTIME_API", &emulator.address)
-            .env("AWS_ENDPOINT_URL", format!("http://{}", emulator.address))
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_LAMBDA_FUNCTION_NAME", binary)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{binary}"))
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-            .env("TARGET_GROUP", TARGET_GROUP)
-            .env("LOAD_BALANCER", LOAD_BALANCER)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command = hook_command(emulator, binary);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
         for (name, value) in extra {
             command.env(name, value);
         }

@@ -16,13 +16,12 @@
 //! processes here are started by [`Fleet::start`], with the same environment.
 
 use gate_tests::{
-    decision_records, hook_binary, lifecycle_event, AlbMinute, Emulator, LOAD_BALANCER,
-    TARGET_GROUP,
+    decision_records, hook_binary, hook_command, lifecycle_event, AlbMinute, Emulator,
 };
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -70,23 +69,8 @@ impl Fleet {
             readers: Vec::new(),
         };
         for n in 0..count {
-            let mut child = Command::new(hook_binary(binary))
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("AWS_LAMBDA_RUNTIME_API", &emulator.address)
-                .env("AWS_ENDPOINT_URL", format!("http://{}", emulator.address))
-                .env("AWS_REGION", "us-east-1")
-                .env("AWS_ACCESS_KEY_ID", "testing")
-                .env("AWS_SECRET_ACCESS_KEY", "testing")
-                .env("AWS_EC2_METADATA_DISABLED", "true")
-                .env("AWS_LAMBDA_FUNCTION_NAME", binary)
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-                .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{binary}"))
+            let mut child = hook_command(emulator, binary)
                 .env("AWS_LAMBDA_LOG_STREAM_NAME", format!("load-{n}"))
-                .env("TARGET_GROUP", TARGET_GROUP)
-                .env("LOAD_BALANCER", LOAD_BALANCER)
-                .env("RUST_LOG", "info")
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
