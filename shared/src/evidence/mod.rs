@@ -15,6 +15,7 @@
 pub mod alarms;
 pub mod cloudwatch;
 pub mod deployment;
+pub mod discovery;
 pub mod switches;
 
 use crate::hook::Hook;
