@@ -152,12 +152,28 @@ impl Args {
         // Per gate: its latest result, with one observation per evaluation.
         let mut replay: BTreeMap<String, GateResult> = BTreeMap::new();
         let mut failures = Vec::new();
+        let history_offsets: Vec<i64> = section
+            .gates
+            .iter()
+            .filter_map(|gate| match &gate.check {
+                metric_gate::policy::GateCheck::Threshold(check) => check.baseline.as_deref(),
+                _ => None,
+            })
+            .map(|b| b.offset_secs())
+            .filter(|&offset| offset > 0)
+            .collect();
         for &now in &times {
             let evidence = Evidence {
                 now,
                 metrics: Some(Ok(data.clone())),
                 alarms: None,
                 preflight: PreflightEvidence::default(),
+                // The export spans the history too: a history baseline reads
+                // the same series further back.
+                history: history_offsets
+                    .iter()
+                    .map(|&offset| (offset, Ok(data.clone())))
+                    .collect(),
             };
             let verdict = judge(section, &evidence);
             for gate in &verdict.gates {

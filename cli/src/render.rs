@@ -97,6 +97,7 @@ mod tests {
                 value,
                 breaching: false,
                 judged: true,
+                baseline: None,
             })
             .collect()
     }

@@ -13,6 +13,7 @@
 
 use crate::analysis::{classify, next_step, AnalysisPolicy, AnalysisState, Measurement, Next};
 use crate::evidence::deployment::{DeploymentInfo, DeploymentSource};
+use crate::evidence::discovery::Discovery;
 use crate::evidence::switches::{interpret, stamp, NoSwitches, SwitchSource};
 use crate::evidence::{self, AlarmSource, Evidence, EvidenceError, MetricSource};
 use crate::hook::Hook;
@@ -96,6 +97,7 @@ where
             },
             deployment: None,
             switches: None,
+            discovery: None,
         },
         Some(section) => measure(policy, section, execution, execution.now, budget, &providers, judge).await,
     };
@@ -250,6 +252,7 @@ where
             },
             deployment: None,
             switches: Some(providers.switches.read(execution.hook).await),
+            discovery: None,
         },
     };
     let summary = AnalysisSummary {
@@ -289,6 +292,7 @@ where
         },
         deployment: None,
         switches: None,
+        discovery: None,
     };
     finish(
         policy,
@@ -309,6 +313,8 @@ pub struct Measured {
     pub deployment: Option<Result<DeploymentInfo, EvidenceError>>,
     /// The raw switch values, when read.
     pub switches: Option<Result<crate::evidence::switches::SwitchValues, EvidenceError>>,
+    /// What deployment discovery found, when the policy needed it.
+    pub discovery: Option<Result<Discovery, String>>,
 }
 
 /// How long evidence collection may take: until the deadline minus the margin.
@@ -341,23 +347,68 @@ where
     let timed_out = EvidenceError::TimedOut {
         budget_ms: budget.as_millis() as u64,
     };
-    let plan = evidence::plan(policy, execution.hook, now);
-    let collect = timeout(
-        budget,
-        evidence::collect(&plan, now, providers.metrics, providers.alarms),
-    );
+    // Discovery (when the policy names `${canary.…}`) must come before the
+    // metrics it names; the deployment and the switches run alongside both.
+    let evaluate = timeout(budget, async {
+        let needs_discovery = !policy.unbound(execution.hook).is_empty();
+        let (bound, discovery) = if needs_discovery {
+            match providers
+                .deployments
+                .discover(&execution.deployment_id)
+                .await
+            {
+                Ok(found) => match policy.bind(execution.hook, &found) {
+                    Ok(bound) => (Some(bound), Some(Ok(found))),
+                    Err(error) => {
+                        let reason = format!("deployment discovery: {error}; the gates that name them cannot be judged");
+                        return (discovery_failed(reason), Some(Ok(found)));
+                    }
+                },
+                Err(error) => {
+                    let reason = format!("deployment discovery failed: {error}; the gates that name the canary or baseline cannot be judged");
+                    return (discovery_failed(reason), Some(Err(error.to_string())));
+                }
+            }
+        } else {
+            (None, None)
+        };
+        let policy = bound.as_ref().unwrap_or(policy);
+        let section = policy.hook(execution.hook).unwrap_or(section);
+        let plan = evidence::plan(policy, execution.hook, now);
+        let evidence = evidence::collect(&plan, now, providers.metrics, providers.alarms).await;
+        (judge_safely(judge, section, &evidence), discovery)
+    });
     let describe = timeout(
         budget,
         providers.deployments.deployment(&execution.deployment_id),
     );
     let read_switches = timeout(budget, providers.switches.read(execution.hook));
-    let (collected, described, switched) = tokio::join!(collect, describe, read_switches);
-    let evidence =
-        collected.unwrap_or_else(|_| Evidence::all_failed(&plan, now, timed_out.clone()));
+    let (evaluated, described, switched) = tokio::join!(evaluate, describe, read_switches);
+    let (verdict, discovery) = evaluated.unwrap_or_else(|_| {
+        let plan = evidence::plan(policy, execution.hook, now);
+        let evidence = Evidence::all_failed(&plan, now, timed_out.clone());
+        (judge_safely(judge, section, &evidence), None)
+    });
     Measured {
-        verdict: judge_safely(judge, section, &evidence),
+        verdict,
         deployment: Some(described.unwrap_or_else(|_| Err(timed_out.clone()))),
         switches: Some(switched.unwrap_or(Err(timed_out))),
+        discovery,
+    }
+}
+
+/// The verdict when the canary or baseline could not be found: nothing the
+/// policy names can be measured, so nothing can pass.
+fn discovery_failed(reason: String) -> Verdict {
+    Verdict {
+        status: LifecycleStatus::Failed,
+        reason: reason.clone(),
+        gates: vec![GateResult::new(
+            "deployment-discovery",
+            Severity::Critical,
+            GateOutcome::Error,
+            reason,
+        )],
     }
 }
 
@@ -377,7 +428,13 @@ where
         verdict,
         deployment,
         switches,
+        discovery,
     } = measured;
+    let (discovery, discovery_error) = match discovery {
+        Some(Ok(found)) => (Some(found), None),
+        Some(Err(error)) => (None, Some(error)),
+        None => (None, None),
+    };
     // Dry run: the verdict is recorded, `Succeeded` is reported.
     let dry_run = policy
         .hook(execution.hook)
@@ -464,6 +521,8 @@ where
         report: ReportSummary::from(&report),
         deployment,
         deployment_error,
+        discovery,
+        discovery_error,
         policy: PolicyRef {
             source: policy.source.clone(),
             digest: policy.digest.clone(),

@@ -75,6 +75,7 @@ mod tests {
             datapoints_to_alarm: 1,
             missing_data: MissingData::Inconclusive,
             min_sample: None,
+            baseline: None,
         }
     }
 

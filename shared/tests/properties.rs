@@ -213,6 +213,7 @@ fn evidence(now: i64, data: MetricData) -> Evidence {
         metrics: Some(Ok(data)),
         alarms: None,
         preflight: PreflightEvidence::default(),
+        history: Default::default(),
     }
 }
 
@@ -360,6 +361,7 @@ fn without_evidence(section: &HookPolicy, now: i64, how: &NoEvidence) -> Evidenc
         metrics,
         alarms: None,
         preflight: PreflightEvidence::default(),
+        history: Default::default(),
     }
 }
 

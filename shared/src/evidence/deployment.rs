@@ -5,6 +5,7 @@
 //! fatal: the metrics decide, and the status report says whether the deployment
 //! exists.
 
+use super::discovery::{Discovery, DiscoverySource, NoDiscovery};
 use super::EvidenceError;
 use aws_sdk_codedeploy::error::DisplayErrorContext;
 use aws_sdk_codedeploy::Client;
@@ -35,22 +36,49 @@ pub trait DeploymentSource: Sync {
         &self,
         deployment_id: &str,
     ) -> impl Future<Output = Result<DeploymentInfo, EvidenceError>> + Send;
+
+    /// What the deployment deploys: its canary and baseline (see
+    /// [`super::discovery`]). Only called when the policy needs it.
+    fn discover(
+        &self,
+        deployment_id: &str,
+    ) -> impl Future<Output = Result<Discovery, EvidenceError>> + Send {
+        NoDiscovery.discover(deployment_id)
+    }
 }
 
 /// CodeDeploy through the AWS SDK.
 #[derive(Debug, Clone)]
-pub struct CodeDeployDeployments {
+pub struct CodeDeployDeployments<V = NoDiscovery> {
     client: Client,
+    discovery: V,
 }
 
 impl CodeDeployDeployments {
-    /// Wraps a configured client.
+    /// Wraps a configured client; no discovery.
     pub fn new(client: Client) -> Self {
-        CodeDeployDeployments { client }
+        CodeDeployDeployments {
+            client,
+            discovery: NoDiscovery,
+        }
     }
 }
 
-impl DeploymentSource for CodeDeployDeployments {
+impl<V: DiscoverySource> CodeDeployDeployments<V> {
+    /// Wraps a configured client and a discovery provider.
+    pub fn with_discovery(client: Client, discovery: V) -> Self {
+        CodeDeployDeployments { client, discovery }
+    }
+}
+
+impl<V: DiscoverySource> DeploymentSource for CodeDeployDeployments<V> {
+    fn discover(
+        &self,
+        deployment_id: &str,
+    ) -> impl Future<Output = Result<Discovery, EvidenceError>> + Send {
+        self.discovery.discover(deployment_id)
+    }
+
     async fn deployment(&self, deployment_id: &str) -> Result<DeploymentInfo, EvidenceError> {
         let output = self
             .client

@@ -188,6 +188,10 @@ pub struct EvidencePlan {
     pub alarms: Vec<String>,
     /// Present when the hook runs a preflight.
     pub preflight: Option<PreflightRequest>,
+    /// History baselines: one request per distinct offset (seconds back), each
+    /// over the gates' windows shifted back by it. Fetched concurrently with
+    /// `metrics`, as CloudWatch takes one time range per request.
+    pub history: Vec<(i64, MetricRequest)>,
 }
 
 impl EvidencePlan {
@@ -210,6 +214,8 @@ pub struct Evidence {
     pub alarms: Option<Result<AlarmStates, EvidenceError>>,
     /// Existence of what the other hooks rely on (empty without a preflight).
     pub preflight: PreflightEvidence,
+    /// History baselines by offset (seconds back); empty when none was asked.
+    pub history: BTreeMap<i64, Result<MetricData, EvidenceError>>,
 }
 
 /// What a preflight found.
@@ -229,6 +235,11 @@ impl Evidence {
             now,
             metrics: plan.metrics.as_ref().map(|_| Err(error.clone())),
             alarms: (!plan.all_alarms().is_empty()).then(|| Err(error.clone())),
+            history: plan
+                .history
+                .iter()
+                .map(|(offset, _)| (*offset, Err(error.clone())))
+                .collect(),
             preflight: PreflightEvidence {
                 metrics: plan
                     .preflight
@@ -254,12 +265,27 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
     let mut queries = BTreeSet::new();
     let mut range: Option<TimeRange> = None;
     let mut alarms = BTreeSet::new();
+    let mut history: BTreeMap<i64, (TimeRange, BTreeSet<MetricQuery>)> = BTreeMap::new();
     for gate in &section.gates {
         match &gate.check {
             GateCheck::Threshold(check) => {
                 queries.extend(check.queries().cloned());
                 let window = gate_window(check, now, section.ingestion_lag_secs);
                 range = Some(range.map_or(window, |r| r.union(window)));
+                if let Some(baseline) = check.baseline.as_deref() {
+                    let offset = baseline.offset_secs();
+                    if offset > 0 {
+                        let shifted = TimeRange {
+                            start: window.start - offset,
+                            end: window.end - offset,
+                        };
+                        let entry = history
+                            .entry(offset)
+                            .or_insert_with(|| (shifted, BTreeSet::new()));
+                        entry.0 = entry.0.union(shifted);
+                        entry.1.extend(baseline.queries().cloned());
+                    }
+                }
             }
             GateCheck::Alarms(check) => alarms.extend(check.names.iter().cloned()),
         }
@@ -271,6 +297,18 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
         }),
         alarms: alarms.into_iter().collect(),
         preflight: section.preflight.then(|| preflight_request(policy, hook)),
+        history: history
+            .into_iter()
+            .map(|(offset, (range, queries))| {
+                (
+                    offset,
+                    MetricRequest {
+                        range,
+                        queries: queries.into_iter().collect(),
+                    },
+                )
+            })
+            .collect(),
     }
 }
 
@@ -291,7 +329,13 @@ fn preflight_request(policy: &Policy, this_hook: Hook) -> PreflightRequest {
                         .iter()
                         .chain(check.min_sample.iter().map(|m| &m.query))
                         .collect();
-                    for query in check.queries() {
+                    // A query that names the replacement cannot be checked
+                    // before discovery can see it (BeforeInstall, for ECS).
+                    for query in check.queries().filter(|q| {
+                        !q.dimensions
+                            .iter()
+                            .any(|(_, v)| crate::policy::is_unbound(v))
+                    }) {
                         let blocking = required.contains(query) || query.kind == SeriesKind::Gauge;
                         let entry = request.metrics.entry(query.into()).or_insert(false);
                         *entry |= blocking;
@@ -336,12 +380,18 @@ pub async fn collect<M: MetricSource, A: AlarmSource>(
                 )
             },
         ));
-    let (metric_data, alarm_states, preflight_metrics) =
-        tokio::join!(metric_data, alarm_states, preflight_metrics);
+    let history = futures_util::future::join_all(
+        plan.history
+            .iter()
+            .map(|(offset, request)| async move { (*offset, metrics.metric_data(request).await) }),
+    );
+    let (metric_data, alarm_states, preflight_metrics, history) =
+        tokio::join!(metric_data, alarm_states, preflight_metrics, history);
     Evidence {
         now,
         metrics: metric_data,
         alarms: alarm_states,
+        history: history.into_iter().collect(),
         preflight: PreflightEvidence {
             metrics: preflight_metrics.into_iter().collect(),
             alarms: plan

@@ -80,6 +80,9 @@ pub struct Observation {
     pub breaching: bool,
     /// Whether this period was among the N judged.
     pub judged: bool,
+    /// The baseline's value in the same period, for gates compared with one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<f64>,
 }
 
 /// How complete one fetched series was over a gate's window.
@@ -291,5 +294,7 @@ pub fn combine(on_inconclusive: InconclusiveAction, gates: Vec<GateResult>) -> V
     }
 }
 
+#[cfg(test)]
+mod baseline_tests;
 #[cfg(test)]
 mod tests;

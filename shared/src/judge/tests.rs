@@ -83,6 +83,7 @@ fn evidence(section: &HookPolicy, alb: &Alb) -> Evidence {
         metrics: Some(Ok(data)),
         alarms: None,
         preflight: PreflightEvidence::default(),
+        history: Default::default(),
     }
 }
 
@@ -503,6 +504,7 @@ fn alarm_gates() {
                 .map(|(n, s)| (n.to_string(), state(s)))
                 .collect())),
             preflight: PreflightEvidence::default(),
+            history: Default::default(),
         };
         let verdict = judge(&section, &evidence);
         assert_eq!(
@@ -523,6 +525,7 @@ fn preflight_blocks_on_a_missing_required_metric_only() {
         now: NOW,
         metrics: None,
         alarms: None,
+        history: Default::default(),
         preflight: PreflightEvidence {
             metrics: request
                 .metrics

@@ -14,7 +14,10 @@
 
 use super::{GateOutcome, GateResult, Observation, SampleFigures, SeriesCompleteness};
 use crate::evidence::{Evidence, MetricData, RawSeries, SeriesStatus};
-use crate::policy::{Gate, MetricQuery, MissingData, SeriesKind, Signal, ThresholdCheck};
+use crate::policy::{
+    BaselineCheck, BaselineRule, BaselineSource, Gate, MetricQuery, MinSample, MissingData,
+    SeriesKind, Signal, ThresholdCheck,
+};
 use crate::window::{gate_window, period_starts, TimeRange};
 use std::collections::BTreeMap;
 
@@ -27,12 +30,11 @@ pub fn judge(
 ) -> GateResult {
     let range = gate_window(check, evidence.now, ingestion_lag_secs);
     let mut result = GateResult::new(&gate.name, gate.severity, GateOutcome::Error, String::new());
-    result.threshold = Some(format!(
-        "{} {}",
-        check.comparison,
-        check.threshold.format_value(check.threshold.value)
-    ));
-    result.threshold_value = Some(check.threshold.value);
+    result.threshold = Some(describe_threshold(check));
+    result.threshold_value = match check.baseline.as_deref().map(|b| b.rule) {
+        Some(BaselineRule::Relative(_)) => None,
+        _ => Some(check.threshold.value),
+    };
     result.window = Some(range);
     result.rule = Some(format!(
         "{} of the last {} periods of {}s",
@@ -44,17 +46,41 @@ pub fn judge(
             "no metric evidence was collected for this gate".to_string(),
         ),
         Some(Err(error)) => (GateOutcome::Error, format!("evidence unavailable: {error}")),
-        Some(Ok(data)) => evaluate(check, range, data, &mut result),
+        Some(Ok(data)) => evaluate(check, range, data, evidence, &mut result),
     };
     result.outcome = outcome;
     result.reason = reason;
     result
 }
 
+/// What the gate's threshold says, as people read it.
+fn describe_threshold(check: &ThresholdCheck) -> String {
+    let op = check.comparison;
+    let absolute = check.threshold.format_value(check.threshold.value);
+    match check.baseline.as_deref() {
+        None => format!("{op} {absolute}"),
+        Some(b) => {
+            let against = match b.source {
+                BaselineSource::Live => String::new(),
+                BaselineSource::History { offset_secs } => {
+                    format!(" ({} earlier)", human_duration(offset_secs))
+                }
+            };
+            match b.rule {
+                BaselineRule::Relative(bound) => format!("{op} {bound}{against}"),
+                BaselineRule::PassIfNotWorseThan(bound) => {
+                    format!("{op} {absolute} and {op} {bound}{against}")
+                }
+            }
+        }
+    }
+}
+
 fn evaluate(
     check: &ThresholdCheck,
     range: TimeRange,
     data: &MetricData,
+    evidence: &Evidence,
     result: &mut GateResult,
 ) -> (GateOutcome, String) {
     let grid: Vec<i64> = period_starts(range, check.period_secs).collect();
@@ -90,6 +116,7 @@ fn evaluate(
             value,
             breaching: false,
             judged: false,
+            baseline: None,
         })
         .collect();
 
@@ -132,6 +159,23 @@ fn evaluate(
         }
     }
 
+    let baseline = match check.baseline.as_deref() {
+        None => None,
+        Some(b) => match baseline_values(b, &grid, check.period_secs, data, evidence, result) {
+            Ok(values) => Some((b.rule, values)),
+            Err(verdict) => return verdict,
+        },
+    };
+    // A relative bound needs both sides: a period without a baseline value has
+    // no bound, and counts as missing.
+    let values: Vec<Option<f64>> = match &baseline {
+        Some((BaselineRule::Relative(_), base)) => values
+            .iter()
+            .zip(base)
+            .map(|(v, b)| v.filter(|_| b.is_some()))
+            .collect(),
+        _ => values,
+    };
     let judged: Vec<usize> = match check.missing_data {
         MissingData::Ignore => {
             let mut present: Vec<usize> =
@@ -147,7 +191,18 @@ fn evaluate(
     let mut unknown = 0;
     for &i in &judged {
         let breach = match values[i] {
-            Some(v) => check.comparison.breaches(v, threshold),
+            Some(v) => match &baseline {
+                None => check.comparison.breaches(v, threshold),
+                Some((BaselineRule::Relative(bound), base)) => {
+                    base[i].is_some_and(|b| bound.breached_by(check.comparison, v, b))
+                }
+                // Without a baseline value the absolute threshold alone decides:
+                // an excuse needs evidence.
+                Some((BaselineRule::PassIfNotWorseThan(bound), base)) => {
+                    check.comparison.breaches(v, threshold)
+                        && base[i].is_none_or(|b| bound.breached_by(check.comparison, v, b))
+                }
+            },
             None => match check.missing_data {
                 MissingData::Breaching => true,
                 MissingData::NotBreaching | MissingData::Ignore => false,
@@ -159,14 +214,35 @@ fn evaluate(
         };
         breaching += usize::from(breach);
         result.observations[i].breaching = breach;
+        if let Some((_, base)) = &baseline {
+            result.observations[i].baseline = base[i];
+        }
         result.observations[i].judged = true;
     }
     result.breaching = Some(breaching);
     let needed = check.datapoints_to_alarm;
     let op = check.comparison.symbol();
-    let thr = check.threshold.format_value(threshold);
+    let thr = match &baseline {
+        Some((BaselineRule::Relative(bound), _)) => bound.to_string(),
+        Some((BaselineRule::PassIfNotWorseThan(bound), _)) => {
+            format!(
+                "{} and {op} {bound}",
+                check.threshold.format_value(threshold)
+            )
+        }
+        None => check.threshold.format_value(threshold),
+    };
     let worst = worst_value(check, &judged, &values)
-        .map(|v| check.threshold.format_value(v))
+        .map(|i| match &baseline {
+            Some((_, base)) => format!(
+                "{} (baseline {})",
+                check.threshold.format_value(values[i].unwrap_or(f64::NAN)),
+                base[i]
+                    .map(|b| check.threshold.format_value(b))
+                    .unwrap_or_else(|| "none".into())
+            ),
+            None => check.threshold.format_value(values[i].unwrap_or(f64::NAN)),
+        })
         .unwrap_or_else(|| "none".into());
 
     if judged.len() < needed {
@@ -287,13 +363,98 @@ fn signal_values(
         .collect()
 }
 
-fn worst_value(check: &ThresholdCheck, judged: &[usize], values: &[Option<f64>]) -> Option<f64> {
-    let present = judged.iter().filter_map(|&i| values[i]);
+/// The index of the worst judged value.
+fn worst_value(check: &ThresholdCheck, judged: &[usize], values: &[Option<f64>]) -> Option<usize> {
+    let present = judged.iter().filter_map(|&i| values[i].map(|v| (i, v)));
     if check.comparison.higher_is_worse() {
-        present.reduce(f64::max)
+        present.reduce(|a, b| if b.1 > a.1 { b } else { a })
     } else {
-        present.reduce(f64::min)
+        present.reduce(|a, b| if b.1 < a.1 { b } else { a })
     }
+    .map(|(i, _)| i)
+}
+
+/// The baseline's value per period of the canary's window (a history baseline's
+/// periods lie `offset` earlier), or the gate's verdict when the baseline
+/// cannot be judged: errors are `Error`, no data or too small a sample is
+/// `Inconclusive` — a comparison with nothing proves nothing.
+fn baseline_values(
+    baseline: &BaselineCheck,
+    grid: &[i64],
+    period: i64,
+    live: &MetricData,
+    evidence: &Evidence,
+    result: &mut GateResult,
+) -> Result<Vec<Option<f64>>, (GateOutcome, String)> {
+    let offset = baseline.offset_secs();
+    let data = match baseline.source {
+        BaselineSource::Live => live,
+        BaselineSource::History { .. } => match evidence.history.get(&offset) {
+            Some(Ok(data)) => data,
+            Some(Err(error)) => {
+                return Err((
+                    GateOutcome::Error,
+                    format!("baseline evidence unavailable: {error}"),
+                ))
+            }
+            None => {
+                return Err((
+                    GateOutcome::Error,
+                    "no history evidence was collected for this gate's baseline".into(),
+                ))
+            }
+        },
+    };
+    let shifted: Vec<i64> = grid.iter().map(|t| t - offset).collect();
+    let mut aligned: BTreeMap<&MetricQuery, Aligned> = BTreeMap::new();
+    for query in baseline.queries() {
+        let Some(series) = data.get(query) else {
+            return Err((
+                GateOutcome::Error,
+                format!("the evidence has no baseline series for {query}"),
+            ));
+        };
+        if let SeriesStatus::Failed(message) = &series.status {
+            return Err((
+                GateOutcome::Error,
+                format!("CloudWatch could not return the baseline {query}: {message}"),
+            ));
+        }
+        let series_aligned = align(series, query, &shifted, period);
+        result.completeness.push(SeriesCompleteness {
+            query: format!("baseline: {query}"),
+            expected: shifted.len(),
+            present: series_aligned.present,
+            status: series.status.clone(),
+        });
+        aligned.insert(query, series_aligned);
+    }
+    let primary = baseline.signal.primary_queries();
+    if primary.iter().all(|q| aligned[q].present == 0) {
+        result.no_evidence = true;
+        return Err((
+            GateOutcome::Inconclusive,
+            format!(
+                "no baseline datapoints at all for {} in the window: nothing to compare the canary with",
+                primary.iter().map(ToString::to_string).collect::<Vec<_>>().join(" + ")
+            ),
+        ));
+    }
+    if let Some(MinSample { query, at_least }) = &baseline.min_sample {
+        let observed: f64 = aligned[query].values.iter().map(|v| v.unwrap_or(0.0)).sum();
+        if observed < *at_least {
+            return Err((
+                GateOutcome::Inconclusive,
+                format!(
+                    "baseline sample too small to compare with: {} {} in the window, at least {} needed",
+                    trim(observed),
+                    query.metric_name,
+                    trim(*at_least)
+                ),
+            ));
+        }
+    }
+    Ok(signal_values(&baseline.signal, &aligned, grid.len()))
 }
 
 fn trim(value: f64) -> String {
@@ -301,5 +462,15 @@ fn trim(value: f64) -> String {
         format!("{value:.0}")
     } else {
         format!("{value:.2}")
+    }
+}
+
+/// `7d`, `1h`, `90m`: how a history offset is written back to people.
+fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
     }
 }

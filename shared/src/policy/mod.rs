@@ -8,6 +8,7 @@
 //! A [`Policy`] value can only exist if the whole file was valid: the hooks never
 //! judge with half a policy.
 
+mod bind;
 mod raw;
 mod validate;
 
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use bind::{is_unbound, BindError, SubjectRef};
 pub use validate::{PolicyError, Problem};
 
 /// The policy compiled into every binary, used when `GATE_POLICY_FILE` is unset.
@@ -153,14 +155,178 @@ pub struct ThresholdCheck {
     pub missing_data: MissingData,
     /// The smallest sample the gate will judge on.
     pub min_sample: Option<MinSample>,
+    /// A comparison with the version being replaced, or with history.
+    pub baseline: Option<Box<BaselineCheck>>,
 }
 
 impl ThresholdCheck {
-    /// Every query this check needs fetched (signal and sample).
+    /// Every query this check needs fetched in the hook's own window (signal,
+    /// sample, and a live baseline's queries). A history baseline's queries are
+    /// fetched separately, shifted back: see [`BaselineCheck::offset_secs`].
+    pub fn queries(&self) -> impl Iterator<Item = &MetricQuery> {
+        let live = self
+            .baseline
+            .as_deref()
+            .filter(|b| b.source == BaselineSource::Live);
+        self.canary_queries()
+            .chain(live.into_iter().flat_map(BaselineCheck::queries))
+    }
+
+    /// The canary side's queries only.
+    pub fn canary_queries(&self) -> impl Iterator<Item = &MetricQuery> {
+        self.signal
+            .queries()
+            .chain(self.min_sample.iter().map(|m| &m.query))
+    }
+
+    /// Every query of the check, whatever window it is fetched in.
+    pub fn all_queries(&self) -> impl Iterator<Item = &MetricQuery> {
+        self.canary_queries()
+            .chain(self.baseline.iter().flat_map(|b| b.queries()))
+    }
+
+    /// Applies `f` to every query of the check (binding discovered dimensions).
+    pub fn map_queries(&mut self, f: &mut dyn FnMut(&mut MetricQuery)) {
+        self.signal.map_queries(f);
+        if let Some(m) = &mut self.min_sample {
+            f(&mut m.query);
+        }
+        if let Some(b) = &mut self.baseline {
+            b.signal.map_queries(f);
+            if let Some(m) = &mut b.min_sample {
+                f(&mut m.query);
+            }
+        }
+    }
+}
+
+/// What a gate compares the canary with, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaselineCheck {
+    /// Where the baseline's values come from.
+    pub source: BaselineSource,
+    /// The baseline's signal: the canary's with `${canary.…}` dimensions read as
+    /// `${baseline.…}` for a live baseline, the canary's own for history.
+    pub signal: Signal,
+    /// The baseline's minimum sample (the gate's `min_sample`, on the baseline).
+    pub min_sample: Option<MinSample>,
+    /// How the two are compared.
+    pub rule: BaselineRule,
+}
+
+impl BaselineCheck {
+    /// The baseline's queries.
     pub fn queries(&self) -> impl Iterator<Item = &MetricQuery> {
         self.signal
             .queries()
             .chain(self.min_sample.iter().map(|m| &m.query))
+    }
+
+    /// How far back the baseline's window lies (0 for a live baseline).
+    pub fn offset_secs(&self) -> i64 {
+        match self.source {
+            BaselineSource::Live => 0,
+            BaselineSource::History { offset_secs } => offset_secs,
+        }
+    }
+}
+
+/// Where a baseline's values come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineSource {
+    /// The version being replaced, over the same window (ECS Blue task set,
+    /// Lambda current version): only while it still serves traffic.
+    Live,
+    /// The canary's own metric, the same window `offset_secs` earlier (the
+    /// same hour last week, say): for hooks after the old version is gone.
+    History {
+        /// How far back, in seconds.
+        offset_secs: i64,
+    },
+}
+
+/// How canary and baseline values of one period are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineRule {
+    /// The threshold is relative: the canary breaches when `canary <op> bound(baseline)`.
+    Relative(RelativeBound),
+    /// The gate's absolute threshold decides, but a breach the baseline shares
+    /// does not count: the canary only breaches when it is also worse than
+    /// `bound(baseline)`. A fix for an already unhealthy service can pass.
+    PassIfNotWorseThan(RelativeBound),
+}
+
+impl BaselineRule {
+    /// The bound in the rule.
+    pub fn bound(&self) -> RelativeBound {
+        match self {
+            BaselineRule::Relative(b) | BaselineRule::PassIfNotWorseThan(b) => *b,
+        }
+    }
+}
+
+/// A bound derived from a baseline value: `factor x baseline` or `baseline + offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelativeBound {
+    /// `1.4 x baseline`.
+    Factor(f64),
+    /// `baseline + 0.5pp` (stored as a fraction when written in pp) or `baseline + 0.2`.
+    Offset {
+        /// Added to the baseline value.
+        value: f64,
+        /// Written as percentage points.
+        percentage_points: bool,
+    },
+}
+
+impl RelativeBound {
+    /// The bound for one baseline value.
+    pub fn apply(&self, baseline: f64) -> f64 {
+        match *self {
+            RelativeBound::Factor(f) => f * baseline,
+            RelativeBound::Offset { value, .. } => baseline + value,
+        }
+    }
+
+    /// Whether `value` breaches the bound derived from `baseline`. A computed
+    /// bound carries rounding error (1.4 x 0.4 is 0.5599999…), so a value
+    /// exactly at the bound as people write it must not breach a strict
+    /// comparison: values within a relative 1e-12 count as equal.
+    pub fn breached_by(&self, comparison: Comparison, value: f64, baseline: f64) -> bool {
+        let bound = self.apply(baseline);
+        let slack = 1e-12 * bound.abs().max(value.abs());
+        match comparison {
+            Comparison::GreaterThan => value > bound + slack,
+            Comparison::GreaterThanOrEqual => value >= bound - slack,
+            Comparison::LessThan => value < bound - slack,
+            Comparison::LessThanOrEqual => value <= bound + slack,
+        }
+    }
+}
+
+impl fmt::Display for RelativeBound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            RelativeBound::Factor(x) => write!(f, "{} x baseline", trim_float(x, 4)),
+            RelativeBound::Offset {
+                value,
+                percentage_points: true,
+            } => write!(
+                f,
+                "baseline {} {}pp",
+                if value < 0.0 { "-" } else { "+" },
+                trim_float(value.abs() * 100.0, 4)
+            ),
+            RelativeBound::Offset { value, .. } => write!(
+                f,
+                "baseline {} {}",
+                if value < 0.0 { "-" } else { "+" },
+                trim_float(value.abs(), 4)
+            ),
+        }
     }
 }
 
@@ -187,6 +353,20 @@ impl Signal {
                 numerator,
                 denominator,
             } => Box::new(numerator.iter().chain(denominator.iter())),
+        }
+    }
+
+    /// Applies `f` to every query of the signal.
+    pub fn map_queries(&mut self, f: &mut dyn FnMut(&mut MetricQuery)) {
+        match self {
+            Signal::Metric(q) => f(q),
+            Signal::Ratio {
+                numerator,
+                denominator,
+            } => numerator
+                .iter_mut()
+                .chain(denominator.iter_mut())
+                .for_each(f),
         }
     }
 

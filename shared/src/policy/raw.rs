@@ -77,12 +77,31 @@ pub struct RawGate {
     pub datapoints_to_alarm: Option<Spanned<u32>>,
     pub missing_data: Option<Spanned<String>>,
     pub min_sample: Option<Spanned<RawMinSample>>,
+    pub baseline: Option<Spanned<RawBaseline>>,
+    pub pass_if_not_worse_than: Option<Spanned<RawScalar>>,
+}
+
+/// `baseline: live` or `baseline: { history: 7d }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawBaseline {
+    /// `live`.
+    Name(String),
+    /// `{ history: 7d }`.
+    Spec(RawBaselineSpec),
+}
+
+/// The long form of a baseline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBaselineSpec {
+    pub history: Spanned<RawScalar>,
 }
 
 /// A ratio of two sums of queries, e.g. [5XX] / [RequestCount], or
 /// [Healthy] / [Healthy, UnHealthy]. Always lists: serde's untagged
 /// "one or many" would lose the positions the validator reports.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRatio {
     pub numerator: Vec<Spanned<RawQuery>>,
@@ -90,7 +109,7 @@ pub struct RawRatio {
 }
 
 /// A minimum sample below which a gate cannot decide.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMinSample {
     pub at_least: Spanned<f64>,
@@ -99,7 +118,7 @@ pub struct RawMinSample {
 }
 
 /// One CloudWatch metric query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawQuery {
     pub namespace: Option<Spanned<String>>,

@@ -5,12 +5,17 @@
 //! `hooks.BeforeAllowTraffic.gates[1].threshold`. Defaults are applied here and
 //! only here, so the rest of the library never wonders what an absent field meant.
 
-use super::raw::{RawAnalysis, RawGate, RawMetricDefaults, RawPolicy, RawQuery, RawScalar};
+use super::bind::parse_subject;
+use super::raw::{
+    RawAnalysis, RawBaseline, RawGate, RawMetricDefaults, RawPolicy, RawQuery, RawScalar,
+};
 use super::{
-    AlarmCheck, Comparison, Gate, GateCheck, HookPolicy, InconclusiveAction, MetricQuery,
-    MinSample, MissingData, SeriesKind, Severity, Signal, Threshold, ThresholdCheck, ThresholdUnit,
+    AlarmCheck, BaselineCheck, BaselineRule, BaselineSource, Comparison, Gate, GateCheck,
+    HookPolicy, InconclusiveAction, MetricQuery, MinSample, MissingData, RelativeBound, SeriesKind,
+    Severity, Signal, Threshold, ThresholdCheck, ThresholdUnit,
 };
 use crate::analysis::AnalysisPolicy;
+use crate::evidence::discovery::Side;
 use crate::hook::Hook;
 use serde_saphyr::{Location, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
@@ -102,6 +107,8 @@ pub(super) fn validate(
         source,
         env,
         problems: Vec::new(),
+        side: Side::Canary,
+        in_dimension: false,
     };
     let hooks = v.policy(raw);
     if v.problems.is_empty() {
@@ -133,12 +140,31 @@ struct Validator<'a> {
     source: &'a str,
     env: &'a dyn Fn(&str) -> Option<String>,
     problems: Vec<Problem>,
+    /// The side queries are resolved for: a live baseline's queries are the
+    /// canary's, validated again with `${canary.KEY}` read as `${baseline.KEY}`.
+    side: Side,
+    /// Discovered values (`${canary.KEY}`) are only allowed in dimension values.
+    in_dimension: bool,
+}
+
+/// The environment variables that override a discovered value.
+fn override_variable(side: Side, key: &str) -> &'static [&'static str] {
+    match (side, key) {
+        (Side::Canary, "target_group") => &["TARGET_GROUP"],
+        (Side::Canary, "load_balancer") => &["LOAD_BALANCER"],
+        (Side::Baseline, "target_group") => &["BASELINE_TARGET_GROUP"],
+        // Blue and green target groups normally sit behind the same load balancer.
+        (Side::Baseline, "load_balancer") => &["BASELINE_LOAD_BALANCER", "LOAD_BALANCER"],
+        _ => &[],
+    }
 }
 
 /// Inherited values for the queries and gates of the whole file.
 struct Defaults {
     namespace: Option<String>,
     dimensions: Vec<(String, String)>,
+    /// The same dimensions resolved for the baseline side.
+    baseline_dimensions: Vec<(String, String)>,
     period_secs: i64,
     window_secs: i64,
 }
@@ -284,6 +310,10 @@ impl Validator<'_> {
         let namespace = raw
             .namespace
             .map(|n| self.text(&n, "metric_defaults.namespace"));
+        let baseline_dimensions = match &raw.dimensions {
+            Some(d) => self.as_baseline(|v| v.dimensions(d.clone(), "metric_defaults.dimensions")),
+            None => Vec::new(),
+        };
         let dimensions = raw
             .dimensions
             .map(|d| self.dimensions(d, "metric_defaults.dimensions"))
@@ -299,6 +329,7 @@ impl Validator<'_> {
         Defaults {
             namespace,
             dimensions,
+            baseline_dimensions,
             period_secs,
             window_secs,
         }
@@ -423,39 +454,17 @@ impl Validator<'_> {
         if periods_in_window > MAX_DATAPOINTS_PER_GATE {
             self.problem(window_at, format!("{path}.window"), format!("{periods_in_window} periods in one window; at most {MAX_DATAPOINTS_PER_GATE}: use a longer period"));
         }
-        let signal = match (raw.metric, raw.ratio) {
-            (Some(metric), None) => {
-                Signal::Metric(self.query(metric, &format!("{path}.metric"), defaults, period_secs))
-            }
-            (None, Some(ratio)) => {
-                let ratio_at = ratio.referenced;
-                let ratio = ratio.value;
-                let numerator = self.queries(
-                    ratio.numerator,
-                    &format!("{path}.ratio.numerator"),
-                    defaults,
-                    period_secs,
-                );
-                let denominator = self.queries(
-                    ratio.denominator,
-                    &format!("{path}.ratio.denominator"),
-                    defaults,
-                    period_secs,
-                );
-                if numerator.is_empty() || denominator.is_empty() {
-                    self.problem(
-                        ratio_at,
-                        format!("{path}.ratio"),
-                        "both `numerator` and `denominator` need at least one metric",
-                    );
-                }
-                Signal::Ratio {
-                    numerator,
-                    denominator,
-                }
-            }
-            _ => unreachable!("exactly one source was checked by the caller"),
-        };
+        let mut raw = raw;
+        let baseline_raw = raw.baseline.take();
+        let not_worse_raw = raw.pass_if_not_worse_than.take();
+        let baseline_inputs = baseline_raw.as_ref().map(|_| {
+            (
+                raw.metric.clone(),
+                raw.ratio.clone(),
+                raw.min_sample.clone(),
+            )
+        });
+        let signal = self.signal(raw.metric, raw.ratio, path, defaults, period_secs);
         let comparison = match &raw.comparison {
             None => {
                 self.problem(
@@ -480,8 +489,15 @@ impl Validator<'_> {
                 }
             },
         };
-        let threshold = match &raw.threshold {
-            None => {
+        let relative = raw.threshold.as_ref().and_then(|t| match &t.value {
+            RawScalar::Text(text) if text.contains("baseline") => Some((
+                t.referenced,
+                parse_relative(text).ok_or_else(|| text.clone()),
+            )),
+            _ => None,
+        });
+        let threshold = match (&raw.threshold, &relative) {
+            (None, _) => {
                 self.problem(
                     at,
                     format!("{path}.threshold"),
@@ -492,7 +508,16 @@ impl Validator<'_> {
                     unit: ThresholdUnit::Plain,
                 }
             }
-            Some(t) => self.threshold(t, &format!("{path}.threshold")),
+            (Some(_), Some((t_at, bound))) => {
+                if let Err(text) = bound {
+                    self.problem(*t_at, format!("{path}.threshold"), format!("expected a bound relative to the baseline such as `1.4 x baseline`, `baseline + 0.5pp` or `baseline + 0.2`, found {text:?}"));
+                }
+                Threshold {
+                    value: 0.0,
+                    unit: ThresholdUnit::Plain,
+                }
+            }
+            (Some(t), None) => self.threshold(t, &format!("{path}.threshold")),
         };
         let evaluation_periods = match &raw.evaluation_periods {
             None => periods_in_window.max(1) as usize,
@@ -525,23 +550,42 @@ impl Validator<'_> {
                 }
             },
         };
-        let min_sample = raw.min_sample.and_then(|m| {
-            let m_at = m.referenced;
-            let m = m.value;
-            if !m.at_least.value.is_finite() || m.at_least.value < 0.0 {
-                self.problem(m.at_least.referenced, format!("{path}.min_sample.at_least"), "must be a finite number >= 0");
-            }
-            let query = match (m.metric, &signal) {
-                (Some(q), _) => self.query(q, &format!("{path}.min_sample.metric"), defaults, period_secs),
-                (None, Signal::Ratio { denominator, .. }) if denominator.len() == 1 => denominator[0].clone(),
-                (None, _) => {
-                    self.problem(m_at, format!("{path}.min_sample.metric"), "missing: name the metric that counts the sample (it defaults to the denominator only for a ratio with one denominator metric)");
-                    return None;
+        let min_sample = raw
+            .min_sample
+            .and_then(|m| self.min_sample(m, &signal, path, defaults, period_secs));
+        let baseline = match (baseline_raw, baseline_inputs) {
+            (Some(b), Some((metric, ratio, min_raw))) => self.baseline(
+                b,
+                BaselineInputs {
+                    metric,
+                    ratio,
+                    min_raw,
+                    canary: &signal,
+                    canary_min: min_sample.as_ref(),
+                    relative: relative.as_ref().and_then(|(_, r)| r.clone().ok()),
+                    not_worse: not_worse_raw,
+                    window_secs,
+                    period_secs,
+                },
+                path,
+                defaults,
+            ),
+            _ => {
+                if relative.is_some() {
+                    self.problem(at, format!("{path}.threshold"), "a threshold relative to the baseline needs `baseline: live` or `baseline: {{ history: 7d }}`");
                 }
-            };
-            Some(MinSample { query, at_least: m.at_least.value })
-        });
+                if let Some(n) = &not_worse_raw {
+                    self.problem(
+                        n.referenced,
+                        format!("{path}.pass_if_not_worse_than"),
+                        "needs `baseline`: what the canary is compared with",
+                    );
+                }
+                None
+            }
+        };
         Some(ThresholdCheck {
+            baseline,
             signal,
             comparison,
             threshold,
@@ -552,6 +596,164 @@ impl Validator<'_> {
             missing_data,
             min_sample,
         })
+    }
+
+    fn min_sample(
+        &mut self,
+        m: Spanned<super::raw::RawMinSample>,
+        signal: &Signal,
+        path: &str,
+        defaults: &Defaults,
+        period_secs: i64,
+    ) -> Option<MinSample> {
+        let m_at = m.referenced;
+        let m = m.value;
+        if !m.at_least.value.is_finite() || m.at_least.value < 0.0 {
+            self.problem(
+                m.at_least.referenced,
+                format!("{path}.min_sample.at_least"),
+                "must be a finite number >= 0",
+            );
+        }
+        let query = match (m.metric, signal) {
+            (Some(q), _) => self.query(
+                q,
+                &format!("{path}.min_sample.metric"),
+                defaults,
+                period_secs,
+            ),
+            (None, Signal::Ratio { denominator, .. }) if denominator.len() == 1 => {
+                denominator[0].clone()
+            }
+            (None, _) => {
+                self.problem(m_at, format!("{path}.min_sample.metric"), "missing: name the metric that counts the sample (it defaults to the denominator only for a ratio with one denominator metric)");
+                return None;
+            }
+        };
+        Some(MinSample {
+            query,
+            at_least: m.at_least.value,
+        })
+    }
+
+    fn baseline(
+        &mut self,
+        raw: Spanned<RawBaseline>,
+        inputs: BaselineInputs<'_>,
+        path: &str,
+        defaults: &Defaults,
+    ) -> Option<Box<BaselineCheck>> {
+        let at = raw.referenced;
+        let field = format!("{path}.baseline");
+        let source = match raw.value {
+            RawBaseline::Name(name) if name == "live" => BaselineSource::Live,
+            RawBaseline::Name(other) => {
+                self.problem(at, &field, format!("expected `live` (the version being replaced, same window) or `{{ history: 7d }}` (this metric, the same window that long ago), found {other:?}"));
+                return None;
+            }
+            RawBaseline::Spec(spec) => {
+                let offset_secs = self.duration(&spec.history, &format!("{field}.history"), false);
+                if offset_secs < inputs.window_secs {
+                    self.problem(spec.history.referenced, format!("{field}.history"), format!("must reach back at least one window ({}s), or the baseline overlaps the canary's own window", inputs.window_secs));
+                }
+                // CloudWatch's retention by period: finer data ages out sooner.
+                let (kept, kept_text) = match inputs.period_secs {
+                    p if p < 60 => (3 * 3600, "3 hours for periods under 60s"),
+                    p if p < 300 => (15 * 86_400, "15 days for 60-second periods"),
+                    p if p < 3600 => (63 * 86_400, "63 days for 5-minute periods"),
+                    _ => (455 * 86_400, "455 days for hourly periods"),
+                };
+                if offset_secs + inputs.window_secs > kept {
+                    self.problem(spec.history.referenced, format!("{field}.history"), format!("CloudWatch keeps data for {kept_text}: a baseline {offset_secs}s back is gone; use a longer period or a shorter history"));
+                }
+                BaselineSource::History { offset_secs }
+            }
+        };
+        let rule = match (inputs.relative, inputs.not_worse) {
+            (Some(bound), None) => BaselineRule::Relative(bound),
+            (None, Some(raw_bound)) => match &raw_bound.value {
+                RawScalar::Text(text) if parse_relative(text).is_some() => {
+                    BaselineRule::PassIfNotWorseThan(parse_relative(text)?)
+                }
+                other => {
+                    self.problem(raw_bound.referenced, format!("{path}.pass_if_not_worse_than"), format!("expected a bound relative to the baseline such as `baseline`, `1.1 x baseline` or `baseline + 0.2pp`, found {}", describe(other)));
+                    return None;
+                }
+            },
+            (Some(_), Some(raw_bound)) => {
+                self.problem(raw_bound.referenced, format!("{path}.pass_if_not_worse_than"), "applies to an absolute threshold only: a threshold relative to the baseline already compares with it");
+                return None;
+            }
+            (None, None) => {
+                self.problem(at, format!("{path}.threshold"), "with `baseline`, write the threshold relative to it (`1.4 x baseline`, `baseline + 0.5pp`), or keep an absolute threshold and add `pass_if_not_worse_than: baseline`");
+                return None;
+            }
+        };
+        let (signal, min_sample) = match source {
+            BaselineSource::History { .. } => (inputs.canary.clone(), inputs.canary_min.cloned()),
+            BaselineSource::Live => {
+                let (metric, ratio, min_raw) = (inputs.metric, inputs.ratio, inputs.min_raw);
+                let period = inputs.period_secs;
+                self.as_baseline(|v| {
+                    let signal = v.signal(metric, ratio, path, defaults, period);
+                    let min =
+                        min_raw.and_then(|m| v.min_sample(m, &signal, path, defaults, period));
+                    (signal, min)
+                })
+            }
+        };
+        if source == BaselineSource::Live && signal == *inputs.canary {
+            self.problem(at, &field, "the live baseline would be the same series as the canary: write the dimensions that tell them apart as `${canary.target_group}` (discovered, or set TARGET_GROUP and BASELINE_TARGET_GROUP)");
+        }
+        Some(Box::new(BaselineCheck {
+            source,
+            signal,
+            min_sample,
+            rule,
+        }))
+    }
+
+    fn signal(
+        &mut self,
+        metric: Option<Spanned<RawQuery>>,
+        ratio: Option<Spanned<super::raw::RawRatio>>,
+        path: &str,
+        defaults: &Defaults,
+        period_secs: i64,
+    ) -> Signal {
+        match (metric, ratio) {
+            (Some(metric), None) => {
+                Signal::Metric(self.query(metric, &format!("{path}.metric"), defaults, period_secs))
+            }
+            (None, Some(ratio)) => {
+                let ratio_at = ratio.referenced;
+                let ratio = ratio.value;
+                let numerator = self.queries(
+                    ratio.numerator,
+                    &format!("{path}.ratio.numerator"),
+                    defaults,
+                    period_secs,
+                );
+                let denominator = self.queries(
+                    ratio.denominator,
+                    &format!("{path}.ratio.denominator"),
+                    defaults,
+                    period_secs,
+                );
+                if numerator.is_empty() || denominator.is_empty() {
+                    self.problem(
+                        ratio_at,
+                        format!("{path}.ratio"),
+                        "both `numerator` and `denominator` need at least one metric",
+                    );
+                }
+                Signal::Ratio {
+                    numerator,
+                    denominator,
+                }
+            }
+            _ => unreachable!("exactly one source was checked by the caller"),
+        }
     }
 
     fn queries(
@@ -602,6 +804,7 @@ impl Validator<'_> {
         }
         let dimensions = match raw.dimensions {
             Some(d) => self.dimensions(d, &format!("{path}.dimensions")),
+            None if self.side == Side::Baseline => defaults.baseline_dimensions.clone(),
             None => defaults.dimensions.clone(),
         };
         let kind = match &raw.kind {
@@ -646,7 +849,9 @@ impl Validator<'_> {
                 if name.contains("${") || name.trim().is_empty() {
                     self.problem(value.referenced, format!("{path}.{name}"), "a dimension name is literal and must not be empty: `${VAR}` is resolved in values only");
                 }
+                self.in_dimension = true;
                 let resolved = self.text(&value, &format!("{path}.{name}"));
+                self.in_dimension = false;
                 if resolved.is_empty() {
                     self.problem(
                         value.referenced,
@@ -657,6 +862,17 @@ impl Validator<'_> {
                 (name, resolved)
             })
             .collect()
+    }
+
+    /// Runs `f` with queries resolved for the baseline side. Its problems are
+    /// dropped: the canary pass over the same text reports them once.
+    fn as_baseline<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let (side, kept) = (self.side, self.problems.len());
+        self.side = Side::Baseline;
+        let out = f(self);
+        self.side = side;
+        self.problems.truncate(kept);
+        out
     }
 
     /// Substitutes `${VAR}` references from the environment.
@@ -674,6 +890,26 @@ impl Validator<'_> {
                 return out;
             };
             let var = &rest[start + 2..start + 2 + len];
+            if let Some(subject) = parse_subject(var) {
+                match subject {
+                    Err(message) => self.problem(raw.referenced, path, message),
+                    Ok(_) if !self.in_dimension => self.problem(raw.referenced, path, format!("${{{var}}} is filled in by deployment discovery and is only allowed in dimension values")),
+                    Ok(mut subject) => {
+                        if self.side == Side::Baseline {
+                            subject.side = Side::Baseline;
+                        }
+                        let overridden = override_variable(subject.side, &subject.key)
+                            .iter()
+                            .find_map(|name| (self.env)(name).filter(|v| !v.is_empty()));
+                        match overridden {
+                            Some(value) => out.push_str(&value),
+                            None => out.push_str(&subject.to_string()),
+                        }
+                    }
+                }
+                rest = &rest[start + 3 + len..];
+                continue;
+            }
             match (self.env)(var) {
                 Some(value) if !value.is_empty() => out.push_str(&value),
                 Some(_) => self.problem(raw.referenced, path, format!("environment variable {var} is set but empty")),
@@ -755,6 +991,61 @@ impl Validator<'_> {
     }
 }
 
+/// What a gate's baseline is built from.
+struct BaselineInputs<'a> {
+    metric: Option<Spanned<RawQuery>>,
+    ratio: Option<Spanned<super::raw::RawRatio>>,
+    min_raw: Option<Spanned<super::raw::RawMinSample>>,
+    canary: &'a Signal,
+    canary_min: Option<&'a MinSample>,
+    relative: Option<RelativeBound>,
+    not_worse: Option<Spanned<RawScalar>>,
+    window_secs: i64,
+    period_secs: i64,
+}
+
+/// `1.4 x baseline`, `baseline * 1.4`, `baseline + 0.5pp`, `baseline - 0.1`, `baseline`.
+fn parse_relative(text: &str) -> Option<RelativeBound> {
+    let compact: String = text.split_whitespace().collect::<Vec<_>>().join("");
+    let number = |t: &str| t.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+    if compact == "baseline" {
+        return Some(RelativeBound::Factor(1.0));
+    }
+    if let Some(factor) = compact
+        .strip_suffix("baseline")
+        .and_then(|f| f.strip_suffix(['x', '*', '\u{d7}']))
+        .or_else(|| {
+            compact
+                .strip_prefix("baseline")
+                .and_then(|f| f.strip_prefix(['x', '*', '\u{d7}']))
+        })
+    {
+        return number(factor)
+            .filter(|f| *f > 0.0)
+            .map(RelativeBound::Factor);
+    }
+    let rest = compact.strip_prefix("baseline")?;
+    let (sign, rest) = match rest.chars().next()? {
+        '+' => (1.0, &rest[1..]),
+        '-' => (-1.0, &rest[1..]),
+        _ => return None,
+    };
+    let (digits, percentage_points) =
+        match rest.strip_suffix("pp").or_else(|| rest.strip_suffix('%')) {
+            Some(d) => (d, true),
+            None => (rest, false),
+        };
+    let value = number(digits)? * sign;
+    Some(RelativeBound::Offset {
+        value: if percentage_points {
+            value / 100.0
+        } else {
+            value
+        },
+        percentage_points,
+    })
+}
+
 fn describe(raw: &RawScalar) -> String {
     match raw {
         RawScalar::Number(n) => n.to_string(),
@@ -774,6 +1065,8 @@ fn parse_duration(text: &str) -> Option<i64> {
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
         _ => return None,
     };
     n.checked_mul(scale)

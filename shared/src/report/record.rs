@@ -95,6 +95,12 @@ pub struct DecisionRecord {
     /// Why the deployment could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_error: Option<String>,
+    /// What deployment discovery found (canary and baseline), when the policy needed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<crate::evidence::discovery::Discovery>,
+    /// Why deployment discovery failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery_error: Option<String>,
     /// The policy that decided.
     pub policy: PolicyRef,
     /// The evaluation instant, epoch seconds.

@@ -1,0 +1,385 @@
+//! Gates compared with a baseline: the version being replaced (live) or the
+//! metric's own history, and the "not worse than current" excuse.
+
+use super::*;
+use crate::evidence::discovery::Discovery;
+use crate::evidence::{MetricData, PreflightEvidence, RawSeries};
+use crate::policy::Policy;
+use crate::Hook;
+
+const T0: i64 = 1_700_000_000 - 1_700_000_000 % 60;
+const NOW: i64 = T0 + 300 + 120 + 30;
+const WEEK: i64 = 7 * 86_400;
+const GREEN: &str = "targetgroup/green/1";
+const BLUE: &str = "targetgroup/blue/2";
+
+const POLICY: &str = r#"
+version: 1
+metric_defaults:
+  namespace: AWS/ApplicationELB
+  dimensions:
+    TargetGroup: ${canary.target_group}
+    LoadBalancer: ${canary.load_balancer}
+hooks:
+  BeforeAllowTraffic:
+    gates:
+      - name: latency-vs-baseline
+        metric: { name: TargetResponseTime, stat: p95 }
+        baseline: live
+        comparison: ">"
+        threshold: 1.4 x baseline
+        datapoints_to_alarm: 3
+        min_sample: { at_least: 100, metric: { name: RequestCount, stat: Sum } }
+      - name: errors-not-worse
+        ratio:
+          numerator: [{ name: HTTPCode_Target_5XX_Count, stat: Sum }]
+          denominator: [{ name: RequestCount, stat: Sum }]
+        baseline: live
+        comparison: ">"
+        threshold: 1%
+        pass_if_not_worse_than: baseline + 0.5pp
+        datapoints_to_alarm: 2
+  AfterAllowTraffic:
+    gates:
+      - name: latency-vs-last-week
+        metric: { name: TargetResponseTime, stat: p95 }
+        baseline: { history: 7d }
+        comparison: ">"
+        threshold: 1.5 x baseline
+        datapoints_to_alarm: 3
+"#;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "LOAD_BALANCER" => Some("app/web/9".into()),
+        _ => None,
+    }
+}
+
+fn discovery() -> Discovery {
+    let side = |tg: &str| {
+        [("target_group", tg), ("load_balancer", "app/web/9")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    Discovery {
+        canary: side(GREEN),
+        baseline: side(BLUE),
+        ..Discovery::default()
+    }
+}
+
+fn bound_section(hook: Hook) -> HookPolicy {
+    let policy = Policy::from_yaml(POLICY, "baseline.yaml", &env).unwrap();
+    assert!(!policy.unbound(hook).is_empty());
+    let bound = policy.bind(hook, &discovery()).unwrap();
+    assert!(bound.unbound(hook).is_empty());
+    bound.hook(hook).unwrap().clone()
+}
+
+/// Per-minute values of one side.
+#[derive(Clone)]
+struct Side {
+    requests: f64,
+    errors: f64,
+    p95: Option<f64>,
+}
+
+fn side(requests: f64, errors: f64, p95: f64) -> Side {
+    Side {
+        requests,
+        errors,
+        p95: Some(p95),
+    }
+}
+
+fn series(start: i64, value: Option<f64>) -> RawSeries {
+    RawSeries {
+        points: (0..5)
+            .filter_map(|i| value.map(|v| (start + 60 * i, v)))
+            .collect(),
+        status: crate::evidence::SeriesStatus::Complete,
+        messages: vec![],
+    }
+}
+
+fn data(section: &HookPolicy, canary: &Side, baseline: &Side, start: i64) -> MetricData {
+    let mut data = MetricData::new();
+    for gate in &section.gates {
+        let GateCheck::Threshold(check) = &gate.check else {
+            continue;
+        };
+        for query in check.all_queries() {
+            let tg = &query
+                .dimensions
+                .iter()
+                .find(|(k, _)| k == "TargetGroup")
+                .unwrap()
+                .1;
+            let who = if tg == GREEN { canary } else { baseline };
+            let value = match query.metric_name.as_str() {
+                "RequestCount" => Some(who.requests),
+                "HTTPCode_Target_5XX_Count" => Some(who.errors),
+                "TargetResponseTime" => who.p95,
+                other => panic!("unexpected metric {other}"),
+            };
+            data.insert(query.clone(), series(start, value));
+        }
+    }
+    data
+}
+
+fn judge_live(canary: Side, baseline: Side) -> Verdict {
+    let section = bound_section(Hook::BeforeAllowTraffic);
+    let evidence = Evidence {
+        now: NOW,
+        metrics: Some(Ok(data(&section, &canary, &baseline, T0))),
+        alarms: None,
+        preflight: PreflightEvidence::default(),
+        history: Default::default(),
+    };
+    judge(&section, &evidence)
+}
+
+fn gate<'a>(verdict: &'a Verdict, name: &str) -> &'a GateResult {
+    verdict.gates.iter().find(|g| g.name == name).unwrap()
+}
+
+#[test]
+fn a_canary_slower_than_its_baseline_fails_under_the_static_threshold() {
+    // 0.6 s against 0.4 s: well under any static 1 s threshold, 1.5 x the baseline.
+    let verdict = judge_live(side(1000.0, 1.0, 0.6), side(1000.0, 1.0, 0.4));
+    let latency = gate(&verdict, "latency-vs-baseline");
+    assert_eq!(latency.outcome, GateOutcome::Fail, "{}", latency.reason);
+    assert!(
+        latency.reason.contains("1.4 x baseline"),
+        "{}",
+        latency.reason
+    );
+    assert!(
+        latency.reason.contains("(baseline 0.4)"),
+        "{}",
+        latency.reason
+    );
+    let judged: Vec<_> = latency.observations.iter().filter(|o| o.judged).collect();
+    assert!(judged.iter().all(|o| o.baseline == Some(0.4)));
+    assert_eq!(verdict.status, LifecycleStatus::Failed);
+}
+
+#[test]
+fn relative_gate_table() {
+    let cases = [
+        // (canary, baseline, latency outcome)
+        (
+            side(1000.0, 1.0, 0.4),
+            side(1000.0, 1.0, 0.4),
+            GateOutcome::Pass,
+        ),
+        // Exactly 1.4 x is not above 1.4 x.
+        (
+            side(1000.0, 1.0, 0.56),
+            side(1000.0, 1.0, 0.4),
+            GateOutcome::Pass,
+        ),
+        (
+            side(1000.0, 1.0, 0.57),
+            side(1000.0, 1.0, 0.4),
+            GateOutcome::Fail,
+        ),
+        // Faster than the baseline is never a breach of "> 1.4 x".
+        (
+            side(1000.0, 1.0, 0.1),
+            side(1000.0, 1.0, 0.4),
+            GateOutcome::Pass,
+        ),
+        // Low traffic on either side: not enough to compare.
+        (
+            side(10.0, 0.0, 0.9),
+            side(1000.0, 1.0, 0.4),
+            GateOutcome::Inconclusive,
+        ),
+        (
+            side(1000.0, 1.0, 0.9),
+            side(10.0, 0.0, 0.4),
+            GateOutcome::Inconclusive,
+        ),
+        // No baseline latency at all: nothing to compare with.
+        (
+            side(1000.0, 1.0, 0.9),
+            Side {
+                requests: 1000.0,
+                errors: 0.0,
+                p95: None,
+            },
+            GateOutcome::Inconclusive,
+        ),
+    ];
+    for (i, (canary, baseline, want)) in cases.into_iter().enumerate() {
+        let verdict = judge_live(canary, baseline);
+        let latency = gate(&verdict, "latency-vs-baseline");
+        assert_eq!(latency.outcome, want, "case {i}: {}", latency.reason);
+    }
+    let low_baseline = judge_live(side(1000.0, 1.0, 0.9), side(10.0, 0.0, 0.4));
+    assert!(gate(&low_baseline, "latency-vs-baseline")
+        .reason
+        .contains("baseline sample too small"));
+}
+
+#[test]
+fn a_fix_no_worse_than_an_unhealthy_baseline_can_pass() {
+    // Production already fails at 3 %: a canary at 3 % is no worse, and passes.
+    let verdict = judge_live(side(1000.0, 30.0, 0.4), side(1000.0, 30.0, 0.4));
+    let errors = gate(&verdict, "errors-not-worse");
+    assert_eq!(errors.outcome, GateOutcome::Pass, "{}", errors.reason);
+    assert_eq!(
+        verdict.status,
+        LifecycleStatus::Succeeded,
+        "{}",
+        verdict.reason
+    );
+    // 3.4 % against 3 %: within the 0.5 pp allowance.
+    let verdict = judge_live(side(1000.0, 34.0, 0.4), side(1000.0, 30.0, 0.4));
+    assert_eq!(
+        gate(&verdict, "errors-not-worse").outcome,
+        GateOutcome::Pass
+    );
+    // 4 % against 3 %: worse than production, and over the static 1 %.
+    let verdict = judge_live(side(1000.0, 40.0, 0.4), side(1000.0, 30.0, 0.4));
+    let errors = gate(&verdict, "errors-not-worse");
+    assert_eq!(errors.outcome, GateOutcome::Fail, "{}", errors.reason);
+    assert!(
+        errors.reason.contains("> 1% and > baseline + 0.5pp"),
+        "{}",
+        errors.reason
+    );
+    // 3 % against a healthy 0.1 %: the static threshold decides.
+    let verdict = judge_live(side(1000.0, 30.0, 0.4), side(1000.0, 1.0, 0.4));
+    assert_eq!(
+        gate(&verdict, "errors-not-worse").outcome,
+        GateOutcome::Fail
+    );
+    // Under the static threshold the baseline does not matter.
+    let verdict = judge_live(side(1000.0, 5.0, 0.4), side(1000.0, 0.0, 0.4));
+    assert_eq!(
+        gate(&verdict, "errors-not-worse").outcome,
+        GateOutcome::Pass
+    );
+}
+
+#[test]
+fn a_history_baseline_reads_the_same_metric_a_week_earlier() {
+    let section = bound_section(Hook::AfterAllowTraffic);
+    let plan = crate::evidence::plan(
+        &Policy::from_yaml(POLICY, "b", &env)
+            .unwrap()
+            .bind(Hook::AfterAllowTraffic, &discovery())
+            .unwrap(),
+        Hook::AfterAllowTraffic,
+        NOW,
+    );
+    assert_eq!(plan.history.len(), 1);
+    let (offset, request) = &plan.history[0];
+    assert_eq!(*offset, WEEK);
+    assert_eq!(request.range.start, T0 - WEEK);
+    assert_eq!(request.range.end, T0 + 300 - WEEK);
+
+    let run = |now_p95: f64, then_p95: f64, history_ok: bool| {
+        let now = data(
+            &section,
+            &side(1000.0, 0.0, now_p95),
+            &side(0.0, 0.0, 0.0),
+            T0,
+        );
+        let then = data(
+            &section,
+            &side(1000.0, 0.0, then_p95),
+            &side(0.0, 0.0, 0.0),
+            T0 - WEEK,
+        );
+        let evidence = Evidence {
+            now: NOW,
+            metrics: Some(Ok(now)),
+            alarms: None,
+            preflight: PreflightEvidence::default(),
+            history: [(
+                WEEK,
+                if history_ok {
+                    Ok(then)
+                } else {
+                    Err(crate::evidence::EvidenceError::TimedOut { budget_ms: 5 })
+                },
+            )]
+            .into_iter()
+            .collect(),
+        };
+        judge(&section, &evidence)
+    };
+    let slower = run(0.8, 0.5, true);
+    let gate_result = gate(&slower, "latency-vs-last-week");
+    assert_eq!(
+        gate_result.outcome,
+        GateOutcome::Fail,
+        "{}",
+        gate_result.reason
+    );
+    assert_eq!(
+        gate_result.threshold.as_deref(),
+        Some("> 1.5 x baseline (7d earlier)")
+    );
+    assert_eq!(
+        gate(&run(0.55, 0.5, true), "latency-vs-last-week").outcome,
+        GateOutcome::Pass
+    );
+    let unavailable = run(0.55, 0.5, false);
+    let gate_result = gate(&unavailable, "latency-vs-last-week");
+    assert_eq!(gate_result.outcome, GateOutcome::Error);
+    assert!(gate_result.reason.contains("baseline evidence unavailable"));
+}
+
+#[test]
+fn binding_names_what_discovery_did_not_find() {
+    let policy = Policy::from_yaml(POLICY, "b", &env).unwrap();
+    let unbound: Vec<String> = policy
+        .unbound(Hook::BeforeAllowTraffic)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    // LOAD_BALANCER overrides both sides' load balancer at load time.
+    assert_eq!(
+        unbound,
+        vec!["${canary.target_group}", "${baseline.target_group}"]
+    );
+    let mut canary_only = discovery();
+    canary_only.baseline.clear();
+    let error = policy
+        .bind(Hook::BeforeAllowTraffic, &canary_only)
+        .unwrap_err();
+    assert_eq!(error.missing, "${baseline.target_group}");
+    assert!(error.to_string().contains("baseline: nothing"), "{error}");
+    // The AfterAllowTraffic section has no live baseline: the canary suffices.
+    assert!(policy.bind(Hook::AfterAllowTraffic, &canary_only).is_ok());
+}
+
+#[test]
+fn explicit_variables_override_discovery() {
+    let env = |name: &str| match name {
+        "TARGET_GROUP" => Some(GREEN.to_string()),
+        "BASELINE_TARGET_GROUP" => Some(BLUE.to_string()),
+        "LOAD_BALANCER" => Some("app/web/9".to_string()),
+        _ => None,
+    };
+    let policy = Policy::from_yaml(POLICY, "b", &env).unwrap();
+    assert!(policy.unbound(Hook::BeforeAllowTraffic).is_empty());
+    let section = policy.hook(Hook::BeforeAllowTraffic).unwrap();
+    let GateCheck::Threshold(check) = &section.gates[0].check else {
+        panic!()
+    };
+    let baseline = check.baseline.as_deref().unwrap();
+    assert!(baseline
+        .queries()
+        .all(|q| q.dimensions.contains(&("TargetGroup".into(), BLUE.into()))));
+    assert!(check
+        .canary_queries()
+        .all(|q| q.dimensions.contains(&("TargetGroup".into(), GREEN.into()))));
+}
