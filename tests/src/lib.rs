@@ -229,6 +229,17 @@ impl Emulator {
     /// Seeds `minutes` minutes of ALB metrics for the target group, ending at the
     /// current minute, one [`AlbMinute`] per minute, oldest first.
     pub fn seed_alb(&self, minutes: usize, per_minute: impl Fn(usize) -> AlbMinute) {
+        self.seed_alb_for(TARGET_GROUP, minutes, per_minute);
+    }
+
+    /// [`Emulator::seed_alb`] for another target group behind the same load
+    /// balancer (a baseline's, say).
+    pub fn seed_alb_for(
+        &self,
+        target_group: &str,
+        minutes: usize,
+        per_minute: impl Fn(usize) -> AlbMinute,
+    ) {
         let now = epoch_secs();
         let current = now - now % 60;
         let mut data = Vec::new();
@@ -239,7 +250,7 @@ impl Emulator {
             let datum = |name: &str| {
                 MetricDatum::builder()
                     .metric_name(name)
-                    .set_dimensions(Some(alb_dimensions()))
+                    .set_dimensions(Some(alb_dimensions(target_group)))
                     .timestamp(stamp)
             };
             if let Some(requests) = m.requests {
@@ -275,11 +286,11 @@ impl Drop for Emulator {
     }
 }
 
-fn alb_dimensions() -> Vec<Dimension> {
+fn alb_dimensions(target_group: &str) -> Vec<Dimension> {
     vec![
         Dimension::builder()
             .name("TargetGroup")
-            .value(TARGET_GROUP)
+            .value(target_group)
             .build(),
         Dimension::builder()
             .name("LoadBalancer")

@@ -238,3 +238,102 @@ fn dry_run_is_read_per_hook_and_per_gate() {
         "{found:?}"
     );
 }
+
+fn gate_yaml(gate: &str) -> String {
+    format!(
+        "version: 1\nmetric_defaults:\n  namespace: AWS/ApplicationELB\n  dimensions: {{ TargetGroup: \"${{canary.target_group}}\" }}\nhooks:\n  BeforeAllowTraffic:\n    gates:\n      - name: g\n        metric: {{ name: TargetResponseTime, stat: p95 }}\n        comparison: \">\"\n{gate}"
+    )
+}
+
+#[test]
+fn baseline_rules_are_checked() {
+    let cases = [
+        (
+            "        threshold: 1.4 x baseline\n",
+            "a threshold relative to the baseline needs `baseline: live`",
+        ),
+        (
+            "        threshold: 1.0\n        baseline: live\n",
+            "with `baseline`, write the threshold relative to it",
+        ),
+        (
+            "        threshold: 1.4 x baseline\n        baseline: live\n        pass_if_not_worse_than: baseline\n",
+            "applies to an absolute threshold only",
+        ),
+        (
+            "        threshold: 1.0\n        pass_if_not_worse_than: baseline\n",
+            "pass_if_not_worse_than: needs `baseline`",
+        ),
+        (
+            "        threshold: twice the baseline\n        baseline: live\n",
+            "expected a bound relative to the baseline such as `1.4 x baseline`",
+        ),
+        (
+            "        threshold: 1.4 x baseline\n        baseline: yesterday\n",
+            "expected `live` (the version being replaced, same window)",
+        ),
+        (
+            "        threshold: 1.4 x baseline\n        baseline: { history: 2m }\n",
+            "must reach back at least one window (300s)",
+        ),
+        (
+            "        threshold: 1.4 x baseline\n        baseline: { history: 30d }\n",
+            "CloudWatch keeps data for 15 days for 60-second periods",
+        ),
+        (
+            "        threshold: 1.4 x baseline\n        baseline: live\n        dimensions_note: x\n",
+            "unknown field `dimensions_note`",
+        ),
+    ];
+    for (gate, want) in cases {
+        let found = problems(&gate_yaml(gate));
+        assert!(
+            found.iter().any(|p| p.contains(want)),
+            "{gate}: wanted {want:?} in {found:#?}"
+        );
+    }
+    // A live baseline over literal dimensions would compare a series with itself.
+    let literal = "version: 1\nmetric_defaults:\n  namespace: N\n  dimensions: { TargetGroup: tg }\nhooks:\n  BeforeAllowTraffic:\n    gates:\n      - name: g\n        metric: { name: M, stat: p95 }\n        comparison: \">\"\n        threshold: 1.4 x baseline\n        baseline: live\n";
+    assert!(problems(literal)
+        .iter()
+        .any(|p| p.contains("the live baseline would be the same series as the canary")));
+}
+
+#[test]
+fn relative_thresholds_are_parsed() {
+    let bound = |text: &str| {
+        let policy = Policy::from_yaml(
+            &gate_yaml(&format!(
+                "        threshold: {text}\n        baseline: live\n"
+            )),
+            "g",
+            &alb_env,
+        )
+        .unwrap();
+        let GateCheck::Threshold(check) =
+            &policy.hook(Hook::BeforeAllowTraffic).unwrap().gates[0].check
+        else {
+            panic!()
+        };
+        check.baseline.as_ref().unwrap().rule.bound().to_string()
+    };
+    assert_eq!(bound("1.4 x baseline"), "1.4 x baseline");
+    assert_eq!(bound("1.4x baseline"), "1.4 x baseline");
+    assert_eq!(bound("baseline * 2"), "2 x baseline");
+    assert_eq!(bound("baseline + 0.5pp"), "baseline + 0.5pp");
+    assert_eq!(bound("baseline + 0.5%"), "baseline + 0.5pp");
+    assert_eq!(bound("baseline - 0.1"), "baseline - 0.1");
+    assert_eq!(bound("baseline"), "1 x baseline");
+}
+
+#[test]
+fn discovered_values_are_only_allowed_in_dimension_values() {
+    let found = problems("version: 1\nmetric_defaults:\n  namespace: ${canary.target_group}\n  dimensions: { TargetGroup: \"${canary.bogus}\" }\nhooks:\n  BeforeAllowTraffic:\n    gates:\n      - name: g\n        alarms: [\"${baseline.version}\"]\n");
+    for want in [
+        "metric_defaults.namespace: ${canary.target_group} is filled in by deployment discovery and is only allowed in dimension values",
+        "unknown discovered value ${canary.bogus}",
+        "alarms[0]: ${baseline.version} is filled in by deployment discovery",
+    ] {
+        assert!(found.iter().any(|p| p.contains(want)), "wanted {want:?} in {found:#?}");
+    }
+}
