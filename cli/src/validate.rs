@@ -5,7 +5,7 @@
 //! placeholder and listed in a note.
 
 use anyhow::Result;
-use metric_gate::policy::{Policy, PolicyError};
+use metric_gate::policy::{Policy, PolicyError, DISCOVERY_OVERRIDES};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -39,7 +39,7 @@ impl Args {
                     Some(format!("<{var}>"))
                 })
             };
-            match Policy::from_yaml(&text, &name, &env) {
+            match Policy::from_yaml_for_discovery(&text, &name, &env) {
                 Ok(policy) => {
                     let hooks: Vec<String> = policy
                         .hooks
@@ -58,6 +58,20 @@ impl Args {
                         })
                         .collect();
                     println!("{name}: valid: {}", hooks.join(", "));
+                    let discovered: BTreeSet<String> = policy
+                        .hooks
+                        .keys()
+                        .flat_map(|hook| policy.unbound(*hook))
+                        .map(|r| r.to_string())
+                        .collect();
+                    if !discovered.is_empty() {
+                        let refs: Vec<&str> = discovered.iter().map(String::as_str).collect();
+                        println!(
+                            "{name}: note: found by deployment discovery when a hook runs: {} (or set {})",
+                            refs.join(", "),
+                            DISCOVERY_OVERRIDES.join(", ")
+                        );
+                    }
                 }
                 Err(PolicyError::Invalid { problems }) => {
                     failed = true;

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use bind::{is_unbound, BindError, SubjectRef};
-pub use validate::{PolicyError, Problem};
+pub use validate::{PolicyError, Problem, DISCOVERY_OVERRIDES};
 
 /// The policy compiled into every binary, used when `GATE_POLICY_FILE` is unset.
 pub const DEFAULT_POLICY_YAML: &str = include_str!("../../policies/default.yaml");
@@ -45,7 +45,27 @@ impl Policy {
         source: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Policy, PolicyError> {
-        let hooks = validate::validate(text, source, env)?;
+        Policy::parse(text, source, env, true)
+    }
+
+    /// [`Policy::from_yaml`] without the overrides of discovered values
+    /// (`TARGET_GROUP`, ...): every `${canary.KEY}` stays for discovery. For
+    /// `gatectl validate`, which lists them instead of resolving them.
+    pub fn from_yaml_for_discovery(
+        text: &str,
+        source: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Policy, PolicyError> {
+        Policy::parse(text, source, env, false)
+    }
+
+    fn parse(
+        text: &str,
+        source: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        apply_overrides: bool,
+    ) -> Result<Policy, PolicyError> {
+        let hooks = validate::validate(text, source, env, apply_overrides)?;
         Ok(Policy {
             source: source.to_string(),
             digest: format!("sha256:{:x}", Sha256::digest(text.as_bytes())),

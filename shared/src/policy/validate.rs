@@ -87,6 +87,7 @@ pub(super) fn validate(
     text: &str,
     source: &str,
     env: &dyn Fn(&str) -> Option<String>,
+    apply_overrides: bool,
 ) -> Result<BTreeMap<Hook, HookPolicy>, PolicyError> {
     let raw: RawPolicy = serde_saphyr::from_str(text).map_err(|err| {
         let (line, column) = err
@@ -109,6 +110,7 @@ pub(super) fn validate(
         problems: Vec::new(),
         side: Side::Canary,
         in_dimension: false,
+        apply_overrides,
     };
     let hooks = v.policy(raw);
     if v.problems.is_empty() {
@@ -145,9 +147,19 @@ struct Validator<'a> {
     side: Side,
     /// Discovered values (`${canary.KEY}`) are only allowed in dimension values.
     in_dimension: bool,
+    /// Whether `TARGET_GROUP` and friends replace discovered values at load time.
+    apply_overrides: bool,
 }
 
-/// The environment variables that override a discovered value.
+/// Every environment variable that overrides a discovered value.
+pub const DISCOVERY_OVERRIDES: &[&str] = &[
+    "TARGET_GROUP",
+    "LOAD_BALANCER",
+    "BASELINE_TARGET_GROUP",
+    "BASELINE_LOAD_BALANCER",
+];
+
+/// The environment variables that override a discovered value, in order.
 fn override_variable(side: Side, key: &str) -> &'static [&'static str] {
     match (side, key) {
         (Side::Canary, "target_group") => &["TARGET_GROUP"],
@@ -898,7 +910,12 @@ impl Validator<'_> {
                         if self.side == Side::Baseline {
                             subject.side = Side::Baseline;
                         }
-                        let overridden = override_variable(subject.side, &subject.key)
+                        let overrides = if self.apply_overrides {
+                            override_variable(subject.side, &subject.key)
+                        } else {
+                            &[]
+                        };
+                        let overridden = overrides
                             .iter()
                             .find_map(|name| (self.env)(name).filter(|v| !v.is_empty()));
                         match overridden {
