@@ -125,6 +125,47 @@ fn rank_test_detects_a_canary_one_and_a_half_times_slower() {
     );
 }
 
+#[test]
+fn autocorrelation_inflates_the_rank_test_false_positive_rate() {
+    // Not a property to keep but a limitation to measure: per-minute values
+    // of a real service drift (AR(1) on the log scale, phi = 0.5), the two
+    // samples still come from the same process, and the test, which assumes
+    // independent values, objects far more often than alpha. The docs
+    // quote this number; a policy should judge longer windows or coarser
+    // periods rather than trust alpha on autocorrelated series.
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(12);
+    let innovation = rand_distr::Normal::new(0.0, 0.35).expect("valid normal");
+    let options = RankTestOptions {
+        direction: Direction::Either,
+        ..RankTestOptions::default()
+    };
+    let series = |len: usize, rng: &mut Xoshiro256PlusPlus| -> Vec<f64> {
+        let phi: f64 = 0.5;
+        // Start from the stationary distribution.
+        let mut level = innovation.sample(rng) / (1.0 - phi * phi).sqrt();
+        (0..len)
+            .map(|_| {
+                level = phi * level + innovation.sample(rng);
+                0.120 * level.exp()
+            })
+            .collect()
+    };
+    let mut objections = 0;
+    for _ in 0..TRIALS {
+        let (n_canary, n_baseline) = (rng.random_range(30..=60), rng.random_range(30..=60));
+        let canary = series(n_canary, &mut rng);
+        let baseline = series(n_baseline, &mut rng);
+        let result = compare_samples(&canary, &baseline, &options).expect("valid options");
+        objections += usize::from(result.classification != Classification::Pass);
+    }
+    let rate = objections as f64 / TRIALS as f64;
+    eprintln!("rank FPR, AR(1) phi 0.5 lognormal, either: {rate:.4}");
+    assert!(
+        rate > ALPHA + band(ALPHA),
+        "expected autocorrelation to inflate the false positive rate, measured {rate}"
+    );
+}
+
 /// Fraction of trials where the proportion test fails the canary.
 fn proportion_failure_rate(
     seed: u64,

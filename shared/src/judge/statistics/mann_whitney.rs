@@ -235,16 +235,29 @@ fn normal_p(n1: usize, n2: usize, u: f64, tie_term: f64, alternative: Alternativ
     }
 }
 
-/// Exact p-value from the null distribution of U without ties.
-fn exact_p(n1: usize, n2: usize, u: usize, alternative: Alternative) -> f64 {
-    let counts = u_frequencies(n1.min(n2), n1.max(n2));
-    let total: i128 = counts.iter().sum();
-    let at_least: i128 = counts[u.min(counts.len() - 1)..].iter().sum();
-    let at_most: i128 = counts[..=u.min(counts.len() - 1)].iter().sum();
-    let (upper, lower) = (
-        at_least as f64 / total as f64,
-        at_most as f64 / total as f64,
-    );
+/// Exact p-value from the null distribution of U without ties. The
+/// distribution is symmetric about n1 n2 / 2, so only the counts up to the
+/// middle are built and every tail is read from the lower half.
+pub(super) fn exact_p(n1: usize, n2: usize, u: usize, alternative: Alternative) -> f64 {
+    let (m, n) = (n1.min(n2), n1.max(n2));
+    let pairs = m * n;
+    let half = pairs / 2;
+    let counts = u_frequencies(m, n, half);
+    // C(m + n, m), built so every intermediate is itself a binomial
+    // coefficient times a factor below 121: exact in 128 bits.
+    let total = (1..=m).fold(1_i128, |c, i| c * (n + i) as i128 / i as i128) as f64;
+    let at_most = |k: usize| -> f64 {
+        if k >= pairs {
+            1.0
+        } else if k <= half {
+            counts[..=k].iter().sum::<i128>() as f64 / total
+        } else {
+            // P(U <= k) = 1 - P(U >= k + 1) = 1 - P(U <= pairs - k - 1).
+            1.0 - counts[..=pairs - k - 1].iter().sum::<i128>() as f64 / total
+        }
+    };
+    let u = u.min(pairs);
+    let (upper, lower) = (at_most(pairs - u), at_most(u));
     match alternative {
         Alternative::Greater => upper,
         Alternative::Less => lower,
@@ -252,27 +265,29 @@ fn exact_p(n1: usize, n2: usize, u: usize, alternative: Alternative) -> f64 {
     }
 }
 
-/// How many of the C(m + n, m) orderings give each U = 0..=m n: the
-/// coefficients of the Gaussian binomial [m + n choose m]_q, built as the
-/// product over i = 1..=m of (1 - q^(n + i)) / (1 - q^i). Each step is a
-/// polynomial multiplication then an exact division, O(m n) each; integer
-/// arithmetic keeps the small tail counts exact, which floats would lose to
-/// cancellation against counts near 1e35.
-pub(super) fn u_frequencies(m: usize, n: usize) -> Vec<i128> {
-    let mut counts = vec![0_i128; m * n + m + 1];
+/// How many of the C(m + n, m) orderings give each U = 0..=upto (at most
+/// m n): the coefficients of the Gaussian binomial [m + n choose m]_q, built
+/// as the product over i = 1..=m of (1 - q^(n + i)) / (1 - q^i). Each step
+/// is a polynomial multiplication then an exact division, both reading only
+/// lower coefficients, so truncating at `upto` loses nothing; O(m upto).
+/// Integer arithmetic keeps the small tail counts exact, which floats would
+/// lose to cancellation against counts near 1e35.
+pub(super) fn u_frequencies(m: usize, n: usize, upto: usize) -> Vec<i128> {
+    let top = upto.min(m * n);
+    let mut counts = vec![0_i128; top + 1];
     counts[0] = 1;
     let mut degree = 0;
     for i in 1..=m {
         let step = n + i;
-        for d in (step..=degree + step).rev() {
+        let end = (degree + step).min(top);
+        for d in (step..=end).rev() {
             counts[d] -= counts[d - step];
         }
-        for d in i..=degree + step {
+        for d in i..=end {
             counts[d] += counts[d - i];
         }
         degree = i * n;
     }
-    counts.truncate(m * n + 1);
     counts
 }
 

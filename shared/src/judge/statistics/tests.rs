@@ -6,7 +6,7 @@
 //! `scipy.optimize.minimize_scalar`); the others are worked out in comments.
 //! The false-positive-rate simulations live in `shared/tests/statistics_fpr.rs`.
 
-use super::mann_whitney::{u_frequencies, EXACT_MAX_TOTAL_LIMIT};
+use super::mann_whitney::{exact_p, u_frequencies, EXACT_MAX_TOTAL_LIMIT};
 use super::*;
 use crate::judge::GateOutcome;
 
@@ -41,17 +41,43 @@ fn exact_u_when_every_canary_value_is_above_every_baseline_value() {
 #[test]
 fn exact_u_frequencies_are_the_gaussian_binomial_coefficients() {
     // By hand, m = n = 2: the 6 orderings of AABB give U = 0,1,2,2,3,4.
-    assert_eq!(u_frequencies(2, 2), vec![1, 1, 2, 1, 1]);
+    assert_eq!(u_frequencies(2, 2, 4), vec![1, 1, 2, 1, 1]);
     // m = 1: every U in 0..=n once.
-    assert_eq!(u_frequencies(1, 4), vec![1; 5]);
+    assert_eq!(u_frequencies(1, 4, 4), vec![1; 5]);
     // The largest allowed sizes: counts sum to C(m + n, m) and are symmetric.
-    let counts = u_frequencies(60, 60);
+    let counts = u_frequencies(60, 60, 3600);
     let total: i128 = counts.iter().sum();
     // C(120, 60), exactly.
     assert_eq!(total, 96_614_908_840_363_322_603_893_139_521_372_656_i128);
     assert!(counts.iter().eq(counts.iter().rev()));
     assert!(counts.iter().all(|&c| c >= 1));
     assert_eq!(EXACT_MAX_TOTAL_LIMIT, 120);
+    // Truncated at the middle, the lower half is the same.
+    assert_eq!(u_frequencies(60, 60, 1800), counts[..=1800].to_vec());
+    assert_eq!(
+        u_frequencies(3, 5, 7),
+        u_frequencies(3, 5, 15)[..=7].to_vec()
+    );
+}
+
+#[test]
+fn exact_tails_read_from_half_the_distribution_equal_full_sums() {
+    // Every U for every size up to 7 x 8 (odd and even numbers of pairs):
+    // the half-distribution shortcut against plain sums of all counts.
+    for m in 1..=7 {
+        for n in m..=8 {
+            let counts = u_frequencies(m, n, m * n);
+            let total: i128 = counts.iter().sum();
+            for u in 0..=m * n {
+                let upper = counts[u..].iter().sum::<i128>() as f64 / total as f64;
+                let lower = counts[..=u].iter().sum::<i128>() as f64 / total as f64;
+                close(exact_p(m, n, u, Alternative::Greater), upper, 1e-14);
+                close(exact_p(n, m, u, Alternative::Less), lower, 1e-14);
+                let two = (2.0 * upper.min(lower)).min(1.0);
+                close(exact_p(m, n, u, Alternative::TwoSided), two, 1e-14);
+            }
+        }
+    }
 }
 
 #[test]
