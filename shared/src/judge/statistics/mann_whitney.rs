@@ -550,10 +550,7 @@ pub fn compare_samples(
     } else if higher {
         let allowed = options.effect.allowed_increase;
         if effect_ratio.is_none_or(|r| r > allowed) {
-            (
-                Classification::High,
-                format!("significantly higher, beyond the allowed {}x", num(allowed)),
-            )
+            (Classification::High, beyond("higher", allowed))
         } else {
             (
                 Classification::Pass,
@@ -566,10 +563,7 @@ pub fn compare_samples(
     } else {
         let allowed = options.effect.allowed_decrease;
         if effect_ratio.is_none_or(|r| r < allowed) {
-            (
-                Classification::Low,
-                format!("significantly lower, beyond the allowed {}x", num(allowed)),
-            )
+            (Classification::Low, beyond("lower", allowed))
         } else {
             (
                 Classification::Pass,
@@ -583,6 +577,15 @@ pub fn compare_samples(
     result.classification = classification;
     result.reason = format!("{verdict}: {figures}");
     Ok(result)
+}
+
+/// "significantly higher", naming the tolerance when there is one.
+fn beyond(way: &str, allowed: f64) -> String {
+    if allowed == 1.0 {
+        format!("significantly {way}")
+    } else {
+        format!("significantly {way}, beyond the allowed {}x", num(allowed))
+    }
 }
 
 /// Median of sorted values.

@@ -139,6 +139,7 @@ impl Tolerance {
 impl fmt::Display for Tolerance {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            t if t.is_none() => f.write_str("no worse than baseline"),
             Tolerance::Absolute(d) => write!(f, "baseline + {} pp", trim(d * 100.0)),
             Tolerance::Relative(r) => write!(f, "{} x baseline", trim(*r)),
         }
@@ -358,7 +359,7 @@ pub fn compare_proportions(
         "not significantly worse than allowed"
     };
     result.reason = format!(
-        "canary error rate {} ({}/{}) vs baseline {} ({}/{}), allowed {}: {verdict} (one-sided p = {}, {test}, alpha {})",
+        "canary error rate {} ({}/{}) vs baseline {} ({}/{}), tolerance: {}: {verdict} (one-sided p = {}, {test}, alpha {})",
         percent(canary.events, canary.trials),
         canary.events,
         canary.trials,

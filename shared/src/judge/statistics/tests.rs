@@ -397,6 +397,15 @@ fn sparse_errors_on_a_baseline_without_errors_fail() {
     close(result.p_value.unwrap(), 5.816032027150682e-07, 1e-15);
     assert_eq!(result.outcome, ProportionOutcome::Fail, "{}", result.reason);
     assert_eq!(result.baseline_rate, Some(0.0));
+    assert!(
+        result
+            .reason
+            .contains("0.8% (8/1000) vs baseline 0% (0/5000)")
+            && result.reason.contains("no worse than baseline")
+            && result.reason.contains("p = 5.82e-7"),
+        "{}",
+        result.reason
+    );
     close(result.difference.unwrap(), 0.008, 1e-15);
 }
 
@@ -434,6 +443,11 @@ fn absolute_tolerance_uses_the_farrington_manning_score_test() {
     close(worse.p_value.unwrap(), 0.014509545870844494, 1e-7);
     assert_eq!(worse.outcome, ProportionOutcome::Fail);
     close(worse.allowed_rate.unwrap(), 0.04, 1e-15);
+    assert!(
+        worse.reason.contains("tolerance: baseline + 1 pp"),
+        "{}",
+        worse.reason
+    );
     let within = proportions((45, 2000), (50, 4000), tolerance(0.005));
     close(within.z.unwrap(), 1.405211437439305, 1e-6);
     close(within.p_value.unwrap(), 0.0799792070384231, 1e-7);
