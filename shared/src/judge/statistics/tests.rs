@@ -792,3 +792,71 @@ fn results_serialise_for_the_decision_record() {
     assert_eq!(json["metrics"][0]["evidence"]["classification"], "high");
     assert_eq!(json["metrics"][0]["evidence"]["test"]["method"], "exact");
 }
+
+// ---- Properties over generated inputs ----
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn tolerance() -> impl Strategy<Value = Tolerance> {
+        prop_oneof![
+            Just(Tolerance::Absolute(0.0)),
+            Just(Tolerance::Absolute(0.005)),
+            Just(Tolerance::Relative(1.5)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn rank_test_is_symmetric_and_bounded(
+            canary in proptest::collection::vec(0.0f64..1000.0, 1..40),
+            baseline in proptest::collection::vec(0.0f64..1000.0, 1..40),
+            exact_max_total in prop_oneof![Just(0usize), Just(100usize)],
+        ) {
+            let greater = mann_whitney(&canary, &baseline, Alternative::Greater, exact_max_total).unwrap();
+            let mirrored = mann_whitney(&baseline, &canary, Alternative::Less, exact_max_total).unwrap();
+            let pairs = (canary.len() * baseline.len()) as f64;
+            prop_assert!((0.0..=1.0).contains(&greater.p_value));
+            prop_assert!((greater.p_value - mirrored.p_value).abs() < 1e-9);
+            prop_assert!((greater.u + mirrored.u - pairs).abs() < 1e-9);
+            prop_assert!(greater.u >= 0.0 && greater.u <= pairs);
+            // Moving every canary value up never lowers U.
+            let shifted: Vec<f64> = canary.iter().map(|v| v + 50.0).collect();
+            let moved = mann_whitney(&shifted, &baseline, Alternative::Greater, exact_max_total).unwrap();
+            prop_assert!(moved.u >= greater.u);
+        }
+
+        #[test]
+        fn more_canary_errors_never_make_the_canary_look_better_within_a_test(
+            canary_errors in 0u64..60,
+            canary_requests in 100u64..4000,
+            baseline_errors in 0u64..60,
+            baseline_requests in 100u64..4000,
+            tolerance in tolerance(),
+        ) {
+            let options = ProportionOptions { tolerance, ..ProportionOptions::default() };
+            let fewer = proportions((canary_errors, canary_requests), (baseline_errors, baseline_requests), options);
+            let more = proportions((canary_errors + 1, canary_requests), (baseline_errors, baseline_requests), options);
+            let (p_fewer, p_more) = (fewer.p_value.unwrap(), more.p_value.unwrap());
+            prop_assert!((0.0..=1.0).contains(&p_fewer));
+            if fewer.test == more.test {
+                prop_assert!(
+                    p_more <= p_fewer + 1e-9,
+                    "{} errors: p {}; {} errors: p {} ({:?})",
+                    canary_errors, p_fewer, canary_errors + 1, p_more, more.test
+                );
+                prop_assert!(!(fewer.outcome == ProportionOutcome::Fail
+                    && more.outcome == ProportionOutcome::Pass));
+            } else {
+                // The one place the p-value may move the other way, by a
+                // little: more errors make the counts less sparse and switch
+                // an exact test to the score test, never back.
+                prop_assert_eq!(more.test, Some(ProportionTest::ScoreZ));
+                prop_assert_ne!(fewer.test, Some(ProportionTest::ScoreZ));
+            }
+        }
+    }
+}
