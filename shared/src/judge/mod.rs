@@ -11,6 +11,7 @@
 
 pub mod alarms;
 pub mod preflight;
+pub mod statistics;
 pub mod threshold;
 
 use crate::evidence::{Evidence, SeriesStatus};

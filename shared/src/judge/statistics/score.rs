@@ -1,0 +1,361 @@
+//! Kayenta-style scoring: many metrics' classifications, weighted, to one
+//! answer with pass and marginal thresholds.
+//!
+//! score = 100 x (weight of metrics classified `Pass`) / (weight of the
+//! metrics counted). Metrics with no data are left out of both sums by
+//! default (an unmeasured metric neither helps nor hurts), or counted as
+//! failed with [`NoDataPolicy::CountAsFailed`]. Score >= pass threshold is a
+//! pass, >= marginal is marginal (an inconclusive gate: not enough agreement
+//! to promote, not enough to roll back), below is a fail.
+//!
+//! Two rules override the score:
+//! - a *critical* metric classified `High` or `Low` (which are only ever
+//!   reported in a direction of concern) fails the analysis whatever the
+//!   score, as in Kayenta;
+//! - a critical metric with no data caps the outcome at marginal: the metric
+//!   someone marked as decisive was not measured, so a pass would rest on
+//!   the others alone (a typo in a dimension must not read as a success).
+//!
+//! Groups are labels: each gets a sub-score in the report so a record shows
+//! "latency 50, errors 100", but the overall score weighs metrics, not groups.
+
+use super::mann_whitney::{Classification, RankComparison};
+use super::proportion::{ProportionComparison, ProportionOutcome};
+use super::StatisticsError;
+use crate::judge::GateOutcome;
+use serde::Serialize;
+use std::fmt;
+
+/// Float dust allowed when comparing a score with a threshold, so 19 of 20
+/// equal weights is exactly 95.
+const SCORE_EPSILON: f64 = 1e-9;
+
+/// The comparison behind a metric's classification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MetricEvidence {
+    /// A Mann-Whitney comparison of per-period values.
+    Rank(RankComparison),
+    /// A two-proportion comparison of counts: a fail scores as `High`
+    /// (more errors), not enough evidence as `NoData`.
+    Proportion(ProportionComparison),
+}
+
+impl MetricEvidence {
+    /// The classification this evidence scores as.
+    pub fn classification(&self) -> Classification {
+        match self {
+            MetricEvidence::Rank(rank) => rank.classification,
+            MetricEvidence::Proportion(p) => match p.outcome {
+                ProportionOutcome::Pass => Classification::Pass,
+                ProportionOutcome::Fail => Classification::High,
+                ProportionOutcome::NotEnoughEvidence => Classification::NoData,
+            },
+        }
+    }
+
+    /// The comparison's one-line reason.
+    pub fn reason(&self) -> &str {
+        match self {
+            MetricEvidence::Rank(rank) => &rank.reason,
+            MetricEvidence::Proportion(p) => &p.reason,
+        }
+    }
+}
+
+/// One scored metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MetricResult {
+    /// The metric's name, as the reason shows it.
+    pub name: String,
+    /// Optional group label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Its weight (finite, above 0).
+    pub weight: f64,
+    /// Whether a `High`/`Low` on it fails the analysis whatever the score.
+    pub critical: bool,
+    /// The comparison.
+    pub evidence: MetricEvidence,
+}
+
+/// How metrics without data count in the score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NoDataPolicy {
+    /// Left out of the score (default, as Kayenta).
+    #[default]
+    Exclude,
+    /// Counted with their weight as failed.
+    CountAsFailed,
+}
+
+/// Options of [`score`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ScoreOptions {
+    /// Score at or above which the analysis passes (default 95).
+    pub pass_threshold: f64,
+    /// Score at or above which, short of passing, it is marginal (default 75).
+    pub marginal_threshold: f64,
+    /// How metrics without data count (default: excluded).
+    pub no_data: NoDataPolicy,
+}
+
+impl Default for ScoreOptions {
+    fn default() -> Self {
+        ScoreOptions {
+            pass_threshold: 95.0,
+            marginal_threshold: 75.0,
+            no_data: NoDataPolicy::Exclude,
+        }
+    }
+}
+
+/// The analysis' answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScoreOutcome {
+    /// Score at or above the pass threshold, no critical metric failed.
+    Pass,
+    /// Between the thresholds, or a critical metric had no data.
+    Marginal,
+    /// Below the marginal threshold, or a critical metric failed.
+    Fail,
+    /// No metric had data (and no-data metrics are excluded): no score.
+    NoData,
+}
+
+impl ScoreOutcome {
+    /// The gate outcome: marginal and no data are inconclusive.
+    pub fn gate_outcome(self) -> GateOutcome {
+        match self {
+            ScoreOutcome::Pass => GateOutcome::Pass,
+            ScoreOutcome::Marginal | ScoreOutcome::NoData => GateOutcome::Inconclusive,
+            ScoreOutcome::Fail => GateOutcome::Fail,
+        }
+    }
+}
+
+impl fmt::Display for ScoreOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ScoreOutcome::Pass => "pass",
+            ScoreOutcome::Marginal => "marginal",
+            ScoreOutcome::Fail => "fail",
+            ScoreOutcome::NoData => "no data",
+        })
+    }
+}
+
+/// One group's sub-score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupScore {
+    /// The group label.
+    pub name: String,
+    /// 100 x passed / counted; `None` when nothing in it counted.
+    pub score: Option<f64>,
+    /// Weight of its metrics that passed.
+    pub passed_weight: f64,
+    /// Weight of its metrics that counted.
+    pub counted_weight: f64,
+}
+
+/// The scored analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScoreReport {
+    /// The answer.
+    pub outcome: ScoreOutcome,
+    /// 0..=100; `None` when no metric counted.
+    pub score: Option<f64>,
+    /// Weight of metrics that passed.
+    pub passed_weight: f64,
+    /// Weight of metrics that counted (with data, or all under
+    /// `CountAsFailed`).
+    pub counted_weight: f64,
+    /// Critical metrics classified `High` or `Low`.
+    pub critical_failures: Vec<String>,
+    /// Critical metrics with no data.
+    pub critical_without_data: Vec<String>,
+    /// Per group, in order of first appearance.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupScore>,
+    /// Every metric, in the order given.
+    pub metrics: Vec<MetricResult>,
+    /// The options used.
+    pub options: ScoreOptions,
+    /// One line naming the metrics that decided.
+    pub reason: String,
+}
+
+impl ScoreReport {
+    /// The gate outcome of the whole analysis.
+    pub fn gate_outcome(&self) -> GateOutcome {
+        self.outcome.gate_outcome()
+    }
+}
+
+/// Scores classified metrics. Pure.
+pub fn score(
+    metrics: Vec<MetricResult>,
+    options: &ScoreOptions,
+) -> Result<ScoreReport, StatisticsError> {
+    let (pass, marginal) = (options.pass_threshold, options.marginal_threshold);
+    if !(pass.is_finite() && (0.0..=100.0).contains(&pass)) {
+        return Err(StatisticsError::InvalidOption {
+            name: "pass_threshold",
+            expected: "a score in [0, 100]",
+            value: pass,
+        });
+    }
+    if !(marginal.is_finite() && (0.0..=pass).contains(&marginal)) {
+        return Err(StatisticsError::InvalidOption {
+            name: "marginal_threshold",
+            expected: "a score in [0, pass_threshold]",
+            value: marginal,
+        });
+    }
+    if metrics.is_empty() {
+        return Err(StatisticsError::NoMetrics);
+    }
+    if let Some(bad) = metrics
+        .iter()
+        .find(|m| !(m.weight.is_finite() && m.weight > 0.0))
+    {
+        return Err(StatisticsError::InvalidWeight {
+            metric: bad.name.clone(),
+            weight: bad.weight,
+        });
+    }
+
+    let mut passed_weight = 0.0;
+    let mut counted_weight = 0.0;
+    let mut groups: Vec<GroupScore> = Vec::new();
+    let mut critical_failures = Vec::new();
+    let mut critical_without_data = Vec::new();
+    let mut failed_names = Vec::new();
+    for metric in &metrics {
+        let class = metric.evidence.classification();
+        let counted =
+            class != Classification::NoData || options.no_data == NoDataPolicy::CountAsFailed;
+        let passed = class == Classification::Pass;
+        if counted {
+            counted_weight += metric.weight;
+            if passed {
+                passed_weight += metric.weight;
+            }
+        }
+        if let Some(name) = &metric.group {
+            let index = match groups.iter().position(|g| &g.name == name) {
+                Some(index) => index,
+                None => {
+                    groups.push(GroupScore {
+                        name: name.clone(),
+                        score: None,
+                        passed_weight: 0.0,
+                        counted_weight: 0.0,
+                    });
+                    groups.len() - 1
+                }
+            };
+            if counted {
+                groups[index].counted_weight += metric.weight;
+                if passed {
+                    groups[index].passed_weight += metric.weight;
+                }
+            }
+        }
+        let label = format!("{} {class}", metric.name);
+        match class {
+            Classification::High | Classification::Low => {
+                if metric.critical {
+                    critical_failures.push(metric.name.clone());
+                }
+                failed_names.push(label);
+            }
+            Classification::NoData => {
+                if metric.critical {
+                    critical_without_data.push(metric.name.clone());
+                }
+                failed_names.push(label);
+            }
+            Classification::Pass => {}
+        }
+    }
+    let ratio = |passed: f64, counted: f64| (counted > 0.0).then(|| passed * 100.0 / counted);
+    for group in &mut groups {
+        group.score = ratio(group.passed_weight, group.counted_weight);
+    }
+    let score = ratio(passed_weight, counted_weight);
+    let score_text = score.map_or_else(|| "no score".to_string(), |s| format!("score {s:.1}"));
+    let not_passing = if failed_names.is_empty() {
+        String::new()
+    } else {
+        format!("; not passing: {}", failed_names.join(", "))
+    };
+    let (outcome, reason) = if !critical_failures.is_empty() {
+        let details: Vec<String> = metrics
+            .iter()
+            .filter(|m| critical_failures.contains(&m.name))
+            .map(|m| {
+                format!(
+                    "{} {} ({})",
+                    m.name,
+                    m.evidence.classification(),
+                    m.evidence.reason()
+                )
+            })
+            .collect();
+        (
+            ScoreOutcome::Fail,
+            format!(
+                "critical metric failed whatever the score ({score_text}): {}",
+                details.join("; ")
+            ),
+        )
+    } else if let Some(s) = score {
+        let (base, comparison) = if s + SCORE_EPSILON >= pass {
+            (ScoreOutcome::Pass, format!(">= pass threshold {pass}"))
+        } else if s + SCORE_EPSILON >= marginal {
+            (
+                ScoreOutcome::Marginal,
+                format!("below pass threshold {pass}, >= marginal {marginal}"),
+            )
+        } else {
+            (
+                ScoreOutcome::Fail,
+                format!("below marginal threshold {marginal}"),
+            )
+        };
+        if base == ScoreOutcome::Pass && !critical_without_data.is_empty() {
+            (
+                ScoreOutcome::Marginal,
+                format!(
+                    "{score_text} {comparison}, but critical metric without data: {} (a pass needs it measured)",
+                    critical_without_data.join(", ")
+                ),
+            )
+        } else {
+            (base, format!("{score_text} {comparison}{not_passing}"))
+        }
+    } else {
+        (
+            ScoreOutcome::NoData,
+            format!(
+                "no metric had enough data to score: {}",
+                failed_names.join(", ")
+            ),
+        )
+    };
+    Ok(ScoreReport {
+        outcome,
+        score,
+        passed_weight,
+        counted_weight,
+        critical_failures,
+        critical_without_data,
+        groups,
+        metrics,
+        options: *options,
+        reason,
+    })
+}
