@@ -10,6 +10,7 @@
 //! One file per kind of check: [`threshold`], [`alarms`], [`preflight`].
 
 pub mod alarms;
+mod compare;
 pub mod preflight;
 pub mod statistics;
 pub mod threshold;
@@ -153,6 +154,10 @@ pub struct GateResult {
     /// must never read as a success).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub no_evidence: bool,
+    /// A statistical comparison's figures (test, counts, rates, p-value), for
+    /// gates judged by a test rather than period by period.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statistics: Option<serde_json::Value>,
 }
 
 impl GateResult {
@@ -173,6 +178,7 @@ impl GateResult {
             sample: None,
             completeness: Vec::new(),
             no_evidence: false,
+            statistics: None,
         }
     }
 

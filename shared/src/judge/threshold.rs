@@ -15,8 +15,8 @@
 use super::{GateOutcome, GateResult, Observation, SampleFigures, SeriesCompleteness};
 use crate::evidence::{Evidence, MetricData, RawSeries, SeriesStatus};
 use crate::policy::{
-    BaselineCheck, BaselineRule, BaselineSource, Gate, MetricQuery, MinSample, MissingData,
-    SeriesKind, Signal, ThresholdCheck,
+    BaselineCheck, BaselineRule, BaselineSource, BaselineTest, Gate, MetricQuery, MinSample,
+    MissingData, SeriesKind, Signal, ThresholdCheck,
 };
 use crate::window::{gate_window, period_starts, TimeRange};
 use std::collections::BTreeMap;
@@ -162,7 +162,16 @@ fn evaluate(
     let baseline = match check.baseline.as_deref() {
         None => None,
         Some(b) => match baseline_values(b, &grid, check.period_secs, data, evidence, result) {
-            Ok(values) => Some((b.rule, values)),
+            Ok((base_values, base_aligned)) => {
+                if b.test != BaselineTest::PerPeriod {
+                    let sides = super::compare::Sides {
+                        canary: (&aligned, &values),
+                        baseline: (&base_aligned, &base_values),
+                    };
+                    return super::compare::judge(check, b, sides, result);
+                }
+                Some((b.rule, base_values))
+            }
             Err(verdict) => return verdict,
         },
     };
@@ -297,8 +306,8 @@ fn evaluate(
 }
 
 /// One query's values on the window's grid.
-struct Aligned {
-    values: Vec<Option<f64>>,
+pub(super) struct Aligned {
+    pub(super) values: Vec<Option<f64>>,
     /// Periods that had an actual datapoint (before counters' zero-filling).
     present: usize,
 }
@@ -378,14 +387,14 @@ fn worst_value(check: &ThresholdCheck, judged: &[usize], values: &[Option<f64>])
 /// periods lie `offset` earlier), or the gate's verdict when the baseline
 /// cannot be judged: errors are `Error`, no data or too small a sample is
 /// `Inconclusive` — a comparison with nothing proves nothing.
-fn baseline_values(
-    baseline: &BaselineCheck,
+fn baseline_values<'a>(
+    baseline: &'a BaselineCheck,
     grid: &[i64],
     period: i64,
     live: &MetricData,
     evidence: &Evidence,
     result: &mut GateResult,
-) -> Result<Vec<Option<f64>>, (GateOutcome, String)> {
+) -> Result<(Vec<Option<f64>>, BTreeMap<&'a MetricQuery, Aligned>), (GateOutcome, String)> {
     let offset = baseline.offset_secs();
     let data = match baseline.source {
         BaselineSource::Live => live,
@@ -454,7 +463,8 @@ fn baseline_values(
             ));
         }
     }
-    Ok(signal_values(&baseline.signal, &aligned, grid.len()))
+    let values = signal_values(&baseline.signal, &aligned, grid.len());
+    Ok((values, aligned))
 }
 
 fn trim(value: f64) -> String {

@@ -232,6 +232,30 @@ pub struct BaselineCheck {
     pub min_sample: Option<MinSample>,
     /// How the two are compared.
     pub rule: BaselineRule,
+    /// Period by period (M of N), or a statistical test over the window.
+    pub test: BaselineTest,
+}
+
+/// How a gate's canary and baseline are judged.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum BaselineTest {
+    /// Each period against the bound from the baseline's value, M of N.
+    PerPeriod,
+    /// The window's totals as proportions (numerator events of denominator
+    /// trials on each side): a one-sided test of "canary worse than the bound"
+    /// that catches sparse errors on a baseline with none. Pass, fail, or not
+    /// enough evidence.
+    TwoProportion {
+        /// Significance level.
+        alpha: f64,
+    },
+    /// The Mann-Whitney U test on the window's per-period values, with the
+    /// bound's factor as the effect-size tolerance (Kayenta's classifier).
+    MannWhitney {
+        /// Significance level.
+        alpha: f64,
+    },
 }
 
 impl BaselineCheck {

@@ -79,6 +79,8 @@ pub struct RawGate {
     pub min_sample: Option<Spanned<RawMinSample>>,
     pub baseline: Option<Spanned<RawBaseline>>,
     pub pass_if_not_worse_than: Option<Spanned<RawScalar>>,
+    pub test: Option<Spanned<String>>,
+    pub alpha: Option<Spanned<f64>>,
 }
 
 /// `baseline: live` or `baseline: { history: 7d }`.

@@ -10,9 +10,9 @@ use super::raw::{
     RawAnalysis, RawBaseline, RawGate, RawMetricDefaults, RawPolicy, RawQuery, RawScalar,
 };
 use super::{
-    AlarmCheck, BaselineCheck, BaselineRule, BaselineSource, Comparison, Gate, GateCheck,
-    HookPolicy, InconclusiveAction, MetricQuery, MinSample, MissingData, RelativeBound, SeriesKind,
-    Severity, Signal, Threshold, ThresholdCheck, ThresholdUnit,
+    AlarmCheck, BaselineCheck, BaselineRule, BaselineSource, BaselineTest, Comparison, Gate,
+    GateCheck, HookPolicy, InconclusiveAction, MetricQuery, MinSample, MissingData, RelativeBound,
+    SeriesKind, Severity, Signal, Threshold, ThresholdCheck, ThresholdUnit,
 };
 use crate::analysis::AnalysisPolicy;
 use crate::evidence::discovery::Side;
@@ -469,6 +469,7 @@ impl Validator<'_> {
         let mut raw = raw;
         let baseline_raw = raw.baseline.take();
         let not_worse_raw = raw.pass_if_not_worse_than.take();
+        let test_raw = (raw.test.take(), raw.alpha.take());
         let baseline_inputs = baseline_raw.as_ref().map(|_| {
             (
                 raw.metric.clone(),
@@ -576,6 +577,8 @@ impl Validator<'_> {
                     canary_min: min_sample.as_ref(),
                     relative: relative.as_ref().and_then(|(_, r)| r.clone().ok()),
                     not_worse: not_worse_raw,
+                    test: test_raw,
+                    comparison,
                     window_secs,
                     period_secs,
                 },
@@ -717,12 +720,92 @@ impl Validator<'_> {
         if source == BaselineSource::Live && signal == *inputs.canary {
             self.problem(at, &field, "the live baseline would be the same series as the canary: write the dimensions that tell them apart as `${canary.target_group}` (discovered, or set TARGET_GROUP and BASELINE_TARGET_GROUP)");
         }
+        let test = self.baseline_test(inputs.test, &signal, rule, inputs.comparison, path)?;
         Some(Box::new(BaselineCheck {
             source,
             signal,
             min_sample,
             rule,
+            test,
         }))
+    }
+
+    fn baseline_test(
+        &mut self,
+        (test, alpha): (Option<Spanned<String>>, Option<Spanned<f64>>),
+        signal: &Signal,
+        rule: BaselineRule,
+        comparison: Comparison,
+        path: &str,
+    ) -> Option<BaselineTest> {
+        let alpha_value = match &alpha {
+            None => 0.05,
+            Some(a) => {
+                if !(a.value > 0.0 && a.value <= 0.5) {
+                    self.problem(
+                        a.referenced,
+                        format!("{path}.alpha"),
+                        format!(
+                            "a significance level in (0, 0.5], usually 0.05 or 0.01; found {}",
+                            a.value
+                        ),
+                    );
+                }
+                a.value
+            }
+        };
+        let Some(test) = test else {
+            if let Some(a) = alpha {
+                self.problem(a.referenced, format!("{path}.alpha"), "applies to a statistical test: add `test: two_proportion` or `test: mann_whitney`");
+            }
+            return Some(BaselineTest::PerPeriod);
+        };
+        let field = format!("{path}.test");
+        let relative = match rule {
+            BaselineRule::Relative(bound) => Some(bound),
+            BaselineRule::PassIfNotWorseThan(_) => None,
+        };
+        match test.value.as_str() {
+            "per_period" => Some(BaselineTest::PerPeriod),
+            "two_proportion" => {
+                let counters = matches!(signal, Signal::Ratio { numerator, denominator }
+                    if numerator.iter().chain(denominator).all(|q| q.kind == SeriesKind::Counter));
+                if !counters {
+                    self.problem(test.referenced, &field, "`two_proportion` compares events out of trials: it needs a `ratio` of counters (e.g. 5XX Sum / RequestCount Sum)");
+                }
+                if !matches!(
+                    comparison,
+                    Comparison::GreaterThan | Comparison::GreaterThanOrEqual
+                ) {
+                    self.problem(test.referenced, &field, "`two_proportion` asks whether the canary's rate is higher than allowed: use comparison `>`");
+                }
+                match relative {
+                    Some(RelativeBound::Factor(f)) if f < 1.0 => self.problem(test.referenced, &field, "the allowed rate must be at least the baseline's: a factor of 1 or more"),
+                    Some(RelativeBound::Offset { value, .. }) if value < 0.0 => self.problem(test.referenced, &field, "the allowed rate must be at least the baseline's: add, do not subtract"),
+                    Some(_) => {}
+                    None => self.problem(test.referenced, &field, "a statistical test needs a threshold relative to the baseline (`baseline`, `baseline + 0.5pp`, `1.5 x baseline`)"),
+                }
+                Some(BaselineTest::TwoProportion { alpha: alpha_value })
+            }
+            "mann_whitney" => {
+                match relative {
+                    Some(RelativeBound::Factor(f)) if f >= 1.0 => {}
+                    _ => self.problem(test.referenced, &field, "`mann_whitney` takes the effect-size tolerance as a factor of 1 or more: `threshold: 1.2 x baseline` (a shift under 20 % is not a failure)"),
+                }
+                if !matches!(comparison, Comparison::GreaterThan | Comparison::LessThan) {
+                    self.problem(
+                        test.referenced,
+                        &field,
+                        "`mann_whitney` takes `>` (an increase is bad) or `<` (a decrease is bad)",
+                    );
+                }
+                Some(BaselineTest::MannWhitney { alpha: alpha_value })
+            }
+            other => {
+                self.problem(test.referenced, &field, format!("expected `per_period` (default), `two_proportion` or `mann_whitney`, found {other:?}"));
+                None
+            }
+        }
     }
 
     fn signal(
@@ -1017,6 +1100,8 @@ struct BaselineInputs<'a> {
     canary_min: Option<&'a MinSample>,
     relative: Option<RelativeBound>,
     not_worse: Option<Spanned<RawScalar>>,
+    test: (Option<Spanned<String>>, Option<Spanned<f64>>),
+    comparison: Comparison,
     window_secs: i64,
     period_secs: i64,
 }

@@ -1,0 +1,181 @@
+//! Baseline gates judged by a statistical test over the window instead of
+//! period by period: the two-proportion test for error counts, Mann-Whitney U
+//! for per-period values. The statistics themselves live in [`super::statistics`];
+//! this file only turns a gate's aligned evidence into their inputs and their
+//! answer into a gate result.
+
+use super::statistics::{
+    compare_proportions, compare_samples, Classification, Direction, EffectTolerance, Proportion,
+    ProportionOptions, RankTestOptions, Side, Tolerance,
+};
+use super::threshold::Aligned;
+use super::{GateOutcome, GateResult};
+use crate::policy::{
+    BaselineCheck, BaselineRule, BaselineTest, Comparison, MetricQuery, RelativeBound, Signal,
+    ThresholdCheck,
+};
+use std::collections::BTreeMap;
+
+/// The fewest trials per side a proportion test judges when the gate sets no `min_sample`.
+const DEFAULT_MIN_TRIALS: u64 = 100;
+/// The fewest periods with a value per side a rank test judges.
+const MIN_RANK_VALUES: usize = 5;
+
+/// One side's aligned queries and signal values.
+pub(super) type SideEvidence<'a, 'q> = (&'a BTreeMap<&'q MetricQuery, Aligned>, &'a [Option<f64>]);
+
+/// Both sides of a comparison.
+pub(super) struct Sides<'a, 'q> {
+    pub(super) canary: SideEvidence<'a, 'q>,
+    pub(super) baseline: SideEvidence<'a, 'q>,
+}
+
+/// Judges `check` against its baseline with the test it names.
+pub(super) fn judge(
+    check: &ThresholdCheck,
+    baseline: &BaselineCheck,
+    sides: Sides<'_, '_>,
+    result: &mut GateResult,
+) -> (GateOutcome, String) {
+    let bound = match baseline.rule {
+        BaselineRule::Relative(bound) => bound,
+        // Validation refuses a test without a relative threshold.
+        BaselineRule::PassIfNotWorseThan(_) => {
+            return (
+                GateOutcome::Error,
+                "a statistical test needs a threshold relative to the baseline".into(),
+            )
+        }
+    };
+    match baseline.test {
+        BaselineTest::PerPeriod => (
+            GateOutcome::Error,
+            "a per-period comparison is not a statistical test".into(),
+        ),
+        BaselineTest::TwoProportion { alpha } => {
+            two_proportion(check, baseline, bound, alpha, sides, result)
+        }
+        BaselineTest::MannWhitney { alpha } => {
+            rank_sum(check.comparison, bound, alpha, sides, result)
+        }
+    }
+}
+
+fn two_proportion(
+    check: &ThresholdCheck,
+    baseline: &BaselineCheck,
+    bound: RelativeBound,
+    alpha: f64,
+    sides: Sides<'_, '_>,
+    result: &mut GateResult,
+) -> (GateOutcome, String) {
+    let totals = |signal: &Signal, aligned: &BTreeMap<&MetricQuery, Aligned>| {
+        let sum = |queries: &[MetricQuery]| -> f64 {
+            queries
+                .iter()
+                .flat_map(|q| aligned[q].values.iter())
+                .map(|v| v.unwrap_or(0.0))
+                .sum()
+        };
+        match signal {
+            Signal::Ratio {
+                numerator,
+                denominator,
+            } => Some((sum(numerator), sum(denominator))),
+            Signal::Metric(_) => None,
+        }
+    };
+    let (Some((canary_events, canary_trials)), Some((base_events, base_trials))) = (
+        totals(&check.signal, sides.canary.0),
+        totals(&baseline.signal, sides.baseline.0),
+    ) else {
+        return (
+            GateOutcome::Error,
+            "a two-proportion test needs a ratio".into(),
+        );
+    };
+    let proportions =
+        Proportion::from_sums(canary_events, canary_trials, Side::Canary).and_then(|canary| {
+            Proportion::from_sums(base_events, base_trials, Side::Baseline)
+                .map(|baseline| (canary, baseline))
+        });
+    let (canary, base) = match proportions {
+        Ok(pair) => pair,
+        Err(error) => return (GateOutcome::Error, format!("unusable counts: {error}")),
+    };
+    let options = ProportionOptions {
+        alpha,
+        tolerance: match bound {
+            RelativeBound::Factor(f) => Tolerance::Relative(f),
+            RelativeBound::Offset { value, .. } => Tolerance::Absolute(value),
+        },
+        min_trials: check
+            .min_sample
+            .as_ref()
+            .map(|m| m.at_least.ceil() as u64)
+            .unwrap_or(DEFAULT_MIN_TRIALS),
+        ..ProportionOptions::default()
+    };
+    match compare_proportions(canary, base, &options) {
+        Ok(comparison) => {
+            result.statistics = serde_json::to_value(&comparison).ok();
+            (comparison.outcome.gate_outcome(), comparison.reason)
+        }
+        Err(error) => (GateOutcome::Error, format!("two-proportion test: {error}")),
+    }
+}
+
+fn rank_sum(
+    comparison: Comparison,
+    bound: RelativeBound,
+    alpha: f64,
+    sides: Sides<'_, '_>,
+    result: &mut GateResult,
+) -> (GateOutcome, String) {
+    let present =
+        |values: &[Option<f64>]| -> Vec<f64> { values.iter().flatten().copied().collect() };
+    let factor = match bound {
+        RelativeBound::Factor(f) => f,
+        RelativeBound::Offset { .. } => 1.0,
+    };
+    let (direction, effect) = if comparison.higher_is_worse() {
+        (
+            Direction::Increase,
+            EffectTolerance {
+                allowed_increase: factor,
+                ..EffectTolerance::default()
+            },
+        )
+    } else {
+        (
+            Direction::Decrease,
+            EffectTolerance {
+                allowed_decrease: 1.0 / factor,
+                ..EffectTolerance::default()
+            },
+        )
+    };
+    let options = RankTestOptions {
+        alpha,
+        direction,
+        min_values: MIN_RANK_VALUES,
+        effect,
+        ..RankTestOptions::default()
+    };
+    match compare_samples(
+        &present(sides.canary.1),
+        &present(sides.baseline.1),
+        &options,
+    ) {
+        Ok(ranked) => {
+            result.statistics = serde_json::to_value(&ranked).ok();
+            let outcome = match ranked.classification {
+                Classification::Pass => GateOutcome::Pass,
+                Classification::High | Classification::Low => GateOutcome::Fail,
+                Classification::NoData => GateOutcome::Inconclusive,
+            };
+            (outcome, ranked.reason)
+        }
+        Err(error) => (GateOutcome::Error, format!("Mann-Whitney test: {error}")),
+    }
+}
