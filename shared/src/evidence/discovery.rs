@@ -443,7 +443,7 @@ fn deployment_subject<'a>(
             format!(
                 "the answer lacks {} of the deployment's targets: {}",
                 missing.len(),
-                missing.join(", ")
+                some_of(&missing)
             ),
         ));
     }
@@ -481,10 +481,21 @@ fn deployment_subject<'a>(
                      discovery cannot tell which one the canary and baseline are: {}",
                     ecs.len(),
                     lambda.len(),
-                    ids.join(", ")
+                    some_of(&ids)
                 ),
             ))
         }
+    }
+}
+
+/// How many ids an error message lists before it only counts the rest.
+const IDS_NAMED: usize = 5;
+
+/// `a, b, c`, or the first [`IDS_NAMED`] and how many more.
+fn some_of(ids: &[&str]) -> String {
+    match ids.len().checked_sub(IDS_NAMED) {
+        Some(more) if more > 0 => format!("{} and {more} more", ids[..IDS_NAMED].join(", ")),
+        _ => ids.join(", "),
     }
 }
 
@@ -896,6 +907,16 @@ mod tests {
         assert!(
             text.contains("has no ECS or Lambda target (only InstanceTarget)"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn long_id_lists_are_counted_not_listed() {
+        assert_eq!(some_of(&["a", "b"]), "a, b");
+        assert_eq!(some_of(&["a", "b", "c", "d", "e"]), "a, b, c, d, e");
+        assert_eq!(
+            some_of(&["a", "b", "c", "d", "e", "f", "g"]),
+            "a, b, c, d, e and 2 more"
         );
     }
 
