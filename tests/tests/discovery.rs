@@ -364,3 +364,23 @@ fn an_incomplete_lambda_target_is_refused_by_field() {
         "{text}"
     );
 }
+
+#[test]
+fn a_next_token_handed_out_twice_is_refused_instead_of_paging_forever() {
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    emulator.inject(json!({
+        "service": "codedeploy", "operation": "ListDeploymentTargets", "status": 200,
+        "body": r#"{"targetIds": ["cluster:web"], "nextToken": "again"}"#,
+    }));
+    let text = refused(
+        discover(&emulator, &deployment),
+        "CodeDeploy",
+        "ListDeploymentTargets",
+    );
+    assert!(
+        text.contains("returned the nextToken \"again\" a second time"),
+        "{text}"
+    );
+    assert_eq!(count(&emulator, "ListDeploymentTargets"), 2);
+}

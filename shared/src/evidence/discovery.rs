@@ -199,6 +199,7 @@ impl CodeDeployDiscovery {
     async fn target_ids(&self, deployment_id: &str) -> Result<Vec<String>, EvidenceError> {
         let mut ids = Vec::new();
         let mut seen = BTreeSet::new();
+        let mut tokens = BTreeSet::new();
         let mut next_token: Option<String> = None;
         loop {
             let page = self
@@ -217,12 +218,12 @@ impl CodeDeployDiscovery {
             );
             match page.next_token().filter(|token| !token.is_empty()) {
                 None => return Ok(ids),
-                // A token handed back unchanged would page forever.
-                Some(token) if next_token.as_deref() == Some(token) => {
+                // A token handed out twice would page forever.
+                Some(token) if !tokens.insert(token.to_string()) => {
                     return Err(malformed(
                         CODEDEPLOY,
                         LIST_TARGETS,
-                        format!("returned the nextToken it was given ({token:?}) again"),
+                        format!("returned the nextToken {token:?} a second time"),
                     ))
                 }
                 Some(token) => next_token = Some(token.to_string()),
