@@ -11,7 +11,10 @@ module adds, reading those deployments from moto's CodeDeployBackend:
   a terminal status; after that every further report for it is rejected with
   LifecycleEventAlreadyCompletedException, as the real service does.
 - ListDeploymentTargets / BatchGetDeploymentTargets (not in moto) over ECS
-  targets the test registers with POST /_harness/deployment-targets.
+  and Lambda targets the test registers with POST /_harness/deployment-targets.
+  ListDeploymentTargets answers in one page unless a test sets a page size
+  (POST /_harness/codedeploy/list-targets-page-size), then pages with an
+  opaque nextToken as the real service does.
 - A control-API patch of a deployment's status/creator/config name
   (POST /_harness/deployments/<id>): moto leaves every deployment "Created"
   forever, while a real one is "InProgress" while its hooks run.
@@ -42,7 +45,9 @@ class CodeDeployExtension:
         self._lock = threading.Lock()
         self._attempts: list[dict[str, Any]] = []
         self._terminal: dict[tuple[str, str], str] = {}  # (deploymentId, hook id) -> status
-        self._targets: dict[str, list[dict[str, Any]]] = {}  # deploymentId -> ecsTarget dicts
+        # deploymentId -> DeploymentTarget dicts ({"deploymentTargetType", "ecsTarget" | "lambdaTarget"})
+        self._targets: dict[str, list[dict[str, Any]]] = {}
+        self._list_page_size: int | None = None
 
     def handlers(self) -> dict[str, Any]:
         return {
@@ -56,6 +61,7 @@ class CodeDeployExtension:
             self._attempts.clear()
             self._terminal.clear()
             self._targets.clear()
+            self._list_page_size = None
 
     # ------------------------------------------------------------ lifecycle hooks
 
@@ -140,10 +146,21 @@ class CodeDeployExtension:
     # ------------------------------------------------------------ deployment targets
 
     def register_targets(self, deployment_id: str, targets: list[dict[str, Any]]) -> None:
-        """Control API: replace the ECS targets of a deployment."""
-        normalized = [_ecs_target(deployment_id, raw) for raw in targets]
+        """Control API: replace the targets of a deployment (ECS, or Lambda when
+        a target has lambdaFunctionInfo or deploymentTargetType LambdaTarget)."""
+        normalized = [_deployment_target(deployment_id, raw) for raw in targets]
+        ids = [_inner(t)["targetId"] for t in normalized]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"target ids must be unique, got {ids}")
         with self._lock:
             self._targets[deployment_id] = normalized
+
+    def set_list_page_size(self, targets: int | None) -> None:
+        """Control API: ListDeploymentTargets returns at most this many ids a page (None: all)."""
+        if targets is not None and (not isinstance(targets, int) or isinstance(targets, bool) or targets <= 0):
+            raise ValueError("targets must be a positive integer or null")
+        with self._lock:
+            self._list_page_size = targets
 
     def list_deployment_targets(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
         deployment_id = self._existing_deployment(call, params)
@@ -152,10 +169,19 @@ class CodeDeployExtension:
         if unsupported:
             raise ApiError(400, "InvalidTargetFilterNameException", f"Target filters {sorted(unsupported)} are not supported by this emulator.")
         with self._lock:
-            targets = list(self._targets.get(deployment_id, []))
+            targets = [_inner(t) for t in self._targets.get(deployment_id, [])]
+            page_size = self._list_page_size
         if "TargetStatus" in filters:
             targets = [t for t in targets if t["status"] in filters["TargetStatus"]]
-        return {"targetIds": [t["targetId"] for t in targets]}
+        ids = [t["targetId"] for t in targets]
+        start = _page_start(params.get("nextToken"), len(ids))
+        if page_size is None:
+            return {"targetIds": ids[start:]}
+        end = start + page_size
+        page: dict[str, Any] = {"targetIds": ids[start:end]}
+        if end < len(ids):
+            page["nextToken"] = f"{LIST_TOKEN_PREFIX}{end}"
+        return page
 
     def batch_get_deployment_targets(self, call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
         deployment_id = self._existing_deployment(call, params)
@@ -169,11 +195,11 @@ class CodeDeployExtension:
                 f"The maximum number of targets that can be requested at once is {BATCH_GET_TARGETS_LIMIT}.",
             )
         with self._lock:
-            by_id = {t["targetId"]: t for t in self._targets.get(deployment_id, [])}
+            by_id = {_inner(t)["targetId"]: t for t in self._targets.get(deployment_id, [])}
         missing = [target_id for target_id in target_ids if target_id not in by_id]
         if missing:
             raise ApiError(400, "DeploymentTargetDoesNotExistException", f"The deployment targets {missing} do not exist.")
-        return {"deploymentTargets": [{"deploymentTargetType": "ECSTarget", "ecsTarget": by_id[i]} for i in target_ids]}
+        return {"deploymentTargets": [by_id[i] for i in target_ids]}
 
     @staticmethod
     def _existing_deployment(call: AwsCall, params: dict[str, Any]) -> str:
@@ -183,6 +209,64 @@ class CodeDeployExtension:
         if deployment_id not in codedeploy_backends[call.account][call.region].deployments:
             raise ApiError(400, "DeploymentDoesNotExistException", f"The deployment {deployment_id} does not exist with the user or AWS account.")
         return deployment_id
+
+
+LIST_TOKEN_PREFIX = "targets-from-"
+
+
+def _page_start(token: Any, total: int) -> int:
+    """Where a ListDeploymentTargets page starts; a token we never issued is refused."""
+    if token is None:
+        return 0
+    if isinstance(token, str) and token.startswith(LIST_TOKEN_PREFIX) and token[len(LIST_TOKEN_PREFIX):].isdigit():
+        start = int(token[len(LIST_TOKEN_PREFIX):])
+        if 0 < start <= total:
+            return start
+    raise ApiError(400, "InvalidNextTokenException", f"The next token {token!r} is not valid.")
+
+
+def _inner(target: dict[str, Any]) -> dict[str, Any]:
+    """The ecsTarget or lambdaTarget member of a stored DeploymentTarget."""
+    return target.get("ecsTarget") or target["lambdaTarget"]
+
+
+def _deployment_target(deployment_id: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """A registered target in the API's DeploymentTarget shape."""
+    if not isinstance(raw, dict):
+        raise ValueError("every target must be a JSON object")
+    kind = raw.get("deploymentTargetType", "LambdaTarget" if "lambdaFunctionInfo" in raw else "ECSTarget")
+    if kind == "ECSTarget":
+        return {"deploymentTargetType": kind, "ecsTarget": _ecs_target(deployment_id, raw)}
+    if kind == "LambdaTarget":
+        return {"deploymentTargetType": kind, "lambdaTarget": _lambda_target(deployment_id, raw)}
+    raise ValueError(f"deploymentTargetType {kind!r} is not supported; use ECSTarget or LambdaTarget")
+
+
+LAMBDA_INFO_FIELDS = {"functionName", "functionAlias", "currentVersion", "targetVersion", "targetVersionWeight"}
+
+
+def _lambda_target(deployment_id: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """A registered target in the API's LambdaTarget shape, defaults filled in.
+
+    Fields of lambdaFunctionInfo the test leaves out stay out, so a test can
+    register the incomplete answer it wants discovery to refuse."""
+    if not raw.get("targetId"):
+        raise ValueError("every target needs a targetId (for Lambda: '<function>:<alias>')")
+    info = raw.get("lambdaFunctionInfo")
+    if info is not None:
+        if not isinstance(info, dict) or set(info) - LAMBDA_INFO_FIELDS:
+            raise ValueError(f"lambdaFunctionInfo must be an object with fields from {sorted(LAMBDA_INFO_FIELDS)}")
+    target = {
+        "deploymentId": deployment_id,
+        "targetId": raw["targetId"],
+        "targetArn": raw.get("targetArn", raw["targetId"]),
+        "status": raw.get("status", "InProgress"),
+        "lastUpdatedAt": raw.get("lastUpdatedAt", time.time()),
+        "lifecycleEvents": raw.get("lifecycleEvents", []),
+    }
+    if info is not None:
+        target["lambdaFunctionInfo"] = dict(info)
+    return target
 
 
 def _ecs_target(deployment_id: str, raw: dict[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,14 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
   GET    /_harness/lifecycle     [{"deploymentId", "lifecycleEventHookExecutionId", "status",
                                    "outcome": "accepted" | "<ErrorCode>", "injected", "at"}]
   POST   /_harness/deployment-targets  {"deploymentId": "...", "targets": [{"targetId": "cluster:service",
-                                   "status"?, "targetArn"?, "taskSetsInfo": [...]}]}
+                                   "status"?, "targetArn"?, "taskSetsInfo": [...]}]}; a target with
+                                 "lambdaFunctionInfo": {...} (or "deploymentTargetType": "LambdaTarget")
+                                 is a Lambda target, "targetId": "function:alias"
+  POST   /_harness/codedeploy/list-targets-page-size  {"targets": N | null}: ListDeploymentTargets
+                                 pages after N ids (null: one page)
+  GET    /_harness/ec2/default-network?region=us-east-1  {"vpcId", "subnetIds"}: moto's default VPC,
+                                 for creating load balancers and target groups (ELBv2 itself is
+                                 moto's, over the query protocol, unchanged)
   POST   /_harness/deployments/<id>    {"status"?, "creator"?, "deploymentConfigName"?}
   POST   /_harness/reset         faults, calls, lifecycle, targets, invocations and all of moto
   POST   /_harness/invoke        {"event": <JSON>} | {"raw": "<text>"}, "timeout_ms"?: 30000,
@@ -62,6 +69,8 @@ import traceback
 import urllib.parse
 from typing import Any, Callable, Iterable
 
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ec2.models import ec2_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -107,6 +116,8 @@ CONTROL_ROUTES = Map(
         Rule("/_harness/runtime/restart", methods=["POST"], endpoint="runtime_restart"),
         Rule("/_harness/cloudwatch/page-size", methods=["POST"], endpoint="page_size"),
         Rule("/_harness/lambda/timeout", methods=["POST"], endpoint="lambda_timeout"),
+        Rule("/_harness/codedeploy/list-targets-page-size", methods=["POST"], endpoint="list_targets_page_size"),
+        Rule("/_harness/ec2/default-network", methods=["GET"], endpoint="default_network"),
     ]
 )
 
@@ -317,6 +328,27 @@ class HarnessApp:
         except ValueError as error:
             return _json({"error": str(error)}, 400)
         return _json({"datapoints": datapoints})
+
+    def _control_list_targets_page_size(self, request: Request) -> Response:
+        targets = self._body(request).get("targets")
+        try:
+            self.codedeploy.set_list_page_size(targets)
+        except ValueError as error:
+            raise BadRequest(str(error))
+        return _json({"targets": targets})
+
+    def _control_default_network(self, request: Request) -> Response:
+        region = request.args.get("region", "us-east-1")
+        account = request.args.get("account", DEFAULT_ACCOUNT_ID)
+        try:
+            backend = ec2_backends[account][region]
+        except KeyError:
+            raise BadRequest(f"unknown region {region!r}")
+        vpc = next((v for v in backend.vpcs.values() if v.is_default), None)
+        if vpc is None:
+            return _json({"error": f"moto has no default VPC in {region}"}, 404)
+        subnets = backend.describe_subnets(filters={"vpc-id": [vpc.id]})
+        return _json({"vpcId": vpc.id, "subnetIds": sorted(s.id for s in subnets)})
 
     def _control_runtime_restart(self, request: Request) -> Response:
         return _json({"generation": self.runtime.restart()})

@@ -491,6 +491,96 @@ def test_deployment_targets(base_url: str) -> None:
     assert error_code(excinfo) == "DeploymentDoesNotExistException"
 
 
+def test_lambda_deployment_targets(base_url: str) -> None:
+    codedeploy = aws_client(base_url, "codedeploy")
+    deployment_id = create_deployment(codedeploy)
+    info = {"functionName": "orders", "functionAlias": "live", "currentVersion": "6", "targetVersion": "7", "targetVersionWeight": 0.1}
+    targets = [
+        {"targetId": "orders:live", "lambdaFunctionInfo": info},
+        {"targetId": "bare:live", "deploymentTargetType": "LambdaTarget"},
+    ]
+    control(base_url, "POST", "deployment-targets", {"deploymentId": deployment_id, "targets": targets})
+
+    assert codedeploy.list_deployment_targets(deploymentId=deployment_id)["targetIds"] == ["orders:live", "bare:live"]
+    full, bare = codedeploy.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=["orders:live", "bare:live"])["deploymentTargets"]
+    assert full["deploymentTargetType"] == "LambdaTarget" and "ecsTarget" not in full
+    lambda_target = full["lambdaTarget"]
+    assert (lambda_target["deploymentId"], lambda_target["targetId"], lambda_target["status"]) == (deployment_id, "orders:live", "InProgress")
+    assert lambda_target["lambdaFunctionInfo"] == info
+    # What the test leaves out stays out: discovery must see the incomplete answer.
+    assert bare["deploymentTargetType"] == "LambdaTarget" and "lambdaFunctionInfo" not in bare["lambdaTarget"]
+
+    def rejected(target: dict) -> bool:
+        body = {"deploymentId": deployment_id, "targets": [target]}
+        return requests.post(f"{base_url}/_harness/deployment-targets", json=body, timeout=10).status_code == 400
+
+    assert rejected({"targetId": "f:a", "lambdaFunctionInfo": {"functionVersion": "1"}})
+    assert rejected({"targetId": "f:a", "deploymentTargetType": "InstanceTarget"})
+    assert rejected({"lambdaFunctionInfo": info})
+    duplicate = {"deploymentId": deployment_id, "targets": [{"targetId": "f:a", "lambdaFunctionInfo": info}] * 2}
+    assert requests.post(f"{base_url}/_harness/deployment-targets", json=duplicate, timeout=10).status_code == 400
+
+
+def test_list_deployment_targets_pages(base_url: str) -> None:
+    codedeploy = aws_client(base_url, "codedeploy")
+    deployment_id = create_deployment(codedeploy)
+    targets = [{"targetId": f"cluster:svc-{i:02}", "taskSetsInfo": []} for i in range(30)]
+    control(base_url, "POST", "deployment-targets", {"deploymentId": deployment_id, "targets": targets})
+    assert len(codedeploy.list_deployment_targets(deploymentId=deployment_id)["targetIds"]) == 30  # one page by default
+
+    control(base_url, "POST", "codedeploy/list-targets-page-size", {"targets": 7})
+    pages, token = [], None
+    while True:
+        page = codedeploy.list_deployment_targets(deploymentId=deployment_id, **({"nextToken": token} if token else {}))
+        pages.append(page["targetIds"])
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert [len(p) for p in pages] == [7, 7, 7, 7, 2]
+    assert [i for p in pages for i in p] == [t["targetId"] for t in targets]
+    with pytest.raises(ClientError) as excinfo:
+        codedeploy.list_deployment_targets(deploymentId=deployment_id, nextToken="forged")
+    assert error_code(excinfo) == "InvalidNextTokenException"
+
+    for bad in ({"targets": 0}, {"targets": "7"}, {"targets": True}):
+        assert requests.post(f"{base_url}/_harness/codedeploy/list-targets-page-size", json=bad, timeout=10).status_code == 400
+    control(base_url, "POST", "reset")
+    codedeploy_again = create_deployment(codedeploy)
+    control(base_url, "POST", "deployment-targets", {"deploymentId": codedeploy_again, "targets": targets})
+    assert "nextToken" not in codedeploy.list_deployment_targets(deploymentId=codedeploy_again)  # reset clears the page size
+
+
+def test_elbv2_target_groups_through_the_harness(base_url: str) -> None:
+    """moto serves ELBv2 (awsQuery) itself; the harness only provides the network."""
+    network = control(base_url, "GET", "ec2/default-network")
+    assert network["vpcId"].startswith("vpc-") and len(network["subnetIds"]) >= 2
+    elb = aws_client(base_url, "elbv2")
+    balancer = elb.create_load_balancer(Name="web", Subnets=network["subnetIds"][:2], Type="application")["LoadBalancers"][0]
+    assert ":loadbalancer/app/web/" in balancer["LoadBalancerArn"]
+    arns = {}
+    for port, name in ((80, "web-blue"), (8080, "web-green")):
+        group = elb.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=network["vpcId"], TargetType="ip")["TargetGroups"][0]
+        arns[name] = group["TargetGroupArn"]
+        elb.create_listener(
+            LoadBalancerArn=balancer["LoadBalancerArn"], Protocol="HTTP", Port=port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+        )
+    elb.create_target_group(Name="web-spare", Protocol="HTTP", Port=80, VpcId=network["vpcId"], TargetType="ip")
+
+    described = elb.describe_target_groups(Names=["web-green", "web-blue", "web-spare"])["TargetGroups"]
+    by_name = {g["TargetGroupName"]: g for g in described}
+    assert by_name["web-green"]["TargetGroupArn"] == arns["web-green"]
+    assert ":targetgroup/web-green/" in arns["web-green"]
+    assert by_name["web-green"]["LoadBalancerArns"] == [balancer["LoadBalancerArn"]]
+    assert by_name["web-blue"]["LoadBalancerArns"] == [balancer["LoadBalancerArn"]]
+    assert by_name["web-spare"]["LoadBalancerArns"] == []
+    with pytest.raises(ClientError) as excinfo:
+        elb.describe_target_groups(Names=["web-green", "nope"])
+    assert error_code(excinfo) == "TargetGroupNotFound"
+    operations = [(c["service"], c["operation"]) for c in control(base_url, "GET", "calls")]
+    assert ("elasticloadbalancing", "DescribeTargetGroups") in operations
+
+
 def test_reset_clears_moto_too(base_url: str) -> None:
     codedeploy = aws_client(base_url, "codedeploy")
     deployment_id = create_deployment(codedeploy)
@@ -582,6 +672,7 @@ def test_control_api_rejects_bad_input(base_url: str) -> None:
     assert requests.post(f"{base_url}/_harness/deployments/unknown", json={"status": "Stopped"}, timeout=10).status_code == 404
     assert requests.post(f"{base_url}/_harness/deployments/unknown", json={"colour": "red"}, timeout=10).status_code == 400
     assert requests.get(f"{base_url}/_harness/nothing", timeout=10).status_code == 404
+    assert requests.get(f"{base_url}/_harness/ec2/default-network?region=nowhere-1", timeout=10).status_code == 400
 
 
 def test_exits_when_stdin_closes(tmp_path) -> None:

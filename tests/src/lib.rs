@@ -623,3 +623,190 @@ pub fn temp_file(name: &str, text: &str) -> PathBuf {
     std::fs::write(&path, text).unwrap();
     path
 }
+
+/// An Application Load Balancer created in the emulator, as CloudWatch's ALB
+/// metrics name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlbSetup {
+    /// The `LoadBalancer` dimension, `app/NAME/ID`.
+    pub load_balancer: String,
+    /// The `TargetGroup` dimension of each target group, `targetgroup/NAME/ID`,
+    /// in the order they were asked for.
+    pub target_groups: Vec<String>,
+}
+
+/// The part of an ELBv2 ARN after `:<kind>/`, with `<kind>/` dropped when
+/// `keep_kind` is false: the dimension value CloudWatch uses.
+fn arn_tail(arn: &str, kind: &str, keep_kind: bool) -> String {
+    let (_, tail) = arn
+        .split_once(&format!(":{kind}/"))
+        .unwrap_or_else(|| panic!("{arn} is not a {kind} ARN"));
+    if keep_kind {
+        format!("{kind}/{tail}")
+    } else {
+        tail.to_string()
+    }
+}
+
+impl Emulator {
+    /// The SDK configuration pointing at this emulator, for building clients.
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
+
+    /// Runs a future on the emulator's runtime (the SDK clients' I/O).
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// moto's default VPC and its subnets: (vpc id, subnet ids).
+    fn default_network(&self) -> (String, Vec<String>) {
+        let network = self.control("GET", "ec2/default-network?region=us-east-1", None);
+        let subnets = network["subnetIds"]
+            .as_array()
+            .expect("subnet ids")
+            .iter()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect();
+        (
+            network["vpcId"].as_str().expect("a VPC id").to_string(),
+            subnets,
+        )
+    }
+
+    /// Creates a target group no load balancer uses; returns its ARN.
+    pub fn create_target_group(&self, name: &str) -> String {
+        use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+        let (vpc, _) = self.default_network();
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        self.runtime.block_on(async {
+            elb.create_target_group()
+                .name(name)
+                .protocol(ProtocolEnum::Http)
+                .port(80)
+                .vpc_id(vpc)
+                .target_type(TargetTypeEnum::Ip)
+                .send()
+                .await
+                .expect("CreateTargetGroup")
+                .target_groups()[0]
+                .target_group_arn()
+                .expect("a target group ARN")
+                .to_string()
+        })
+    }
+
+    /// Creates an Application Load Balancer named `name` with one listener per
+    /// target group (ports 80, 8080, 8081, ...: an ECS blue/green service's
+    /// production and test listeners), through the real ELBv2 API.
+    pub fn create_alb_with_target_groups(&self, name: &str, target_groups: &[&str]) -> AlbSetup {
+        use aws_sdk_elasticloadbalancingv2::types::{
+            Action, ActionTypeEnum, LoadBalancerTypeEnum, ProtocolEnum,
+        };
+        let (_, subnets) = self.default_network();
+        let group_arns: Vec<String> = target_groups
+            .iter()
+            .map(|group| self.create_target_group(group))
+            .collect();
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.sdk);
+        let balancer_arn = self.runtime.block_on(async {
+            let balancer = elb
+                .create_load_balancer()
+                .name(name)
+                .r#type(LoadBalancerTypeEnum::Application)
+                .set_subnets(Some(subnets.into_iter().take(2).collect()))
+                .send()
+                .await
+                .expect("CreateLoadBalancer")
+                .load_balancers()[0]
+                .load_balancer_arn()
+                .expect("a load balancer ARN")
+                .to_string();
+            for (i, group) in group_arns.iter().enumerate() {
+                let port = if i == 0 { 80 } else { 8079 + i as i32 };
+                elb.create_listener()
+                    .load_balancer_arn(&balancer)
+                    .protocol(ProtocolEnum::Http)
+                    .port(port)
+                    .default_actions(
+                        Action::builder()
+                            .r#type(ActionTypeEnum::Forward)
+                            .target_group_arn(group)
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .expect("CreateListener");
+            }
+            balancer
+        });
+        AlbSetup {
+            load_balancer: arn_tail(&balancer_arn, "loadbalancer", false),
+            target_groups: group_arns
+                .iter()
+                .map(|arn| arn_tail(arn, "targetgroup", true))
+                .collect(),
+        }
+    }
+
+    /// Replaces the deployment's targets with `targets`, in the API's
+    /// `ecsTarget` shape (`taskSetsInfo`) or with `lambdaFunctionInfo`.
+    pub fn register_deployment_targets(&self, deployment_id: &str, targets: Vec<Value>) {
+        self.control(
+            "POST",
+            "deployment-targets",
+            Some(json!({"deploymentId": deployment_id, "targets": targets})),
+        );
+    }
+
+    /// One ECS service target `cluster:service` with a Blue task set on
+    /// `blue_group` (90 % of traffic) and a Green one on `green_group` (10 %).
+    pub fn register_ecs_blue_green(
+        &self,
+        deployment_id: &str,
+        target_id: &str,
+        blue_group: &str,
+        green_group: &str,
+    ) {
+        let task_set = |label: &str, group: &str, weight: f64| {
+            json!({
+                "identifier": format!("ecs-svc/{}", label.to_lowercase()),
+                "desiredCount": 2, "pendingCount": 0, "runningCount": 2,
+                "status": if label == "Blue" { "PRIMARY" } else { "ACTIVE" },
+                "trafficWeight": weight,
+                "targetGroup": {"name": group},
+                "taskSetLabel": label,
+            })
+        };
+        self.register_deployment_targets(
+            deployment_id,
+            vec![json!({
+                "targetId": target_id,
+                "taskSetsInfo": [task_set("Blue", blue_group, 90.0), task_set("Green", green_group, 10.0)],
+            })],
+        );
+    }
+
+    /// One Lambda target `function:alias` shifting traffic from `current` to `target`.
+    pub fn register_lambda_target(
+        &self,
+        deployment_id: &str,
+        function: &str,
+        alias: &str,
+        current: &str,
+        target: &str,
+        target_weight: f64,
+    ) {
+        self.register_deployment_targets(
+            deployment_id,
+            vec![json!({
+                "targetId": format!("{function}:{alias}"),
+                "lambdaFunctionInfo": {
+                    "functionName": function, "functionAlias": alias,
+                    "currentVersion": current, "targetVersion": target,
+                    "targetVersionWeight": target_weight,
+                },
+            })],
+        );
+    }
+}
