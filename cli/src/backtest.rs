@@ -126,7 +126,7 @@ impl Args {
             .iter()
             .filter_map(|g| match &g.check {
                 GateCheck::Threshold(t) => Some((t.period_secs, t.window_secs)),
-                GateCheck::Alarms(_) => None,
+                GateCheck::Alarms(_) | GateCheck::Probe(_) => None,
             })
             .fold((i64::MAX, 0), |(step, reach), (p, w)| {
                 (step.min(p), reach.max(w))
@@ -158,6 +158,7 @@ impl Args {
                 metrics: Some(Ok(data.clone())),
                 alarms: None,
                 preflight: PreflightEvidence::default(),
+                probes: Default::default(),
             };
             let verdict = judge(section, &evidence);
             for gate in &verdict.gates {

@@ -130,6 +130,7 @@ fn complete_evidence(section: &HookPolicy) -> Evidence {
         metrics: Some(Ok(data)),
         alarms: None,
         preflight: PreflightEvidence::default(),
+        probes: Default::default(),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::event::{parse_event, EventError};
 use crate::evidence::alarms::CloudWatchAlarms;
 use crate::evidence::cloudwatch::CloudWatchMetrics;
 use crate::evidence::deployment::CodeDeployDeployments;
+use crate::evidence::probes::HttpProbes;
 use crate::evidence::switches::{NoSwitches, SsmSwitches, SwitchSource, DEFAULT_PREFIX};
 use crate::evidence::EvidenceError;
 use crate::hook::Hook;
@@ -103,6 +104,7 @@ pub struct HookFunction {
     reporter: CodeDeployReporter,
     switches: Switchboard,
     lambda: aws_sdk_lambda::Client,
+    probes: HttpProbes,
 }
 
 /// The switches as configured: read from SSM, or turned off.
@@ -197,6 +199,7 @@ impl HookFunction {
             reporter: CodeDeployReporter::new(codedeploy),
             switches,
             lambda: aws_sdk_lambda::Client::new(&sdk),
+            probes: HttpProbes::new(),
         })
     }
 
@@ -222,6 +225,7 @@ impl HookFunction {
             deployments: &self.deployments,
             reporter: &self.reporter,
             switches: &self.switches,
+            probes: &self.probes,
         };
         let section = self.policy.hook(self.hook);
         // Boxed: the nested SDK futures are deep enough to overflow the

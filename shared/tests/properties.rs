@@ -126,7 +126,9 @@ impl GateSpec {
 fn the_check(section: &HookPolicy) -> &ThresholdCheck {
     match &section.gates[0].check {
         GateCheck::Threshold(check) => check,
-        GateCheck::Alarms(_) => unreachable!("only threshold gates are generated"),
+        GateCheck::Alarms(_) | GateCheck::Probe(_) => {
+            unreachable!("only threshold gates are generated")
+        }
     }
 }
 
@@ -213,6 +215,7 @@ fn evidence(now: i64, data: MetricData) -> Evidence {
         metrics: Some(Ok(data)),
         alarms: None,
         preflight: PreflightEvidence::default(),
+        probes: Default::default(),
     }
 }
 
@@ -360,6 +363,7 @@ fn without_evidence(section: &HookPolicy, now: i64, how: &NoEvidence) -> Evidenc
         metrics,
         alarms: None,
         preflight: PreflightEvidence::default(),
+        probes: Default::default(),
     }
 }
 

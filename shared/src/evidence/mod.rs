@@ -1,7 +1,7 @@
 //! Evidence: what the providers collect and the judge decides on.
 //!
 //! Shaped after Argo Rollouts' analysis package, with one change: providers never
-//! judge. Each provider ([`cloudwatch`], [`alarms`], [`deployment`]) sits behind a
+//! judge. Each provider ([`cloudwatch`], [`alarms`], [`deployment`], [`probes`]) sits behind a
 //! trait of one or two calls and returns typed values, the query as resolved and
 //! the API's own status; a failure is returned as data (an `Err` inside the
 //! evidence) so that the judge always gets one record per check and decides what
@@ -15,14 +15,17 @@
 pub mod alarms;
 pub mod cloudwatch;
 pub mod deployment;
+pub mod probes;
 pub mod switches;
 
 use crate::hook::Hook;
-use crate::policy::{GateCheck, MetricQuery, Policy, SeriesKind};
+use crate::policy::{GateCheck, MetricQuery, Policy, ProbeCheck, SeriesKind};
 use crate::window::{gate_window, TimeRange};
+use probes::{NoProbes, ProbeRun, ProbeSource};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use tokio::time::Instant;
 
 /// Why a provider could not collect evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -187,6 +190,10 @@ pub struct EvidencePlan {
     pub alarms: Vec<String>,
     /// Present when the hook runs a preflight.
     pub preflight: Option<PreflightRequest>,
+    /// This hook's probe gates by gate name, in policy order. Not serialized:
+    /// headers may carry credentials.
+    #[serde(skip)]
+    pub probes: Vec<(String, ProbeCheck)>,
 }
 
 impl EvidencePlan {
@@ -209,7 +216,13 @@ pub struct Evidence {
     pub alarms: Option<Result<AlarmStates, EvidenceError>>,
     /// Existence of what the other hooks rely on (empty without a preflight).
     pub preflight: PreflightEvidence,
+    /// Each probe gate's attempts, by gate name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub probes: ProbeResults,
 }
+
+/// Probe evidence by gate name.
+pub type ProbeResults = BTreeMap<String, Result<ProbeRun, EvidenceError>>;
 
 /// What a preflight found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -241,6 +254,11 @@ impl Evidence {
                     .flat_map(|p| p.alarms.iter().cloned())
                     .collect(),
             },
+            probes: plan
+                .probes
+                .iter()
+                .map(|(gate, _)| (gate.clone(), Err(error.clone())))
+                .collect(),
         }
     }
 }
@@ -253,6 +271,7 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
     let mut queries = BTreeSet::new();
     let mut range: Option<TimeRange> = None;
     let mut alarms = BTreeSet::new();
+    let mut probes = Vec::new();
     for gate in &section.gates {
         match &gate.check {
             GateCheck::Threshold(check) => {
@@ -261,6 +280,7 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
                 range = Some(range.map_or(window, |r| r.union(window)));
             }
             GateCheck::Alarms(check) => alarms.extend(check.names.iter().cloned()),
+            GateCheck::Probe(check) => probes.push((gate.name.clone(), (**check).clone())),
         }
     }
     EvidencePlan {
@@ -270,6 +290,7 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
         }),
         alarms: alarms.into_iter().collect(),
         preflight: section.preflight.then(|| preflight_request(policy, hook)),
+        probes,
     }
 }
 
@@ -297,6 +318,10 @@ fn preflight_request(policy: &Policy, this_hook: Hook) -> PreflightRequest {
                     }
                 }
                 GateCheck::Alarms(check) => request.alarms.extend(check.names.iter().cloned()),
+                // Not preflighted: at BeforeInstall the test listener does not
+                // serve the replacement yet, so an answer would prove nothing,
+                // and the hosts were already checked against `probe_hosts`.
+                GateCheck::Probe(_) => {}
             }
         }
     }
@@ -306,7 +331,42 @@ fn preflight_request(policy: &Policy, this_hook: Hook) -> PreflightRequest {
 /// Collects everything `plan` asks for, concurrently: one `GetMetricData`
 /// request, one `DescribeAlarms` request and the preflight's `ListMetrics`
 /// lookups all run at once. Failures are kept in the evidence, never returned.
+/// Probes are not sent ([`NoProbes`]): see [`collect_with_probes`].
 pub async fn collect<M: MetricSource, A: AlarmSource>(
+    plan: &EvidencePlan,
+    now: i64,
+    metrics: &M,
+    alarms: &A,
+) -> Evidence {
+    collect_with_probes(plan, now, metrics, alarms, &NoProbes, Instant::now()).await
+}
+
+/// [`collect`], with the plan's probe gates sent through `probes` at the same
+/// time as the metric and alarm calls. No probe attempt runs past
+/// `probe_deadline`: set it a little before the collection's own budget ends,
+/// so the attempts made so far reach the judge instead of being lost to the
+/// budget's timeout.
+pub async fn collect_with_probes<M: MetricSource, A: AlarmSource, P: ProbeSource>(
+    plan: &EvidencePlan,
+    now: i64,
+    metrics: &M,
+    alarms: &A,
+    probes: &P,
+    probe_deadline: Instant,
+) -> Evidence {
+    let probe_runs =
+        futures_util::future::join_all(plan.probes.iter().map(|(gate, check)| async move {
+            (gate.clone(), Ok(probes.probe(check, probe_deadline).await))
+        }));
+    let (mut evidence, probe_runs) = tokio::join!(
+        collect_metrics_and_alarms(plan, now, metrics, alarms),
+        probe_runs
+    );
+    evidence.probes = probe_runs.into_iter().collect();
+    evidence
+}
+
+async fn collect_metrics_and_alarms<M: MetricSource, A: AlarmSource>(
     plan: &EvidencePlan,
     now: i64,
     metrics: &M,
@@ -349,6 +409,7 @@ pub async fn collect<M: MetricSource, A: AlarmSource>(
                 .flat_map(|p| p.alarms.iter().cloned())
                 .collect(),
         },
+        probes: ProbeResults::new(),
     }
 }
 

@@ -83,6 +83,7 @@ fn evidence(section: &HookPolicy, alb: &Alb) -> Evidence {
         metrics: Some(Ok(data)),
         alarms: None,
         preflight: PreflightEvidence::default(),
+        probes: Default::default(),
     }
 }
 
@@ -503,6 +504,7 @@ fn alarm_gates() {
                 .map(|(n, s)| (n.to_string(), state(s)))
                 .collect())),
             preflight: PreflightEvidence::default(),
+            probes: Default::default(),
         };
         let verdict = judge(&section, &evidence);
         assert_eq!(
@@ -531,6 +533,7 @@ fn preflight_blocks_on_a_missing_required_metric_only() {
                 .collect(),
             alarms: Default::default(),
         },
+        probes: Default::default(),
     };
     assert_eq!(
         judge(&section, &exists(&|_| true)).status,

@@ -9,6 +9,7 @@
 
 use super::scenario::{Minute, Scenario, Version};
 use crate::evidence::deployment::{DeploymentInfo, DeploymentSource};
+use crate::evidence::probes::{ProbeRun, ProbeSource};
 use crate::evidence::{
     AlarmSource, AlarmStates, EvidenceError, MetricData, MetricIdentity, MetricRequest,
     MetricSource, RawSeries, SeriesStatus,
@@ -142,6 +143,22 @@ impl AlarmSource for ScenarioSource<'_> {
     async fn alarm_states(&self, _names: &[String]) -> Result<AlarmStates, EvidenceError> {
         // A rehearsal has no alarms: an alarm gate sees them as missing and errs.
         Ok(AlarmStates::new())
+    }
+}
+
+impl ProbeSource for ScenarioSource<'_> {
+    async fn probe(
+        &self,
+        _check: &crate::policy::ProbeCheck,
+        _deadline: tokio::time::Instant,
+    ) -> ProbeRun {
+        // A scenario describes metrics, not the replacement's HTTP answers, and
+        // a rehearsal never touches the network: the gate is inconclusive, and
+        // the hook's `on_inconclusive` decides, as it would with no answer.
+        ProbeRun::NotRun(format!(
+            "a rehearsal sends no HTTP probes (scenario {:?} describes metrics only); the probe decides only in a real deployment",
+            self.scenario.name
+        ))
     }
 }
 
