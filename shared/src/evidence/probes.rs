@@ -20,7 +20,7 @@
 //! carry one TLS implementation. The TLS configuration is built once, on the
 //! first probe, so hooks without probes pay nothing at cold start.
 
-use crate::policy::ProbeCheck;
+use crate::policy::{AllowedHost, ProbeCheck};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -284,22 +284,8 @@ async fn exchange(
             .get(hyper::header::LOCATION)
             .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
         if let (true, Some(location)) = (status.is_redirection(), location) {
-            let target = url.join(&location).map_err(|e| {
-                format!("status {status} redirects to an invalid location {location:?} ({e})")
-            })?;
+            let target = redirect_target(&url, &location, status.as_u16(), &check.allowed_hosts)?;
             let shown = super::bounded(target.to_string());
-            if !matches!(target.scheme(), "http" | "https") {
-                return Err(format!(
-                    "status {} redirects to {shown}: only http and https are followed",
-                    status.as_u16()
-                ));
-            }
-            if url.scheme() == "https" && target.scheme() == "http" {
-                return Err(format!("status {} redirects to {shown}: a downgrade from https to http is not followed", status.as_u16()));
-            }
-            if !check.allowed_hosts.iter().any(|h| h.allows(&target)) {
-                return Err(format!("status {} redirects to {shown}, whose host is not in probe_hosts; not followed", status.as_u16()));
-            }
             if hops == MAX_REDIRECTS {
                 return Err(format!(
                     "more than {MAX_REDIRECTS} redirects (the last to {shown})"
@@ -339,6 +325,40 @@ async fn exchange(
         }
         return Ok(());
     }
+}
+
+/// Where a redirect from `from` to `location` leads, if it may be followed:
+/// only to `http` or `https`, never from `https` down to `http`, and only to
+/// an allowed host.
+pub fn redirect_target(
+    from: &url::Url,
+    location: &str,
+    status: u16,
+    allowed: &[AllowedHost],
+) -> Result<url::Url, String> {
+    let target = from.join(location).map_err(|e| {
+        format!(
+            "status {status} redirects to an invalid location {} ({e})",
+            super::bounded(format!("{location:?}"))
+        )
+    })?;
+    let shown = super::bounded(target.to_string());
+    if !matches!(target.scheme(), "http" | "https") {
+        return Err(format!(
+            "status {status} redirects to {shown}: only http and https are followed"
+        ));
+    }
+    if from.scheme() == "https" && target.scheme() == "http" {
+        return Err(format!(
+            "status {status} redirects to {shown}: a downgrade from https to http is not followed"
+        ));
+    }
+    if !allowed.iter().any(|h| h.allows(&target)) {
+        return Err(format!(
+            "status {status} redirects to {shown}, whose host is not in probe_hosts; not followed"
+        ));
+    }
+    Ok(target)
 }
 
 /// An error and its causes on one line, cut to a bounded length: hyper's
