@@ -286,3 +286,26 @@ fn an_invalid_header_value_is_not_quoted() {
     );
     assert!(!found[0].contains("ab"), "{found:#?}");
 }
+
+#[test]
+fn the_example_policy_has_a_smoke_probe() {
+    let text = include_str!("../../../gates.example.yaml");
+    let policy = Policy::from_yaml(text, "gates.example.yaml", &|name: &str| {
+        Some(format!("value-of-{name}"))
+    })
+    .unwrap();
+    let section = policy.hook(Hook::AfterAllowTestTraffic).unwrap();
+    let gate = section
+        .gates
+        .iter()
+        .find(|g| g.name == "smoke-health")
+        .unwrap();
+    let GateCheck::Probe(probe) = &gate.check else {
+        panic!("smoke-health is not a probe")
+    };
+    assert_eq!(probe.url, "https://test.internal.example.com:8443/health");
+    assert_eq!(
+        (probe.repeat, probe.concurrency, probe.min_success),
+        (10, 2, 0.9)
+    );
+}
