@@ -871,6 +871,7 @@ impl Validator<'_> {
     }
 
     fn probe(&mut self, raw: Spanned<RawProbe>, path: &str) -> ProbeCheck {
+        let probe_at = raw.referenced;
         let raw = raw.value;
         let method = match &raw.method {
             None => "GET".to_string(),
@@ -925,7 +926,12 @@ impl Validator<'_> {
             );
         }
         if connect_timeout_ms > total_timeout_ms {
-            self.problem(timeout_at, format!("{path}.timeout.connect"), format!("the connect timeout ({connect_timeout_ms}ms) must not exceed the total timeout ({total_timeout_ms}ms)"));
+            let connect_at = raw
+                .timeout
+                .as_ref()
+                .and_then(|t| t.value.connect.as_ref())
+                .map_or(timeout_at, |c| c.referenced);
+            self.problem(connect_at, format!("{path}.timeout.connect"), format!("the connect timeout ({connect_timeout_ms}ms) must not exceed the total timeout ({total_timeout_ms}ms)"));
         }
         let max_latency_ms = raw.max_latency.as_ref().map(|l| {
             let ms = self.millis(l, &format!("{path}.max_latency"));
@@ -961,7 +967,7 @@ impl Validator<'_> {
         };
         let rounds = u64::from(repeat.div_ceil(concurrency));
         if rounds * total_timeout_ms > MAX_PROBE_WORST_CASE_MS {
-            self.problem(timeout_at, path.to_string(), format!("{repeat} attempts, {concurrency} at a time, of up to {total_timeout_ms}ms each could take {}s, longer than a Lambda invocation can last ({}s): lower `repeat` or `timeout.total`, or raise `concurrency`", rounds * total_timeout_ms / 1000, MAX_PROBE_WORST_CASE_MS / 1000));
+            self.problem(probe_at, path.to_string(), format!("{repeat} attempts, {concurrency} at a time, of up to {total_timeout_ms}ms each could take {}s, longer than a Lambda invocation can last ({}s): lower `repeat` or `timeout.total`, or raise `concurrency`", rounds * total_timeout_ms / 1000, MAX_PROBE_WORST_CASE_MS / 1000));
         }
         let min_success = match &raw.min_success {
             None => 1.0,
