@@ -118,29 +118,27 @@ impl HttpProbes {
     fn tls(&self) -> &Tls {
         self.tls.get_or_init(|| {
             use hyper_rustls::ConfigBuilderExt;
+            // Infallible in practice: aws-lc-rs has cipher suites for every
+            // default protocol version.
             let builder = || {
                 rustls::ClientConfig::builder_with_provider(Arc::new(
                     rustls::crypto::aws_lc_rs::default_provider(),
                 ))
                 .with_safe_default_protocol_versions()
+                .expect("aws-lc-rs supports the default TLS versions")
             };
-            let with_roots = builder()
-                .map_err(|e| e.to_string())
-                .and_then(|b| b.with_native_roots().map_err(|e| e.to_string()));
-            match with_roots {
-                Ok(b) => Tls {
-                    config: Arc::new(b.with_no_client_auth()),
+            match builder().with_native_roots() {
+                Ok(with_roots) => Tls {
+                    config: Arc::new(with_roots.with_no_client_auth()),
                     roots_error: None,
                 },
+                // Without roots no server can be verified: `https` probes
+                // fail with this reason, `http` ones still work.
                 Err(error) => Tls {
                     config: Arc::new(
-                        rustls::ClientConfig::builder_with_provider(Arc::new(
-                            rustls::crypto::aws_lc_rs::default_provider(),
-                        ))
-                        .with_safe_default_protocol_versions()
-                        .expect("aws-lc-rs supports the default protocol versions")
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth(),
+                        builder()
+                            .with_root_certificates(rustls::RootCertStore::empty())
+                            .with_no_client_auth(),
                     ),
                     roots_error: Some(format!(
                         "no trusted root certificates could be loaded ({error})"

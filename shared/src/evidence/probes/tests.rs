@@ -419,3 +419,134 @@ async fn no_attempt_runs_past_the_evidence_deadline() {
         );
     }
 }
+
+/// Metrics and probes that each wait for the other to have started: collection
+/// only finishes if the two run at the same time.
+struct Rendezvous {
+    metrics_started: tokio::sync::Notify,
+    probe_started: tokio::sync::Notify,
+}
+
+impl crate::evidence::MetricSource for Rendezvous {
+    async fn metric_data(
+        &self,
+        _request: &crate::evidence::MetricRequest,
+    ) -> Result<crate::evidence::MetricData, crate::evidence::EvidenceError> {
+        self.metrics_started.notify_one();
+        self.probe_started.notified().await;
+        Ok(Default::default())
+    }
+
+    async fn metric_exists(
+        &self,
+        _metric: &crate::evidence::MetricIdentity,
+    ) -> Result<bool, crate::evidence::EvidenceError> {
+        Ok(true)
+    }
+}
+
+impl crate::evidence::AlarmSource for Rendezvous {
+    async fn alarm_states(
+        &self,
+        _names: &[String],
+    ) -> Result<crate::evidence::AlarmStates, crate::evidence::EvidenceError> {
+        Ok(Default::default())
+    }
+}
+
+impl ProbeSource for Rendezvous {
+    async fn probe(&self, _check: &ProbeCheck, _deadline: Instant) -> ProbeRun {
+        self.probe_started.notify_one();
+        self.metrics_started.notified().await;
+        ProbeRun::Attempts(vec![ProbeAttempt {
+            index: 1,
+            status: Some(200),
+            ..ProbeAttempt::default()
+        }])
+    }
+}
+
+#[tokio::test]
+async fn probes_are_planned_per_gate_and_collected_alongside_the_metrics() {
+    use crate::hook::Hook;
+    use crate::policy::Policy;
+    let yaml = "version: 1
+probe_hosts: [127.0.0.1]
+hooks:
+  AfterAllowTestTraffic:
+    gates:
+      - name: hosts
+        metric: { namespace: AWS/ApplicationELB, name: HealthyHostCount, stat: Minimum }
+        comparison: \"<\"
+        threshold: 1
+      - name: smoke
+        probe: { url: \"http://127.0.0.1:8080/health\", repeat: 2 }
+";
+    let policy = Policy::from_yaml(yaml, "p.yaml", &|_| None).unwrap();
+    let plan = crate::evidence::plan(&policy, Hook::AfterAllowTestTraffic, 1_700_000_000);
+    assert_eq!(plan.probes.len(), 1);
+    assert_eq!(plan.probes[0].0, "smoke");
+    assert_eq!(plan.probes[0].1.repeat, 2);
+    assert!(plan.metrics.is_some());
+    let both = Rendezvous {
+        metrics_started: tokio::sync::Notify::new(),
+        probe_started: tokio::sync::Notify::new(),
+    };
+    let evidence = tokio::time::timeout(
+        Duration::from_secs(10),
+        crate::evidence::collect_with_probes(
+            &plan,
+            1_700_000_000,
+            &both,
+            &both,
+            &both,
+            Instant::now() + Duration::from_secs(10),
+        ),
+    )
+    .await
+    .expect("metrics and probes were collected one after the other");
+    assert!(matches!(evidence.metrics, Some(Ok(_))));
+    assert!(
+        matches!(evidence.probes.get("smoke"), Some(Ok(ProbeRun::Attempts(a))) if a.len() == 1)
+    );
+    // Without a probe source the gate is reported as not sent, never as a pass.
+    let metrics_only = crate::evidence::collect(&plan, 1_700_000_000, &NoMetrics, &NoMetrics).await;
+    assert!(matches!(
+        metrics_only.probes.get("smoke"),
+        Some(Ok(ProbeRun::NotRun(_)))
+    ));
+    // A collection that could not finish fails every probe gate too.
+    let failed = crate::evidence::Evidence::all_failed(
+        &plan,
+        1_700_000_000,
+        crate::evidence::EvidenceError::TimedOut { budget_ms: 5 },
+    );
+    assert!(matches!(failed.probes.get("smoke"), Some(Err(_))));
+}
+
+struct NoMetrics;
+
+impl crate::evidence::MetricSource for NoMetrics {
+    async fn metric_data(
+        &self,
+        _request: &crate::evidence::MetricRequest,
+    ) -> Result<crate::evidence::MetricData, crate::evidence::EvidenceError> {
+        Ok(Default::default())
+    }
+
+    async fn metric_exists(
+        &self,
+        _metric: &crate::evidence::MetricIdentity,
+    ) -> Result<bool, crate::evidence::EvidenceError> {
+        Ok(true)
+    }
+}
+
+impl crate::evidence::AlarmSource for NoMetrics {
+    async fn alarm_states(
+        &self,
+        _names: &[String],
+    ) -> Result<crate::evidence::AlarmStates, crate::evidence::EvidenceError> {
+        Ok(Default::default())
+    }
+}
