@@ -126,7 +126,7 @@ impl Args {
             .iter()
             .filter_map(|g| match &g.check {
                 GateCheck::Threshold(t) => Some((t.period_secs, t.window_secs)),
-                GateCheck::Alarms(_) => None,
+                GateCheck::Alarms(_) | GateCheck::Probe(_) => None,
             })
             .fold((i64::MAX, 0), |(step, reach), (p, w)| {
                 (step.min(p), reach.max(w))
@@ -174,6 +174,7 @@ impl Args {
                     .iter()
                     .map(|&offset| (offset, Ok(data.clone())))
                     .collect(),
+                probes: Default::default(),
             };
             let verdict = judge(section, &evidence);
             for gate in &verdict.gates {

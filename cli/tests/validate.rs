@@ -43,3 +43,8 @@ fn every_semantic_problem_with_line_column_and_field() {
 fn an_unknown_key_names_its_line() {
     check("shape", false);
 }
+
+#[test]
+fn every_probe_problem_with_line_column_and_field() {
+    check("probes", false);
+}

@@ -123,6 +123,17 @@ fn check_valid_policy(policy: &Policy) {
                         gate.name
                     );
                 }
+                GateCheck::Probe(p) => {
+                    // Validation only accepts probes to hosts the policy names.
+                    assert!(
+                        !p.allowed_hosts.is_empty()
+                            && (p.url.starts_with("http://") || p.url.starts_with("https://")),
+                        "{hook}/{}: probe {:?} without allowed hosts",
+                        gate.name,
+                        p.url
+                    );
+                    assert!(p.repeat >= 1 && p.concurrency >= 1 && p.concurrency <= p.repeat);
+                }
                 GateCheck::Threshold(t) => {
                     let at = format!("{hook}/{}", gate.name);
                     assert!(t.period_secs > 0, "{at}: period {}", t.period_secs);

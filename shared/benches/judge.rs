@@ -131,6 +131,7 @@ fn complete_evidence(section: &HookPolicy) -> Evidence {
         alarms: None,
         preflight: PreflightEvidence::default(),
         history: Default::default(),
+        probes: Default::default(),
     }
 }
 

@@ -12,6 +12,8 @@ use crate::event::{parse_event, EventError};
 use crate::evidence::alarms::CloudWatchAlarms;
 use crate::evidence::cloudwatch::CloudWatchMetrics;
 use crate::evidence::deployment::CodeDeployDeployments;
+use crate::evidence::discovery::CodeDeployDiscovery;
+use crate::evidence::probes::HttpProbes;
 use crate::evidence::switches::{NoSwitches, SsmSwitches, SwitchSource, DEFAULT_PREFIX};
 use crate::evidence::EvidenceError;
 use crate::hook::Hook;
@@ -99,10 +101,11 @@ pub struct HookFunction {
     function_version: Option<String>,
     metrics: CloudWatchMetrics,
     alarms: CloudWatchAlarms,
-    deployments: CodeDeployDeployments,
+    deployments: CodeDeployDeployments<CodeDeployDiscovery>,
     reporter: CodeDeployReporter,
     switches: Switchboard,
     lambda: aws_sdk_lambda::Client,
+    probes: HttpProbes,
 }
 
 /// The switches as configured: read from SSM, or turned off.
@@ -193,10 +196,17 @@ impl HookFunction {
             function_version: env("AWS_LAMBDA_FUNCTION_VERSION"),
             metrics: CloudWatchMetrics::new(cloudwatch.clone()),
             alarms: CloudWatchAlarms::new(cloudwatch),
-            deployments: CodeDeployDeployments::new(codedeploy.clone()),
+            deployments: CodeDeployDeployments::with_discovery(
+                codedeploy.clone(),
+                CodeDeployDiscovery::new(
+                    codedeploy.clone(),
+                    aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
+                ),
+            ),
             reporter: CodeDeployReporter::new(codedeploy),
             switches,
             lambda: aws_sdk_lambda::Client::new(&sdk),
+            probes: HttpProbes::new(),
         })
     }
 
@@ -222,6 +232,7 @@ impl HookFunction {
             deployments: &self.deployments,
             reporter: &self.reporter,
             switches: &self.switches,
+            probes: &self.probes,
         };
         let section = self.policy.hook(self.hook);
         // Boxed: the nested SDK futures are deep enough to overflow the

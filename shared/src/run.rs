@@ -14,6 +14,7 @@
 use crate::analysis::{classify, next_step, AnalysisPolicy, AnalysisState, Measurement, Next};
 use crate::evidence::deployment::{DeploymentInfo, DeploymentSource};
 use crate::evidence::discovery::Discovery;
+use crate::evidence::probes::{NoProbes, ProbeSource};
 use crate::evidence::switches::{interpret, stamp, NoSwitches, SwitchSource};
 use crate::evidence::{self, AlarmSource, Evidence, EvidenceError, MetricSource};
 use crate::hook::Hook;
@@ -52,7 +53,7 @@ pub struct Execution {
 }
 
 /// The impure parts of a hook, as arguments.
-pub struct Providers<'a, M, A, D, R, W = NoSwitches> {
+pub struct Providers<'a, M, A, D, R, W = NoSwitches, P = NoProbes> {
     /// CloudWatch metrics.
     pub metrics: &'a M,
     /// CloudWatch alarms.
@@ -63,6 +64,8 @@ pub struct Providers<'a, M, A, D, R, W = NoSwitches> {
     pub reporter: &'a R,
     /// The freeze and override switches.
     pub switches: &'a W,
+    /// The HTTP smoke probes.
+    pub probes: &'a P,
 }
 
 /// A judge: [`crate::judge::judge`] in production, something that panics in a test.
@@ -70,10 +73,10 @@ pub type JudgeFn = fn(&HookPolicy, &Evidence) -> Verdict;
 
 /// Runs one hook execution and returns its decision record (also when the
 /// report failed: the record says so, and the caller turns it into an error).
-pub async fn execute<M, A, D, R, W>(
+pub async fn execute<M, A, D, R, W, P>(
     policy: &Policy,
     execution: &Execution,
-    providers: Providers<'_, M, A, D, R, W>,
+    providers: Providers<'_, M, A, D, R, W, P>,
     judge: JudgeFn,
 ) -> DecisionRecord
 where
@@ -82,6 +85,7 @@ where
     D: DeploymentSource,
     R: StatusReporter,
     W: SwitchSource,
+    P: ProbeSource,
 {
     let started = Instant::now();
     let budget = evidence_budget(execution, started);
@@ -158,12 +162,12 @@ const MEASUREMENT_ALLOWANCE_SECS: i64 = 20;
 /// seconds by `clock`) comes near, hands the state to the next run. A freeze or
 /// an override ends the analysis at once.
 #[allow(clippy::too_many_arguments)]
-pub async fn execute_analysis<M, A, D, R, W, C, K>(
+pub async fn execute_analysis<M, A, D, R, W, C, K, P>(
     policy: &Policy,
     section: &HookPolicy,
     analysis: &AnalysisPolicy,
     execution: &Execution,
-    providers: Providers<'_, M, A, D, R, W>,
+    providers: Providers<'_, M, A, D, R, W, P>,
     judge: JudgeFn,
     clock: &C,
     continuation: &K,
@@ -176,6 +180,7 @@ where
     D: DeploymentSource,
     R: StatusReporter,
     W: SwitchSource,
+    P: ProbeSource,
     C: Clock,
     K: Continuation,
 {
@@ -275,10 +280,10 @@ where
 
 /// Reports `Failed` for `reason` without collecting evidence (an unreadable
 /// continuation, say): the fail-closed answer when there is nothing to judge.
-pub async fn fail_without_evidence<M, A, D, R, W>(
+pub async fn fail_without_evidence<M, A, D, R, W, P>(
     policy: &Policy,
     execution: &Execution,
-    providers: Providers<'_, M, A, D, R, W>,
+    providers: Providers<'_, M, A, D, R, W, P>,
     reason: String,
 ) -> DecisionRecord
 where
@@ -328,13 +333,13 @@ fn evidence_budget(execution: &Execution, started: Instant) -> Duration {
 
 /// Collects evidence, the deployment and the switches concurrently at `now`,
 /// each bounded by `budget`, and judges.
-async fn measure<M, A, D, R, W>(
+async fn measure<M, A, D, R, W, P>(
     policy: &Policy,
     section: &HookPolicy,
     execution: &Execution,
     now: i64,
     budget: Duration,
-    providers: &Providers<'_, M, A, D, R, W>,
+    providers: &Providers<'_, M, A, D, R, W, P>,
     judge: JudgeFn,
 ) -> Measured
 where
@@ -343,10 +348,14 @@ where
     D: DeploymentSource,
     R: StatusReporter,
     W: SwitchSource,
+    P: ProbeSource,
 {
     let timed_out = EvidenceError::TimedOut {
         budget_ms: budget.as_millis() as u64,
     };
+    // Probes may use the budget less a little, so their evidence is in
+    // before the collection as a whole times out.
+    let probe_deadline = Instant::now() + probe_budget(budget);
     // Discovery (when the policy names `${canary.…}`) must come before the
     // metrics it names; the deployment and the switches run alongside both.
     let evaluate = timeout(budget, async {
@@ -375,7 +384,15 @@ where
         let policy = bound.as_ref().unwrap_or(policy);
         let section = policy.hook(execution.hook).unwrap_or(section);
         let plan = evidence::plan(policy, execution.hook, now);
-        let evidence = evidence::collect(&plan, now, providers.metrics, providers.alarms).await;
+        let evidence = evidence::collect_with_probes(
+            &plan,
+            now,
+            providers.metrics,
+            providers.alarms,
+            providers.probes,
+            probe_deadline,
+        )
+        .await;
         (judge_safely(judge, section, &evidence), discovery)
     });
     let describe = timeout(
@@ -413,10 +430,10 @@ fn discovery_failed(reason: String) -> Verdict {
 }
 
 /// Applies dry run and the switches, reports once, and builds the record.
-async fn finish<M, A, D, R, W>(
+async fn finish<M, A, D, R, W, P>(
     policy: &Policy,
     execution: &Execution,
-    providers: &Providers<'_, M, A, D, R, W>,
+    providers: &Providers<'_, M, A, D, R, W, P>,
     started: Instant,
     measured: Measured,
     analysis: Option<AnalysisSummary>,
@@ -534,6 +551,15 @@ where
         gate_version: env!("CARGO_PKG_VERSION"),
     }
 }
+
+/// Time the smoke probes may take: the evidence budget less a little, so the
+/// attempts made so far are judged, not lost to the budget's own timeout.
+fn probe_budget(budget: Duration) -> Duration {
+    budget.saturating_sub((budget / 10).min(PROBE_BUDGET_RESERVE))
+}
+
+/// At most this much of the evidence budget is kept back from the probes.
+const PROBE_BUDGET_RESERVE: Duration = Duration::from_millis(250);
 
 /// Judges, turning a panic into a `Failed` verdict that names it.
 fn judge_safely(judge: JudgeFn, section: &HookPolicy, evidence: &Evidence) -> Verdict {

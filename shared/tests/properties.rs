@@ -126,7 +126,9 @@ impl GateSpec {
 fn the_check(section: &HookPolicy) -> &ThresholdCheck {
     match &section.gates[0].check {
         GateCheck::Threshold(check) => check,
-        GateCheck::Alarms(_) => unreachable!("only threshold gates are generated"),
+        GateCheck::Alarms(_) | GateCheck::Probe(_) => {
+            unreachable!("only threshold gates are generated")
+        }
     }
 }
 
@@ -214,6 +216,7 @@ fn evidence(now: i64, data: MetricData) -> Evidence {
         alarms: None,
         preflight: PreflightEvidence::default(),
         history: Default::default(),
+        probes: Default::default(),
     }
 }
 
@@ -362,6 +365,7 @@ fn without_evidence(section: &HookPolicy, now: i64, how: &NoEvidence) -> Evidenc
         alarms: None,
         preflight: PreflightEvidence::default(),
         history: Default::default(),
+        probes: Default::default(),
     }
 }
 

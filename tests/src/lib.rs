@@ -240,6 +240,18 @@ impl Emulator {
         minutes: usize,
         per_minute: impl Fn(usize) -> AlbMinute,
     ) {
+        self.seed_alb_on(target_group, LOAD_BALANCER, minutes, per_minute);
+    }
+
+    /// [`Emulator::seed_alb`] for any target group and load balancer (the
+    /// dimensions of an ALB created in moto, say).
+    pub fn seed_alb_on(
+        &self,
+        target_group: &str,
+        load_balancer: &str,
+        minutes: usize,
+        per_minute: impl Fn(usize) -> AlbMinute,
+    ) {
         let now = epoch_secs();
         let current = now - now % 60;
         let mut data = Vec::new();
@@ -250,7 +262,7 @@ impl Emulator {
             let datum = |name: &str| {
                 MetricDatum::builder()
                     .metric_name(name)
-                    .set_dimensions(Some(alb_dimensions(target_group)))
+                    .set_dimensions(Some(alb_dimensions(target_group, load_balancer)))
                     .timestamp(stamp)
             };
             if let Some(requests) = m.requests {
@@ -286,7 +298,7 @@ impl Drop for Emulator {
     }
 }
 
-fn alb_dimensions(target_group: &str) -> Vec<Dimension> {
+fn alb_dimensions(target_group: &str, load_balancer: &str) -> Vec<Dimension> {
     vec![
         Dimension::builder()
             .name("TargetGroup")
@@ -294,7 +306,7 @@ fn alb_dimensions(target_group: &str) -> Vec<Dimension> {
             .build(),
         Dimension::builder()
             .name("LoadBalancer")
-            .value(LOAD_BALANCER)
+            .value(load_balancer)
             .build(),
     ]
 }

@@ -147,3 +147,61 @@ fn a_missing_baseline_is_not_a_pass() {
     assert!(reason.contains("deployment discovery"), "{reason}");
     assert!(record["discovery_error"].is_string(), "{record}");
 }
+
+#[test]
+fn discovery_finds_green_and_blue_and_compares_them() {
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    let alb = emulator.create_alb_with_target_groups("web", &["web-blue", "web-green"]);
+    let (blue, green) = (&alb.target_groups[0], &alb.target_groups[1]);
+    emulator.register_ecs_blue_green(&deployment, "cluster:web", "web-blue", "web-green");
+    emulator.seed_alb_on(green, &alb.load_balancer, 10, |_| {
+        slower(AlbMinute::healthy(), 1.5)
+    });
+    emulator.seed_alb_on(blue, &alb.load_balancer, 10, |_| AlbMinute::healthy());
+    let policy = temp_file("baseline.yaml", POLICY);
+    // Empty overrides: the hook must find both sides from the deployment.
+    let hook = HookProcess::start(
+        &emulator,
+        "before-allow-traffic",
+        &[
+            ("GATE_POLICY_FILE", policy.to_str().unwrap()),
+            ("TARGET_GROUP", ""),
+            ("LOAD_BALANCER", ""),
+        ],
+    );
+    invoke(&emulator, lifecycle_event(&deployment, "exec-1"), 30_000);
+    let (stdout, stderr) = hook.finish();
+    assert_eq!(emulator.accepted_statuses(), vec!["Failed"], "{stderr}");
+    let record = &decision_records(&stdout)[0];
+    assert_eq!(
+        record["discovery"]["canary"]["target_group"],
+        green.as_str(),
+        "{record}"
+    );
+    assert_eq!(
+        record["discovery"]["baseline"]["target_group"],
+        blue.as_str()
+    );
+    assert_eq!(
+        record["discovery"]["canary"]["load_balancer"],
+        alb.load_balancer.as_str()
+    );
+    let relative = gate(record, "latency-vs-baseline");
+    assert_eq!(relative["outcome"], "fail", "{relative}");
+    let calls: Vec<String> = emulator
+        .calls()
+        .iter()
+        .filter_map(|c| c["operation"].as_str().map(str::to_string))
+        .collect();
+    for call in [
+        "ListDeploymentTargets",
+        "BatchGetDeploymentTargets",
+        "DescribeTargetGroups",
+    ] {
+        assert!(
+            calls.iter().any(|c| c == call),
+            "{call} missing from {calls:?}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 //! Evidence: what the providers collect and the judge decides on.
 //!
 //! Shaped after Argo Rollouts' analysis package, with one change: providers never
-//! judge. Each provider ([`cloudwatch`], [`alarms`], [`deployment`]) sits behind a
+//! judge. Each provider ([`cloudwatch`], [`alarms`], [`deployment`], [`probes`]) sits behind a
 //! trait of one or two calls and returns typed values, the query as resolved and
 //! the API's own status; a failure is returned as data (an `Err` inside the
 //! evidence) so that the judge always gets one record per check and decides what
@@ -16,14 +16,17 @@ pub mod alarms;
 pub mod cloudwatch;
 pub mod deployment;
 pub mod discovery;
+pub mod probes;
 pub mod switches;
 
 use crate::hook::Hook;
-use crate::policy::{GateCheck, MetricQuery, Policy, SeriesKind};
+use crate::policy::{GateCheck, MetricQuery, Policy, ProbeCheck, SeriesKind};
 use crate::window::{gate_window, TimeRange};
+use probes::{NoProbes, ProbeRun, ProbeSource};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use tokio::time::Instant;
 
 /// Why a provider could not collect evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
@@ -192,6 +195,10 @@ pub struct EvidencePlan {
     /// over the gates' windows shifted back by it. Fetched concurrently with
     /// `metrics`, as CloudWatch takes one time range per request.
     pub history: Vec<(i64, MetricRequest)>,
+    /// This hook's probe gates by gate name, in policy order. Not serialized:
+    /// headers may carry credentials.
+    #[serde(skip)]
+    pub probes: Vec<(String, ProbeCheck)>,
 }
 
 impl EvidencePlan {
@@ -216,7 +223,13 @@ pub struct Evidence {
     pub preflight: PreflightEvidence,
     /// History baselines by offset (seconds back); empty when none was asked.
     pub history: BTreeMap<i64, Result<MetricData, EvidenceError>>,
+    /// Each probe gate's attempts, by gate name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub probes: ProbeResults,
 }
+
+/// Probe evidence by gate name.
+pub type ProbeResults = BTreeMap<String, Result<ProbeRun, EvidenceError>>;
 
 /// What a preflight found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -253,6 +266,11 @@ impl Evidence {
                     .flat_map(|p| p.alarms.iter().cloned())
                     .collect(),
             },
+            probes: plan
+                .probes
+                .iter()
+                .map(|(gate, _)| (gate.clone(), Err(error.clone())))
+                .collect(),
         }
     }
 }
@@ -266,6 +284,7 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
     let mut range: Option<TimeRange> = None;
     let mut alarms = BTreeSet::new();
     let mut history: BTreeMap<i64, (TimeRange, BTreeSet<MetricQuery>)> = BTreeMap::new();
+    let mut probes = Vec::new();
     for gate in &section.gates {
         match &gate.check {
             GateCheck::Threshold(check) => {
@@ -288,6 +307,7 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
                 }
             }
             GateCheck::Alarms(check) => alarms.extend(check.names.iter().cloned()),
+            GateCheck::Probe(check) => probes.push((gate.name.clone(), (**check).clone())),
         }
     }
     EvidencePlan {
@@ -309,6 +329,7 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
                 )
             })
             .collect(),
+        probes,
     }
 }
 
@@ -342,6 +363,10 @@ fn preflight_request(policy: &Policy, this_hook: Hook) -> PreflightRequest {
                     }
                 }
                 GateCheck::Alarms(check) => request.alarms.extend(check.names.iter().cloned()),
+                // Not preflighted: at BeforeInstall the test listener does not
+                // serve the replacement yet, so an answer would prove nothing,
+                // and the hosts were already checked against `probe_hosts`.
+                GateCheck::Probe(_) => {}
             }
         }
     }
@@ -351,7 +376,42 @@ fn preflight_request(policy: &Policy, this_hook: Hook) -> PreflightRequest {
 /// Collects everything `plan` asks for, concurrently: one `GetMetricData`
 /// request, one `DescribeAlarms` request and the preflight's `ListMetrics`
 /// lookups all run at once. Failures are kept in the evidence, never returned.
+/// Probes are not sent ([`NoProbes`]): see [`collect_with_probes`].
 pub async fn collect<M: MetricSource, A: AlarmSource>(
+    plan: &EvidencePlan,
+    now: i64,
+    metrics: &M,
+    alarms: &A,
+) -> Evidence {
+    collect_with_probes(plan, now, metrics, alarms, &NoProbes, Instant::now()).await
+}
+
+/// [`collect`], with the plan's probe gates sent through `probes` at the same
+/// time as the metric and alarm calls. No probe attempt runs past
+/// `probe_deadline`: set it a little before the collection's own budget ends,
+/// so the attempts made so far reach the judge instead of being lost to the
+/// budget's timeout.
+pub async fn collect_with_probes<M: MetricSource, A: AlarmSource, P: ProbeSource>(
+    plan: &EvidencePlan,
+    now: i64,
+    metrics: &M,
+    alarms: &A,
+    probes: &P,
+    probe_deadline: Instant,
+) -> Evidence {
+    let probe_runs =
+        futures_util::future::join_all(plan.probes.iter().map(|(gate, check)| async move {
+            (gate.clone(), Ok(probes.probe(check, probe_deadline).await))
+        }));
+    let (mut evidence, probe_runs) = tokio::join!(
+        collect_metrics_and_alarms(plan, now, metrics, alarms),
+        probe_runs
+    );
+    evidence.probes = probe_runs.into_iter().collect();
+    evidence
+}
+
+async fn collect_metrics_and_alarms<M: MetricSource, A: AlarmSource>(
     plan: &EvidencePlan,
     now: i64,
     metrics: &M,
@@ -400,6 +460,7 @@ pub async fn collect<M: MetricSource, A: AlarmSource>(
                 .flat_map(|p| p.alarms.iter().cloned())
                 .collect(),
         },
+        probes: ProbeResults::new(),
     }
 }
 

@@ -138,6 +138,7 @@ fn judge_live(canary: Side, baseline: Side) -> Verdict {
         alarms: None,
         preflight: PreflightEvidence::default(),
         history: Default::default(),
+        probes: Default::default(),
     };
     judge(&section, &evidence)
 }
@@ -302,6 +303,7 @@ fn a_history_baseline_reads_the_same_metric_a_week_earlier() {
             metrics: Some(Ok(now)),
             alarms: None,
             preflight: PreflightEvidence::default(),
+            probes: Default::default(),
             history: [(
                 WEEK,
                 if history_ok {
@@ -382,4 +384,144 @@ fn explicit_variables_override_discovery() {
     assert!(check
         .canary_queries()
         .all(|q| q.dimensions.contains(&("TargetGroup".into(), GREEN.into()))));
+}
+
+const STATISTICAL: &str = r#"
+version: 1
+metric_defaults:
+  namespace: AWS/ApplicationELB
+  dimensions: { TargetGroup: "${canary.target_group}" }
+  window: 10m
+hooks:
+  BeforeAllowTraffic:
+    gates:
+      - name: errors-two-proportion
+        ratio:
+          numerator: [{ name: HTTPCode_Target_5XX_Count, stat: Sum }]
+          denominator: [{ name: RequestCount, stat: Sum }]
+        baseline: live
+        test: two_proportion
+        comparison: ">"
+        threshold: baseline
+        min_sample: { at_least: 500 }
+      - name: latency-rank-sum
+        metric: { name: TargetResponseTime, stat: p95 }
+        baseline: live
+        test: mann_whitney
+        alpha: 0.01
+        comparison: ">"
+        threshold: 1.1 x baseline
+"#;
+
+/// Judges STATISTICAL with ten minutes per side: per-minute requests, errors
+/// and p95 values.
+fn judge_statistical(canary: [&[f64]; 3], baseline: [&[f64]; 3]) -> Verdict {
+    let policy = Policy::from_yaml(STATISTICAL, "stats.yaml", &|_| None)
+        .unwrap()
+        .bind(Hook::BeforeAllowTraffic, &discovery())
+        .unwrap();
+    let section = policy.hook(Hook::BeforeAllowTraffic).unwrap().clone();
+    let start = NOW - 120 - (NOW - 120) % 60 - 600;
+    let mut data = MetricData::new();
+    for gate in &section.gates {
+        let GateCheck::Threshold(check) = &gate.check else {
+            continue;
+        };
+        for query in check.all_queries() {
+            let tg = &query.dimensions[0].1;
+            let side = if tg == GREEN { canary } else { baseline };
+            let values = match query.metric_name.as_str() {
+                "RequestCount" => side[0],
+                "HTTPCode_Target_5XX_Count" => side[1],
+                _ => side[2],
+            };
+            let points = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (start + 60 * i as i64, *v))
+                .collect();
+            let series = RawSeries {
+                points,
+                status: crate::evidence::SeriesStatus::Complete,
+                messages: vec![],
+            };
+            data.insert(query.clone(), series);
+        }
+    }
+    let evidence = Evidence {
+        now: NOW,
+        metrics: Some(Ok(data)),
+        alarms: None,
+        preflight: PreflightEvidence::default(),
+        history: Default::default(),
+        probes: Default::default(),
+    };
+    judge(&section, &evidence)
+}
+
+#[test]
+fn sparse_errors_on_a_clean_baseline_fail_the_two_proportion_test() {
+    let p95 = [0.3; 10];
+    // 8 errors in 1000 requests against none in 5000.
+    let verdict = judge_statistical(
+        [
+            &[100.0; 10],
+            &[0.0, 1.0, 0.0, 2.0, 0.0, 1.0, 0.0, 3.0, 0.0, 1.0],
+            &p95,
+        ],
+        [&[500.0; 10], &[0.0; 10], &p95],
+    );
+    let errors = gate(&verdict, "errors-two-proportion");
+    assert_eq!(errors.outcome, GateOutcome::Fail, "{}", errors.reason);
+    let figures = errors.statistics.as_ref().unwrap();
+    assert_eq!(figures["canary"]["events"], 8);
+    assert_eq!(figures["baseline"]["trials"], 5000);
+    // 2 in 1000 against 10 in 10000: noise.
+    let verdict = judge_statistical(
+        [
+            &[100.0; 10],
+            &[0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+            &p95,
+        ],
+        [&[1000.0; 10], &[1.0; 10], &p95],
+    );
+    assert_eq!(
+        gate(&verdict, "errors-two-proportion").outcome,
+        GateOutcome::Pass
+    );
+    // 300 requests: under the 500 the gate asks for.
+    let verdict = judge_statistical(
+        [&[30.0; 10], &[0.0; 10], &p95],
+        [&[1000.0; 10], &[1.0; 10], &p95],
+    );
+    assert_eq!(
+        gate(&verdict, "errors-two-proportion").outcome,
+        GateOutcome::Inconclusive
+    );
+}
+
+#[test]
+fn a_shifted_latency_distribution_fails_the_rank_sum_test() {
+    let requests = [1000.0; 10];
+    let errors = [0.0; 10];
+    let base = [0.30, 0.32, 0.29, 0.31, 0.33, 0.30, 0.28, 0.31, 0.30, 0.32];
+    let slower: Vec<f64> = base.iter().map(|v| v * 1.5).collect();
+    let verdict = judge_statistical([&requests, &errors, &slower], [&requests, &errors, &base]);
+    let latency = gate(&verdict, "latency-rank-sum");
+    assert_eq!(latency.outcome, GateOutcome::Fail, "{}", latency.reason);
+    // The same distribution, reordered: no shift.
+    let mut shuffled = base;
+    shuffled.reverse();
+    let verdict = judge_statistical([&requests, &errors, &shuffled], [&requests, &errors, &base]);
+    assert_eq!(
+        gate(&verdict, "latency-rank-sum").outcome,
+        GateOutcome::Pass
+    );
+    // 5 % slower: significant perhaps, but inside the 1.1 x tolerance.
+    let slightly: Vec<f64> = base.iter().map(|v| v * 1.05).collect();
+    let verdict = judge_statistical([&requests, &errors, &slightly], [&requests, &errors, &base]);
+    assert_eq!(
+        gate(&verdict, "latency-rank-sum").outcome,
+        GateOutcome::Pass
+    );
 }

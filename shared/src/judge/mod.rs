@@ -7,11 +7,12 @@
 //! best to worst; the hook's status is the worst outcome of its critical gates,
 //! with `Inconclusive` mapped by the hook's `on_inconclusive`.
 //!
-//! One file per kind of check: [`threshold`], [`alarms`], [`preflight`].
+//! One file per kind of check: [`threshold`], [`alarms`], [`preflight`], [`probes`].
 
 pub mod alarms;
 mod compare;
 pub mod preflight;
+pub mod probes;
 pub mod statistics;
 pub mod threshold;
 
@@ -219,6 +220,9 @@ pub fn judge(section: &HookPolicy, evidence: &Evidence) -> Verdict {
                     threshold::judge(gate, check, section.ingestion_lag_secs, evidence)
                 }
                 GateCheck::Alarms(check) => alarms::judge(gate, check, evidence.alarms.as_ref()),
+                GateCheck::Probe(check) => {
+                    probes::judge(gate, check, evidence.probes.get(&gate.name))
+                }
             };
             result.dry_run = gate.dry_run;
             result

@@ -84,6 +84,7 @@ fn evidence(section: &HookPolicy, alb: &Alb) -> Evidence {
         alarms: None,
         preflight: PreflightEvidence::default(),
         history: Default::default(),
+        probes: Default::default(),
     }
 }
 
@@ -505,6 +506,7 @@ fn alarm_gates() {
                 .collect())),
             preflight: PreflightEvidence::default(),
             history: Default::default(),
+            probes: Default::default(),
         };
         let verdict = judge(&section, &evidence);
         assert_eq!(
@@ -534,6 +536,7 @@ fn preflight_blocks_on_a_missing_required_metric_only() {
                 .collect(),
             alarms: Default::default(),
         },
+        probes: Default::default(),
     };
     assert_eq!(
         judge(&section, &exists(&|_| true)).status,

@@ -145,6 +145,8 @@ pub enum GateCheck {
     Threshold(Box<ThresholdCheck>),
     /// CloudWatch alarms that must not be in ALARM.
     Alarms(AlarmCheck),
+    /// HTTP requests whose answers must meet expectations.
+    Probe(Box<ProbeCheck>),
 }
 
 /// CloudWatch alarms a gate watches.
@@ -586,5 +588,121 @@ impl fmt::Display for MetricQuery {
     }
 }
 
+/// An HTTP smoke probe: the same request sent `repeat` times, each answer
+/// held to the expectations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeCheck {
+    /// `GET`, `POST`, ... (upper case).
+    pub method: String,
+    /// `http` or `https`, host allowed by `probe_hosts`, `${VAR}` resolved.
+    pub url: String,
+    /// Request headers, values resolved. Never copied into reasons or records.
+    pub headers: Vec<(String, String)>,
+    /// What every answer must look like.
+    pub expect: ProbeExpectations,
+    /// The slowest acceptable answer, measured from sending the request to
+    /// the end of the (bounded) body.
+    pub max_latency_ms: Option<u64>,
+    /// How many attempts are made.
+    pub repeat: u32,
+    /// How many attempts are in flight at once.
+    pub concurrency: u32,
+    /// The fraction of attempts that must meet the expectations (1.0: all).
+    pub min_success: f64,
+    /// Limit on establishing a connection (TCP and TLS).
+    pub connect_timeout_ms: u64,
+    /// Limit on one attempt, redirects and body included.
+    pub total_timeout_ms: u64,
+    /// The policy's `probe_hosts`: the only hosts the probe, and any redirect
+    /// it follows, may reach.
+    pub allowed_hosts: Vec<AllowedHost>,
+}
+
+/// What a probe's answers must show. Every present expectation must hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeExpectations {
+    /// Acceptable statuses; any matching entry is enough.
+    pub status: Vec<StatusMatch>,
+    /// Text the (bounded) body must contain.
+    pub body_contains: Option<String>,
+    /// A value the JSON body must hold at a pointer.
+    pub json_pointer: Option<JsonPointerExpectation>,
+}
+
+/// One acceptable HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusMatch {
+    /// Exactly this code.
+    Code(u16),
+    /// Any code of this class: `2` is `2xx`.
+    Class(u16),
+}
+
+impl StatusMatch {
+    /// Whether `status` is acceptable.
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusMatch::Code(code) => status == code,
+            StatusMatch::Class(class) => status / 100 == class,
+        }
+    }
+}
+
+impl fmt::Display for StatusMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusMatch::Code(code) => write!(f, "{code}"),
+            StatusMatch::Class(class) => write!(f, "{class}xx"),
+        }
+    }
+}
+
+/// `pointer` (RFC 6901, e.g. `/status`) must hold `equals`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JsonPointerExpectation {
+    /// An RFC 6901 pointer: empty, or starting with `/`.
+    pub pointer: String,
+    /// The expected JSON value; numbers compare by value (`1` equals `1.0`).
+    pub equals: serde_json::Value,
+}
+
+/// A host a probe may reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedHost {
+    /// Lower-case host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// When set, only this port; otherwise any port.
+    pub port: Option<u16>,
+}
+
+impl AllowedHost {
+    /// Whether `url` points at this host (and port, when one is set).
+    pub fn allows(&self, url: &url::Url) -> bool {
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) => d.trim_end_matches('.').to_ascii_lowercase(),
+            Some(url::Host::Ipv4(ip)) => ip.to_string(),
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            None => return false,
+        };
+        host == self.host
+            && self
+                .port
+                .is_none_or(|p| url.port_or_known_default() == Some(p))
+    }
+}
+
+impl fmt::Display for AllowedHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.host.contains(':'), self.port) {
+            (true, Some(port)) => write!(f, "[{}]:{port}", self.host),
+            (false, Some(port)) => write!(f, "{}:{port}", self.host),
+            (_, None) => f.write_str(&self.host),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod probe_tests;

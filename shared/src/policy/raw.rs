@@ -18,6 +18,9 @@ pub struct RawPolicy {
     #[serde(default)]
     pub metric_defaults: Option<RawMetricDefaults>,
     pub hooks: Spanned<BTreeMap<String, Spanned<RawHookPolicy>>>,
+    /// Hosts smoke probes may reach (`host` or `host:port`).
+    #[serde(default)]
+    pub probe_hosts: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// Values every metric query and gate inherits unless it sets its own.
@@ -81,6 +84,7 @@ pub struct RawGate {
     pub pass_if_not_worse_than: Option<Spanned<RawScalar>>,
     pub test: Option<Spanned<String>>,
     pub alpha: Option<Spanned<f64>>,
+    pub probe: Option<Spanned<RawProbe>>,
 }
 
 /// `baseline: live` or `baseline: { history: 7d }`.
@@ -98,6 +102,58 @@ pub enum RawBaseline {
 #[serde(deny_unknown_fields)]
 pub struct RawBaselineSpec {
     pub history: Spanned<RawScalar>,
+}
+
+/// An HTTP smoke probe.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    pub method: Option<Spanned<String>>,
+    pub url: Spanned<String>,
+    #[serde(default)]
+    pub headers: Option<BTreeMap<String, Spanned<String>>>,
+    pub expect: Option<Spanned<RawProbeExpect>>,
+    pub max_latency: Option<Spanned<RawScalar>>,
+    pub repeat: Option<Spanned<u32>>,
+    pub concurrency: Option<Spanned<u32>>,
+    pub min_success: Option<Spanned<RawScalar>>,
+    pub timeout: Option<Spanned<RawProbeTimeout>>,
+}
+
+/// What a probe's answers must show.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbeExpect {
+    pub status: Option<Spanned<RawStatus>>,
+    pub body_contains: Option<Spanned<String>>,
+    pub json_pointer: Option<Spanned<RawJsonPointer>>,
+}
+
+/// `200`, `2xx`, or a list of them. The list's position is the field's:
+/// precise enough for a list a person reads at a glance.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawStatus {
+    /// One code or class.
+    One(RawScalar),
+    /// Several, any of which is acceptable.
+    Many(Vec<RawScalar>),
+}
+
+/// A JSON value expected at a pointer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJsonPointer {
+    pub pointer: Spanned<String>,
+    pub equals: Spanned<serde_json::Value>,
+}
+
+/// Connect and total limits of one probe attempt.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbeTimeout {
+    pub connect: Option<Spanned<RawScalar>>,
+    pub total: Option<Spanned<RawScalar>>,
 }
 
 /// A ratio of two sums of queries, e.g. [5XX] / [RequestCount], or

@@ -31,7 +31,9 @@ fn embedded_default_encodes_the_adr_triggers() {
         let by_name =
             |name: &str| match &section.gates.iter().find(|g| g.name == name).unwrap().check {
                 GateCheck::Threshold(t) => t.clone(),
-                GateCheck::Alarms(_) => panic!("{name} is not a threshold gate"),
+                GateCheck::Alarms(_) | GateCheck::Probe(_) => {
+                    panic!("{name} is not a threshold gate")
+                }
             };
         let errors = by_name("error-rate");
         assert_eq!(
@@ -179,7 +181,7 @@ fn gate_shape_rules() {
     );
     let joined = found.join("\n");
     assert!(
-        joined.contains("exactly one of `metric`, `ratio` or `alarms`, found 2"),
+        joined.contains("exactly one of `metric`, `ratio`, `alarms` or `probe`, found 2"),
         "{joined}"
     );
     assert!(joined.contains("duplicate gate name \"both\""), "{joined}");

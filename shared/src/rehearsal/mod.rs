@@ -134,6 +134,7 @@ pub async fn rehearse(
                     deployments: &source,
                     reporter: &source,
                     switches: &crate::evidence::switches::NoSwitches,
+                    probes: &source,
                 };
                 let record = Box::pin(execute(policy, &execution, providers, judge)).await;
                 if record.status == LifecycleStatus::Failed {

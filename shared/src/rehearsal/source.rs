@@ -9,6 +9,7 @@
 
 use super::scenario::{Minute, Scenario, Version};
 use crate::evidence::deployment::{DeploymentInfo, DeploymentSource};
+use crate::evidence::probes::{ProbeRun, ProbeSource};
 use crate::evidence::{
     AlarmSource, AlarmStates, EvidenceError, MetricData, MetricIdentity, MetricRequest,
     MetricSource, RawSeries, SeriesStatus,
@@ -145,6 +146,22 @@ impl AlarmSource for ScenarioSource<'_> {
     }
 }
 
+impl ProbeSource for ScenarioSource<'_> {
+    async fn probe(
+        &self,
+        _check: &crate::policy::ProbeCheck,
+        _deadline: tokio::time::Instant,
+    ) -> ProbeRun {
+        // A scenario describes metrics, not the replacement's HTTP answers, and
+        // a rehearsal never touches the network: the gate is inconclusive, and
+        // the hook's `on_inconclusive` decides, as it would with no answer.
+        ProbeRun::NotRun(format!(
+            "a rehearsal sends no HTTP probes (scenario {:?} describes metrics only); the probe decides only in a real deployment",
+            self.scenario.name
+        ))
+    }
+}
+
 impl DeploymentSource for ScenarioSource<'_> {
     async fn deployment(&self, _deployment_id: &str) -> Result<DeploymentInfo, EvidenceError> {
         Ok(DeploymentInfo {
@@ -168,5 +185,81 @@ impl StatusReporter for ScenarioSource<'_> {
             reports.push(status);
         }
         Ok(ReportOutcome::Accepted)
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use crate::hook::Hook;
+    use crate::judge::{GateOutcome, LifecycleStatus};
+    use crate::policy::Policy;
+    use crate::rehearsal::{rehearsal_env, rehearse, Scenario, Step, SHIPPED_SCENARIOS};
+
+    /// The default AfterAllowTestTraffic section with a probe gate added, and
+    /// `on_inconclusive` as given.
+    fn policy_with_probe(on_inconclusive: &str) -> Policy {
+        let yaml = format!(
+            "version: 1
+probe_hosts: [test.internal.example.com]
+metric_defaults:
+  namespace: AWS/ApplicationELB
+  dimensions: {{ TargetGroup: \"${{TARGET_GROUP}}\", LoadBalancer: \"${{LOAD_BALANCER}}\" }}
+hooks:
+  AfterAllowTestTraffic:
+    on_inconclusive: {on_inconclusive}
+    gates:
+      - name: healthy-hosts
+        ratio:
+          numerator:   [{{ name: HealthyHostCount, stat: Minimum }}]
+          denominator: [{{ name: HealthyHostCount, stat: Minimum }}, {{ name: UnHealthyHostCount, stat: Maximum }}]
+        comparison: \"<\"
+        threshold: 95%
+        window: 3m
+        evaluation_periods: 2
+      - name: smoke
+        probe: {{ url: \"http://test.internal.example.com/health\" }}
+"
+        );
+        Policy::from_yaml(&yaml, "probe.yaml", &rehearsal_env).unwrap()
+    }
+
+    async fn test_traffic_hook(policy: &Policy) -> (LifecycleStatus, String, GateOutcome, String) {
+        let (name, text) = SHIPPED_SCENARIOS[0];
+        let scenario = Scenario::from_yaml(text, name).unwrap();
+        let rehearsal = rehearse(&scenario, policy, |_| {}).await;
+        rehearsal
+            .steps
+            .iter()
+            .find_map(|s| match s {
+                Step::Hook { record, .. } if record.hook == Hook::AfterAllowTestTraffic => {
+                    let smoke = record.gates.iter().find(|g| g.name == "smoke").unwrap();
+                    Some((
+                        record.status,
+                        record.reason.clone(),
+                        smoke.outcome,
+                        smoke.reason.clone(),
+                    ))
+                }
+                _ => None,
+            })
+            .expect("the scenario runs AfterAllowTestTraffic")
+    }
+
+    #[tokio::test]
+    async fn a_rehearsal_sends_no_probe_and_says_so() {
+        let (status, reason, outcome, smoke) = test_traffic_hook(&policy_with_probe("fail")).await;
+        assert_eq!(outcome, GateOutcome::Inconclusive);
+        assert!(
+            smoke.starts_with("probe GET http://test.internal.example.com/health was not sent: a rehearsal sends no HTTP probes"),
+            "{smoke}"
+        );
+        // Unknown is not healthy: under the default on_inconclusive the hook fails.
+        assert_eq!(status, LifecycleStatus::Failed, "{reason}");
+        let (status, reason, _, _) = test_traffic_hook(&policy_with_probe("pass")).await;
+        assert_eq!(status, LifecycleStatus::Succeeded, "{reason}");
+        assert!(
+            reason.contains("1 inconclusive, allowed by on_inconclusive: pass"),
+            "{reason}"
+        );
     }
 }

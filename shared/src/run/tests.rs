@@ -129,6 +129,7 @@ async fn run(
         deployments: &FakeCodeDeploy,
         reporter,
         switches: &crate::evidence::switches::NoSwitches,
+        probes: &NoProbes,
     };
     execute(&policy, &execution(hook, left), providers, judge).await
 }
@@ -258,6 +259,7 @@ async fn a_hook_missing_from_the_policy_fails_closed() {
         deployments: &FakeCodeDeploy,
         reporter: &reporter,
         switches: &crate::evidence::switches::NoSwitches,
+        probes: &NoProbes,
     };
     let record = execute(
         &policy,
@@ -353,6 +355,7 @@ async fn a_hook_in_dry_run_reports_succeeded_and_records_the_verdict() {
         deployments: &FakeCodeDeploy,
         reporter: &reporter,
         switches: &crate::evidence::switches::NoSwitches,
+        probes: &NoProbes,
     };
     let record = execute(
         &policy,
@@ -386,6 +389,7 @@ async fn a_hook_in_dry_run_reports_succeeded_and_records_the_verdict() {
         deployments: &FakeCodeDeploy,
         reporter: &reporter,
         switches: &crate::evidence::switches::NoSwitches,
+        probes: &NoProbes,
     };
     let record = execute(
         &policy,
@@ -422,6 +426,7 @@ async fn run_switched(
         deployments: &FakeCodeDeploy,
         reporter: &reporter,
         switches: &switches,
+        probes: &NoProbes,
     };
     let record = execute(
         policy,
@@ -643,6 +648,7 @@ mod bake {
                 deployments: &FakeCodeDeploy,
                 reporter,
                 switches: &crate::evidence::switches::NoSwitches,
+                probes: &NoProbes,
             };
             let deadline_at = clock.now() + 15 * 60;
             let outcome = execute_analysis(
@@ -817,6 +823,7 @@ mod bake {
                 deployments: &FakeCodeDeploy,
                 reporter: &codedeploy,
                 switches: &crate::evidence::switches::NoSwitches,
+                probes: &NoProbes,
             };
             // One long run each, for brevity: the hand-off path is covered above.
             let outcome = execute_analysis(

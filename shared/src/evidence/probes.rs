@@ -1,0 +1,378 @@
+//! Smoke probes: HTTP requests sent to the test listener, answered as evidence.
+//!
+//! The provider fetches and never judges: each attempt comes back as a
+//! [`ProbeAttempt`] (status, latency, a bounded body, or the transport error)
+//! and [`crate::judge::probes`] holds it to the policy's expectations.
+//!
+//! The endpoint is untrusted, so every way it can misbehave ends in a failed
+//! attempt with a reason, never in a hung hook or an exhausted Lambda:
+//! - connect and total timeouts per attempt, and every attempt also stops at
+//!   the hook's evidence deadline (what was not done by then says so);
+//! - at most [`MAX_BODY_BYTES`] of a body are read; the rest is never
+//!   downloaded, and the attempt records that it was truncated;
+//! - response heads are limited to [`MAX_HEAD_BYTES`];
+//! - redirects are followed only to hosts the policy allows, never from
+//!   `https` down to `http`, at most [`MAX_REDIRECTS`] times;
+//! - no proxy is used, whatever the environment says.
+//!
+//! The client is the AWS SDK's own stack (hyper-util's client, hyper-rustls,
+//! rustls on aws-lc-rs with the system's root certificates), so the binaries
+//! carry one TLS implementation. The TLS configuration is built once, on the
+//! first probe, so hooks without probes pay nothing at cold start.
+
+use crate::policy::{AllowedHost, ProbeCheck};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::Serialize;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::time::{timeout, Instant};
+
+/// The most of a response body that is read; the rest is left unread.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The largest response head (status line and headers) accepted.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Redirects followed per attempt.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// One request of a probe and what came of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProbeAttempt {
+    /// 1-based, in the order attempts were started.
+    pub index: u32,
+    /// The final answer's status, when one arrived (also when the body then failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// From sending the request to the end of the bounded body, or to the failure.
+    pub latency_ms: u64,
+    /// The first [`MAX_BODY_BYTES`] of the body. Kept only when an expectation
+    /// reads it, and never written to records (it may hold anything).
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    /// Bytes of body read (at most [`MAX_BODY_BYTES`]).
+    pub body_bytes: usize,
+    /// The body was longer than [`MAX_BODY_BYTES`]: only its start was read.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub body_truncated: bool,
+    /// Redirect targets followed, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<String>,
+    /// Why there is no complete answer: the transport error, a timeout, a
+    /// refused redirect. `None` when the answer was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a probe gate's evidence is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+pub enum ProbeRun {
+    /// Every attempt, in index order.
+    Attempts(Vec<ProbeAttempt>),
+    /// The source does not send probes (a rehearsal, an offline evaluation):
+    /// why, for the gate's reason.
+    NotRun(String),
+}
+
+/// Sends probes.
+pub trait ProbeSource: Sync {
+    /// Makes every attempt of `check`, none of them running past `deadline`.
+    fn probe(&self, check: &ProbeCheck, deadline: Instant)
+        -> impl Future<Output = ProbeRun> + Send;
+}
+
+/// A source that sends nothing: for callers that collect evidence without a
+/// network to the test listener. Every probe gate is then inconclusive.
+pub struct NoProbes;
+
+impl ProbeSource for NoProbes {
+    async fn probe(&self, _check: &ProbeCheck, _deadline: Instant) -> ProbeRun {
+        ProbeRun::NotRun("this command does not send HTTP probes".into())
+    }
+}
+
+/// The HTTP implementation.
+#[derive(Default)]
+pub struct HttpProbes {
+    tls: OnceLock<Tls>,
+}
+
+/// The TLS client configuration, or why none could be built.
+struct Tls {
+    config: Arc<rustls::ClientConfig>,
+    /// Set when the system's root certificates could not be loaded: `https`
+    /// probes then fail with this, `http` ones still work.
+    roots_error: Option<String>,
+}
+
+impl HttpProbes {
+    /// A prober; nothing is loaded until the first probe.
+    pub fn new() -> Self {
+        HttpProbes::default()
+    }
+
+    fn tls(&self) -> &Tls {
+        self.tls.get_or_init(|| {
+            use hyper_rustls::ConfigBuilderExt;
+            // Infallible in practice: aws-lc-rs has cipher suites for every
+            // default protocol version.
+            let builder = || {
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::aws_lc_rs::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .expect("aws-lc-rs supports the default TLS versions")
+            };
+            match builder().with_native_roots() {
+                Ok(with_roots) => Tls {
+                    config: Arc::new(with_roots.with_no_client_auth()),
+                    roots_error: None,
+                },
+                // Without roots no server can be verified: `https` probes
+                // fail with this reason, `http` ones still work.
+                Err(error) => Tls {
+                    config: Arc::new(
+                        builder()
+                            .with_root_certificates(rustls::RootCertStore::empty())
+                            .with_no_client_auth(),
+                    ),
+                    roots_error: Some(format!(
+                        "no trusted root certificates could be loaded ({error})"
+                    )),
+                },
+            }
+        })
+    }
+}
+
+type ProbeClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
+impl ProbeSource for HttpProbes {
+    async fn probe(&self, check: &ProbeCheck, deadline: Instant) -> ProbeRun {
+        use futures_util::stream::{self, StreamExt};
+        let tls = self.tls();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_millis(check.connect_timeout_ms)));
+        http.set_nodelay(true);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config((*tls.config).clone())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client: ProbeClient = Client::builder(TokioExecutor::new())
+            .http1_max_buf_size(MAX_HEAD_BYTES)
+            .pool_max_idle_per_host(check.concurrency as usize)
+            .build(https);
+        let keep_body = check.expect.body_contains.is_some() || check.expect.json_pointer.is_some();
+        let client = &client;
+        let roots_error = tls.roots_error.as_deref();
+        let mut attempts: Vec<ProbeAttempt> = stream::iter(1..=check.repeat)
+            .map(|index| attempt(client, check, index, deadline, keep_body, roots_error))
+            .buffer_unordered(check.concurrency.max(1) as usize)
+            .collect()
+            .await;
+        attempts.sort_by_key(|a| a.index);
+        ProbeRun::Attempts(attempts)
+    }
+}
+
+/// What an attempt learnt before it ended, kept when a timeout drops it.
+#[derive(Default)]
+struct Progress {
+    status: Option<u16>,
+    body: Vec<u8>,
+    body_bytes: usize,
+    body_truncated: bool,
+    redirects: Vec<String>,
+}
+
+async fn attempt(
+    client: &ProbeClient,
+    check: &ProbeCheck,
+    index: u32,
+    deadline: Instant,
+    keep_body: bool,
+    roots_error: Option<&str>,
+) -> ProbeAttempt {
+    let started = Instant::now();
+    let total = Duration::from_millis(check.total_timeout_ms);
+    let left = deadline.saturating_duration_since(started);
+    let mut progress = Progress::default();
+    let error = if left.is_zero() {
+        Some("not started: the hook's evidence budget ran out".to_string())
+    } else {
+        let limit = total.min(left);
+        let exchange = exchange(client, check, &mut progress, keep_body, roots_error);
+        match timeout(limit, exchange).await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error),
+            Err(_) => Some(timeout_reason(&progress, limit, limit < total)),
+        }
+    };
+    ProbeAttempt {
+        index,
+        status: progress.status,
+        latency_ms: started.elapsed().as_millis() as u64,
+        body: progress.body,
+        body_bytes: progress.body_bytes,
+        body_truncated: progress.body_truncated,
+        redirects: progress.redirects,
+        error,
+    }
+}
+
+fn timeout_reason(progress: &Progress, limit: Duration, budget: bool) -> String {
+    let what = if budget {
+        format!(
+            "cut off after {}ms: the hook's evidence budget ran out",
+            limit.as_millis()
+        )
+    } else {
+        format!(
+            "no complete answer within the total timeout of {}ms",
+            limit.as_millis()
+        )
+    };
+    match progress.status {
+        None => format!("{what} (no response head received)"),
+        Some(status) => format!(
+            "{what} (status {status} received, {} body bytes read so far)",
+            progress.body_bytes
+        ),
+    }
+}
+
+/// Sends the request, follows allowed redirects and reads the bounded body.
+async fn exchange(
+    client: &ProbeClient,
+    check: &ProbeCheck,
+    progress: &mut Progress,
+    keep_body: bool,
+    roots_error: Option<&str>,
+) -> Result<(), String> {
+    let mut url = url::Url::parse(&check.url).map_err(|e| format!("invalid URL: {e}"))?;
+    let mut method = check.method.clone();
+    let mut hops = 0;
+    loop {
+        if let (Some(error), "https") = (roots_error, url.scheme()) {
+            return Err(error.to_string());
+        }
+        let mut request = hyper::Request::builder()
+            .method(method.as_str())
+            .uri(url.as_str());
+        for (name, value) in &check.headers {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| format!("cannot build the request: {e}"))?;
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| transport_error(&e))?;
+        let status = response.status();
+        progress.status = Some(status.as_u16());
+        let location = response
+            .headers()
+            .get(hyper::header::LOCATION)
+            .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+        if let (true, Some(location)) = (status.is_redirection(), location) {
+            let target = redirect_target(&url, &location, status.as_u16(), &check.allowed_hosts)?;
+            let shown = super::bounded(target.to_string());
+            if hops == MAX_REDIRECTS {
+                return Err(format!(
+                    "more than {MAX_REDIRECTS} redirects (the last to {shown})"
+                ));
+            }
+            hops += 1;
+            progress.redirects.push(target.to_string());
+            if status == hyper::StatusCode::SEE_OTHER && method != "HEAD" {
+                method = "GET".into();
+            }
+            url = target;
+            continue;
+        }
+        let mut body = response.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                format!(
+                    "the body broke off after {} bytes: {}",
+                    progress.body_bytes,
+                    transport_error(&e)
+                )
+            })?;
+            let Ok(data) = frame.into_data() else {
+                continue; // trailers
+            };
+            let room = MAX_BODY_BYTES - progress.body_bytes;
+            let take = data.len().min(room);
+            if keep_body {
+                progress.body.extend_from_slice(&data[..take]);
+            }
+            progress.body_bytes += take;
+            if data.len() > room {
+                // The rest is never read: dropping the body closes the connection.
+                progress.body_truncated = true;
+                break;
+            }
+        }
+        return Ok(());
+    }
+}
+
+/// Where a redirect from `from` to `location` leads, if it may be followed:
+/// only to `http` or `https`, never from `https` down to `http`, and only to
+/// an allowed host.
+pub fn redirect_target(
+    from: &url::Url,
+    location: &str,
+    status: u16,
+    allowed: &[AllowedHost],
+) -> Result<url::Url, String> {
+    let target = from.join(location).map_err(|e| {
+        format!(
+            "status {status} redirects to an invalid location {} ({e})",
+            super::bounded(format!("{location:?}"))
+        )
+    })?;
+    let shown = super::bounded(target.to_string());
+    if !matches!(target.scheme(), "http" | "https") {
+        return Err(format!(
+            "status {status} redirects to {shown}: only http and https are followed"
+        ));
+    }
+    if from.scheme() == "https" && target.scheme() == "http" {
+        return Err(format!(
+            "status {status} redirects to {shown}: a downgrade from https to http is not followed"
+        ));
+    }
+    if !allowed.iter().any(|h| h.allows(&target)) {
+        return Err(format!(
+            "status {status} redirects to {shown}, whose host is not in probe_hosts; not followed"
+        ));
+    }
+    Ok(target)
+}
+
+/// An error and its causes on one line, cut to a bounded length: hyper's
+/// outer error ("client error (Connect)") says little without its sources.
+fn transport_error(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    super::bounded(parts.join(": "))
+}
+
+#[cfg(test)]
+mod tests;
