@@ -158,3 +158,40 @@ fn preflight_catches_a_misconfigured_gate_before_traffic_moves() {
     assert!(reason.contains("AWS/ApplicationELB/RequestCount [LoadBalancer=app/web/fedcba9876543210, TargetGroup=targetgroup/typo/0000] is not in CloudWatch"), "{reason}");
     assert_eq!(emulator.accepted_statuses(), vec!["Succeeded", "Failed"]);
 }
+
+#[test]
+fn any_alarm_under_a_prefix_vetoes_the_deployment() {
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    emulator.put_alarm("web-prod-latency", "OK");
+    emulator.put_alarm("web-prod-errors", "ALARM");
+    emulator.put_alarm("other-team-alarm", "ALARM");
+    let policy = temp_file(
+        "prefix.yaml",
+        "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: service-alarms\n        alarm_prefix: web-prod-\n",
+    );
+    let hook = HookProcess::start(
+        &emulator,
+        "after-allow-traffic",
+        &[("GATE_POLICY_FILE", policy.to_str().unwrap())],
+    );
+    let first = invoke(&emulator, lifecycle_event(&deployment, "exec-1"), 30_000);
+    emulator.put_alarm("web-prod-errors", "OK");
+    let second = invoke(&emulator, lifecycle_event(&deployment, "exec-2"), 30_000);
+    let (stdout, _) = hook.finish();
+    assert_eq!(first["body"]["status"], "Failed", "{first}");
+    // Only the service's alarms count: another team's ALARM is not ours.
+    assert_eq!(second["body"]["status"], "Succeeded", "{second}");
+    let records = gate_tests::decision_records(&stdout);
+    let reason = records[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("\"web-prod-errors\" is in ALARM"),
+        "{reason}"
+    );
+    assert!(!reason.contains("other-team-alarm"), "{reason}");
+    assert!(
+        records[1]["gates"][0]["reason"] == "all 2 alarms OK",
+        "{}",
+        records[1]
+    );
+}

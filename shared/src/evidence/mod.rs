@@ -170,6 +170,21 @@ pub trait AlarmSource: Sync {
         &self,
         names: &[String],
     ) -> impl Future<Output = Result<AlarmStates, EvidenceError>> + Send;
+
+    /// The state of every alarm whose name starts with `prefix`.
+    fn alarm_states_with_prefix(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<AlarmStates, EvidenceError>> + Send {
+        let message = format!("this alarm source cannot list alarms by prefix ({prefix:?})");
+        async move {
+            Err(EvidenceError::Malformed {
+                service: "CloudWatch",
+                operation: "DescribeAlarms",
+                message,
+            })
+        }
+    }
 }
 
 /// What a preflight must confirm exists.
@@ -189,6 +204,8 @@ pub struct EvidencePlan {
     pub metrics: Option<MetricRequest>,
     /// Alarms of this hook's alarm gates.
     pub alarms: Vec<String>,
+    /// Alarm name prefixes of this hook's alarm gates.
+    pub alarm_prefixes: Vec<String>,
     /// Present when the hook runs a preflight.
     pub preflight: Option<PreflightRequest>,
     /// History baselines: one request per distinct offset (seconds back), each
@@ -247,7 +264,8 @@ impl Evidence {
         Evidence {
             now,
             metrics: plan.metrics.as_ref().map(|_| Err(error.clone())),
-            alarms: (!plan.all_alarms().is_empty()).then(|| Err(error.clone())),
+            alarms: (!plan.all_alarms().is_empty() || !plan.alarm_prefixes.is_empty())
+                .then(|| Err(error.clone())),
             history: plan
                 .history
                 .iter()
@@ -283,6 +301,7 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
     let mut queries = BTreeSet::new();
     let mut range: Option<TimeRange> = None;
     let mut alarms = BTreeSet::new();
+    let mut alarm_prefixes = BTreeSet::new();
     let mut history: BTreeMap<i64, (TimeRange, BTreeSet<MetricQuery>)> = BTreeMap::new();
     let mut probes = Vec::new();
     for gate in &section.gates {
@@ -306,7 +325,10 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
                     }
                 }
             }
-            GateCheck::Alarms(check) => alarms.extend(check.names.iter().cloned()),
+            GateCheck::Alarms(check) => {
+                alarms.extend(check.names.iter().cloned());
+                alarm_prefixes.extend(check.prefix.iter().cloned());
+            }
             GateCheck::Probe(check) => probes.push((gate.name.clone(), (**check).clone())),
         }
     }
@@ -316,6 +338,7 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
             queries: queries.into_iter().collect(),
         }),
         alarms: alarms.into_iter().collect(),
+        alarm_prefixes: alarm_prefixes.into_iter().collect(),
         preflight: section.preflight.then(|| preflight_request(policy, hook)),
         history: history
             .into_iter()
@@ -425,11 +448,29 @@ async fn collect_metrics_and_alarms<M: MetricSource, A: AlarmSource>(
         }
     };
     let alarm_states = async {
-        if alarm_names.is_empty() {
-            None
-        } else {
-            Some(alarms.alarm_states(&alarm_names).await)
+        if alarm_names.is_empty() && plan.alarm_prefixes.is_empty() {
+            return None;
         }
+        // One DescribeAlarms for the names, one per prefix, all at once.
+        let named = async {
+            if alarm_names.is_empty() {
+                Ok(AlarmStates::new())
+            } else {
+                alarms.alarm_states(&alarm_names).await
+            }
+        };
+        let prefixed = futures_util::future::join_all(
+            plan.alarm_prefixes
+                .iter()
+                .map(|prefix| alarms.alarm_states_with_prefix(prefix)),
+        );
+        let (named, prefixed) = tokio::join!(named, prefixed);
+        Some(named.and_then(|named| {
+            prefixed.into_iter().try_fold(named, |mut all, found| {
+                all.extend(found?);
+                Ok(all)
+            })
+        }))
     };
     let preflight_metrics =
         futures_util::future::join_all(plan.preflight.iter().flat_map(|p| p.metrics.iter()).map(

@@ -45,8 +45,30 @@ pub fn judge(
                     notes.push(note);
                 }
             }
+            let mut watched = check.names.len();
+            if let Some(prefix) = &check.prefix {
+                let matching: Vec<(&String, &crate::evidence::AlarmObservation)> = states
+                    .iter()
+                    .filter(|(name, _)| name.starts_with(prefix.as_str()))
+                    .filter(|(name, _)| !check.names.contains(name))
+                    .collect();
+                watched += matching.len();
+                if matching.is_empty()
+                    && !check.names.iter().any(|n| n.starts_with(prefix.as_str()))
+                {
+                    worst = worst.max(GateOutcome::Error);
+                    notes.push(format!("no alarm name starts with {prefix:?}"));
+                }
+                for (name, alarm) in matching {
+                    let outcome = alarm_outcome(&alarm.state);
+                    worst = worst.max(outcome);
+                    if outcome != GateOutcome::Pass {
+                        notes.push(describe(name, alarm));
+                    }
+                }
+            }
             let reason = if notes.is_empty() {
-                format!("all {} alarms OK", check.names.len())
+                format!("all {watched} alarms OK")
             } else {
                 notes.join("; ")
             };
@@ -54,4 +76,22 @@ pub fn judge(
         }
     };
     GateResult::new(&gate.name, gate.severity, outcome, reason)
+}
+
+fn alarm_outcome(state: &str) -> GateOutcome {
+    match state {
+        "OK" => GateOutcome::Pass,
+        "ALARM" => GateOutcome::Fail,
+        _ => GateOutcome::Inconclusive,
+    }
+}
+
+fn describe(name: &str, alarm: &crate::evidence::AlarmObservation) -> String {
+    match alarm.state.as_str() {
+        "ALARM" => format!(
+            "alarm {name:?} is in ALARM ({})",
+            alarm.reason.as_deref().unwrap_or("no reason given")
+        ),
+        other => format!("alarm {name:?} is {other}"),
+    }
 }

@@ -481,6 +481,63 @@ fn alarm_section(names: &[&str]) -> HookPolicy {
 }
 
 #[test]
+fn alarm_prefix_gates() {
+    let section = Policy::from_yaml(
+        "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: veto\n        alarm_prefix: web-\n",
+        "t.yaml",
+        &env,
+    )
+    .unwrap()
+    .hook(Hook::AfterAllowTraffic)
+    .unwrap()
+    .clone();
+    let plan = crate::evidence::plan(
+        &Policy::from_yaml(
+            "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: veto\n        alarm_prefix: web-\n",
+            "t.yaml",
+            &env,
+        )
+        .unwrap(),
+        Hook::AfterAllowTraffic,
+        NOW,
+    );
+    assert_eq!(plan.alarm_prefixes, vec!["web-".to_string()]);
+    let state = |s: &str| AlarmObservation {
+        state: s.into(),
+        reason: None,
+    };
+    let cases = [
+        (vec![("web-a", "OK"), ("web-b", "OK")], GateOutcome::Pass),
+        (vec![("web-a", "OK"), ("web-b", "ALARM")], GateOutcome::Fail),
+        (
+            vec![("web-a", "INSUFFICIENT_DATA")],
+            GateOutcome::Inconclusive,
+        ),
+        // No alarm under the prefix: a typo must not disarm the gate.
+        (vec![("other", "ALARM")], GateOutcome::Error),
+    ];
+    for (states, want) in cases {
+        let evidence = Evidence {
+            now: NOW,
+            metrics: None,
+            alarms: Some(Ok(states
+                .iter()
+                .map(|(n, s)| (n.to_string(), state(s)))
+                .collect())),
+            preflight: PreflightEvidence::default(),
+            history: Default::default(),
+            probes: Default::default(),
+        };
+        let verdict = judge(&section, &evidence);
+        assert_eq!(
+            verdict.gates[0].outcome, want,
+            "{states:?}: {}",
+            verdict.gates[0].reason
+        );
+    }
+}
+
+#[test]
 fn alarm_gates() {
     let section = alarm_section(&["a", "b"]);
     let state = |s: &str| AlarmObservation {

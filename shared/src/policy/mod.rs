@@ -154,6 +154,10 @@ pub enum GateCheck {
 pub struct AlarmCheck {
     /// Alarm names, environment references resolved.
     pub names: Vec<String>,
+    /// Every alarm whose name starts with this is watched too (the team's
+    /// alarms for a service, say); at least one must exist.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// A threshold on a CloudWatch signal, judged M out of N datapoints.

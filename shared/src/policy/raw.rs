@@ -72,6 +72,7 @@ pub struct RawGate {
     pub metric: Option<Spanned<RawQuery>>,
     pub ratio: Option<Spanned<RawRatio>>,
     pub alarms: Option<Spanned<Vec<Spanned<String>>>>,
+    pub alarm_prefix: Option<Spanned<String>>,
     pub comparison: Option<Spanned<String>>,
     pub threshold: Option<Spanned<RawScalar>>,
     pub window: Option<Spanned<RawScalar>>,

@@ -420,7 +420,7 @@ impl Validator<'_> {
         let sources = [
             raw.metric.is_some(),
             raw.ratio.is_some(),
-            raw.alarms.is_some(),
+            raw.alarms.is_some() || raw.alarm_prefix.is_some(),
         ]
         .iter()
         .filter(|s| **s)
@@ -435,7 +435,7 @@ impl Validator<'_> {
             );
             return None;
         }
-        let check = if let Some(alarms) = raw.alarms {
+        let check = if raw.alarms.is_some() || raw.alarm_prefix.is_some() {
             for (field, present) in [
                 ("comparison", raw.comparison.is_some()),
                 ("threshold", raw.threshold.is_some()),
@@ -450,20 +450,34 @@ impl Validator<'_> {
                     self.problem(at, format!("{path}.{field}"), "does not apply to an `alarms` gate: the alarm's own configuration decides its state");
                 }
             }
-            if alarms.value.is_empty() {
-                self.problem(
-                    alarms.referenced,
-                    format!("{path}.alarms"),
-                    "name at least one alarm",
-                );
+            if let Some(alarms) = raw.alarms.as_ref().filter(|a| a.value.is_empty()) {
+                if raw.alarm_prefix.is_none() {
+                    self.problem(
+                        alarms.referenced,
+                        format!("{path}.alarms"),
+                        "name at least one alarm, or an `alarm_prefix`",
+                    );
+                }
             }
-            let names = alarms
-                .value
+            let names = raw
+                .alarms
                 .iter()
+                .flat_map(|a| a.value.iter())
                 .enumerate()
                 .map(|(i, n)| self.text(n, &format!("{path}.alarms[{i}]")))
                 .collect();
-            GateCheck::Alarms(AlarmCheck { names })
+            let prefix = raw.alarm_prefix.as_ref().map(|p| {
+                let text = self.text(p, &format!("{path}.alarm_prefix"));
+                if text.trim().is_empty() {
+                    self.problem(
+                        p.referenced,
+                        format!("{path}.alarm_prefix"),
+                        "must not be empty: an empty prefix would watch every alarm in the account",
+                    );
+                }
+                text
+            });
+            GateCheck::Alarms(AlarmCheck { names, prefix })
         } else {
             GateCheck::Threshold(Box::new(self.threshold_check(raw, path, at, defaults)?))
         };
