@@ -47,6 +47,8 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
                                  datapoints when the request sets no MaxDatapoints
   POST   /_harness/runtime/restart  a new function process is about to start: polls still
                                  open from earlier (killed) processes get no more events
+  GET    /_harness/sns/messages  [{"topicArn", "messageId", "subject", "message"}]: every message
+                                 published to an SNS topic (moto keeps them), oldest first per topic
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ CONTROL_ROUTES = Map(
         Rule("/_harness/runtime/restart", methods=["POST"], endpoint="runtime_restart"),
         Rule("/_harness/cloudwatch/page-size", methods=["POST"], endpoint="page_size"),
         Rule("/_harness/lambda/timeout", methods=["POST"], endpoint="lambda_timeout"),
+        Rule("/_harness/sns/messages", methods=["GET"], endpoint="sns_messages"),
     ]
 )
 
@@ -317,6 +320,21 @@ class HarnessApp:
         except ValueError as error:
             return _json({"error": str(error)}, 400)
         return _json({"datapoints": datapoints})
+
+    def _control_sns_messages(self, request: Request) -> Response:
+        # moto records what each topic published (Topic.sent_notifications),
+        # whether or not anything is subscribed.
+        from moto.sns.models import sns_backends
+
+        messages = []
+        for _account, regions in sns_backends.items():
+            for _region, backend in regions.items():
+                for arn, topic in backend.topics.items():
+                    for message_id, message, subject, *_ in topic.sent_notifications:
+                        messages.append(
+                            {"topicArn": arn, "messageId": message_id, "subject": subject, "message": message}
+                        )
+        return _json(messages)
 
     def _control_runtime_restart(self, request: Request) -> Response:
         return _json({"generation": self.runtime.restart()})
