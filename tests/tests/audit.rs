@@ -261,7 +261,7 @@ fn a_failed_audit_write_never_changes_the_report_and_is_counted() {
         json!({"service": "ssm", "operation": "PutParameter", "status": 400,
         "code": "AccessDeniedException", "message": "not allowed"}),
     );
-    let (outcome, stdout, stderr) = run_hook(
+    let (outcome, stdout, _) = run_hook(
         &emulator,
         "before-allow-traffic",
         &deployment,
