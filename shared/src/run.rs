@@ -461,6 +461,7 @@ where
         Some(Err(error)) => (None, Some(error.to_string())),
         None => (None, None),
     };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
     // The chain head, when the switches were not read on the way here (no
     // policy section, an unusable continuation): read now, after the report,
     // so the audit trail never delays it.
@@ -493,7 +494,7 @@ where
             digest: policy.digest.clone(),
         },
         evaluated_at: execution.now,
-        elapsed_ms: started.elapsed().as_millis() as u64,
+        elapsed_ms,
         function_version: execution.function_version.clone(),
         analysis,
         gate_version: env!("CARGO_PKG_VERSION"),
