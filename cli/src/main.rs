@@ -4,6 +4,7 @@
 //! says about a policy is what the hooks will do with it. One module per
 //! subcommand, each an `Args` struct with a `run` method; `main` dispatches.
 
+mod audit;
 mod backtest;
 mod evaluate;
 mod rehearse;
@@ -14,7 +15,7 @@ mod validate;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Validate, evaluate, backtest and rehearse CodeDeploy gate policies.
+/// Validate, evaluate, backtest and rehearse CodeDeploy gate policies; verify their audit trail.
 #[derive(Debug, Parser)]
 #[command(
     name = "gatectl",
@@ -37,6 +38,8 @@ enum Command {
     Backtest(backtest::Args),
     /// An offline game day: a scenario through the whole lifecycle on a simulated clock.
     Rehearse(rehearse::Args),
+    /// Check the audit trail: the hash chain of the hooks' decision records.
+    Audit(audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => args.run(),
         Command::Backtest(args) => args.run(),
         Command::Rehearse(args) => args.run(),
+        Command::Audit(args) => args.run(),
     };
     match result {
         Ok(code) => code,

@@ -7,6 +7,7 @@
 //! runs [`crate::run::execute`] and prints the decision record.
 
 use crate::analysis::AnalysisState;
+use crate::audit::{ChainHead, HeadStore};
 use crate::continuation::{SelfInvoke, STATE_FIELD};
 use crate::event::{parse_event, EventError};
 use crate::evidence::alarms::CloudWatchAlarms;
@@ -14,12 +15,17 @@ use crate::evidence::cloudwatch::CloudWatchMetrics;
 use crate::evidence::deployment::CodeDeployDeployments;
 use crate::evidence::discovery::CodeDeployDiscovery;
 use crate::evidence::probes::HttpProbes;
-use crate::evidence::switches::{NoSwitches, SsmSwitches, SwitchSource, DEFAULT_PREFIX};
+use crate::evidence::switches::{
+    NoSwitches, ScopedSsmSwitches, SsmSwitches, SwitchSource, DEFAULT_PREFIX,
+};
 use crate::evidence::EvidenceError;
 use crate::hook::Hook;
 use crate::judge::judge;
 use crate::policy::{Policy, PolicyError};
+use crate::report::after::after_report;
+use crate::report::alert::{SnsAlerts, ALERT_TOPIC_VAR};
 use crate::report::codedeploy::CodeDeployReporter;
+use crate::report::emf::metric_lines;
 use crate::report::ReportSummary;
 use crate::run::{
     execute, execute_analysis, fail_without_evidence, remaining, AnalysisRun, Execution, Providers,
@@ -41,6 +47,9 @@ pub const SWITCH_PREFIX_VAR: &str = "GATE_SWITCH_PREFIX";
 /// Environment variable for the safety margin before the deadline, in milliseconds.
 pub const SAFETY_MARGIN_VAR: &str = "GATE_SAFETY_MARGIN_MS";
 const DEFAULT_SAFETY_MARGIN: Duration = Duration::from_millis(3000);
+/// Time kept free at the very end of an invocation, after the chain head and
+/// the alert, to print the metrics and answer the Runtime API.
+const AFTER_REPORT_SPARE: Duration = Duration::from_millis(200);
 
 /// Why a function refuses to start.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +115,8 @@ pub struct HookFunction {
     switches: Switchboard,
     lambda: aws_sdk_lambda::Client,
     probes: HttpProbes,
+    /// `GATE_ALERT_TOPIC_ARN`'s topic, when set.
+    alerts: Option<SnsAlerts>,
 }
 
 /// The switches as configured: read from SSM, or turned off.
@@ -122,6 +133,44 @@ impl SwitchSource for Switchboard {
         match self {
             Switchboard::Ssm(ssm) => ssm.read(hook).await,
             Switchboard::Off => NoSwitches.read(hook).await,
+        }
+    }
+}
+
+impl Switchboard {
+    /// The switches for one deployment: with SSM, its audit chain head too.
+    fn for_deployment<'a>(&'a self, deployment_id: &'a str) -> DeploymentSwitches<'a> {
+        match self {
+            Switchboard::Ssm(ssm) => DeploymentSwitches::Ssm(ssm.for_deployment(deployment_id)),
+            Switchboard::Off => DeploymentSwitches::Off,
+        }
+    }
+}
+
+/// [`Switchboard`] scoped to one deployment, for one invocation.
+enum DeploymentSwitches<'a> {
+    Ssm(ScopedSsmSwitches<'a>),
+    Off,
+}
+
+impl SwitchSource for DeploymentSwitches<'_> {
+    async fn read(
+        &self,
+        hook: Hook,
+    ) -> Result<crate::evidence::switches::SwitchValues, EvidenceError> {
+        match self {
+            DeploymentSwitches::Ssm(ssm) => ssm.read(hook).await,
+            DeploymentSwitches::Off => NoSwitches.read(hook).await,
+        }
+    }
+}
+
+impl HeadStore for DeploymentSwitches<'_> {
+    async fn write_head(&self, head: &ChainHead) -> Result<(), EvidenceError> {
+        match self {
+            DeploymentSwitches::Ssm(ssm) => ssm.write_head(head).await,
+            // Never called: without switches no record is chained.
+            DeploymentSwitches::Off => Ok(()),
         }
     }
 }
@@ -207,6 +256,9 @@ impl HookFunction {
             switches,
             lambda: aws_sdk_lambda::Client::new(&sdk),
             probes: HttpProbes::new(),
+            alerts: env(ALERT_TOPIC_VAR)
+                .filter(|arn| !arn.is_empty())
+                .map(|arn| SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), &arn)),
         })
     }
 
@@ -226,12 +278,13 @@ impl HookFunction {
             safety_margin: self.safety_margin,
             function_version: self.function_version.clone(),
         };
+        let switches = self.switches.for_deployment(&execution.deployment_id);
         let providers = || Providers {
             metrics: &self.metrics,
             alarms: &self.alarms,
             deployments: &self.deployments,
             reporter: &self.reporter,
-            switches: &self.switches,
+            switches: &switches,
             probes: &self.probes,
         };
         let section = self.policy.hook(self.hook);
@@ -302,8 +355,24 @@ impl HookFunction {
             _ => Box::pin(execute(&self.policy, &execution, providers(), judge)).await,
         };
         // The record is the audit trail: one JSON line on stdout, which Lambda
-        // ships to CloudWatch Logs as is.
+        // ships to CloudWatch Logs as is. Then, the status being delivered, the
+        // chain head and the alert, and the metrics of it all (EMF lines).
         println!("{}", record.to_json_line());
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
+        let budget = remaining(event.context.deadline, now_ms).saturating_sub(AFTER_REPORT_SPARE);
+        let after = Box::pin(after_report(
+            &record,
+            &switches,
+            self.alerts.as_ref(),
+            budget,
+        ))
+        .await;
+        for line in metric_lines(&record, &after, now_ms as i64) {
+            println!("{line}");
+        }
         match &record.report {
             ReportSummary::Failed(message) => Err(HookError::StatusReportFailed {
                 deployment_id: record.deployment_id.clone(),

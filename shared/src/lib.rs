@@ -11,7 +11,8 @@
 //! - [`evidence`]: providers that fetch (CloudWatch metrics and alarms,
 //!   CodeDeploy) and the plan of what to fetch;
 //! - [`judge`]: evidence to verdict, pure;
-//! - [`report`]: the status call and the decision record;
+//! - [`report`]: the status call, the decision record, metrics and alerts;
+//! - [`audit`]: the hash chain of decision records and its verification;
 //! - [`run`]: one execution with its fail-closed rules (deadline, panic, report once);
 //! - [`lambda`]: the Lambda edge every hook binary calls;
 //! - [`rehearsal`]: offline game days on a simulated clock (`gatectl rehearse`);
@@ -19,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod analysis;
+pub mod audit;
 pub mod continuation;
 pub mod event;
 pub mod evidence;

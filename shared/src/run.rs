@@ -231,9 +231,9 @@ where
                     reason = %measured.verdict.reason,
                     "analysis measurement"
                 );
-                let switched = matches!(&measured.switches, Some(Ok((freeze, override_)))
-                    if interpret(freeze.as_deref(), override_.as_deref(), now).freeze.is_some()
-                        || interpret(freeze.as_deref(), override_.as_deref(), now).override_.is_some());
+                let switched = matches!(&measured.switches, Some(Ok(values))
+                    if interpret(values.freeze.as_deref(), values.override_.as_deref(), now).freeze.is_some()
+                        || interpret(values.freeze.as_deref(), values.override_.as_deref(), now).override_.is_some());
                 last = Some(measured);
                 if switched {
                     break (LifecycleStatus::Succeeded, String::new()); // the switches decide in finish
@@ -288,6 +288,7 @@ pub async fn fail_without_evidence<M, A, D, R, W, P>(
 ) -> DecisionRecord
 where
     R: StatusReporter,
+    W: SwitchSource,
 {
     let measured = Measured {
         verdict: Verdict {
@@ -429,7 +430,8 @@ fn discovery_failed(reason: String) -> Verdict {
     }
 }
 
-/// Applies dry run and the switches, reports once, and builds the record.
+/// Applies dry run and the switches, reports once, and builds the record,
+/// sealed into its deployment's audit chain (the head read with the switches).
 async fn finish<M, A, D, R, W, P>(
     policy: &Policy,
     execution: &Execution,
@@ -440,6 +442,7 @@ async fn finish<M, A, D, R, W, P>(
 ) -> DecisionRecord
 where
     R: StatusReporter,
+    W: SwitchSource,
 {
     let Measured {
         verdict,
@@ -452,6 +455,10 @@ where
         Some(Err(error)) => (None, Some(error)),
         None => (None, None),
     };
+    let stored_head = switches.as_ref().map(|read| match read {
+        Ok(values) => Ok(values.audit_head.clone()),
+        Err(error) => Err(error.to_string()),
+    });
     // Dry run: the verdict is recorded, `Succeeded` is reported.
     let dry_run = policy
         .hook(execution.hook)
@@ -476,8 +483,12 @@ where
             None,
             Some(error.to_string()),
         ),
-        Some(Ok((freeze, override_))) => {
-            let switches = interpret(freeze.as_deref(), override_.as_deref(), execution.now);
+        Some(Ok(values)) => {
+            let switches = interpret(
+                values.freeze.as_deref(),
+                values.override_.as_deref(),
+                execution.now,
+            );
             let (status, reason) = if let Some(freeze) = &switches.freeze {
                 let by = freeze.by.as_deref().map(|b| format!(" (set by {b})")).unwrap_or_default();
                 (
@@ -524,7 +535,21 @@ where
         Some(Err(error)) => (None, Some(error.to_string())),
         None => (None, None),
     };
-    DecisionRecord {
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    // The chain head, when the switches were not read on the way here (no
+    // policy section, an unusable continuation): read now, after the report,
+    // so the audit trail never delays it.
+    let stored_head = match stored_head {
+        Some(read) => read,
+        None => timeout(report_budget, providers.switches.read(execution.hook))
+            .await
+            .map_err(|_| "timed out".to_string())
+            .and_then(|read| {
+                read.map(|values| values.audit_head)
+                    .map_err(|e| e.to_string())
+            }),
+    };
+    let mut record = DecisionRecord {
         record: RECORD_KIND,
         deployment_id: execution.deployment_id.clone(),
         lifecycle_event_hook_execution_id: execution.execution_id.clone(),
@@ -545,11 +570,16 @@ where
             digest: policy.digest.clone(),
         },
         evaluated_at: execution.now,
-        elapsed_ms: started.elapsed().as_millis() as u64,
+        elapsed_ms,
         function_version: execution.function_version.clone(),
         analysis,
         gate_version: env!("CARGO_PKG_VERSION"),
-    }
+        audit: None,
+    };
+    record.seal(crate::audit::next_link(
+        stored_head.as_ref().map_err(Clone::clone),
+    ));
+    record
 }
 
 /// Time the smoke probes may take: the evidence budget less a little, so the

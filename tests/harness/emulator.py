@@ -54,6 +54,8 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
                                  datapoints when the request sets no MaxDatapoints
   POST   /_harness/runtime/restart  a new function process is about to start: polls still
                                  open from earlier (killed) processes get no more events
+  GET    /_harness/sns/messages  [{"topicArn", "messageId", "subject", "message"}]: every message
+                                 published to an SNS topic (moto keeps them), oldest first per topic
 """
 
 from __future__ import annotations
@@ -118,6 +120,7 @@ CONTROL_ROUTES = Map(
         Rule("/_harness/lambda/timeout", methods=["POST"], endpoint="lambda_timeout"),
         Rule("/_harness/codedeploy/list-targets-page-size", methods=["POST"], endpoint="list_targets_page_size"),
         Rule("/_harness/ec2/default-network", methods=["GET"], endpoint="default_network"),
+        Rule("/_harness/sns/messages", methods=["GET"], endpoint="sns_messages"),
     ]
 )
 
@@ -349,6 +352,20 @@ class HarnessApp:
             return _json({"error": f"moto has no default VPC in {region}"}, 404)
         subnets = backend.describe_subnets(filters={"vpc-id": [vpc.id]})
         return _json({"vpcId": vpc.id, "subnetIds": sorted(s.id for s in subnets)})
+    def _control_sns_messages(self, request: Request) -> Response:
+        # moto records what each topic published (Topic.sent_notifications),
+        # whether or not anything is subscribed.
+        from moto.sns.models import sns_backends
+
+        messages = []
+        for _account, regions in sns_backends.items():
+            for _region, backend in regions.items():
+                for arn, topic in backend.topics.items():
+                    for message_id, message, subject, *_ in topic.sent_notifications:
+                        messages.append(
+                            {"topicArn": arn, "messageId": message_id, "subject": subject, "message": message}
+                        )
+        return _json(messages)
 
     def _control_runtime_restart(self, request: Request) -> Response:
         return _json({"generation": self.runtime.restart()})

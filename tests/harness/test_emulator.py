@@ -680,3 +680,17 @@ def test_exits_when_stdin_closes(tmp_path) -> None:
     assert requests.get(f"http://127.0.0.1:{port}/_harness/calls", timeout=10).json() == []
     process.stdin.close()
     assert process.wait(timeout=10) == 0
+
+
+def test_sns_messages_lists_what_topics_published(base_url: str) -> None:
+    sns = boto3.client(
+        "sns", endpoint_url=base_url, region_name=REGION,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+    assert control(base_url, "GET", "sns/messages") == []
+    arn = sns.create_topic(Name="gate-alerts")["TopicArn"]
+    sns.publish(TopicArn=arn, Subject="Rollback: web d-1", Message="the gate failed")
+    messages = control(base_url, "GET", "sns/messages")
+    assert [(m["topicArn"], m["subject"], m["message"]) for m in messages] == [
+        (arn, "Rollback: web d-1", "the gate failed")
+    ]

@@ -822,3 +822,56 @@ impl Emulator {
         );
     }
 }
+
+impl Emulator {
+    /// An SSM parameter's value, `None` when it does not exist.
+    pub fn get_parameter(&self, name: &str) -> Option<String> {
+        let client = aws_sdk_ssm::Client::new(&self.sdk);
+        self.runtime.block_on(async {
+            let output = client
+                .get_parameters()
+                .names(name)
+                .send()
+                .await
+                .expect("GetParameters");
+            output
+                .parameters()
+                .first()
+                .and_then(|p| p.value())
+                .map(str::to_string)
+        })
+    }
+
+    /// Creates an SNS topic (the hooks' alert topic) and returns its ARN.
+    pub fn create_topic(&self, name: &str) -> String {
+        let client = aws_sdk_sns::Client::new(&self.sdk);
+        self.runtime.block_on(async {
+            client
+                .create_topic()
+                .name(name)
+                .send()
+                .await
+                .expect("CreateTopic")
+                .topic_arn()
+                .expect("a topic ARN")
+                .to_string()
+        })
+    }
+
+    /// Every message published to an SNS topic: `{topicArn, messageId, subject, message}`.
+    pub fn sns_messages(&self) -> Vec<Value> {
+        self.control("GET", "sns/messages", None)
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// The Embedded Metric Format documents a hook printed on stdout.
+pub fn emf_documents(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect()
+}

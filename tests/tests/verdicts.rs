@@ -13,7 +13,9 @@ fn healthy_release_succeeds() {
     );
     assert_eq!(outcome.accepted, vec!["Succeeded"], "{}", outcome.stderr);
     // One GetMetricData for every gate, alongside GetDeployment and the
-    // switches' GetParameters, then the report: two sequential round trips.
+    // switches' GetParameters (which also reads the audit chain head), then the
+    // report: two sequential round trips before it. The chain head is written
+    // after the report.
     let mut calls = outcome.calls.clone();
     calls[..3].sort();
     assert_eq!(
@@ -22,7 +24,8 @@ fn healthy_release_succeeds() {
             "GetDeployment",
             "GetMetricData",
             "GetParameters",
-            "PutLifecycleEventHookExecutionStatus"
+            "PutLifecycleEventHookExecutionStatus",
+            "PutParameter"
         ]
     );
     let record = &outcome.records[0];

@@ -12,6 +12,12 @@
 //!
 //! Both are read in one `GetParameters` call, concurrently with the metrics.
 //! What the switches mean for the verdict is decided in [`crate::run`].
+//!
+//! The same call reads the deployment's audit chain head,
+//! `{prefix}audit/{deployment-id}` (see [`crate::audit`]), when the source is
+//! scoped to a deployment ([`SsmSwitches::for_deployment`]): the audit trail
+//! costs no extra round trip before the report. The head is written back with
+//! `PutParameter` after the report ([`ScopedSsmSwitches::write_head`]).
 
 use super::EvidenceError;
 use crate::hook::Hook;
@@ -60,13 +66,44 @@ pub struct Switches {
     pub ignored_override: Option<String>,
 }
 
-/// The raw values of the freeze and this hook's override parameters, each
-/// `None` when absent.
-pub type SwitchValues = (Option<String>, Option<String>);
+/// The raw values of the parameters read for one hook execution.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwitchValues {
+    /// The freeze parameter's value, `None` when absent.
+    pub freeze: Option<String>,
+    /// This hook's override parameter's value, `None` when absent.
+    pub override_: Option<String>,
+    /// The deployment's audit chain head, as stored.
+    pub audit_head: StoredHead,
+}
+
+impl From<(Option<String>, Option<String>)> for SwitchValues {
+    /// Freeze and override values, with no chain head kept.
+    fn from((freeze, override_): (Option<String>, Option<String>)) -> Self {
+        SwitchValues {
+            freeze,
+            override_,
+            audit_head: StoredHead::NotKept,
+        }
+    }
+}
+
+/// The audit chain head as a switch source found it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StoredHead {
+    /// This source keeps no chain head (switches off, a rehearsal, a test).
+    #[default]
+    NotKept,
+    /// Kept, but none yet: the deployment's first record.
+    Absent,
+    /// The parameter's value.
+    Value(String),
+}
 
 /// Reads the raw switch parameters.
 pub trait SwitchSource: Sync {
-    /// `(freeze value, override value)` for `hook`, each `None` when absent.
+    /// The freeze and override values for `hook` (and the audit chain head,
+    /// when the source keeps one).
     fn read(&self, hook: Hook) -> impl Future<Output = Result<SwitchValues, EvidenceError>> + Send;
 }
 
@@ -75,7 +112,7 @@ pub struct NoSwitches;
 
 impl SwitchSource for NoSwitches {
     async fn read(&self, _hook: Hook) -> Result<SwitchValues, EvidenceError> {
-        Ok((None, None))
+        Ok(SwitchValues::default())
     }
 }
 
@@ -98,20 +135,41 @@ impl SsmSwitches {
 
 impl SwitchSource for SsmSwitches {
     async fn read(&self, hook: Hook) -> Result<SwitchValues, EvidenceError> {
+        self.read_parameters(hook, None).await
+    }
+}
+
+impl SsmSwitches {
+    /// The same switches, plus the audit chain head of `deployment_id`.
+    pub fn for_deployment<'a>(&'a self, deployment_id: &'a str) -> ScopedSsmSwitches<'a> {
+        ScopedSsmSwitches {
+            switches: self,
+            deployment_id,
+        }
+    }
+
+    /// One `GetParameters` call for the switches and, given a deployment, its chain head.
+    async fn read_parameters(
+        &self,
+        hook: Hook,
+        deployment_id: Option<&str>,
+    ) -> Result<SwitchValues, EvidenceError> {
         let freeze = format!("{}freeze", self.prefix);
         let override_ = format!("{}override/{}", self.prefix, hook.as_str());
-        let output = self
+        let head = deployment_id.map(|id| crate::audit::head_parameter(&self.prefix, id));
+        let mut request = self
             .client
             .get_parameters()
             .names(&freeze)
-            .names(&override_)
-            .send()
-            .await
-            .map_err(|e| EvidenceError::Api {
-                service: "SSM",
-                operation: "GetParameters",
-                message: super::bounded(DisplayErrorContext(&e).to_string()),
-            })?;
+            .names(&override_);
+        if let Some(head) = &head {
+            request = request.names(head);
+        }
+        let output = request.send().await.map_err(|e| EvidenceError::Api {
+            service: "SSM",
+            operation: "GetParameters",
+            message: super::bounded(DisplayErrorContext(&e).to_string()),
+        })?;
         let value = |name: &str| {
             output
                 .parameters()
@@ -120,7 +178,50 @@ impl SwitchSource for SsmSwitches {
                 .and_then(|p| p.value())
                 .map(str::to_string)
         };
-        Ok((value(&freeze), value(&override_)))
+        Ok(SwitchValues {
+            freeze: value(&freeze),
+            override_: value(&override_),
+            audit_head: match &head {
+                None => StoredHead::NotKept,
+                Some(name) => value(name).map_or(StoredHead::Absent, StoredHead::Value),
+            },
+        })
+    }
+}
+
+/// [`SsmSwitches`] for one deployment: reads its audit chain head with the
+/// switches, and writes the new head.
+pub struct ScopedSsmSwitches<'a> {
+    switches: &'a SsmSwitches,
+    deployment_id: &'a str,
+}
+
+impl SwitchSource for ScopedSsmSwitches<'_> {
+    async fn read(&self, hook: Hook) -> Result<SwitchValues, EvidenceError> {
+        self.switches
+            .read_parameters(hook, Some(self.deployment_id))
+            .await
+    }
+}
+
+impl crate::audit::HeadStore for ScopedSsmSwitches<'_> {
+    async fn write_head(&self, head: &crate::audit::ChainHead) -> Result<(), EvidenceError> {
+        let name = crate::audit::head_parameter(&self.switches.prefix, self.deployment_id);
+        self.switches
+            .client
+            .put_parameter()
+            .name(name)
+            .value(head.to_parameter_value())
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| EvidenceError::Api {
+                service: "SSM",
+                operation: "PutParameter",
+                message: super::bounded(DisplayErrorContext(&e).to_string()),
+            })
     }
 }
 

@@ -1,10 +1,17 @@
-//! Reporting: the status call to CodeDeploy and the decision record.
+//! Reporting: the status call to CodeDeploy, the decision record, and what
+//! follows the report.
 //!
 //! One model, several outputs (as ripgrep's printers share one search result):
 //! [`DecisionRecord`] is built once from the verdict and rendered as a JSON log
-//! line; [`codedeploy`] sends the status. Neither recomputes anything.
+//! line; [`codedeploy`] sends the status; [`emf`] renders its metrics and
+//! [`alert`] the message a person gets on `Failed`; [`after`] writes the audit
+//! chain head and publishes the alert once the status is delivered. None of
+//! them recomputes anything.
 
+pub mod after;
+pub mod alert;
 pub mod codedeploy;
+pub mod emf;
 mod record;
 
 pub use record::{

@@ -115,9 +115,26 @@ pub struct DecisionRecord {
     pub function_version: Option<String>,
     /// This library's version.
     pub gate_version: &'static str,
+    /// The record's place in its deployment's hash chain (see [`crate::audit`]).
+    /// Set by [`DecisionRecord::seal`]; last, so a reader sees it after the content.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<crate::audit::AuditLink>,
 }
 
 impl DecisionRecord {
+    /// Links the record into its chain with `link` and computes its digest
+    /// over everything else it says. Call once the record is complete: any
+    /// later change breaks the chain, which is the point.
+    pub fn seal(&mut self, link: crate::audit::AuditLink) {
+        self.audit = Some(link);
+        let digest = serde_json::to_value(&*self)
+            .map(|value| crate::audit::record_digest(&value))
+            .unwrap_or_default();
+        if let Some(audit) = self.audit.as_mut() {
+            audit.digest = digest;
+        }
+    }
+
     /// The record as one JSON line.
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|e| {

@@ -454,7 +454,8 @@ async fn a_freeze_fails_every_hook_and_says_why() {
     let freeze = FakeSwitches(Ok((
         Some(r#"{"reason": "black friday", "by": "sre"}"#.into()),
         None,
-    )));
+    )
+        .into()));
     let (record, reports) = run_switched(freeze, &healthy, &policy).await;
     assert_eq!(reports, [LifecycleStatus::Failed]);
     assert!(
@@ -475,7 +476,7 @@ async fn an_override_succeeds_and_records_who_why_and_until_when() {
     let policy = Policy::embedded_default(&env).unwrap();
     let value = r#"{"reason": "p95 alarm is a known false positive, INC-7", "by": "alice", "expires": "2099-01-01T00:00:00Z"}"#;
     let (record, reports) = run_switched(
-        FakeSwitches(Ok((None, Some(value.into())))),
+        FakeSwitches(Ok((None, Some(value.into())).into())),
         &BadCloudWatch,
         &policy,
     )
@@ -492,7 +493,7 @@ async fn an_override_succeeds_and_records_who_why_and_until_when() {
     // An expired override is ignored, and the record says so.
     let expired = value.replace("2099", "2001");
     let (record, reports) = run_switched(
-        FakeSwitches(Ok((None, Some(expired)))),
+        FakeSwitches(Ok((None, Some(expired)).into())),
         &BadCloudWatch,
         &policy,
     )
@@ -516,7 +517,8 @@ async fn a_freeze_wins_over_an_override_and_a_dry_run() {
     let both = FakeSwitches(Ok((
         Some("incident".into()),
         Some(r#"{"reason": "r", "by": "bob", "expires": "2099-01-01T00:00:00Z"}"#.into()),
-    )));
+    )
+        .into()));
     let (record, reports) = run_switched(
         both,
         &FakeCloudWatch {

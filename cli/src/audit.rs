@@ -1,0 +1,199 @@
+//! `gatectl audit verify FILE... [--head] [--deployment ID]...`: checks the
+//! hash chain of the decision records (see `docs/audit.md`).
+//!
+//! The files are what a reviewer gets from the logs: the hooks' JSON lines, or
+//! `aws logs filter-log-events --output json` exports of the four log groups,
+//! in any order and overlapping. Every deployment's chain is checked and the
+//! first broken link named. `--head` compares each chain's end with the head
+//! the hooks keep in SSM, which is the only way to see a truncated tail; it
+//! uses the standard credential chain (and `AWS_ENDPOINT_URL`).
+
+use anyhow::{bail, Context, Result};
+use metric_gate::audit::{head_parameter, read_records, verify, ChainHead};
+use metric_gate::evidence::switches::DEFAULT_PREFIX;
+use metric_gate::lambda::SWITCH_PREFIX_VAR;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `gatectl audit`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum AuditCommand {
+    /// Check the decision records' hash chains; exit 1 on a broken chain.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `gatectl audit verify`.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Export a log group with: aws logs filter-log-events --log-group-name \
+/aws/lambda/CodeDeployHook_STACK-after-allow-traffic --filter-pattern \
+'{ $.record = \"codedeploy-gates.decision.v1\" }' --output json > after-allow-traffic.json"
+)]
+struct VerifyArgs {
+    /// Decision records: JSON lines as the hooks print them, or `aws logs filter-log-events` output.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Only these deployments (repeatable); default: every deployment in the files.
+    #[arg(long = "deployment", value_name = "ID")]
+    deployments: Vec<String>,
+    /// Also check each chain's end against the head kept in SSM Parameter Store.
+    #[arg(long)]
+    head: bool,
+    /// SSM prefix of the hooks' parameters (default: $GATE_SWITCH_PREFIX, else /codedeploy-gates/).
+    #[arg(long)]
+    prefix: Option<String>,
+}
+
+impl Args {
+    pub fn run(self) -> Result<ExitCode> {
+        match self.command {
+            AuditCommand::Verify(args) => args.run(),
+        }
+    }
+}
+
+impl VerifyArgs {
+    fn run(self) -> Result<ExitCode> {
+        let mut records = Vec::new();
+        for path in &self.files {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let (read, unreadable) = read_records(&path.display().to_string(), &text);
+            if unreadable > 0 {
+                eprintln!(
+                    "{}: {unreadable} line(s) that are not JSON skipped",
+                    path.display()
+                );
+            }
+            records.extend(read);
+        }
+        if !self.deployments.is_empty() {
+            records.retain(|r| {
+                r.record["deployment_id"]
+                    .as_str()
+                    .is_some_and(|id| self.deployments.iter().any(|d| d == id))
+            });
+        }
+        let deployments: BTreeSet<String> = records
+            .iter()
+            .filter_map(|r| r.record["deployment_id"].as_str().map(str::to_string))
+            .chain(self.deployments.iter().cloned())
+            .collect();
+        if deployments.is_empty() {
+            bail!("no decision records (codedeploy-gates.decision.v1) in the files given");
+        }
+
+        let mut failed = false;
+        let mut heads = HashMap::new();
+        if self.head {
+            let prefix = self
+                .prefix
+                .clone()
+                .or_else(|| std::env::var(SWITCH_PREFIX_VAR).ok())
+                .filter(|p| !p.is_empty() && p != "none")
+                .unwrap_or_else(|| DEFAULT_PREFIX.to_string());
+            for (deployment, head) in read_heads(&prefix, &deployments)? {
+                match head {
+                    Ok(head) => {
+                        heads.insert(deployment, head);
+                    }
+                    Err(why) => {
+                        failed = true;
+                        println!("{deployment}: BROKEN: {why}");
+                    }
+                }
+            }
+        }
+
+        for report in verify(&records, &heads) {
+            let id = &report.deployment_id;
+            match report.breaks.split_first() {
+                None => {
+                    let last = report
+                        .last
+                        .as_ref()
+                        .map(|l| format!("record {} is {}", l.sequence, l.digest))
+                        .unwrap_or_else(|| "no chained record".into());
+                    let checked = if heads.contains_key(id) {
+                        ", matching the head in SSM"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "{id}: intact: {} record{}; {last}{checked}",
+                        report.records,
+                        if report.records == 1 { "" } else { "s" }
+                    );
+                }
+                Some((first, rest)) => {
+                    failed = true;
+                    println!("{id}: BROKEN: first broken link: {first}");
+                    for other in rest {
+                        println!("  also: {other}");
+                    }
+                }
+            }
+            for note in &report.notes {
+                println!("  note: {note}");
+            }
+        }
+        Ok(if failed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        })
+    }
+}
+
+/// The head parameter of each deployment, or why it could not be used.
+fn read_heads(
+    prefix: &str,
+    deployments: &BTreeSet<String>,
+) -> Result<Vec<(String, Result<ChainHead, String>)>> {
+    let runtime = crate::runtime()?;
+    runtime.block_on(async {
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        let ssm = aws_sdk_ssm::Client::new(&sdk);
+        let mut heads = Vec::new();
+        let ids: Vec<&String> = deployments.iter().collect();
+        // GetParameters takes at most 10 names a call.
+        for chunk in ids.chunks(10) {
+            let names: Vec<String> = chunk.iter().map(|id| head_parameter(prefix, id)).collect();
+            let output = ssm
+                .get_parameters()
+                .set_names(Some(names.clone()))
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "reading the chain heads from SSM (GetParameters): {}",
+                        aws_sdk_ssm::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            for (id, name) in chunk.iter().zip(&names) {
+                let value = output
+                    .parameters()
+                    .iter()
+                    .find(|p| p.name() == Some(name.as_str()))
+                    .and_then(|p| p.value());
+                let head = match value {
+                    None => Err(format!(
+                        "no chain head in SSM ({name} does not exist): the hooks never wrote one, or it was deleted"
+                    )),
+                    Some(text) => ChainHead::parse(text).map_err(|why| format!("{name}: {why}")),
+                };
+                heads.push(((*id).clone(), head));
+            }
+        }
+        Ok(heads)
+    })
+}

@@ -1,0 +1,315 @@
+//! Deployment metrics as CloudWatch Embedded Metric Format log lines.
+//!
+//! CloudWatch Logs turns a JSON log line with an `_aws` member into metrics
+//! (`_aws.Timestamp`, `_aws.CloudWatchMetrics[{Namespace, Dimensions, Metrics}]`,
+//! the values as top-level members): no `PutMetricData` call, no extra
+//! permission, no time taken from the hook's deadline.
+//!
+//! One line per decision, dimension `Hook`: `Evaluations`, `Failures` (the hook
+//! reported `Failed`), `DecisionLatency` (invocation to report),
+//! `AuditWriteFailures`, `AlertFailures`. And one line per gate, dimensions
+//! `Hook` + `Gate`: `GateEvaluations`, `GateFailures`, `GateErrors`,
+//! `GateInconclusive`. A dimension has one value per document, so failures
+//! by gate need a document per gate; the per-gate lines carry the deployment
+//! id too, for Logs Insights, as a plain member that is not a dimension.
+
+use super::after::{AfterReport, AlertOutcome, AuditWrite};
+use super::DecisionRecord;
+use crate::judge::{GateOutcome, LifecycleStatus};
+use serde_json::{json, Value};
+
+/// The CloudWatch namespace of every metric.
+pub const NAMESPACE: &str = "CodeDeployGates";
+
+fn document(
+    timestamp_ms: i64,
+    dimensions: &[&str],
+    metrics: &[(&str, &str, f64)],
+    extra: Value,
+) -> Value {
+    let mut doc = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [dimensions],
+                "Metrics": metrics.iter().map(|(name, unit, _)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
+            }],
+        },
+    });
+    for (name, _, value) in metrics {
+        doc[*name] = json!(value);
+    }
+    if let (Some(doc), Value::Object(extra)) = (doc.as_object_mut(), extra) {
+        doc.extend(extra);
+    }
+    doc
+}
+
+fn count(yes: bool) -> f64 {
+    if yes {
+        1.0
+    } else {
+        0.0
+    }
+}
+
+/// The EMF documents of one decision, as log lines (decision first, then one
+/// per gate in the record's order).
+pub fn metric_lines(
+    record: &DecisionRecord,
+    after: &AfterReport,
+    timestamp_ms: i64,
+) -> Vec<String> {
+    let hook = record.hook.as_str();
+    let common = json!({
+        "Hook": hook,
+        "deployment_id": record.deployment_id,
+        "lifecycle_event_hook_execution_id": record.lifecycle_event_hook_execution_id,
+    });
+    let mut decision = common.clone();
+    decision["status"] = json!(record.status);
+    decision["audit_write"] = json!(after.audit_write.to_string());
+    decision["alert"] = json!(after.alert.to_string());
+    let mut lines = vec![document(
+        timestamp_ms,
+        &["Hook"],
+        &[
+            ("Evaluations", "Count", 1.0),
+            (
+                "Failures",
+                "Count",
+                count(record.status == LifecycleStatus::Failed),
+            ),
+            ("DecisionLatency", "Milliseconds", record.elapsed_ms as f64),
+            (
+                "AuditWriteFailures",
+                "Count",
+                count(matches!(after.audit_write, AuditWrite::Failed(_))),
+            ),
+            (
+                "AlertFailures",
+                "Count",
+                count(matches!(after.alert, AlertOutcome::Failed(_))),
+            ),
+        ],
+        decision,
+    )];
+    for gate in &record.gates {
+        let mut extra = common.clone();
+        extra["Gate"] = json!(gate.name);
+        lines.push(document(
+            timestamp_ms,
+            &["Hook", "Gate"],
+            &[
+                ("GateEvaluations", "Count", 1.0),
+                (
+                    "GateFailures",
+                    "Count",
+                    count(gate.outcome == GateOutcome::Fail),
+                ),
+                (
+                    "GateErrors",
+                    "Count",
+                    count(gate.outcome == GateOutcome::Error),
+                ),
+                (
+                    "GateInconclusive",
+                    "Count",
+                    count(gate.outcome == GateOutcome::Inconclusive),
+                ),
+            ],
+            extra,
+        ));
+    }
+    lines.into_iter().map(|doc| doc.to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hook::Hook;
+    use crate::judge::GateResult;
+    use crate::policy::Severity;
+    use crate::report::{PolicyRef, ReportSummary, RECORD_KIND};
+
+    /// Checks one line against the EMF specification: `_aws.Timestamp` in epoch
+    /// milliseconds, `_aws.CloudWatchMetrics` directives each with a namespace,
+    /// dimension sets naming top-level string members, and metrics naming
+    /// top-level numeric members with a valid unit. Returns the document.
+    fn conforming(line: &str) -> Value {
+        let doc: Value = serde_json::from_str(line).expect("an EMF line is one JSON object");
+        let aws = &doc["_aws"];
+        assert!(
+            aws["Timestamp"]
+                .as_i64()
+                .is_some_and(|t| t > 1_000_000_000_000),
+            "{line}"
+        );
+        let directives = aws["CloudWatchMetrics"]
+            .as_array()
+            .expect("CloudWatchMetrics array");
+        assert!(!directives.is_empty());
+        for directive in directives {
+            let namespace = directive["Namespace"].as_str().unwrap();
+            assert!(!namespace.is_empty() && namespace.len() <= 255);
+            for set in directive["Dimensions"].as_array().unwrap() {
+                let set = set.as_array().unwrap();
+                assert!(!set.is_empty() && set.len() <= 30);
+                for key in set {
+                    let key = key.as_str().unwrap();
+                    assert!(
+                        doc[key].is_string(),
+                        "dimension {key} is not a top-level string: {line}"
+                    );
+                }
+            }
+            let metrics = directive["Metrics"].as_array().unwrap();
+            assert!(!metrics.is_empty() && metrics.len() <= 100);
+            for metric in metrics {
+                let name = metric["Name"].as_str().unwrap();
+                assert!(
+                    doc[name].is_number(),
+                    "metric {name} has no top-level value: {line}"
+                );
+                assert!(
+                    ["Count", "Milliseconds"].contains(&metric["Unit"].as_str().unwrap()),
+                    "{line}"
+                );
+            }
+        }
+        doc
+    }
+
+    fn record(status: LifecycleStatus, gates: Vec<GateResult>) -> DecisionRecord {
+        DecisionRecord {
+            record: RECORD_KIND,
+            deployment_id: "d-EMF".into(),
+            lifecycle_event_hook_execution_id: "exec-1".into(),
+            hook: Hook::BeforeAllowTraffic,
+            status,
+            dry_run: None,
+            reason: "r".into(),
+            switches: None,
+            switch_error: None,
+            gates,
+            report: ReportSummary::Accepted,
+            deployment: None,
+            deployment_error: None,
+            policy: PolicyRef {
+                source: "embedded".into(),
+                digest: "sha256:00".into(),
+            },
+            evaluated_at: 1_795_428_240,
+            elapsed_ms: 842,
+            analysis: None,
+            function_version: None,
+            gate_version: "0.1.0",
+            audit: None,
+        }
+    }
+
+    #[test]
+    fn one_decision_line_and_one_line_per_gate_all_valid_emf() {
+        let gates = vec![
+            GateResult::new(
+                "error-rate",
+                Severity::Critical,
+                GateOutcome::Fail,
+                "x".into(),
+            ),
+            GateResult::new(
+                "latency-p95",
+                Severity::Critical,
+                GateOutcome::Pass,
+                "x".into(),
+            ),
+            GateResult::new(
+                "healthy-hosts",
+                Severity::Critical,
+                GateOutcome::Error,
+                "x".into(),
+            ),
+        ];
+        let after = AfterReport {
+            audit_write: AuditWrite::Failed("AccessDenied".into()),
+            alert: AlertOutcome::Sent,
+        };
+        let lines = metric_lines(
+            &record(LifecycleStatus::Failed, gates),
+            &after,
+            1_795_428_240_123,
+        );
+        let docs: Vec<Value> = lines.iter().map(|l| conforming(l)).collect();
+        assert_eq!(docs.len(), 4);
+        let decision = &docs[0];
+        assert_eq!(
+            decision["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            NAMESPACE
+        );
+        assert_eq!(
+            decision["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Hook"]])
+        );
+        assert_eq!(decision["_aws"]["Timestamp"], 1_795_428_240_123i64);
+        assert_eq!(
+            (
+                &decision["Hook"],
+                &decision["Evaluations"],
+                &decision["Failures"],
+                &decision["DecisionLatency"],
+                &decision["AuditWriteFailures"],
+                &decision["AlertFailures"]
+            ),
+            (
+                &json!("BeforeAllowTraffic"),
+                &json!(1.0),
+                &json!(1.0),
+                &json!(842.0),
+                &json!(1.0),
+                &json!(0.0)
+            )
+        );
+        let per_gate: Vec<(String, f64, f64)> = docs[1..]
+            .iter()
+            .map(|d| {
+                assert_eq!(
+                    d["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+                    json!([["Hook", "Gate"]])
+                );
+                (
+                    d["Gate"].as_str().unwrap().to_string(),
+                    d["GateFailures"].as_f64().unwrap(),
+                    d["GateErrors"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            per_gate,
+            [
+                ("error-rate".to_string(), 1.0, 0.0),
+                ("latency-p95".to_string(), 0.0, 0.0),
+                ("healthy-hosts".to_string(), 0.0, 1.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_success_counts_no_failure() {
+        let after = AfterReport {
+            audit_write: AuditWrite::Written,
+            alert: AlertOutcome::NotDue,
+        };
+        let lines = metric_lines(
+            &record(LifecycleStatus::Succeeded, Vec::new()),
+            &after,
+            1_795_428_240_000,
+        );
+        assert_eq!(lines.len(), 1);
+        let doc = conforming(&lines[0]);
+        assert_eq!(
+            (&doc["Failures"], &doc["AuditWriteFailures"]),
+            (&json!(0.0), &json!(0.0))
+        );
+    }
+}
