@@ -167,6 +167,19 @@ fn bench_budget_case(c: &mut Criterion) {
     assert_eq!(data.len(), 500, "distinct series");
     assert!(data.values().all(|s| s.points.len() == 1440));
     assert_all_pass(section, &evidence);
+    // The size of what the decision record carries for these gates (one log
+    // event; CloudWatch Logs takes at most 256 KiB per event). Printed, not
+    // timed.
+    let gates = judge(section, &evidence).gates;
+    let json = serde_json::to_vec(&gates).expect("gate results serialise");
+    let one = serde_json::to_vec(&gates[0]).expect("a gate result serialises");
+    eprintln!(
+        "record: {} gates, {} observations, {} bytes of JSON ({} bytes for one ratio gate)",
+        gates.len(),
+        gates.iter().map(|g| g.observations.len()).sum::<usize>(),
+        json.len(),
+        one.len()
+    );
 
     c.bench_function("judge/500x1440", |b| {
         b.iter(|| judge(black_box(section), black_box(&evidence)))

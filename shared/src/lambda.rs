@@ -36,7 +36,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Environment variable naming a policy file; unset means the embedded default.
@@ -113,7 +113,10 @@ pub struct HookFunction {
     deployments: CodeDeployDeployments<CodeDeployDiscovery>,
     reporter: CodeDeployReporter,
     switches: Switchboard,
-    lambda: aws_sdk_lambda::Client,
+    /// Built on first use: only a hook whose section has an `analysis` hands
+    /// off to itself, and a client costs cold-start time.
+    lambda: OnceLock<aws_sdk_lambda::Client>,
+    sdk: aws_config::SdkConfig,
     probes: HttpProbes,
     /// `GATE_ALERT_TOPIC_ARN`'s topic, when set.
     alerts: Option<SnsAlerts>,
@@ -212,7 +215,7 @@ impl HookFunction {
         let env = |name: &str| std::env::var(name).ok();
         let policy = load_policy(&env)?;
         let safety_margin = safety_margin(&env)?;
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
+        let sdk = with_aws_roots(aws_config::defaults(BehaviorVersion::latest()))
             .retry_config(
                 // Exponential backoff with full jitter for throttling and 5xx;
                 // the deadline, not the attempt count, is the real bound.
@@ -254,11 +257,12 @@ impl HookFunction {
             ),
             reporter: CodeDeployReporter::new(codedeploy),
             switches,
-            lambda: aws_sdk_lambda::Client::new(&sdk),
+            lambda: OnceLock::new(),
             probes: HttpProbes::new(),
             alerts: env(ALERT_TOPIC_VAR)
                 .filter(|arn| !arn.is_empty())
                 .map(|arn| SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), &arn)),
+            sdk,
         })
     }
 
@@ -312,10 +316,11 @@ impl HookFunction {
                         .await
                     }
                     Ok(state) => {
-                        let continuation = SelfInvoke::new(
-                            self.lambda.clone(),
-                            &event.context.invoked_function_arn,
-                        );
+                        let lambda = self
+                            .lambda
+                            .get_or_init(|| aws_sdk_lambda::Client::new(&self.sdk));
+                        let continuation =
+                            SelfInvoke::new(lambda.clone(), &event.context.invoked_function_arn);
                         let deadline_at = (event.context.deadline / 1000) as i64;
                         let run = Box::pin(execute_analysis(
                             &self.policy,
@@ -451,4 +456,43 @@ fn init_logging() {
         .with_current_span(false)
         .with_target(false)
         .try_init();
+}
+
+/// The roots AWS service endpoints chain to: Amazon Root CA 1 to 4 (Amazon
+/// Trust Services) and Starfield Services Root G2, which cross-signs them.
+const AWS_SERVICE_ROOTS: &[u8] = include_bytes!("../certs/aws-service-roots.pem");
+
+/// Gives all of the function's AWS clients one HTTPS client that trusts
+/// [`AWS_SERVICE_ROOTS`] instead of the system's certificate store. Reading
+/// and parsing that store (about 290 certificates) was the largest cost of a
+/// cold start, ~3 ms of ~10 (benches/cold-start/RESULTS.md). The SDK's
+/// default client stays when the environment points at other roots or at
+/// a proxy (`SSL_CERT_FILE`, `SSL_CERT_DIR`, `*_PROXY`): a proxy with its own
+/// CA then works as it would with any SDK client.
+fn with_aws_roots(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{
+        rustls_provider::CryptoMode, Provider, TlsContext, TrustStore,
+    };
+    let overridden = [
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ]
+    .iter()
+    .any(|var| std::env::var_os(var).is_some());
+    let roots = TrustStore::empty().with_pem_certificate(AWS_SERVICE_ROOTS);
+    match TlsContext::builder().with_trust_store(roots).build() {
+        Ok(context) if !overridden => loader.http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(context)
+                .build_https(),
+        ),
+        _ => loader,
+    }
 }

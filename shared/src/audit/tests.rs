@@ -282,18 +282,21 @@ fn a_sealed_decision_record_verifies_from_its_logged_line() {
     gate.threshold_value = Some(0.01);
     gate.observations = vec![
         Observation {
+            baseline: None,
             timestamp: 1_795_428_000,
             value: Some(0.1 + 0.2),
             breaching: true,
             judged: true,
         },
         Observation {
+            baseline: None,
             timestamp: 1_795_428_060,
             value: Some(1e-7),
             breaching: false,
             judged: true,
         },
         Observation {
+            baseline: None,
             timestamp: 1_795_428_120,
             value: None,
             breaching: false,
@@ -304,6 +307,8 @@ fn a_sealed_decision_record_verifies_from_its_logged_line() {
     let mut lines = Vec::new();
     for i in 1..=3 {
         let mut record = DecisionRecord {
+            discovery: None,
+            discovery_error: None,
             record: RECORD_KIND,
             deployment_id: DEPLOYMENT.into(),
             lifecycle_event_hook_execution_id: format!("exec-{i}"),

@@ -186,8 +186,12 @@ impl GateResult {
     /// Whether this result makes the hook fail under `on_inconclusive`. No
     /// evidence at all blocks whatever `on_inconclusive` says.
     pub fn blocks(&self, on_inconclusive: InconclusiveAction) -> bool {
-        !self.dry_run
-            && self.severity == Severity::Critical
+        !self.dry_run && self.would_block(on_inconclusive)
+    }
+
+    /// Whether this result would make the hook fail were it not in shadow mode.
+    fn would_block(&self, on_inconclusive: InconclusiveAction) -> bool {
+        self.severity == Severity::Critical
             && match self.outcome {
                 GateOutcome::Pass => false,
                 GateOutcome::Inconclusive => {
@@ -243,14 +247,7 @@ pub fn combine(on_inconclusive: InconclusiveAction, gates: Vec<GateResult>) -> V
     // dry run is visible in the one line people read.
     let shadow: Vec<String> = gates
         .iter()
-        .filter(|g| {
-            g.dry_run
-                && GateResult {
-                    dry_run: false,
-                    ..(*g).clone()
-                }
-                .blocks(on_inconclusive)
-        })
+        .filter(|g| g.dry_run && g.would_block(on_inconclusive))
         .map(|g| format!("{} [{}]", g.name, g.outcome))
         .collect();
     let (status, reason) = if critical == 0 {

@@ -383,6 +383,9 @@ fn worst_value(check: &ThresholdCheck, judged: &[usize], values: &[Option<f64>])
     .map(|(i, _)| i)
 }
 
+/// A baseline's signal values per period and its aligned queries.
+type BaselineSeries<'a> = (Vec<Option<f64>>, BTreeMap<&'a MetricQuery, Aligned>);
+
 /// The baseline's value per period of the canary's window (a history baseline's
 /// periods lie `offset` earlier), or the gate's verdict when the baseline
 /// cannot be judged: errors are `Error`, no data or too small a sample is
@@ -394,7 +397,7 @@ fn baseline_values<'a>(
     live: &MetricData,
     evidence: &Evidence,
     result: &mut GateResult,
-) -> Result<(Vec<Option<f64>>, BTreeMap<&'a MetricQuery, Aligned>), (GateOutcome, String)> {
+) -> Result<BaselineSeries<'a>, (GateOutcome, String)> {
     let offset = baseline.offset_secs();
     let data = match baseline.source {
         BaselineSource::Live => live,

@@ -245,6 +245,7 @@ mod tests {
         p95.rule = Some("3 of 5".into());
         p95.observations = (0..5)
             .map(|i| Observation {
+                baseline: None,
                 timestamp: 1_795_428_000 + 60 * i,
                 value: Some(1.2 + 0.1 * i as f64),
                 breaching: true,
@@ -259,6 +260,7 @@ mod tests {
         );
         errors.threshold = Some("> 1%".into());
         errors.observations = vec![Observation {
+            baseline: None,
             timestamp: 1_795_428_000,
             value: Some(0.034),
             breaching: true,
@@ -277,6 +279,8 @@ mod tests {
             "thin".into(),
         );
         DecisionRecord {
+            discovery: None,
+            discovery_error: None,
             record: RECORD_KIND,
             deployment_id: "d-ROLLME".into(),
             lifecycle_event_hook_execution_id: "exec-9".into(),

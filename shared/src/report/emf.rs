@@ -183,6 +183,8 @@ mod tests {
 
     fn record(status: LifecycleStatus, gates: Vec<GateResult>) -> DecisionRecord {
         DecisionRecord {
+            discovery: None,
+            discovery_error: None,
             record: RECORD_KIND,
             deployment_id: "d-EMF".into(),
             lifecycle_event_hook_execution_id: "exec-1".into(),
