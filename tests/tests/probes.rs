@@ -168,7 +168,8 @@ fn a_healthy_endpoint_succeeds() {
     assert_eq!(smoke["rule"], "min_success 100% of 3 attempts");
     assert_eq!(outcome.gate("healthy-hosts")["outcome"], "pass");
     // The probe adds no AWS call and no sequential round trip: the same
-    // three concurrent reads as a metrics-only hook, then the report.
+    // three concurrent reads as a metrics-only hook, then the report (and,
+    // after it, the audit chain head).
     let mut calls = outcome.calls.clone();
     calls[..3].sort();
     assert_eq!(
@@ -177,7 +178,8 @@ fn a_healthy_endpoint_succeeds() {
             "GetDeployment",
             "GetMetricData",
             "GetParameters",
-            "PutLifecycleEventHookExecutionStatus"
+            "PutLifecycleEventHookExecutionStatus",
+            "PutParameter"
         ]
     );
 }

@@ -114,16 +114,38 @@ fn example_policy_is_valid() {
 
 #[test]
 fn missing_environment_reference_is_named() {
-    let err = Policy::embedded_default(&|_| None).unwrap_err().to_string();
+    let yaml = "version: 1\nmetric_defaults:\n  namespace: N\n  dimensions: { TargetGroup: \"${TARGET_GROUP}\" }\nhooks:\n  BeforeAllowTraffic:\n    gates:\n      - name: g\n        metric: { name: M, stat: Sum }\n        comparison: \">\"\n        threshold: 1\n";
+    let err = Policy::from_yaml(yaml, "gates.yaml", &|_| None)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("environment variable TARGET_GROUP is not set"),
         "{err}"
     );
-    assert!(err.contains("<embedded default policy>:"), "{err}");
+    assert!(err.contains("gates.yaml:4:"), "{err}");
     assert!(
         err.contains("metric_defaults.dimensions.TargetGroup"),
         "{err}"
     );
+}
+
+#[test]
+fn the_default_needs_no_environment_and_leaves_the_canary_to_discovery() {
+    let policy = Policy::embedded_default(&|_| None).unwrap();
+    let unbound: Vec<String> = policy
+        .unbound(Hook::BeforeAllowTraffic)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        unbound,
+        vec!["${canary.load_balancer}", "${canary.target_group}"]
+    );
+    // The overrides resolve them at load time.
+    assert!(Policy::embedded_default(&alb_env)
+        .unwrap()
+        .unbound(Hook::BeforeAllowTraffic)
+        .is_empty());
 }
 
 #[test]
