@@ -7,6 +7,7 @@
 
 use super::{AlarmObservation, AlarmSource, AlarmStates, EvidenceError};
 use aws_sdk_cloudwatch::error::DisplayErrorContext;
+use aws_sdk_cloudwatch::operation::describe_alarms::builders::DescribeAlarmsFluentBuilder;
 use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::types::AlarmType;
 use aws_sdk_cloudwatch::Client;
@@ -29,24 +30,39 @@ impl CloudWatchAlarms {
     }
 }
 
+impl CloudWatchAlarms {
+    /// `DescribeAlarms` for metric and composite alarms, a full page at a time.
+    fn describe(&self) -> DescribeAlarmsFluentBuilder {
+        self.client
+            .describe_alarms()
+            .alarm_types(AlarmType::MetricAlarm)
+            .alarm_types(AlarmType::CompositeAlarm)
+            .max_records(100)
+    }
+}
+
+fn api_error<E, R>(error: aws_sdk_cloudwatch::error::SdkError<E, R>) -> EvidenceError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    EvidenceError::Api {
+        service: "CloudWatch",
+        operation: "DescribeAlarms",
+        message: crate::evidence::bounded(DisplayErrorContext(&error).to_string()),
+    }
+}
+
 impl AlarmSource for CloudWatchAlarms {
     async fn alarm_states(&self, names: &[String]) -> Result<AlarmStates, EvidenceError> {
         let mut states = AlarmStates::new();
         for chunk in names.chunks(MAX_NAMES_PER_CALL) {
             let output = self
-                .client
-                .describe_alarms()
+                .describe()
                 .set_alarm_names(Some(chunk.to_vec()))
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .max_records(100)
                 .send()
                 .await
-                .map_err(|e| EvidenceError::Api {
-                    service: "CloudWatch",
-                    operation: "DescribeAlarms",
-                    message: crate::evidence::bounded(DisplayErrorContext(&e).to_string()),
-                })?;
+                .map_err(api_error)?;
             record(&mut states, &output);
         }
         Ok(states)
@@ -59,20 +75,12 @@ impl AlarmSource for CloudWatchAlarms {
         // mistake, and a token that never ends must not hang the hook.
         for _ in 0..MAX_PREFIX_PAGES {
             let output = self
-                .client
-                .describe_alarms()
+                .describe()
                 .alarm_name_prefix(prefix)
-                .alarm_types(AlarmType::MetricAlarm)
-                .alarm_types(AlarmType::CompositeAlarm)
-                .max_records(100)
                 .set_next_token(next_token.take())
                 .send()
                 .await
-                .map_err(|e| EvidenceError::Api {
-                    service: "CloudWatch",
-                    operation: "DescribeAlarms",
-                    message: crate::evidence::bounded(DisplayErrorContext(&e).to_string()),
-                })?;
+                .map_err(api_error)?;
             record(&mut states, &output);
             match output.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_string()),

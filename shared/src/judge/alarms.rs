@@ -25,19 +25,9 @@ pub fn judge(
             for name in &check.names {
                 let (outcome, note) = match states.get(name) {
                     None => (GateOutcome::Error, format!("alarm {name:?} does not exist")),
-                    Some(alarm) => match alarm.state.as_str() {
-                        "OK" => (GateOutcome::Pass, String::new()),
-                        "ALARM" => (
-                            GateOutcome::Fail,
-                            format!(
-                                "alarm {name:?} is in ALARM ({})",
-                                alarm.reason.as_deref().unwrap_or("no reason given")
-                            ),
-                        ),
-                        other => (
-                            GateOutcome::Inconclusive,
-                            format!("alarm {name:?} is {other}"),
-                        ),
+                    Some(alarm) => match alarm_outcome(&alarm.state) {
+                        GateOutcome::Pass => (GateOutcome::Pass, String::new()),
+                        outcome => (outcome, describe(name, alarm)),
                     },
                 };
                 worst = worst.max(outcome);

@@ -480,32 +480,40 @@ fn alarm_section(names: &[&str]) -> HookPolicy {
         .clone()
 }
 
+/// Evidence holding only these alarm states.
+fn alarm_evidence(states: &[(&str, &str)]) -> Evidence {
+    Evidence {
+        now: NOW,
+        metrics: None,
+        alarms: Some(Ok(states
+            .iter()
+            .map(|(name, state)| {
+                (
+                    name.to_string(),
+                    AlarmObservation {
+                        state: state.to_string(),
+                        reason: Some("set by hand".into()),
+                    },
+                )
+            })
+            .collect())),
+        preflight: PreflightEvidence::default(),
+        history: Default::default(),
+        probes: Default::default(),
+    }
+}
+
 #[test]
 fn alarm_prefix_gates() {
-    let section = Policy::from_yaml(
+    let policy = Policy::from_yaml(
         "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: veto\n        alarm_prefix: web-\n",
         "t.yaml",
         &env,
     )
-    .unwrap()
-    .hook(Hook::AfterAllowTraffic)
-    .unwrap()
-    .clone();
-    let plan = crate::evidence::plan(
-        &Policy::from_yaml(
-            "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: veto\n        alarm_prefix: web-\n",
-            "t.yaml",
-            &env,
-        )
-        .unwrap(),
-        Hook::AfterAllowTraffic,
-        NOW,
-    );
+    .unwrap();
+    let section = policy.hook(Hook::AfterAllowTraffic).unwrap().clone();
+    let plan = crate::evidence::plan(&policy, Hook::AfterAllowTraffic, NOW);
     assert_eq!(plan.alarm_prefixes, vec!["web-".to_string()]);
-    let state = |s: &str| AlarmObservation {
-        state: s.into(),
-        reason: None,
-    };
     let cases = [
         (vec![("web-a", "OK"), ("web-b", "OK")], GateOutcome::Pass),
         (vec![("web-a", "OK"), ("web-b", "ALARM")], GateOutcome::Fail),
@@ -517,17 +525,7 @@ fn alarm_prefix_gates() {
         (vec![("other", "ALARM")], GateOutcome::Error),
     ];
     for (states, want) in cases {
-        let evidence = Evidence {
-            now: NOW,
-            metrics: None,
-            alarms: Some(Ok(states
-                .iter()
-                .map(|(n, s)| (n.to_string(), state(s)))
-                .collect())),
-            preflight: PreflightEvidence::default(),
-            history: Default::default(),
-            probes: Default::default(),
-        };
+        let evidence = alarm_evidence(&states);
         let verdict = judge(&section, &evidence);
         assert_eq!(
             verdict.gates[0].outcome, want,
@@ -540,10 +538,6 @@ fn alarm_prefix_gates() {
 #[test]
 fn alarm_gates() {
     let section = alarm_section(&["a", "b"]);
-    let state = |s: &str| AlarmObservation {
-        state: s.into(),
-        reason: Some("set by hand".into()),
-    };
     let cases = [
         (vec![("a", "OK"), ("b", "OK")], GateOutcome::Pass),
         (vec![("a", "OK"), ("b", "ALARM")], GateOutcome::Fail),
@@ -554,17 +548,7 @@ fn alarm_gates() {
         (vec![("a", "OK")], GateOutcome::Error),
     ];
     for (states, want) in cases {
-        let evidence = Evidence {
-            now: NOW,
-            metrics: None,
-            alarms: Some(Ok(states
-                .iter()
-                .map(|(n, s)| (n.to_string(), state(s)))
-                .collect())),
-            preflight: PreflightEvidence::default(),
-            history: Default::default(),
-            probes: Default::default(),
-        };
+        let evidence = alarm_evidence(&states);
         let verdict = judge(&section, &evidence);
         assert_eq!(
             verdict.gates[0].outcome, want,
