@@ -361,3 +361,24 @@ fn discovered_values_are_only_allowed_in_dimension_values() {
         assert!(found.iter().any(|p| p.contains(want)), "wanted {want:?} in {found:#?}");
     }
 }
+
+#[test]
+fn the_default_baseline_fits_the_hook() {
+    let yaml = "version: 1\nmetric_defaults:\n  namespace: N\n  dimensions: { TargetGroup: \"${canary.target_group}\" }\nhooks:\n  BeforeAllowTraffic: &gates\n    gates:\n      - name: g\n        metric: { name: M, stat: p95 }\n        baseline: default\n        comparison: \">\"\n        threshold: 1.4 x baseline\n  AfterAllowTraffic: *gates\n";
+    let policy = Policy::from_yaml(yaml, "g.yaml", &|_| None).unwrap();
+    let source = |hook: Hook| {
+        let GateCheck::Threshold(check) = &policy.hook(hook).unwrap().gates[0].check else {
+            panic!()
+        };
+        check.baseline.as_ref().unwrap().source
+    };
+    // The old version still serves production before traffic shifts ...
+    assert_eq!(source(Hook::BeforeAllowTraffic), BaselineSource::Live);
+    // ... and no longer after: the same hour a week earlier.
+    assert_eq!(
+        source(Hook::AfterAllowTraffic),
+        BaselineSource::History {
+            offset_secs: 7 * 86_400
+        }
+    );
+}

@@ -136,6 +136,7 @@ pub(super) fn validate(
         in_dimension: false,
         apply_overrides,
         probe_hosts: None,
+        hook: None,
     };
     let hooks = v.policy(raw);
     if v.problems.is_empty() {
@@ -176,7 +177,14 @@ struct Validator<'a> {
     apply_overrides: bool,
     /// The top-level `probe_hosts`, `None` when the policy has none.
     probe_hosts: Option<Vec<AllowedHost>>,
+    /// The hook whose gates are being validated (`baseline: default` depends on it).
+    hook: Option<Hook>,
 }
+
+/// How far back `baseline: default` looks once the old version has stopped
+/// serving: the same hour a week earlier, which keeps the daily and weekly
+/// traffic pattern.
+const DEFAULT_HISTORY_SECS: i64 = 7 * 86_400;
 
 /// Every environment variable that overrides a discovered value.
 pub const DISCOVERY_OVERRIDES: &[&str] = &[
@@ -289,6 +297,7 @@ impl Validator<'_> {
                         format!("duplicate gate name {:?} in {name}", gate.value.name.value),
                     );
                 }
+                self.hook = Some(hook);
                 if let Some(gate) = self.gate(gate, &gate_path, &defaults) {
                     gates.push(gate);
                 }
@@ -714,8 +723,18 @@ impl Validator<'_> {
         let field = format!("{path}.baseline");
         let source = match raw.value {
             RawBaseline::Name(name) if name == "live" => BaselineSource::Live,
+            // The baseline that fits the hook's moment: the old version while
+            // it still serves production, the metric's own history after.
+            RawBaseline::Name(name) if name == "default" => match self.hook {
+                Some(Hook::AfterAllowTestTraffic | Hook::BeforeAllowTraffic) => {
+                    BaselineSource::Live
+                }
+                _ => BaselineSource::History {
+                    offset_secs: DEFAULT_HISTORY_SECS,
+                },
+            },
             RawBaseline::Name(other) => {
-                self.problem(at, &field, format!("expected `live` (the version being replaced, same window) or `{{ history: 7d }}` (this metric, the same window that long ago), found {other:?}"));
+                self.problem(at, &field, format!("expected `live` (the version being replaced, same window), `{{ history: 7d }}` (this metric, the same window that long ago) or `default` (live before traffic shifts, 7 days of history after), found {other:?}"));
                 return None;
             }
             RawBaseline::Spec(spec) => {
