@@ -416,7 +416,11 @@ hooks:
 /// Judges STATISTICAL with ten minutes per side: per-minute requests, errors
 /// and p95 values.
 fn judge_statistical(canary: [&[f64]; 3], baseline: [&[f64]; 3]) -> Verdict {
-    let policy = Policy::from_yaml(STATISTICAL, "stats.yaml", &|_| None)
+    judge_yaml(STATISTICAL, canary, baseline)
+}
+
+fn judge_yaml(yaml: &str, canary: [&[f64]; 3], baseline: [&[f64]; 3]) -> Verdict {
+    let policy = Policy::from_yaml(yaml, "stats.yaml", &|_| None)
         .unwrap()
         .bind(Hook::BeforeAllowTraffic, &discovery())
         .unwrap();
@@ -524,4 +528,73 @@ fn a_shifted_latency_distribution_fails_the_rank_sum_test() {
         gate(&verdict, "latency-rank-sum").outcome,
         GateOutcome::Pass
     );
+}
+
+#[test]
+fn a_canary_score_weighs_the_tested_gates() {
+    // Both tested gates only count through the score (warnings), latency
+    // three times as much as errors.
+    let yaml = STATISTICAL
+        .replace(
+            "  BeforeAllowTraffic:\n    gates:",
+            "  BeforeAllowTraffic:\n    canary_score: { pass: 90, marginal: 70 }\n    gates:",
+        )
+        .replace(
+            "        test: two_proportion\n",
+            "        test: two_proportion\n        severity: warning\n        weight: 1\n",
+        )
+        .replace(
+            "        test: mann_whitney\n",
+            "        test: mann_whitney\n        severity: warning\n        weight: 3\n",
+        );
+    let requests = [1000.0; 10];
+    let clean = [0.0; 10];
+    let base = [0.30, 0.32, 0.29, 0.31, 0.33, 0.30, 0.28, 0.31, 0.30, 0.32];
+    let slower: Vec<f64> = base.iter().map(|v| v * 1.5).collect();
+    let score = |verdict: &Verdict| gate(verdict, "canary-score").clone();
+
+    let same = judge_yaml(
+        &yaml,
+        [&requests, &clean, &base],
+        [&requests, &clean, &base],
+    );
+    assert_eq!(
+        score(&same).outcome,
+        GateOutcome::Pass,
+        "{}",
+        score(&same).reason
+    );
+    assert_eq!(same.status, LifecycleStatus::Succeeded, "{}", same.reason);
+
+    // Latency alone fails: 1 of 4 weight passed, 25 < 70.
+    let slow = judge_yaml(
+        &yaml,
+        [&requests, &clean, &slower],
+        [&requests, &clean, &base],
+    );
+    assert_eq!(
+        score(&slow).outcome,
+        GateOutcome::Fail,
+        "{}",
+        score(&slow).reason
+    );
+    assert_eq!(slow.status, LifecycleStatus::Failed);
+    let figures = score(&slow).statistics.unwrap();
+    assert_eq!(figures["score"], 25.0, "{figures}");
+
+    // Errors alone fail: 3 of 4 weight passed, 75: marginal, which blocks
+    // under on_inconclusive: fail.
+    let errors = [5.0; 10];
+    let erring = judge_yaml(
+        &yaml,
+        [&requests, &errors, &base],
+        [&requests, &clean, &base],
+    );
+    assert_eq!(
+        score(&erring).outcome,
+        GateOutcome::Inconclusive,
+        "{}",
+        score(&erring).reason
+    );
+    assert_eq!(erring.status, LifecycleStatus::Failed);
 }

@@ -5,8 +5,8 @@
 //! answer into a gate result.
 
 use super::statistics::{
-    compare_proportions, compare_samples, Classification, Direction, EffectTolerance, Proportion,
-    ProportionOptions, RankTestOptions, Side, Tolerance,
+    compare_proportions, compare_samples, Classification, Direction, EffectTolerance,
+    MetricEvidence, Proportion, ProportionOptions, RankTestOptions, Side, Tolerance,
 };
 use super::threshold::Aligned;
 use super::{GateOutcome, GateResult};
@@ -55,9 +55,14 @@ pub(super) fn judge(
         BaselineTest::TwoProportion { alpha } => {
             two_proportion(check, baseline, bound, alpha, sides, result)
         }
-        BaselineTest::MannWhitney { alpha } => {
-            rank_sum(check.comparison, bound, alpha, sides, result)
-        }
+        BaselineTest::MannWhitney { alpha } => rank_sum(
+            check.comparison,
+            bound,
+            alpha,
+            baseline.weight,
+            sides,
+            result,
+        ),
     }
 }
 
@@ -119,6 +124,10 @@ fn two_proportion(
     match compare_proportions(canary, base, &options) {
         Ok(comparison) => {
             result.statistics = serde_json::to_value(&comparison).ok();
+            result.scored = Some((
+                baseline.weight,
+                MetricEvidence::Proportion(comparison.clone()),
+            ));
             (comparison.outcome.gate_outcome(), comparison.reason)
         }
         Err(error) => (GateOutcome::Error, format!("two-proportion test: {error}")),
@@ -129,6 +138,7 @@ fn rank_sum(
     comparison: Comparison,
     bound: RelativeBound,
     alpha: f64,
+    weight: f64,
     sides: Sides<'_, '_>,
     result: &mut GateResult,
 ) -> (GateOutcome, String) {
@@ -169,6 +179,7 @@ fn rank_sum(
     ) {
         Ok(ranked) => {
             result.statistics = serde_json::to_value(&ranked).ok();
+            result.scored = Some((weight, MetricEvidence::Rank(ranked.clone())));
             let outcome = match ranked.classification {
                 Classification::Pass => GateOutcome::Pass,
                 Classification::High | Classification::Low => GateOutcome::Fail,

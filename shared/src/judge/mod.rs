@@ -159,6 +159,10 @@ pub struct GateResult {
     /// gates judged by a test rather than period by period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statistics: Option<serde_json::Value>,
+    /// A statistically tested gate's weight and comparison, for the hook's
+    /// `canary_score` (the figures are in `statistics`).
+    #[serde(skip)]
+    pub scored: Option<(f64, statistics::MetricEvidence)>,
 }
 
 impl GateResult {
@@ -180,6 +184,7 @@ impl GateResult {
             completeness: Vec::new(),
             no_evidence: false,
             statistics: None,
+            scored: None,
         }
     }
 
@@ -232,10 +237,59 @@ pub fn judge(section: &HookPolicy, evidence: &Evidence) -> Verdict {
             result
         })
         .collect();
+    if let Some(canary_score) = &section.canary_score {
+        gates.push(score_gate(canary_score, &gates));
+    }
     if section.preflight {
         gates.extend(preflight::judge(evidence));
     }
     combine(section.on_inconclusive, gates)
+}
+
+/// The Kayenta-style score over the hook's statistically tested gates, as a
+/// critical gate of its own: pass, marginal (inconclusive) or fail; a critical
+/// tested gate that is high or low fails it whatever the score.
+fn score_gate(canary_score: &crate::policy::CanaryScore, gates: &[GateResult]) -> GateResult {
+    let metrics = gates
+        .iter()
+        .filter_map(|g| {
+            let (weight, evidence) = g.scored.as_ref()?;
+            Some(statistics::MetricResult {
+                name: g.name.clone(),
+                group: None,
+                weight: *weight,
+                critical: g.severity == Severity::Critical && !g.dry_run,
+                evidence: evidence.clone(),
+            })
+        })
+        .collect();
+    let options = statistics::ScoreOptions {
+        pass_threshold: canary_score.pass,
+        marginal_threshold: canary_score.marginal,
+        no_data: statistics::NoDataPolicy::Exclude,
+    };
+    match statistics::score(metrics, &options) {
+        Ok(report) => {
+            let mut result = GateResult::new(
+                "canary-score",
+                Severity::Critical,
+                report.gate_outcome(),
+                report.reason.clone(),
+            );
+            result.threshold = Some(format!(
+                "pass >= {}, marginal >= {}",
+                canary_score.pass, canary_score.marginal
+            ));
+            result.statistics = serde_json::to_value(&report).ok();
+            result
+        }
+        Err(error) => GateResult::new(
+            "canary-score",
+            Severity::Critical,
+            GateOutcome::Error,
+            format!("the canary score could not be computed: {error}"),
+        ),
+    }
 }
 
 /// The hook's verdict from its gate results.

@@ -99,6 +99,8 @@ pub struct HookPolicy {
     pub dry_run: bool,
     /// Measure repeatedly over a bake period instead of once.
     pub analysis: Option<crate::analysis::AnalysisPolicy>,
+    /// Score the statistically tested gates together, as Kayenta does.
+    pub canary_score: Option<CanaryScore>,
     /// The gates, in policy order.
     pub gates: Vec<Gate>,
 }
@@ -240,6 +242,19 @@ pub struct BaselineCheck {
     pub rule: BaselineRule,
     /// Period by period (M of N), or a statistical test over the window.
     pub test: BaselineTest,
+    /// The gate's weight in the hook's `canary_score`.
+    pub weight: f64,
+}
+
+/// A hook's Kayenta-style score over its statistically tested gates: the
+/// weighted share of them that passed, judged against two thresholds. A
+/// critical tested gate that fails fails the score whatever its value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct CanaryScore {
+    /// At or above: pass.
+    pub pass: f64,
+    /// At or above (and under `pass`): marginal, which is inconclusive.
+    pub marginal: f64,
 }
 
 /// How a gate's canary and baseline are judged.

@@ -44,8 +44,17 @@ pub struct RawHookPolicy {
     #[serde(default)]
     pub dry_run: Option<bool>,
     pub analysis: Option<Spanned<RawAnalysis>>,
+    pub canary_score: Option<Spanned<RawCanaryScore>>,
     #[serde(default)]
     pub gates: Vec<Spanned<RawGate>>,
+}
+
+/// Kayenta-style scoring of a hook's statistically tested gates.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCanaryScore {
+    pub pass: Option<Spanned<f64>>,
+    pub marginal: Option<Spanned<f64>>,
 }
 
 /// A hook's bake analysis.
@@ -85,6 +94,7 @@ pub struct RawGate {
     pub pass_if_not_worse_than: Option<Spanned<RawScalar>>,
     pub test: Option<Spanned<String>>,
     pub alpha: Option<Spanned<f64>>,
+    pub weight: Option<Spanned<f64>>,
     pub probe: Option<Spanned<RawProbe>>,
 }
 

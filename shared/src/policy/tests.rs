@@ -382,3 +382,15 @@ fn the_default_baseline_fits_the_hook() {
         }
     );
 }
+
+#[test]
+fn a_canary_score_needs_tested_gates_and_sane_thresholds() {
+    let found = problems("version: 1\nmetric_defaults:\n  namespace: N\n  dimensions: { TargetGroup: \"${canary.target_group}\" }\nhooks:\n  BeforeAllowTraffic:\n    canary_score: { pass: 60, marginal: 80 }\n    gates:\n      - name: g\n        metric: { name: M, stat: p95 }\n        comparison: \">\"\n        threshold: 1\n        weight: 2\n");
+    for want in [
+        "hooks.BeforeAllowTraffic.canary_score: scores the hook's statistically tested gates, and there is none",
+        "`marginal` (80) must not be above `pass` (60)",
+        "weight: weighs a statistically tested gate",
+    ] {
+        assert!(found.iter().any(|p| p.contains(want)), "wanted {want:?} in {found:#?}");
+    }
+}

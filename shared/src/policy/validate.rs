@@ -11,9 +11,9 @@ use super::raw::{
 };
 use super::raw::{RawProbe, RawStatus};
 use super::{
-    AlarmCheck, BaselineCheck, BaselineRule, BaselineSource, BaselineTest, Comparison, Gate,
-    GateCheck, HookPolicy, InconclusiveAction, MetricQuery, MinSample, MissingData, RelativeBound,
-    SeriesKind, Severity, Signal, Threshold, ThresholdCheck, ThresholdUnit,
+    AlarmCheck, BaselineCheck, BaselineRule, BaselineSource, BaselineTest, CanaryScore, Comparison,
+    Gate, GateCheck, HookPolicy, InconclusiveAction, MetricQuery, MinSample, MissingData,
+    RelativeBound, SeriesKind, Severity, Signal, Threshold, ThresholdCheck, ThresholdUnit,
 };
 use super::{AllowedHost, JsonPointerExpectation, ProbeCheck, ProbeExpectations, StatusMatch};
 use crate::analysis::AnalysisPolicy;
@@ -302,9 +302,13 @@ impl Validator<'_> {
                     gates.push(gate);
                 }
             }
+            let canary_score = section
+                .canary_score
+                .and_then(|raw| self.canary_score(raw, &path, &gates));
             let has_critical = gates
                 .iter()
-                .any(|g: &Gate| g.severity == Severity::Critical && !g.dry_run);
+                .any(|g: &Gate| g.severity == Severity::Critical && !g.dry_run)
+                || canary_score.is_some();
             if !has_critical && !preflight && self.problems.len() == problems_before {
                 self.problem(section_at, format!("{path}.gates"), "a hook section needs at least one critical gate that is not a dry run (or `preflight: true`); a hook with nothing that can block would always succeed, so leave the hook out of the AppSpec instead");
             }
@@ -316,11 +320,52 @@ impl Validator<'_> {
                     preflight,
                     dry_run: section.dry_run.unwrap_or(false),
                     analysis,
+                    canary_score,
                     gates,
                 },
             );
         }
         hooks
+    }
+
+    fn canary_score(
+        &mut self,
+        raw: Spanned<super::raw::RawCanaryScore>,
+        path: &str,
+        gates: &[Gate],
+    ) -> Option<CanaryScore> {
+        let field = format!("{path}.canary_score");
+        let tested = gates.iter().any(|g| {
+            matches!(&g.check, GateCheck::Threshold(t)
+                if t.baseline.as_ref().is_some_and(|b| b.test != BaselineTest::PerPeriod))
+        });
+        if !tested {
+            self.problem(raw.referenced, &field, "scores the hook's statistically tested gates, and there is none: give gates `baseline` and `test: mann_whitney` or `test: two_proportion`");
+        }
+        let mut read = |value: Option<Spanned<f64>>, name: &str, default: f64| match value {
+            None => default,
+            Some(v) => {
+                if !(0.0..=100.0).contains(&v.value) {
+                    self.problem(
+                        v.referenced,
+                        format!("{field}.{name}"),
+                        format!("a score between 0 and 100, found {}", v.value),
+                    );
+                }
+                v.value
+            }
+        };
+        let raw = raw.value;
+        let pass = read(raw.pass, "pass", 95.0);
+        let marginal = read(raw.marginal, "marginal", 75.0);
+        if marginal > pass {
+            self.problem(
+                Location::UNKNOWN,
+                &field,
+                format!("`marginal` ({marginal}) must not be above `pass` ({pass})"),
+            );
+        }
+        tested.then_some(CanaryScore { pass, marginal })
     }
 
     fn analysis(&mut self, raw: Spanned<RawAnalysis>, path: &str) -> AnalysisPolicy {
@@ -531,6 +576,7 @@ impl Validator<'_> {
         let baseline_raw = raw.baseline.take();
         let not_worse_raw = raw.pass_if_not_worse_than.take();
         let test_raw = (raw.test.take(), raw.alpha.take());
+        let weight_raw = raw.weight.take();
         let baseline_inputs = baseline_raw.as_ref().map(|_| {
             (
                 raw.metric.clone(),
@@ -627,6 +673,22 @@ impl Validator<'_> {
         let min_sample = raw
             .min_sample
             .and_then(|m| self.min_sample(m, &signal, path, defaults, period_secs));
+        let weight = match &weight_raw {
+            None => 1.0,
+            Some(w) => {
+                if !(w.value.is_finite() && w.value > 0.0) {
+                    self.problem(
+                        w.referenced,
+                        format!("{path}.weight"),
+                        format!("a positive number, found {}", w.value),
+                    );
+                }
+                if test_raw.0.is_none() {
+                    self.problem(w.referenced, format!("{path}.weight"), "weighs a statistically tested gate in the hook's `canary_score`: add `baseline` and `test`");
+                }
+                w.value
+            }
+        };
         let baseline = match (baseline_raw, baseline_inputs) {
             (Some(b), Some((metric, ratio, min_raw))) => self.baseline(
                 b,
@@ -639,6 +701,7 @@ impl Validator<'_> {
                     relative: relative.as_ref().and_then(|(_, r)| r.clone().ok()),
                     not_worse: not_worse_raw,
                     test: test_raw,
+                    weight,
                     comparison,
                     window_secs,
                     period_secs,
@@ -798,6 +861,7 @@ impl Validator<'_> {
             min_sample,
             rule,
             test,
+            weight: inputs.weight,
         }))
     }
 
@@ -1172,6 +1236,7 @@ struct BaselineInputs<'a> {
     relative: Option<RelativeBound>,
     not_worse: Option<Spanned<RawScalar>>,
     test: (Option<Spanned<String>>, Option<Spanned<f64>>),
+    weight: f64,
     comparison: Comparison,
     window_secs: i64,
     period_secs: i64,
