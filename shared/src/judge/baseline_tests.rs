@@ -598,3 +598,29 @@ fn a_canary_score_weighs_the_tested_gates() {
     );
     assert_eq!(erring.status, LifecycleStatus::Failed);
 }
+
+#[test]
+fn a_rank_test_in_either_direction_fails_a_faster_canary_too() {
+    let requests = [1000.0; 10];
+    let clean = [0.0; 10];
+    let base = [0.30, 0.32, 0.29, 0.31, 0.33, 0.30, 0.28, 0.31, 0.30, 0.32];
+    let faster: Vec<f64> = base.iter().map(|v| v * 0.5).collect();
+    // `>`: only an increase is bad, so twice as fast passes.
+    let verdict = judge_statistical([&requests, &clean, &faster], [&requests, &clean, &base]);
+    assert_eq!(
+        gate(&verdict, "latency-rank-sum").outcome,
+        GateOutcome::Pass
+    );
+    // `direction: either`: a shift either way is a different release.
+    let either = STATISTICAL.replace(
+        "        test: mann_whitney\n",
+        "        test: mann_whitney\n        direction: either\n",
+    );
+    let verdict = judge_yaml(
+        &either,
+        [&requests, &clean, &faster],
+        [&requests, &clean, &base],
+    );
+    let latency = gate(&verdict, "latency-rank-sum");
+    assert_eq!(latency.outcome, GateOutcome::Fail, "{}", latency.reason);
+}

@@ -55,8 +55,9 @@ pub(super) fn judge(
         BaselineTest::TwoProportion { alpha } => {
             two_proportion(check, baseline, bound, alpha, sides, result)
         }
-        BaselineTest::MannWhitney { alpha } => rank_sum(
+        BaselineTest::MannWhitney { alpha, either } => rank_sum(
             check.comparison,
+            either,
             bound,
             alpha,
             baseline.weight,
@@ -136,6 +137,7 @@ fn two_proportion(
 
 fn rank_sum(
     comparison: Comparison,
+    either: bool,
     bound: RelativeBound,
     alpha: f64,
     weight: f64,
@@ -148,7 +150,15 @@ fn rank_sum(
         RelativeBound::Factor(f) => f,
         RelativeBound::Offset { .. } => 1.0,
     };
-    let (direction, effect) = if comparison.higher_is_worse() {
+    let (direction, effect) = if either {
+        (
+            Direction::Either,
+            EffectTolerance {
+                allowed_increase: factor,
+                allowed_decrease: 1.0 / factor,
+            },
+        )
+    } else if comparison.higher_is_worse() {
         (
             Direction::Increase,
             EffectTolerance {

@@ -276,6 +276,9 @@ pub enum BaselineTest {
     MannWhitney {
         /// Significance level.
         alpha: f64,
+        /// A shift either way fails (`direction: either`), not only the
+        /// comparison's direction.
+        either: bool,
     },
 }
 

@@ -95,6 +95,7 @@ pub struct RawGate {
     pub test: Option<Spanned<String>>,
     pub alpha: Option<Spanned<f64>>,
     pub weight: Option<Spanned<f64>>,
+    pub direction: Option<Spanned<String>>,
     pub probe: Option<Spanned<RawProbe>>,
 }
 

@@ -308,6 +308,22 @@ fn baseline_rules_are_checked() {
             "        threshold: 1.4 x baseline\n        baseline: live\n        dimensions_note: x\n",
             "unknown field `dimensions_note`",
         ),
+        (
+            "        threshold: 1.0\n        test: mann_whitney\n        alpha: 0.01\n",
+            "test: needs `baseline`: a statistical test compares the canary with it",
+        ),
+        (
+            "        threshold: 1.2 x baseline\n        baseline: live\n        test: two_proportion\n",
+            "`two_proportion` compares events out of trials: it needs a `ratio` of counters",
+        ),
+        (
+            "        threshold: 1.2 x baseline\n        baseline: live\n        test: mann_whitney\n        direction: increase\n",
+            "`direction` only says `either`",
+        ),
+        (
+            "        threshold: 1.2 x baseline\n        baseline: live\n        test: t_test\n",
+            "expected `per_period` (default), `two_proportion` or `mann_whitney`",
+        ),
     ];
     for (gate, want) in cases {
         let found = problems(&gate_yaml(gate));

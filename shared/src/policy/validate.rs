@@ -575,7 +575,7 @@ impl Validator<'_> {
         let mut raw = raw;
         let baseline_raw = raw.baseline.take();
         let not_worse_raw = raw.pass_if_not_worse_than.take();
-        let test_raw = (raw.test.take(), raw.alpha.take());
+        let test_raw = (raw.test.take(), raw.alpha.take(), raw.direction.take());
         let weight_raw = raw.weight.take();
         let baseline_inputs = baseline_raw.as_ref().map(|_| {
             (
@@ -719,6 +719,20 @@ impl Validator<'_> {
                         format!("{path}.pass_if_not_worse_than"),
                         "needs `baseline`: what the canary is compared with",
                     );
+                }
+                let (test, alpha, direction) = &test_raw;
+                for (field, at) in [
+                    ("test", test.as_ref().map(|t| t.referenced)),
+                    ("alpha", alpha.as_ref().map(|a| a.referenced)),
+                    ("direction", direction.as_ref().map(|d| d.referenced)),
+                ] {
+                    if let Some(at) = at {
+                        self.problem(
+                            at,
+                            format!("{path}.{field}"),
+                            "needs `baseline`: a statistical test compares the canary with it",
+                        );
+                    }
                 }
                 None
             }
@@ -867,7 +881,7 @@ impl Validator<'_> {
 
     fn baseline_test(
         &mut self,
-        (test, alpha): (Option<Spanned<String>>, Option<Spanned<f64>>),
+        (test, alpha, direction): RawTest,
         signal: &Signal,
         rule: BaselineRule,
         comparison: Comparison,
@@ -889,6 +903,31 @@ impl Validator<'_> {
                 a.value
             }
         };
+        let either = match &direction {
+            None => false,
+            Some(d) if d.value == "either" => true,
+            Some(d) if d.value == "increase" || d.value == "decrease" => {
+                self.problem(d.referenced, format!("{path}.direction"), "the comparison gives the direction (`>`: an increase is bad, `<`: a decrease is bad); `direction` only says `either`");
+                false
+            }
+            Some(d) => {
+                self.problem(
+                    d.referenced,
+                    format!("{path}.direction"),
+                    format!("expected `either`, found {:?}", d.value),
+                );
+                false
+            }
+        };
+        if either && test.as_ref().is_none_or(|t| t.value != "mann_whitney") {
+            if let Some(d) = &direction {
+                self.problem(
+                    d.referenced,
+                    format!("{path}.direction"),
+                    "applies to `test: mann_whitney` only",
+                );
+            }
+        }
         let Some(test) = test else {
             if let Some(a) = alpha {
                 self.problem(a.referenced, format!("{path}.alpha"), "applies to a statistical test: add `test: two_proportion` or `test: mann_whitney`");
@@ -934,7 +973,10 @@ impl Validator<'_> {
                         "`mann_whitney` takes `>` (an increase is bad) or `<` (a decrease is bad)",
                     );
                 }
-                Some(BaselineTest::MannWhitney { alpha: alpha_value })
+                Some(BaselineTest::MannWhitney {
+                    alpha: alpha_value,
+                    either,
+                })
             }
             other => {
                 self.problem(test.referenced, &field, format!("expected `per_period` (default), `two_proportion` or `mann_whitney`, found {other:?}"));
@@ -1226,6 +1268,13 @@ impl Validator<'_> {
     }
 }
 
+/// A gate's `test`, `alpha` and `direction`, as written.
+type RawTest = (
+    Option<Spanned<String>>,
+    Option<Spanned<f64>>,
+    Option<Spanned<String>>,
+);
+
 /// What a gate's baseline is built from.
 struct BaselineInputs<'a> {
     metric: Option<Spanned<RawQuery>>,
@@ -1235,7 +1284,7 @@ struct BaselineInputs<'a> {
     canary_min: Option<&'a MinSample>,
     relative: Option<RelativeBound>,
     not_worse: Option<Spanned<RawScalar>>,
-    test: (Option<Spanned<String>>, Option<Spanned<f64>>),
+    test: RawTest,
     weight: f64,
     comparison: Comparison,
     window_secs: i64,
