@@ -75,20 +75,17 @@ pub struct BindError {
 }
 
 impl Policy {
-    /// The discovered values `hook` needs: its own gates', and with a preflight
-    /// the other hooks' too.
+    /// The discovered values `hook`'s own gates need. A preflight's view of
+    /// the other hooks does not count: at BeforeInstall the replacement does
+    /// not exist yet, so discovery would fail the hook for gates it does not
+    /// judge; the preflight skips the queries that still name it.
     pub fn unbound(&self, hook: Hook) -> BTreeSet<SubjectRef> {
         let mut refs = BTreeSet::new();
-        for (other, section) in &self.hooks {
-            if *other != hook && !self.hook(hook).is_some_and(|s| s.preflight) {
-                continue;
-            }
-            for gate in &section.gates {
-                if let GateCheck::Threshold(check) = &gate.check {
-                    for query in check.all_queries() {
-                        for (_, value) in &query.dimensions {
-                            refs.extend(references(value).map(|(_, _, r)| r));
-                        }
+        for gate in self.hook(hook).iter().flat_map(|section| &section.gates) {
+            if let GateCheck::Threshold(check) = &gate.check {
+                for query in check.all_queries() {
+                    for (_, value) in &query.dimensions {
+                        refs.extend(references(value).map(|(_, _, r)| r));
                     }
                 }
             }

@@ -141,6 +141,9 @@ fn the_default_needs_no_environment_and_leaves_the_canary_to_discovery() {
         unbound,
         vec!["${canary.load_balancer}", "${canary.target_group}"]
     );
+    // BeforeInstall's preflight judges no gate of its own: it must not depend
+    // on discovery, which cannot see the replacement before it is installed.
+    assert!(policy.unbound(Hook::BeforeInstall).is_empty());
     // The overrides resolve them at load time.
     assert!(Policy::embedded_default(&alb_env)
         .unwrap()
