@@ -16,6 +16,14 @@ statement fails the check when
   `NotResource`): IAM has no resource-level permission for the status call, so
   its statement must be on `Resource: "*"`, and must then grant nothing else;
 
+- it scopes an action to a `Resource` other than `"*"` when IAM has no
+  resource-level permission for that action (the Service Authorization
+  Reference lists no resource type for it): such a statement never matches, so
+  the call is denied at run time. The reference is the copy cfn-lint ships
+  (`cfnlint/data/AdditionalSpecs/Policies.json`, cfn-lint is pinned in the
+  project's .venv); an action it does not know is reported too (a typo grants
+  nothing);
+
 and a role or SAM function fails when it attaches the AWS managed policies
 `AdministratorAccess` or `PowerUserAccess`, which are `*` actions by another
 name. `Deny` statements are not checked: denying everything grants nothing.
@@ -30,12 +38,23 @@ template cannot be read, 0 otherwise. Needs PyYAML (in the project's .venv).
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
+
+try:
+    import importlib.metadata
+    import importlib.resources
+
+    _REFERENCE = importlib.resources.files("cfnlint") / "data" / "AdditionalSpecs" / "Policies.json"
+    REFERENCE_SOURCE = f"cfn-lint {importlib.metadata.version('cfn-lint')}"
+except ModuleNotFoundError:  # pragma: no cover - cfn-lint is in the project's .venv
+    _REFERENCE = None
+    REFERENCE_SOURCE = "no reference"
 
 STATUS_ACTION = "codedeploy:PutLifecycleEventHookExecutionStatus"
 WHOLE_SERVICE = re.compile(r"^[A-Za-z0-9-]+:\*$")
@@ -110,6 +129,51 @@ def statements_of(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
             yield from statements_of(child, f"{path}[{i}]")
 
 
+_ACTIONS: dict[str, dict[str, dict[str, Any]]] | None = None
+
+
+def action_reference() -> dict[str, dict[str, dict[str, Any]]]:
+    """service prefix -> lowercased action -> its entry (`Resources` when the
+    action has resource-level permissions), from cfn-lint's copy of the
+    Service Authorization Reference."""
+    global _ACTIONS
+    if _ACTIONS is None:
+        if _REFERENCE is None:
+            raise SystemExit("check-iam: cfn-lint is not installed; run from the project's .venv")
+        services = json.loads(_REFERENCE.read_text(encoding="utf-8"))
+        _ACTIONS = {
+            prefix: {name.lower(): entry for name, entry in service.get("Actions", {}).items()}
+            for prefix, service in services.items()
+        }
+    return _ACTIONS
+
+
+def resource_is_everything(statement: dict[str, Any]) -> bool:
+    resource = statement.get("Resource")
+    listed = resource if isinstance(resource, list) else [resource]
+    return all(item == "*" for item in listed)
+
+
+def unscopable_action_problems(actions: list[str], statement: dict[str, Any]) -> list[str]:
+    """Actions IAM cannot scope, on a Resource narrower than "*" (denied at
+    run time), and actions the reference does not know."""
+    problems = []
+    reference = action_reference()
+    for action in actions:
+        if "*" in action or "?" in action or ":" not in action:
+            continue
+        prefix, name = action.split(":", 1)
+        known = reference.get(prefix.lower())
+        if known is None:
+            continue
+        entry = known.get(name.lower())
+        if entry is None:
+            problems.append(f'"{action}" is not an action of {prefix} in the Service Authorization Reference ({REFERENCE_SOURCE}); a misspelt action grants nothing')
+        elif not entry.get("Resources") and "Resource" in statement and not resource_is_everything(statement):
+            problems.append(f'"{action}" has no resource-level permission (Service Authorization Reference, {REFERENCE_SOURCE}): on a Resource other than "*" the call is denied; grant it on "*"')
+    return problems
+
+
 def statement_problems(statement: dict[str, Any]) -> list[str]:
     """What is too wide in one statement (empty when nothing is)."""
     effects = set(literals(statement.get("Effect", "Allow"))) or {"Allow"}
@@ -134,6 +198,7 @@ def statement_problems(statement: dict[str, Any]) -> list[str]:
             problems.append(f"{STATUS_ACTION} with NotResource; grant it alone, by its exact name")
         elif [a.lower() for a in actions] != [STATUS_ACTION.lower()]:
             problems.append(f"{STATUS_ACTION} shares its statement with {', '.join(a for a in actions if a.lower() != STATUS_ACTION.lower()) or 'a pattern'}; grant it alone, by its exact name (it has no resource-level permission, so its statement is on \"*\")")
+    problems.extend(unscopable_action_problems(actions, statement))
     return problems
 
 

@@ -19,12 +19,13 @@ check_iam = importlib.util.module_from_spec(_spec)
 sys.dont_write_bytecode = True
 _spec.loader.exec_module(check_iam)
 
-SCOPED_STATUS = """
+STATUS_ON_EVERYTHING = """
               - Sid: ReportHookStatus
                 Effect: Allow
                 Action: codedeploy:PutLifecycleEventHookExecutionStatus
-                Resource: !Sub arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:web/web-prod
+                Resource: "*"
 """
+GROUP_ARN = "!Sub arn:${AWS::Partition}:codedeploy:${AWS::Region}:${AWS::AccountId}:deploymentgroup:web/web-prod"
 
 
 def template(statements: str, extra_properties: str = "") -> str:
@@ -65,7 +66,7 @@ def run(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_scoped_template_passes(tmp_path: Path) -> None:
     text = template(
-        SCOPED_STATUS
+        STATUS_ON_EVERYTHING
         + """
               - Sid: ReadEvidence
                 Effect: Allow
@@ -133,7 +134,7 @@ def test_the_short_form_tags_are_read_as_intrinsics() -> None:
     ],
 )
 def test_wildcard_actions_fail_naming_the_statement(tmp_path: Path, statement: str, expected: str) -> None:
-    result = run(tmp_path, template(SCOPED_STATUS + statement))
+    result = run(tmp_path, template(STATUS_ON_EVERYTHING + statement))
     assert result.returncode == 1, result.stdout + result.stderr
     findings = result.stdout.strip().splitlines()
     # Only the wide statement is named (`*` on `*` also covers the status call).
@@ -166,20 +167,64 @@ def test_a_status_call_not_granted_alone_fails(tmp_path: Path, status_statement:
     assert "grant it alone, by its exact name" in result.stdout
 
 
-def test_the_status_call_alone_on_any_resource_passes(tmp_path: Path) -> None:
-    alone = """
-              - Sid: ReportHookStatus
+def test_the_status_call_alone_on_everything_passes(tmp_path: Path) -> None:
+    result = run(tmp_path, template(STATUS_ON_EVERYTHING))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "codedeploy:PutLifecycleEventHookExecutionStatus",
+        "codedeploy:ListDeploymentTargets",
+        "codedeploy:BatchGetDeploymentTargets",
+        "elasticloadbalancing:DescribeTargetGroups",
+    ],
+)
+def test_an_action_without_resource_level_permission_on_a_narrow_resource_fails(tmp_path: Path, action: str) -> None:
+    # These calls would be denied at run time: IAM matches them only on "*".
+    scoped = f"""
+              - Sid: Scoped
                 Effect: Allow
-                Action: codedeploy:PutLifecycleEventHookExecutionStatus
+                Action: {action}
+                Resource: {GROUP_ARN}
+"""
+    result = run(tmp_path, template(scoped))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f'Statement[0] (Sid Scoped): "{action}" has no resource-level permission' in result.stdout
+    assert "cfn-lint " in result.stdout
+
+
+def test_actions_with_resource_level_permission_may_be_scoped(tmp_path: Path) -> None:
+    scoped = f"""
+              - Sid: ReadTheGatedDeployment
+                Effect: Allow
+                Action: [codedeploy:GetDeployment]
+                Resource: {GROUP_ARN}
+              - Sid: Switches
+                Effect: Allow
+                Action: ssm:GetParameters
+                Resource: !Sub arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter/codedeploy-gates/*
+"""
+    result = run(tmp_path, template(STATUS_ON_EVERYTHING + scoped))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_misspelt_action_fails(tmp_path: Path) -> None:
+    typo = """
+              - Sid: Typo
+                Effect: Allow
+                Action: codedeploy:GetDeployments
                 Resource: "*"
 """
-    result = run(tmp_path, template(alone))
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = run(tmp_path, template(typo))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert '"codedeploy:GetDeployments" is not an action of codedeploy' in result.stdout
 
 
 def test_deny_statements_and_scoped_wildcard_resources_pass(tmp_path: Path) -> None:
     text = template(
-        SCOPED_STATUS
+        STATUS_ON_EVERYTHING
         + """
               - Sid: NeverTouchIam
                 Effect: Deny
@@ -212,11 +257,11 @@ def test_policies_outside_roles_are_checked_too(tmp_path: Path) -> None:
 
 def test_broad_managed_policies_fail(tmp_path: Path) -> None:
     basic = "      ManagedPolicyArns:\n        - !Sub arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole\n"
-    result = run(tmp_path, template(SCOPED_STATUS, basic))
+    result = run(tmp_path, template(STATUS_ON_EVERYTHING, basic))
     assert result.returncode == 0, result.stdout + result.stderr
     for attached in ["!Sub arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess", "arn:aws:iam::aws:policy/PowerUserAccess"]:
         extra = f"      ManagedPolicyArns:\n        - {attached}\n"
-        result = run(tmp_path, template(SCOPED_STATUS, extra))
+        result = run(tmp_path, template(STATUS_ON_EVERYTHING, extra))
         assert result.returncode == 1, attached
         assert "Resources.HookRole.Properties.ManagedPolicyArns: attaches" in result.stdout
 
