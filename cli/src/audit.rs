@@ -160,6 +160,7 @@ fn read_heads(
     let runtime = crate::runtime()?;
     runtime.block_on(async {
         let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(metric_gate::aws_http::https_client(metric_gate::aws_http::Roots::System))
             .load()
             .await;
         let ssm = aws_sdk_ssm::Client::new(&sdk);

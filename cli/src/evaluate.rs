@@ -37,6 +37,9 @@ impl Args {
         let runtime = crate::runtime()?;
         let (evidence, deployment) = runtime.block_on(async {
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(metric_gate::aws_http::https_client(
+                    metric_gate::aws_http::Roots::System,
+                ))
                 .load()
                 .await;
             let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);

@@ -8,6 +8,7 @@
 
 use crate::analysis::AnalysisState;
 use crate::audit::{ChainHead, HeadStore};
+use crate::aws_http::{https_client, Roots};
 use crate::continuation::{SelfInvoke, STATE_FIELD};
 use crate::event::{parse_event, EventError};
 use crate::evidence::alarms::CloudWatchAlarms;
@@ -215,7 +216,8 @@ impl HookFunction {
         let env = |name: &str| std::env::var(name).ok();
         let policy = load_policy(&env)?;
         let safety_margin = safety_margin(&env)?;
-        let sdk = with_aws_roots(aws_config::defaults(BehaviorVersion::latest()))
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client(Roots::AwsServices))
             .retry_config(
                 // Exponential backoff with full jitter for throttling and 5xx;
                 // the deadline, not the attempt count, is the real bound.
@@ -446,53 +448,28 @@ async fn report_init_error(error: &StartupError) {
     }
 }
 
+/// JSON logs at the level `RUST_LOG` names (`info`, or per target such as
+/// `info,metric_gate=debug`); an unreadable value keeps `info` and says so.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second call (tests) is harmless: the first subscriber stays.
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .with_target(false)
-        .try_init();
-}
-
-/// The roots AWS service endpoints chain to: Amazon Root CA 1 to 4 (Amazon
-/// Trust Services) and Starfield Services Root G2, which cross-signs them.
-const AWS_SERVICE_ROOTS: &[u8] = include_bytes!("../certs/aws-service-roots.pem");
-
-/// Gives all of the function's AWS clients one HTTPS client that trusts
-/// [`AWS_SERVICE_ROOTS`] instead of the system's certificate store. Reading
-/// and parsing that store (about 290 certificates) was the largest cost of a
-/// cold start, ~3 ms of ~10 (benches/cold-start/RESULTS.md). The SDK's
-/// default client stays when the environment points at other roots or at
-/// a proxy (`SSL_CERT_FILE`, `SSL_CERT_DIR`, `*_PROXY`): a proxy with its own
-/// CA then works as it would with any SDK client.
-fn with_aws_roots(loader: aws_config::ConfigLoader) -> aws_config::ConfigLoader {
-    use aws_smithy_http_client::tls::{
-        rustls_provider::CryptoMode, Provider, TlsContext, TrustStore,
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let setting = std::env::var("RUST_LOG").ok();
+    let parsed = setting.as_deref().map(str::parse::<Targets>);
+    let filter = match &parsed {
+        Some(Ok(targets)) => targets.clone(),
+        _ => Targets::new().with_default(LevelFilter::INFO),
     };
-    let overridden = [
-        "SSL_CERT_FILE",
-        "SSL_CERT_DIR",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ]
-    .iter()
-    .any(|var| std::env::var_os(var).is_some());
-    let roots = TrustStore::empty().with_pem_certificate(AWS_SERVICE_ROOTS);
-    match TlsContext::builder().with_trust_store(roots).build() {
-        Ok(context) if !overridden => loader.http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-                .tls_context(context)
-                .build_https(),
-        ),
-        _ => loader,
+    let format = tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(false)
+        .with_target(false);
+    // A second call (tests) is harmless: the first subscriber stays.
+    let _ = tracing_subscriber::registry()
+        .with(format)
+        .with(filter)
+        .try_init();
+    if let Some(Err(error)) = parsed {
+        tracing::warn!(RUST_LOG = setting.as_deref().unwrap_or_default(), %error, "RUST_LOG not understood; logging at info");
     }
 }

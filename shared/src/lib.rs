@@ -21,6 +21,7 @@
 
 pub mod analysis;
 pub mod audit;
+pub mod aws_http;
 pub mod continuation;
 pub mod event;
 pub mod evidence;

@@ -107,6 +107,7 @@ impl Emulator {
             .unwrap();
         let sdk = runtime.block_on(
             aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(aws_smithy_http_client::Builder::new().build_http())
                 .endpoint_url(format!("http://{address}"))
                 .region(aws_config::Region::new("us-east-1"))
                 .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(

@@ -16,8 +16,8 @@
 //! - no proxy is used, whatever the environment says.
 //!
 //! The client is the AWS SDK's own stack (hyper-util's client, hyper-rustls,
-//! rustls on aws-lc-rs with the system's root certificates), so the binaries
-//! carry one TLS implementation. The TLS configuration is built once, on the
+//! rustls on ring with the system's root certificates), so the binaries
+//! carry one TLS implementation (see [`crate::aws_http`]). The TLS configuration is built once, on the
 //! first probe, so hooks without probes pay nothing at cold start.
 
 use crate::policy::{AllowedHost, ProbeCheck};
@@ -118,14 +118,14 @@ impl HttpProbes {
     fn tls(&self) -> &Tls {
         self.tls.get_or_init(|| {
             use hyper_rustls::ConfigBuilderExt;
-            // Infallible in practice: aws-lc-rs has cipher suites for every
+            // Infallible in practice: ring has cipher suites for every
             // default protocol version.
             let builder = || {
                 rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::aws_lc_rs::default_provider(),
+                    rustls::crypto::ring::default_provider(),
                 ))
                 .with_safe_default_protocol_versions()
-                .expect("aws-lc-rs supports the default TLS versions")
+                .expect("ring supports the default TLS versions")
             };
             match builder().with_native_roots() {
                 Ok(with_roots) => Tls {
