@@ -32,9 +32,13 @@ use crate::run::{
     execute, execute_analysis, fail_without_evidence, remaining, AnalysisRun, Execution, Providers,
     WallClock,
 };
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::BehaviorVersion;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
+use aws_smithy_async::time::SystemTimeSource;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
@@ -117,7 +121,7 @@ pub struct HookFunction {
     /// Built on first use: only a hook whose section has an `analysis` hands
     /// off to itself, and a client costs cold-start time.
     lambda: OnceLock<aws_sdk_lambda::Client>,
-    sdk: aws_config::SdkConfig,
+    sdk: SdkConfig,
     probes: HttpProbes,
     /// `GATE_ALERT_TOPIC_ARN`'s topic, when set.
     alerts: Option<SnsAlerts>,
@@ -216,24 +220,7 @@ impl HookFunction {
         let env = |name: &str| std::env::var(name).ok();
         let policy = load_policy(&env)?;
         let safety_margin = safety_margin(&env)?;
-        let sdk = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client(Roots::AwsServices))
-            .retry_config(
-                // Exponential backoff with full jitter for throttling and 5xx;
-                // the deadline, not the attempt count, is the real bound.
-                RetryConfig::standard()
-                    .with_max_attempts(4)
-                    .with_initial_backoff(Duration::from_millis(100))
-                    .with_max_backoff(Duration::from_secs(2)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(2))
-                    .operation_attempt_timeout(Duration::from_secs(10))
-                    .build(),
-            )
-            .load()
-            .await;
+        let sdk = lambda_sdk_config(&env)?;
         let switches = match env(SWITCH_PREFIX_VAR).as_deref() {
             Some("none") => Switchboard::Off,
             prefix => Switchboard::Ssm(SsmSwitches::new(
@@ -446,6 +433,68 @@ async fn report_init_error(error: &StartupError) {
             tracing::warn!(error = %e, "could not report the init error to the Runtime API");
         }
     }
+}
+
+/// The SDK configuration of a function on Lambda, from the variables Lambda
+/// sets: `AWS_REGION`, the execution role's credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), and the standard
+/// `AWS_ENDPOINT_URL`, `AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT`
+/// when set. aws-config's default chains (profile files, SSO, web identity
+/// through STS, container and instance metadata) serve other environments:
+/// they cost about 1 MB of each hook's artifact and file probing at every cold
+/// start, and on Lambda they end where this starts. gatectl keeps the full chain.
+fn lambda_sdk_config(env: &impl Fn(&str) -> Option<String>) -> Result<SdkConfig, StartupError> {
+    let required = |var: &'static str| {
+        env(var)
+            .filter(|value| !value.is_empty())
+            .ok_or(StartupError::Setting {
+                var,
+                value: String::new(),
+                expected:
+                    "set by Lambda for every function; outside Lambda, set it as Lambda would",
+            })
+    };
+    let flag = |var: &'static str| match env(var).as_deref().map(str::to_ascii_lowercase).as_deref()
+    {
+        None | Some("") => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(StartupError::Setting {
+            var,
+            value: env(var).unwrap_or_default(),
+            expected: "true or false",
+        }),
+    };
+    let region = required("AWS_REGION")?;
+    required("AWS_ACCESS_KEY_ID")?;
+    required("AWS_SECRET_ACCESS_KEY")?;
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .http_client(https_client(Roots::AwsServices))
+        .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+        .time_source(SystemTimeSource::new())
+        // Exponential backoff with full jitter for throttling and 5xx; the
+        // deadline, not the attempt count, is the real bound.
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(4)
+                .with_initial_backoff(Duration::from_millis(100))
+                .with_max_backoff(Duration::from_secs(2)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(2))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .build(),
+        );
+    config.set_endpoint_url(env("AWS_ENDPOINT_URL").filter(|url| !url.is_empty()));
+    config.set_use_fips(flag("AWS_USE_FIPS_ENDPOINT")?);
+    config.set_use_dual_stack(flag("AWS_USE_DUALSTACK_ENDPOINT")?);
+    Ok(config.build())
 }
 
 /// JSON logs at the level `RUST_LOG` names (`info`, or per target such as

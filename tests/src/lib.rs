@@ -399,13 +399,27 @@ impl HookProcess {
     /// Starts `binary` with the emulator as both Runtime API and AWS endpoint,
     /// the ALB environment of the default policy, and `extra` on top.
     pub fn start(emulator: &Emulator, binary: &str, extra: &[(&str, &str)]) -> HookProcess {
-        // Retire the open poll of any earlier process this emulator served.
-        emulator.control("POST", "runtime/restart", None);
         let mut command = hook_command(emulator, binary);
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
         for (name, value) in extra {
             command.env(name, value);
         }
+        Self::spawn(emulator, binary, command)
+    }
+
+    /// Starts `binary` as [`HookProcess::start`] does, without the variables
+    /// in `unset` (a Lambda-set variable missing).
+    pub fn start_without(emulator: &Emulator, binary: &str, unset: &[&str]) -> HookProcess {
+        let mut command = hook_command(emulator, binary);
+        for name in unset {
+            command.env_remove(name);
+        }
+        Self::spawn(emulator, binary, command)
+    }
+
+    fn spawn(emulator: &Emulator, binary: &str, mut command: Command) -> HookProcess {
+        // Retire the open poll of any earlier process this emulator served.
+        emulator.control("POST", "runtime/restart", None);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("start {binary}: {e}"));

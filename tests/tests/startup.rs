@@ -90,6 +90,25 @@ fn an_unreadable_policy_file_stops_the_function() {
     );
 }
 
+/// Hooks read the region and the role's credentials from the variables Lambda
+/// sets (no profile files, no metadata endpoints): without them a hook says
+/// which variable is missing at init, before anything reaches AWS.
+#[test]
+fn a_missing_lambda_variable_stops_the_function_naming_it() {
+    for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+        let emulator = Emulator::start();
+        let hook = HookProcess::start_without(&emulator, "before-allow-traffic", &[missing]);
+        let (code, stdout, stderr) = hook.wait_for_exit(Duration::from_secs(30));
+        assert_ne!(code, Some(0), "{missing}");
+        let output = format!("{stdout}{stderr}");
+        assert!(
+            output.contains(&format!("{missing}=\\\"\\\" is not valid: set by Lambda")),
+            "{missing}: {output}"
+        );
+        assert!(emulator.calls().is_empty(), "{missing}: nothing reaches AWS");
+    }
+}
+
 #[test]
 fn an_operator_alarm_vetoes_the_deployment() {
     let emulator = Emulator::start();
