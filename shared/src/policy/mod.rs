@@ -13,6 +13,7 @@ mod raw;
 mod validate;
 
 use crate::hook::Hook;
+use crate::judge::statistics::NanStrategy;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -279,6 +280,9 @@ pub enum BaselineTest {
         /// A shift either way fails (`direction: either`), not only the
         /// comparison's direction.
         either: bool,
+        /// What a period without a value is (`nan_strategy`): left out
+        /// (Kayenta's default) or read as 0.
+        nan_strategy: NanStrategy,
     },
 }
 

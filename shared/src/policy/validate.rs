@@ -17,6 +17,7 @@ use super::{
 };
 use super::{AllowedHost, JsonPointerExpectation, ProbeCheck, ProbeExpectations, StatusMatch};
 use crate::analysis::AnalysisPolicy;
+use crate::judge::statistics::NanStrategy;
 use crate::evidence::discovery::Side;
 use crate::hook::Hook;
 use serde_saphyr::{Location, Spanned};
@@ -499,6 +500,13 @@ impl Validator<'_> {
                 ("datapoints_to_alarm", raw.datapoints_to_alarm.is_some()),
                 ("missing_data", raw.missing_data.is_some()),
                 ("min_sample", raw.min_sample.is_some()),
+                ("baseline", raw.baseline.is_some()),
+                ("pass_if_not_worse_than", raw.pass_if_not_worse_than.is_some()),
+                ("test", raw.test.is_some()),
+                ("alpha", raw.alpha.is_some()),
+                ("weight", raw.weight.is_some()),
+                ("direction", raw.direction.is_some()),
+                ("nan_strategy", raw.nan_strategy.is_some()),
             ] {
                 if present {
                     self.problem(at, format!("{path}.{field}"), "does not apply to an `alarms` gate: the alarm's own configuration decides its state");
@@ -575,7 +583,12 @@ impl Validator<'_> {
         let mut raw = raw;
         let baseline_raw = raw.baseline.take();
         let not_worse_raw = raw.pass_if_not_worse_than.take();
-        let test_raw = (raw.test.take(), raw.alpha.take(), raw.direction.take());
+        let test_raw = (
+            raw.test.take(),
+            raw.alpha.take(),
+            raw.direction.take(),
+            raw.nan_strategy.take(),
+        );
         let weight_raw = raw.weight.take();
         let baseline_inputs = baseline_raw.as_ref().map(|_| {
             (
@@ -720,11 +733,12 @@ impl Validator<'_> {
                         "needs `baseline`: what the canary is compared with",
                     );
                 }
-                let (test, alpha, direction) = &test_raw;
+                let (test, alpha, direction, nan_strategy) = &test_raw;
                 for (field, at) in [
                     ("test", test.as_ref().map(|t| t.referenced)),
                     ("alpha", alpha.as_ref().map(|a| a.referenced)),
                     ("direction", direction.as_ref().map(|d| d.referenced)),
+                    ("nan_strategy", nan_strategy.as_ref().map(|n| n.referenced)),
                 ] {
                     if let Some(at) = at {
                         self.problem(
@@ -881,7 +895,7 @@ impl Validator<'_> {
 
     fn baseline_test(
         &mut self,
-        (test, alpha, direction): RawTest,
+        (test, alpha, direction, nan_strategy): RawTest,
         signal: &Signal,
         rule: BaselineRule,
         comparison: Comparison,
@@ -925,6 +939,28 @@ impl Validator<'_> {
                     d.referenced,
                     format!("{path}.direction"),
                     "applies to `test: mann_whitney` only",
+                );
+            }
+        }
+        let nan_value = match &nan_strategy {
+            None => NanStrategy::Remove,
+            Some(n) if n.value == "remove" => NanStrategy::Remove,
+            Some(n) if n.value == "replace_with_zero" => NanStrategy::ReplaceWithZero,
+            Some(n) => {
+                self.problem(
+                    n.referenced,
+                    format!("{path}.nan_strategy"),
+                    format!("expected `remove` (a period without a value is left out, the default) or `replace_with_zero` (it counts as 0), found {:?}", n.value),
+                );
+                NanStrategy::Remove
+            }
+        };
+        if test.as_ref().is_none_or(|t| t.value != "mann_whitney") {
+            if let Some(n) = &nan_strategy {
+                self.problem(
+                    n.referenced,
+                    format!("{path}.nan_strategy"),
+                    "applies to `test: mann_whitney` only: a per-period comparison has `missing_data`, a two-proportion test sums counts",
                 );
             }
         }
@@ -976,6 +1012,7 @@ impl Validator<'_> {
                 Some(BaselineTest::MannWhitney {
                     alpha: alpha_value,
                     either,
+                    nan_strategy: nan_value,
                 })
             }
             other => {
@@ -1268,10 +1305,11 @@ impl Validator<'_> {
     }
 }
 
-/// A gate's `test`, `alpha` and `direction`, as written.
+/// A gate's `test`, `alpha`, `direction` and `nan_strategy`, as written.
 type RawTest = (
     Option<Spanned<String>>,
     Option<Spanned<f64>>,
+    Option<Spanned<String>>,
     Option<Spanned<String>>,
 );
 
@@ -1402,6 +1440,13 @@ impl Validator<'_> {
             ("datapoints_to_alarm", gate.datapoints_to_alarm.is_some()),
             ("missing_data", gate.missing_data.is_some()),
             ("min_sample", gate.min_sample.is_some()),
+            ("baseline", gate.baseline.is_some()),
+            ("pass_if_not_worse_than", gate.pass_if_not_worse_than.is_some()),
+            ("test", gate.test.is_some()),
+            ("alpha", gate.alpha.is_some()),
+            ("weight", gate.weight.is_some()),
+            ("direction", gate.direction.is_some()),
+            ("nan_strategy", gate.nan_strategy.is_some()),
         ] {
             if present {
                 self.problem(at, format!("{path}.{field}"), "does not apply to a `probe` gate: its expectations are under `probe.expect`, its limits are `max_latency` and `min_success`");
