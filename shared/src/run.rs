@@ -3,7 +3,9 @@
 //! This is where the fail-closed rules live, in one place, for every hook:
 //! - evidence collection and `GetDeployment` run concurrently and are bounded by
 //!   the invocation deadline minus a safety margin; what is not collected by then
-//!   is an error in the evidence, and the judge turns it into `Failed`;
+//!   is an error in the evidence, and the judge turns it into `Failed` (a hook
+//!   comparing with the window before the deployment began needs the create
+//!   time first, so for it `GetDeployment` comes before the metrics);
 //! - a panic inside the judgement becomes a `Failed` verdict that says so;
 //! - the status is reported exactly once per invocation, with whatever time the
 //!   margin left; the SDK retries throttling and 5xx within it.
@@ -358,31 +360,62 @@ where
     // before the collection as a whole times out.
     let probe_deadline = Instant::now() + probe_budget(budget);
     // Discovery (when the policy names `${canary.…}`) must come before the
-    // metrics it names; the deployment and the switches run alongside both.
+    // metrics it names, and so must the deployment's create time when a gate
+    // compares with the window before the deployment began (the two together);
+    // otherwise the deployment and the switches run alongside the metrics.
+    let needs_start = policy.needs_deployment_start(execution.hook);
     let evaluate = timeout(budget, async {
         let needs_discovery = !policy.unbound(execution.hook).is_empty();
-        let (bound, discovery) = if needs_discovery {
-            match providers
-                .deployments
-                .discover(&execution.deployment_id)
-                .await
-            {
-                Ok(found) => match policy.bind(execution.hook, &found) {
+        let discover = async {
+            if needs_discovery {
+                Some(
+                    providers
+                        .deployments
+                        .discover(&execution.deployment_id)
+                        .await,
+                )
+            } else {
+                None
+            }
+        };
+        let describe_first = async {
+            if needs_start {
+                Some(
+                    providers
+                        .deployments
+                        .deployment(&execution.deployment_id)
+                        .await,
+                )
+            } else {
+                None
+            }
+        };
+        let (discovered, described) = tokio::join!(discover, describe_first);
+        let (bound, discovery) = match discovered {
+            Some(Ok(found)) => {
+                match policy.bind(execution.hook, &found) {
                     Ok(bound) => (Some(bound), Some(Ok(found))),
                     Err(error) => {
                         let reason = format!("deployment discovery: {error}; the gates that name them cannot be judged");
-                        return (discovery_failed(reason), Some(Ok(found)));
+                        return (discovery_failed(reason), Some(Ok(found)), described);
                     }
-                },
-                Err(error) => {
-                    let reason = format!("deployment discovery failed: {error}; the gates that name the canary or baseline cannot be judged");
-                    return (discovery_failed(reason), Some(Err(error.to_string())));
                 }
             }
-        } else {
-            (None, None)
+            Some(Err(error)) => {
+                let reason = format!("deployment discovery failed: {error}; the gates that name the canary or baseline cannot be judged");
+                return (
+                    discovery_failed(reason),
+                    Some(Err(error.to_string())),
+                    described,
+                );
+            }
+            None => (None, None),
         };
         let policy = bound.as_ref().unwrap_or(policy);
+        let placed = described.as_ref().map(|described| {
+            policy.bind_deployment_start(execution.hook, deployment_start(described), now)
+        });
+        let policy = placed.as_ref().unwrap_or(policy);
         let section = policy.hook(execution.hook).unwrap_or(section);
         let plan = evidence::plan(policy, execution.hook, now);
         let evidence = evidence::collect_with_probes(
@@ -394,24 +427,51 @@ where
             probe_deadline,
         )
         .await;
-        (judge_safely(judge, section, &evidence), discovery)
+        (
+            judge_safely(judge, section, &evidence),
+            discovery,
+            described,
+        )
     });
-    let describe = timeout(
-        budget,
-        providers.deployments.deployment(&execution.deployment_id),
-    );
+    let describe = async {
+        if needs_start {
+            None // asked before the metrics, above
+        } else {
+            Some(
+                timeout(
+                    budget,
+                    providers.deployments.deployment(&execution.deployment_id),
+                )
+                .await,
+            )
+        }
+    };
     let read_switches = timeout(budget, providers.switches.read(execution.hook));
     let (evaluated, described, switched) = tokio::join!(evaluate, describe, read_switches);
-    let (verdict, discovery) = evaluated.unwrap_or_else(|_| {
+    let (verdict, discovery, described_first) = evaluated.unwrap_or_else(|_| {
         let plan = evidence::plan(policy, execution.hook, now);
         let evidence = Evidence::all_failed(&plan, now, timed_out.clone());
-        (judge_safely(judge, section, &evidence), None)
+        (judge_safely(judge, section, &evidence), None, None)
     });
+    let described = match described {
+        Some(described) => described.unwrap_or_else(|_| Err(timed_out.clone())),
+        None => described_first.unwrap_or_else(|| Err(timed_out.clone())),
+    };
     Measured {
         verdict,
-        deployment: Some(described.unwrap_or_else(|_| Err(timed_out.clone()))),
+        deployment: Some(described),
         switches: Some(switched.unwrap_or(Err(timed_out))),
         discovery,
+    }
+}
+
+/// The deployment's create time from `GetDeployment`'s answer, or why there is none.
+fn deployment_start(described: &Result<DeploymentInfo, EvidenceError>) -> Result<i64, String> {
+    match described {
+        Ok(info) => info.create_time.ok_or_else(|| {
+            "CodeDeploy GetDeployment returned no createTime for the deployment".into()
+        }),
+        Err(error) => Err(error.to_string()),
     }
 }
 
@@ -620,3 +680,6 @@ pub fn remaining(deadline_ms: u64, now_ms: u64) -> Duration {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod before_deployment_tests;

@@ -152,7 +152,11 @@ struct RankGate {
     weight: f64,
 }
 
-fn rank_sum(gate: RankGate, sides: Sides<'_, '_>, result: &mut GateResult) -> (GateOutcome, String) {
+fn rank_sum(
+    gate: RankGate,
+    sides: Sides<'_, '_>,
+    result: &mut GateResult,
+) -> (GateOutcome, String) {
     let RankGate {
         comparison,
         either,

@@ -65,6 +65,7 @@ fn describe_threshold(check: &ThresholdCheck) -> String {
                 BaselineSource::History { offset_secs } => {
                     format!(" ({} earlier)", human_duration(offset_secs))
                 }
+                BaselineSource::BeforeDeployment(ref start) => format!(" ({start})"),
             };
             match b.rule {
                 BaselineRule::Relative(bound) => format!("{op} {bound}{against}"),
@@ -398,24 +399,29 @@ fn baseline_values<'a>(
     evidence: &Evidence,
     result: &mut GateResult,
 ) -> Result<BaselineSeries<'a>, (GateOutcome, String)> {
+    if let Some(why) = baseline.source.unplaced() {
+        return Err((GateOutcome::Error, why));
+    }
     let offset = baseline.offset_secs();
     let data = match baseline.source {
         BaselineSource::Live => live,
-        BaselineSource::History { .. } => match evidence.history.get(&offset) {
-            Some(Ok(data)) => data,
-            Some(Err(error)) => {
-                return Err((
-                    GateOutcome::Error,
-                    format!("baseline evidence unavailable: {error}"),
-                ))
+        BaselineSource::History { .. } | BaselineSource::BeforeDeployment(_) => {
+            match evidence.history.get(&offset) {
+                Some(Ok(data)) => data,
+                Some(Err(error)) => {
+                    return Err((
+                        GateOutcome::Error,
+                        format!("baseline evidence unavailable: {error}"),
+                    ))
+                }
+                None => {
+                    return Err((
+                        GateOutcome::Error,
+                        "no history evidence was collected for this gate's baseline".into(),
+                    ))
+                }
             }
-            None => {
-                return Err((
-                    GateOutcome::Error,
-                    "no history evidence was collected for this gate's baseline".into(),
-                ))
-            }
-        },
+        }
     };
     let shifted: Vec<i64> = grid.iter().map(|t| t - offset).collect();
     let mut aligned: BTreeMap<&MetricQuery, Aligned> = BTreeMap::new();

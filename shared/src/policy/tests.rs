@@ -389,7 +389,7 @@ fn the_default_baseline_fits_the_hook() {
         let GateCheck::Threshold(check) = &policy.hook(hook).unwrap().gates[0].check else {
             panic!()
         };
-        check.baseline.as_ref().unwrap().source
+        check.baseline.as_ref().unwrap().source.clone()
     };
     // The old version still serves production before traffic shifts ...
     assert_eq!(source(Hook::BeforeAllowTraffic), BaselineSource::Live);
@@ -482,6 +482,9 @@ fn comparison_options_on_alarm_and_probe_gates_are_refused_by_name() {
         "gates[1].weight: does not apply to a `probe` gate",
         "gates[1].alpha: does not apply to a `probe` gate",
     ] {
-        assert!(found.iter().any(|p| p.contains(want)), "wanted {want:?} in {found:#?}");
+        assert!(
+            found.iter().any(|p| p.contains(want)),
+            "wanted {want:?} in {found:#?}"
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! only here, so the rest of the library never wonders what an absent field meant.
 
 use super::bind::parse_subject;
+use super::deployment_start::cloudwatch_retention;
 use super::raw::{
     RawAnalysis, RawBaseline, RawGate, RawMetricDefaults, RawPolicy, RawQuery, RawScalar,
 };
@@ -15,11 +16,14 @@ use super::{
     Gate, GateCheck, HookPolicy, InconclusiveAction, MetricQuery, MinSample, MissingData,
     RelativeBound, SeriesKind, Severity, Signal, Threshold, ThresholdCheck, ThresholdUnit,
 };
-use super::{AllowedHost, JsonPointerExpectation, ProbeCheck, ProbeExpectations, StatusMatch};
+use super::{
+    AllowedHost, DeploymentStart, JsonPointerExpectation, ProbeCheck, ProbeExpectations,
+    StatusMatch,
+};
 use crate::analysis::AnalysisPolicy;
-use crate::judge::statistics::NanStrategy;
 use crate::evidence::discovery::Side;
 use crate::hook::Hook;
+use crate::judge::statistics::NanStrategy;
 use serde_saphyr::{Location, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -501,7 +505,10 @@ impl Validator<'_> {
                 ("missing_data", raw.missing_data.is_some()),
                 ("min_sample", raw.min_sample.is_some()),
                 ("baseline", raw.baseline.is_some()),
-                ("pass_if_not_worse_than", raw.pass_if_not_worse_than.is_some()),
+                (
+                    "pass_if_not_worse_than",
+                    raw.pass_if_not_worse_than.is_some(),
+                ),
                 ("test", raw.test.is_some()),
                 ("alpha", raw.alpha.is_some()),
                 ("weight", raw.weight.is_some()),
@@ -814,6 +821,9 @@ impl Validator<'_> {
         let field = format!("{path}.baseline");
         let source = match raw.value {
             RawBaseline::Name(name) if name == "live" => BaselineSource::Live,
+            RawBaseline::Name(name) if name == "before_deployment" => {
+                BaselineSource::BeforeDeployment(DeploymentStart::Unbound)
+            }
             // The baseline that fits the hook's moment: the old version while
             // it still serves production, the metric's own history after.
             RawBaseline::Name(name) if name == "default" => match self.hook {
@@ -825,7 +835,7 @@ impl Validator<'_> {
                 },
             },
             RawBaseline::Name(other) => {
-                self.problem(at, &field, format!("expected `live` (the version being replaced, same window), `{{ history: 7d }}` (this metric, the same window that long ago) or `default` (live before traffic shifts, 7 days of history after), found {other:?}"));
+                self.problem(at, &field, format!("expected `live` (the version being replaced, same window), `{{ history: 7d }}` (this metric, the same window that long ago), `before_deployment` (this metric, the window before the deployment began) or `default` (live before traffic shifts, 7 days of history after), found {other:?}"));
                 return None;
             }
             RawBaseline::Spec(spec) => {
@@ -834,12 +844,7 @@ impl Validator<'_> {
                     self.problem(spec.history.referenced, format!("{field}.history"), format!("must reach back at least one window ({}s), or the baseline overlaps the canary's own window", inputs.window_secs));
                 }
                 // CloudWatch's retention by period: finer data ages out sooner.
-                let (kept, kept_text) = match inputs.period_secs {
-                    p if p < 60 => (3 * 3600, "3 hours for periods under 60s"),
-                    p if p < 300 => (15 * 86_400, "15 days for 60-second periods"),
-                    p if p < 3600 => (63 * 86_400, "63 days for 5-minute periods"),
-                    _ => (455 * 86_400, "455 days for hourly periods"),
-                };
+                let (kept, kept_text) = cloudwatch_retention(inputs.period_secs);
                 if offset_secs + inputs.window_secs > kept {
                     self.problem(spec.history.referenced, format!("{field}.history"), format!("CloudWatch keeps data for {kept_text}: a baseline {offset_secs}s back is gone; use a longer period or a shorter history"));
                 }
@@ -867,7 +872,9 @@ impl Validator<'_> {
             }
         };
         let (signal, min_sample) = match source {
-            BaselineSource::History { .. } => (inputs.canary.clone(), inputs.canary_min.cloned()),
+            BaselineSource::History { .. } | BaselineSource::BeforeDeployment(_) => {
+                (inputs.canary.clone(), inputs.canary_min.cloned())
+            }
             BaselineSource::Live => {
                 let (metric, ratio, min_raw) = (inputs.metric, inputs.ratio, inputs.min_raw);
                 let period = inputs.period_secs;
@@ -1441,7 +1448,10 @@ impl Validator<'_> {
             ("missing_data", gate.missing_data.is_some()),
             ("min_sample", gate.min_sample.is_some()),
             ("baseline", gate.baseline.is_some()),
-            ("pass_if_not_worse_than", gate.pass_if_not_worse_than.is_some()),
+            (
+                "pass_if_not_worse_than",
+                gate.pass_if_not_worse_than.is_some(),
+            ),
             ("test", gate.test.is_some()),
             ("alpha", gate.alpha.is_some()),
             ("weight", gate.weight.is_some()),

@@ -106,7 +106,12 @@ fn removing_periods_without_a_value_can_leave_too_few_to_judge() {
     let (_, baseline) = gappy_canary();
     let canary: Vec<Option<f64>> = (0..15).map(|i| (i >= 11).then_some(104.0)).collect();
     let removed = throughput(&policy(None), &canary, &baseline);
-    assert_eq!(removed.outcome, GateOutcome::Inconclusive, "{}", removed.reason);
+    assert_eq!(
+        removed.outcome,
+        GateOutcome::Inconclusive,
+        "{}",
+        removed.reason
+    );
     assert!(
         removed.reason.contains("after removing 11 without a value"),
         "{}",
