@@ -365,7 +365,10 @@ where
     // otherwise the deployment and the switches run alongside the metrics.
     let needs_start = policy.needs_deployment_start(execution.hook);
     let evaluate = timeout(budget, async {
-        let needs_discovery = !policy.unbound(execution.hook).is_empty();
+        // Only gates that can block make the hook discover: a dry-run gate
+        // naming the baseline is judged when discovery runs anyway (or the
+        // override variables are set), and recorded as not judged otherwise.
+        let needs_discovery = !policy.unbound_blocking(execution.hook).is_empty();
         let discover = async {
             if needs_discovery {
                 Some(
@@ -391,16 +394,20 @@ where
             }
         };
         let (discovered, described) = tokio::join!(discover, describe_first);
-        let (bound, discovery) = match discovered {
-            Some(Ok(found)) => {
-                match policy.bind(execution.hook, &found) {
-                    Ok(bound) => (Some(bound), Some(Ok(found))),
-                    Err(error) => {
+        let (bound, discovery, unjudged) = match discovered {
+            Some(Ok(found)) => match policy.bind(execution.hook, &found) {
+                Ok(bound) => (Some(bound), Some(Ok(found)), Vec::new()),
+                Err(error) => {
+                    let partly = policy.bind_found(execution.hook, &found);
+                    if !partly.unbound_blocking(execution.hook).is_empty() {
                         let reason = format!("deployment discovery: {error}; the gates that name them cannot be judged");
                         return (discovery_failed(reason), Some(Ok(found)), described);
                     }
+                    let why = format!("not judged: deployment discovery: {error}");
+                    let unjudged = unjudged_dry_runs(&partly, execution.hook, &why);
+                    (Some(partly), Some(Ok(found)), unjudged)
                 }
-            }
+            },
             Some(Err(error)) => {
                 let reason = format!("deployment discovery failed: {error}; the gates that name the canary or baseline cannot be judged");
                 return (
@@ -409,9 +416,19 @@ where
                     described,
                 );
             }
-            None => (None, None),
+            None => {
+                let why = format!(
+                    "not judged: it names values deployment discovery would find, and discovery runs only for gates that can block (this one is a dry run); set the override variables ({}) to judge it without discovery",
+                    crate::policy::DISCOVERY_OVERRIDES.join(", ")
+                );
+                (None, None, unjudged_dry_runs(policy, execution.hook, &why))
+            }
         };
         let policy = bound.as_ref().unwrap_or(policy);
+        let full_section = policy.hook(execution.hook).unwrap_or(section).clone();
+        let names: Vec<String> = unjudged.iter().map(|(name, _)| name.clone()).collect();
+        let reduced = (!names.is_empty()).then(|| policy.without_gates(execution.hook, &names));
+        let policy = reduced.as_ref().unwrap_or(policy);
         let placed = described.as_ref().map(|described| {
             policy.bind_deployment_start(execution.hook, deployment_start(described), now)
         });
@@ -427,8 +444,9 @@ where
             probe_deadline,
         )
         .await;
+        let verdict = judge_safely(judge, section, &evidence);
         (
-            judge_safely(judge, section, &evidence),
+            with_unjudged(verdict, &full_section, &unjudged),
             discovery,
             described,
         )
@@ -463,6 +481,65 @@ where
         switches: Some(switched.unwrap_or(Err(timed_out))),
         discovery,
     }
+}
+
+/// `hook`'s dry-run gates that still name an unbound discovered value, each
+/// with the reason it is not judged (naming the values).
+fn unjudged_dry_runs(policy: &Policy, hook: crate::hook::Hook, why: &str) -> Vec<(String, String)> {
+    policy
+        .unbound_gates(hook)
+        .into_iter()
+        .filter(|(_, dry_run, _)| *dry_run)
+        .map(|(name, _, refs)| {
+            let named: Vec<String> = refs.iter().map(ToString::to_string).collect();
+            (name, format!("{why} (it names {})", named.join(", ")))
+        })
+        .collect()
+}
+
+/// `verdict` (judged without the `unjudged` gates) with those gates back in
+/// policy order as errors, and the hook's status recombined. They are dry-run
+/// gates, so they never block; the reason lists them as shadow results.
+fn with_unjudged(verdict: Verdict, section: &HookPolicy, unjudged: &[(String, String)]) -> Verdict {
+    let left_out = |name: &str| unjudged.iter().any(|(n, _)| n == name);
+    let kept: Vec<&str> = section
+        .gates
+        .iter()
+        .map(|g| g.name.as_str())
+        .filter(|name| !left_out(name))
+        .collect();
+    let answered = verdict.gates.len() >= kept.len()
+        && verdict
+            .gates
+            .iter()
+            .zip(&kept)
+            .all(|(g, name)| g.name == *name);
+    if unjudged.is_empty() || !answered {
+        // Nothing left out, or the judge did not answer gate by gate (it panicked).
+        return verdict;
+    }
+    let mut judged = verdict.gates.into_iter();
+    let mut gates: Vec<GateResult> = section
+        .gates
+        .iter()
+        .filter_map(
+            |gate| match unjudged.iter().find(|(name, _)| *name == gate.name) {
+                Some((_, reason)) => {
+                    let mut result = GateResult::new(
+                        &gate.name,
+                        gate.severity,
+                        GateOutcome::Error,
+                        reason.clone(),
+                    );
+                    result.dry_run = gate.dry_run;
+                    Some(result)
+                }
+                None => judged.next(),
+            },
+        )
+        .collect();
+    gates.extend(judged); // the canary score and the preflight's checks
+    crate::judge::combine(section.on_inconclusive, gates)
 }
 
 /// The deployment's create time from `GetDeployment`'s answer, or why there is none.
@@ -683,3 +760,6 @@ mod tests;
 
 #[cfg(test)]
 mod before_deployment_tests;
+
+#[cfg(test)]
+mod shadow_tests;

@@ -139,13 +139,45 @@ fn the_default_needs_no_environment_and_leaves_the_canary_to_discovery() {
         .collect();
     assert_eq!(
         unbound,
+        vec![
+            "${canary.load_balancer}",
+            "${canary.target_group}",
+            "${baseline.load_balancer}",
+            "${baseline.target_group}"
+        ]
+    );
+    // The baseline is named only by the shadow gate (dry run): discovery runs
+    // for the canary, which the blocking gates need.
+    let blocking: Vec<String> = policy
+        .unbound_blocking(Hook::BeforeAllowTraffic)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        blocking,
         vec!["${canary.load_balancer}", "${canary.target_group}"]
     );
     // BeforeInstall's preflight judges no gate of its own: it must not depend
     // on discovery, which cannot see the replacement before it is installed.
     assert!(policy.unbound(Hook::BeforeInstall).is_empty());
-    // The overrides resolve them at load time.
-    assert!(Policy::embedded_default(&alb_env)
+    // The overrides resolve them at load time: the canary's leave nothing for
+    // a blocking gate to discover (the baseline's load balancer falls back to
+    // LOAD_BALANCER), and BASELINE_TARGET_GROUP resolves the shadow gate too.
+    let overridden = Policy::embedded_default(&alb_env).unwrap();
+    assert!(overridden
+        .unbound_blocking(Hook::BeforeAllowTraffic)
+        .is_empty());
+    let left: Vec<String> = overridden
+        .unbound(Hook::BeforeAllowTraffic)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(left, ["${baseline.target_group}"]);
+    let with_baseline = |name: &str| match name {
+        "BASELINE_TARGET_GROUP" => Some("targetgroup/web-blue/0123456789abcdef".into()),
+        other => alb_env(other),
+    };
+    assert!(Policy::embedded_default(&with_baseline)
         .unwrap()
         .unbound(Hook::BeforeAllowTraffic)
         .is_empty());
