@@ -339,3 +339,46 @@ fn a_canary_like_the_window_before_the_deployment_passes() {
         "{relative}"
     );
 }
+
+#[test]
+fn the_default_policy_records_its_shadow_comparison_without_blocking() {
+    // The embedded default policy, the replacement 1.5 x slower than the Blue
+    // target group, both under the static 1 s: the shadow gate would have
+    // failed, the deployment goes on, and the record says so.
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    emulator.seed_alb(10, |_| slower(AlbMinute::healthy(), 1.5));
+    emulator.seed_alb_for(BASELINE_TARGET_GROUP, 10, |_| AlbMinute::healthy());
+    let hook = HookProcess::start(
+        &emulator,
+        "before-allow-traffic",
+        &[("BASELINE_TARGET_GROUP", BASELINE_TARGET_GROUP)],
+    );
+    let invocation = invoke(&emulator, lifecycle_event(&deployment, "exec-1"), 30_000);
+    let (stdout, stderr) = hook.finish();
+    assert_eq!(invocation["state"], "success", "{invocation}\n{stderr}");
+    assert_eq!(emulator.accepted_statuses(), vec!["Succeeded"], "{stderr}");
+    let record = &decision_records(&stdout)[0];
+    assert_eq!(
+        record["reason"],
+        "all 3 critical gates passed; dry run, would have blocked: latency-vs-baseline [fail]",
+        "{record}"
+    );
+    let shadow = gate(record, "latency-vs-baseline");
+    assert_eq!(shadow["dry_run"], true);
+    assert!(
+        shadow["reason"]
+            .as_str()
+            .unwrap()
+            .contains("worst 0.375 (baseline 0.25)"),
+        "{shadow}"
+    );
+    // The baseline's queries ride in the same GetMetricData: no extra call.
+    let calls: Vec<String> = emulator
+        .calls()
+        .iter()
+        .filter_map(|c| c["operation"].as_str().map(str::to_string))
+        .filter(|op| op == "GetMetricData")
+        .collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+}
