@@ -405,23 +405,22 @@ fn baseline_values<'a>(
     let offset = baseline.offset_secs();
     let data = match baseline.source {
         BaselineSource::Live => live,
-        BaselineSource::History { .. } | BaselineSource::BeforeDeployment(_) => {
-            match evidence.history.get(&offset) {
-                Some(Ok(data)) => data,
-                Some(Err(error)) => {
-                    return Err((
-                        GateOutcome::Error,
-                        format!("baseline evidence unavailable: {error}"),
-                    ))
-                }
-                None => {
-                    return Err((
-                        GateOutcome::Error,
-                        "no history evidence was collected for this gate's baseline".into(),
-                    ))
-                }
+        // History, or the window before the deployment: fetched shifted back.
+        _ => match evidence.history.get(&offset) {
+            Some(Ok(data)) => data,
+            Some(Err(error)) => {
+                return Err((
+                    GateOutcome::Error,
+                    format!("baseline evidence unavailable: {error}"),
+                ))
             }
-        }
+            None => {
+                return Err((
+                    GateOutcome::Error,
+                    "no history evidence was collected for this gate's baseline".into(),
+                ))
+            }
+        },
     };
     let shifted: Vec<i64> = grid.iter().map(|t| t - offset).collect();
     let mut aligned: BTreeMap<&MetricQuery, Aligned> = BTreeMap::new();
