@@ -3,7 +3,9 @@
 //! This is where the fail-closed rules live, in one place, for every hook:
 //! - evidence collection and `GetDeployment` run concurrently and are bounded by
 //!   the invocation deadline minus a safety margin; what is not collected by then
-//!   is an error in the evidence, and the judge turns it into `Failed`;
+//!   is an error in the evidence, and the judge turns it into `Failed` (a hook
+//!   comparing with the window before the deployment began needs the create
+//!   time first, so for it `GetDeployment` comes before the metrics);
 //! - a panic inside the judgement becomes a `Failed` verdict that says so;
 //! - the status is reported exactly once per invocation, with whatever time the
 //!   margin left; the SDK retries throttling and 5xx within it.
@@ -358,31 +360,79 @@ where
     // before the collection as a whole times out.
     let probe_deadline = Instant::now() + probe_budget(budget);
     // Discovery (when the policy names `${canary.…}`) must come before the
-    // metrics it names; the deployment and the switches run alongside both.
+    // metrics it names, and so must the deployment's create time when a gate
+    // compares with the window before the deployment began (the two together);
+    // otherwise the deployment and the switches run alongside the metrics.
+    let needs_start = policy.needs_deployment_start(execution.hook);
     let evaluate = timeout(budget, async {
-        let needs_discovery = !policy.unbound(execution.hook).is_empty();
-        let (bound, discovery) = if needs_discovery {
-            match providers
-                .deployments
-                .discover(&execution.deployment_id)
-                .await
-            {
-                Ok(found) => match policy.bind(execution.hook, &found) {
-                    Ok(bound) => (Some(bound), Some(Ok(found))),
-                    Err(error) => {
-                        let reason = format!("deployment discovery: {error}; the gates that name them cannot be judged");
-                        return (discovery_failed(reason), Some(Ok(found)));
-                    }
-                },
-                Err(error) => {
-                    let reason = format!("deployment discovery failed: {error}; the gates that name the canary or baseline cannot be judged");
-                    return (discovery_failed(reason), Some(Err(error.to_string())));
-                }
+        // Only gates that can block make the hook discover: a dry-run gate
+        // naming the baseline is judged when discovery runs anyway (or the
+        // override variables are set), and recorded as not judged otherwise.
+        let needs_discovery = !policy.unbound_blocking(execution.hook).is_empty();
+        let discover = async {
+            if needs_discovery {
+                Some(
+                    providers
+                        .deployments
+                        .discover(&execution.deployment_id)
+                        .await,
+                )
+            } else {
+                None
             }
-        } else {
-            (None, None)
+        };
+        let describe_first = async {
+            if needs_start {
+                Some(
+                    providers
+                        .deployments
+                        .deployment(&execution.deployment_id)
+                        .await,
+                )
+            } else {
+                None
+            }
+        };
+        let (discovered, described) = tokio::join!(discover, describe_first);
+        let (bound, discovery, unjudged) = match discovered {
+            Some(Ok(found)) => match policy.bind(execution.hook, &found) {
+                Ok(bound) => (Some(bound), Some(Ok(found)), Vec::new()),
+                Err(error) => {
+                    let partly = policy.bind_found(execution.hook, &found);
+                    if !partly.unbound_blocking(execution.hook).is_empty() {
+                        let reason = format!("deployment discovery: {error}; the gates that name them cannot be judged");
+                        return (discovery_failed(reason), Some(Ok(found)), described);
+                    }
+                    let why = format!("not judged: deployment discovery: {error}");
+                    let unjudged = unjudged_dry_runs(&partly, execution.hook, &why);
+                    (Some(partly), Some(Ok(found)), unjudged)
+                }
+            },
+            Some(Err(error)) => {
+                let reason = format!("deployment discovery failed: {error}; the gates that name the canary or baseline cannot be judged");
+                return (
+                    discovery_failed(reason),
+                    Some(Err(error.to_string())),
+                    described,
+                );
+            }
+            None => {
+                let why = format!(
+                    "not judged: it names values deployment discovery would find, and discovery runs only for gates that can block (this one is a dry run); set the override variables ({}) to judge it without discovery",
+                    crate::policy::DISCOVERY_OVERRIDES.join(", ")
+                );
+                (None, None, unjudged_dry_runs(policy, execution.hook, &why))
+            }
         };
         let policy = bound.as_ref().unwrap_or(policy);
+        let full_section = policy.hook(execution.hook).unwrap_or(section).clone();
+        let names: Vec<String> = unjudged.iter().map(|(name, _)| name.clone()).collect();
+        let reduced = (!names.is_empty()).then(|| policy.without_gates(execution.hook, &names));
+        let policy = reduced.as_ref().unwrap_or(policy);
+        let placed = described.as_ref().map(|described| {
+            policy.bind_deployment_start(execution.hook, deployment_start(described), now)
+        });
+        let policy = placed.as_ref().unwrap_or(policy);
         let section = policy.hook(execution.hook).unwrap_or(section);
         let plan = evidence::plan(policy, execution.hook, now);
         let evidence = evidence::collect_with_probes(
@@ -394,24 +444,111 @@ where
             probe_deadline,
         )
         .await;
-        (judge_safely(judge, section, &evidence), discovery)
+        let verdict = judge_safely(judge, section, &evidence);
+        (
+            with_unjudged(verdict, &full_section, &unjudged),
+            discovery,
+            described,
+        )
     });
-    let describe = timeout(
-        budget,
-        providers.deployments.deployment(&execution.deployment_id),
-    );
+    let describe = async {
+        if needs_start {
+            None // asked before the metrics, above
+        } else {
+            Some(
+                timeout(
+                    budget,
+                    providers.deployments.deployment(&execution.deployment_id),
+                )
+                .await,
+            )
+        }
+    };
     let read_switches = timeout(budget, providers.switches.read(execution.hook));
     let (evaluated, described, switched) = tokio::join!(evaluate, describe, read_switches);
-    let (verdict, discovery) = evaluated.unwrap_or_else(|_| {
+    let (verdict, discovery, described_first) = evaluated.unwrap_or_else(|_| {
         let plan = evidence::plan(policy, execution.hook, now);
         let evidence = Evidence::all_failed(&plan, now, timed_out.clone());
-        (judge_safely(judge, section, &evidence), None)
+        (judge_safely(judge, section, &evidence), None, None)
     });
+    let described = match described {
+        Some(described) => described.unwrap_or_else(|_| Err(timed_out.clone())),
+        None => described_first.unwrap_or_else(|| Err(timed_out.clone())),
+    };
     Measured {
         verdict,
-        deployment: Some(described.unwrap_or_else(|_| Err(timed_out.clone()))),
+        deployment: Some(described),
         switches: Some(switched.unwrap_or(Err(timed_out))),
         discovery,
+    }
+}
+
+/// `hook`'s dry-run gates that still name an unbound discovered value, each
+/// with the reason it is not judged (naming the values).
+fn unjudged_dry_runs(policy: &Policy, hook: crate::hook::Hook, why: &str) -> Vec<(String, String)> {
+    policy
+        .unbound_gates(hook)
+        .into_iter()
+        .filter(|(_, dry_run, _)| *dry_run)
+        .map(|(name, _, refs)| {
+            let named: Vec<String> = refs.iter().map(ToString::to_string).collect();
+            (name, format!("{why} (it names {})", named.join(", ")))
+        })
+        .collect()
+}
+
+/// `verdict` (judged without the `unjudged` gates) with those gates back in
+/// policy order as errors, and the hook's status recombined. They are dry-run
+/// gates, so they never block; the reason lists them as shadow results.
+fn with_unjudged(verdict: Verdict, section: &HookPolicy, unjudged: &[(String, String)]) -> Verdict {
+    let left_out = |name: &str| unjudged.iter().any(|(n, _)| n == name);
+    let kept: Vec<&str> = section
+        .gates
+        .iter()
+        .map(|g| g.name.as_str())
+        .filter(|name| !left_out(name))
+        .collect();
+    let answered = verdict.gates.len() >= kept.len()
+        && verdict
+            .gates
+            .iter()
+            .zip(&kept)
+            .all(|(g, name)| g.name == *name);
+    if unjudged.is_empty() || !answered {
+        // Nothing left out, or the judge did not answer gate by gate (it panicked).
+        return verdict;
+    }
+    let mut judged = verdict.gates.into_iter();
+    let mut gates: Vec<GateResult> = section
+        .gates
+        .iter()
+        .filter_map(
+            |gate| match unjudged.iter().find(|(name, _)| *name == gate.name) {
+                Some((_, reason)) => {
+                    let mut result = GateResult::new(
+                        &gate.name,
+                        gate.severity,
+                        GateOutcome::Error,
+                        reason.clone(),
+                    );
+                    result.dry_run = gate.dry_run;
+                    Some(result)
+                }
+                None => judged.next(),
+            },
+        )
+        .collect();
+    gates.extend(judged); // the canary score and the preflight's checks
+    crate::judge::combine(section.on_inconclusive, gates)
+}
+
+/// The deployment's create time from `GetDeployment`'s answer, or why there is none.
+fn deployment_start(described: &Result<DeploymentInfo, EvidenceError>) -> Result<i64, String> {
+    match described {
+        Ok(info) => info.create_time.ok_or_else(|| {
+            "CodeDeploy GetDeployment returned no createTime for the deployment".into()
+        }),
+        Err(error) => Err(error.to_string()),
     }
 }
 
@@ -620,3 +757,9 @@ pub fn remaining(deadline_ms: u64, now_ms: u64) -> Duration {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod before_deployment_tests;
+
+#[cfg(test)]
+mod shadow_tests;

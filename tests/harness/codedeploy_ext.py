@@ -22,6 +22,7 @@ module adds, reading those deployments from moto's CodeDeployBackend:
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from typing import Any
@@ -34,7 +35,12 @@ HOOK_STATUSES = {"Pending", "InProgress", "Succeeded", "Failed", "Skipped", "Unk
 TERMINAL_STATUSES = {"Succeeded", "Failed"}
 BATCH_GET_TARGETS_LIMIT = 25  # the real API's limit
 # Control-API names of the DeploymentInfo fields a test may patch -> moto's attributes.
-PATCHABLE_DEPLOYMENT_FIELDS = {"status": "status", "creator": "creator", "deploymentConfigName": "deployment_config_name"}
+PATCHABLE_DEPLOYMENT_FIELDS = {
+    "status": "status",
+    "creator": "creator",
+    "deploymentConfigName": "deployment_config_name",
+    "createTime": "create_time",  # epoch seconds in the control API
+}
 # The API's TargetLabel enum is "Blue"/"Green"; accept the upper-case
 # spelling ECS itself uses and store the API's.
 TARGET_LABELS = {"BLUE": "Blue", "GREEN": "Green"}
@@ -139,6 +145,8 @@ class CodeDeployExtension:
                 deployment = backend.deployments.get(deployment_id)
                 if deployment is not None:
                     for name, value in fields.items():
+                        if name == "createTime":
+                            value = _naive_utc(value)
                         setattr(deployment, PATCHABLE_DEPLOYMENT_FIELDS[name], value)
                     return True
         return False
@@ -212,6 +220,13 @@ class CodeDeployExtension:
 
 
 LIST_TOKEN_PREFIX = "targets-from-"
+
+
+def _naive_utc(epoch: Any) -> datetime.datetime:
+    """Epoch seconds as moto keeps times: a naive UTC datetime."""
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
+        raise ValueError(f"createTime must be epoch seconds, got {epoch!r}")
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).replace(tzinfo=None)
 
 
 def _page_start(token: Any, total: int) -> int:

@@ -412,6 +412,12 @@ def test_codedeploy_deployment_and_hook_status(base_url: str) -> None:
     assert info["status"] == "Created"  # moto never moves a deployment on by itself
     control(base_url, "POST", f"deployments/{deployment_id}", {"status": "InProgress"})
     assert codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["status"] == "InProgress"
+    # createTime is returned, and a test may set it (epoch seconds).
+    assert info["createTime"].timestamp() > 1_700_000_000
+    control(base_url, "POST", f"deployments/{deployment_id}", {"createTime": 1_700_000_017})
+    created = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["createTime"]
+    assert created.timestamp() == 1_700_000_017
+    assert requests.post(f"{base_url}/_harness/deployments/{deployment_id}", json={"createTime": "soon"}, timeout=10).status_code == 400
 
     report = codedeploy.put_lifecycle_event_hook_execution_status
     with pytest.raises(ClientError) as excinfo:

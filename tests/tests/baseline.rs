@@ -3,9 +3,10 @@
 //! static thresholds.
 
 use gate_tests::{
-    decision_records, invoke, lifecycle_event, temp_file, AlbMinute, Emulator, HookProcess,
+    decision_records, epoch_secs, invoke, lifecycle_event, temp_file, AlbMinute, Emulator,
+    HookProcess,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const BASELINE_TARGET_GROUP: &str = "targetgroup/web-blue/fedcba9876543210";
 
@@ -204,4 +205,180 @@ fn discovery_finds_green_and_blue_and_compares_them() {
             "{call} missing from {calls:?}"
         );
     }
+}
+
+const BEFORE_DEPLOYMENT_POLICY: &str = r#"
+version: 1
+metric_defaults:
+  namespace: AWS/ApplicationELB
+  dimensions:
+    TargetGroup: ${canary.target_group}
+    LoadBalancer: ${canary.load_balancer}
+hooks:
+  AfterAllowTraffic:
+    gates:
+      - name: latency-vs-before-deployment
+        metric: { name: TargetResponseTime, stat: p95 }
+        baseline: before_deployment         # the 5 minutes before the deployment began
+        comparison: ">"
+        threshold: 1.4 x baseline
+        datapoints_to_alarm: 3
+      - name: latency-static
+        metric: { name: TargetResponseTime, stat: p95 }
+        comparison: ">"
+        threshold: 1.0
+"#;
+
+/// Creates a deployment that began 15 minutes ago (moto's createTime, set
+/// through the harness), seeds the replacement's target group with healthy
+/// minutes before it and `after` from then on, runs AfterAllowTraffic with a
+/// GetDeployment that answers 300 ms late, and returns the record and the
+/// AWS calls (operation, arrival time).
+fn before_deployment(after: AlbMinute) -> (Vec<String>, Value, Vec<(String, f64)>) {
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    let now = epoch_secs();
+    let created = now - now % 60 - 15 * 60 + 10;
+    let patched = emulator.control(
+        "POST",
+        &format!("deployments/{deployment}"),
+        Some(json!({ "createTime": created })),
+    );
+    assert_eq!(patched["patched"], true, "{patched}");
+    // seed_alb's minute i starts at (this minute) - 60 x (30 - i): minutes
+    // 0-14 lie before the deployment's minute, 15 on after it.
+    emulator.seed_alb(30, |i| {
+        if i < 15 {
+            AlbMinute::healthy()
+        } else {
+            after.clone()
+        }
+    });
+    emulator.inject(
+        json!({"service": "codedeploy", "operation": "GetDeployment", "status": 200, "delay_ms": 300}),
+    );
+    let policy = temp_file("before-deployment.yaml", BEFORE_DEPLOYMENT_POLICY);
+    let hook = HookProcess::start(
+        &emulator,
+        "after-allow-traffic",
+        &[("GATE_POLICY_FILE", policy.to_str().unwrap())],
+    );
+    let invocation = invoke(&emulator, lifecycle_event(&deployment, "exec-1"), 30_000);
+    let (stdout, stderr) = hook.finish();
+    assert_eq!(invocation["state"], "success", "{invocation}\n{stderr}");
+    let records = decision_records(&stdout);
+    assert_eq!(records.len(), 1, "{stderr}");
+    let record = records[0].clone();
+    assert_eq!(record["deployment"]["create_time"], created, "{record}");
+    let calls = emulator
+        .calls()
+        .iter()
+        .map(|c| {
+            (
+                c["operation"].as_str().unwrap_or_default().to_string(),
+                c["at"].as_f64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    (emulator.accepted_statuses(), record, calls)
+}
+
+#[test]
+fn a_canary_slower_than_the_window_before_the_deployment_fails() {
+    let (accepted, record, calls) = before_deployment(slower(AlbMinute::healthy(), 1.5));
+    assert_eq!(accepted, vec!["Failed"], "{record}");
+    let relative = gate(&record, "latency-vs-before-deployment");
+    assert_eq!(relative["outcome"], "fail", "{relative}");
+    assert!(
+        relative["threshold"]
+            .as_str()
+            .unwrap()
+            .starts_with("> 1.4 x baseline (the window before the deployment began, ending "),
+        "{relative}"
+    );
+    // p95 0.375 s against 0.25 s before the deployment, under the static 1 s.
+    assert!(
+        relative["reason"]
+            .as_str()
+            .unwrap()
+            .contains("(baseline 0.25)"),
+        "{relative}"
+    );
+    assert_eq!(gate(&record, "latency-static")["outcome"], "pass");
+    // The create time is needed first: both GetMetricData calls (canary and
+    // the window before the deployment) come after GetDeployment's answer,
+    // which the harness held back 300 ms. One more sequential round trip.
+    let deployment_at = calls
+        .iter()
+        .find(|(op, _)| op == "GetDeployment")
+        .map(|(_, at)| *at)
+        .expect("GetDeployment was called");
+    let metrics: Vec<f64> = calls
+        .iter()
+        .filter(|(op, _)| op == "GetMetricData")
+        .map(|(_, at)| *at)
+        .collect();
+    assert_eq!(metrics.len(), 2, "{calls:?}");
+    assert!(
+        metrics.iter().all(|at| *at >= deployment_at + 0.3),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn a_canary_like_the_window_before_the_deployment_passes() {
+    let (accepted, record, _) = before_deployment(AlbMinute::healthy());
+    assert_eq!(accepted, vec!["Succeeded"], "{record}");
+    let relative = gate(&record, "latency-vs-before-deployment");
+    assert_eq!(relative["outcome"], "pass", "{relative}");
+    // Judged against the p95 before the deployment, period by period.
+    assert!(
+        relative["reason"].as_str().unwrap().starts_with(
+            "0 of the last 5 periods > 1.4 x baseline (fails at 3); worst 0.25 (baseline 0.25)"
+        ),
+        "{relative}"
+    );
+}
+
+#[test]
+fn the_default_policy_records_its_shadow_comparison_without_blocking() {
+    // The embedded default policy, the replacement 1.5 x slower than the Blue
+    // target group, both under the static 1 s: the shadow gate would have
+    // failed, the deployment goes on, and the record says so.
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    emulator.seed_alb(10, |_| slower(AlbMinute::healthy(), 1.5));
+    emulator.seed_alb_for(BASELINE_TARGET_GROUP, 10, |_| AlbMinute::healthy());
+    let hook = HookProcess::start(
+        &emulator,
+        "before-allow-traffic",
+        &[("BASELINE_TARGET_GROUP", BASELINE_TARGET_GROUP)],
+    );
+    let invocation = invoke(&emulator, lifecycle_event(&deployment, "exec-1"), 30_000);
+    let (stdout, stderr) = hook.finish();
+    assert_eq!(invocation["state"], "success", "{invocation}\n{stderr}");
+    assert_eq!(emulator.accepted_statuses(), vec!["Succeeded"], "{stderr}");
+    let record = &decision_records(&stdout)[0];
+    assert_eq!(
+        record["reason"],
+        "all 3 critical gates passed; dry run, would have blocked: latency-vs-baseline [fail]",
+        "{record}"
+    );
+    let shadow = gate(record, "latency-vs-baseline");
+    assert_eq!(shadow["dry_run"], true);
+    assert!(
+        shadow["reason"]
+            .as_str()
+            .unwrap()
+            .contains("worst 0.375 (baseline 0.25)"),
+        "{shadow}"
+    );
+    // The baseline's queries ride in the same GetMetricData: no extra call.
+    let calls: Vec<String> = emulator
+        .calls()
+        .iter()
+        .filter_map(|c| c["operation"].as_str().map(str::to_string))
+        .filter(|op| op == "GetMetricData")
+        .collect();
+    assert_eq!(calls.len(), 1, "{calls:?}");
 }

@@ -91,7 +91,8 @@ fn backtest_finds_the_windows_a_policy_would_have_failed() {
     }
     // The report: a chart per gate; the five failing evaluations drawn in red.
     let html = std::fs::read_to_string(&report).unwrap();
-    assert_eq!(html.matches("<svg").count(), 3, "{html}");
+    // (the default's shadow gate latency-vs-baseline included: no history)
+    assert_eq!(html.matches("<svg").count(), 4, "{html}");
     assert_eq!(
         html.matches("r=\"4\" fill=\"#cf222e\"").count(),
         5,

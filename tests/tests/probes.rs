@@ -166,6 +166,22 @@ fn a_healthy_endpoint_succeeds() {
         "{reason}"
     );
     assert_eq!(smoke["rule"], "min_success 100% of 3 attempts");
+    // Each attempt's figures are in the record, never the body.
+    let figures = &smoke["probe"];
+    assert_eq!(
+        (figures["attempts"].as_u64(), figures["met"].as_u64()),
+        (Some(3), Some(3)),
+        "{smoke}"
+    );
+    let listed = figures["listed"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{smoke}");
+    for (i, attempt) in listed.iter().enumerate() {
+        assert_eq!(attempt["index"], i + 1, "{attempt}");
+        assert_eq!(attempt["status"], 200, "{attempt}");
+        assert_eq!(attempt["bytes"], r#"{"status": "UP"}"#.len(), "{attempt}");
+        assert!(attempt["latency_ms"].as_u64().unwrap() < 400, "{attempt}");
+    }
+    assert!(!smoke.to_string().contains("UP"), "{smoke}");
     assert_eq!(outcome.gate("healthy-hosts")["outcome"], "pass");
     // The probe adds no AWS call and no sequential round trip: the same
     // three concurrent reads as a metrics-only hook, then the report (and,
@@ -218,6 +234,15 @@ fn a_wrong_status_fails_naming_status_and_body() {
         ),
         "{reason}"
     );
+    let listed = outcome.gate("smoke")["probe"]["listed"].clone();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["status"] == 503 && a["met"] == false),
+        "{listed}"
+    );
     let missing = gate_with_probe("/missing", 30_000, &[]);
     assert_eq!(missing.accepted, vec!["Failed"], "{}", missing.stderr);
     let reason = missing.gate("smoke")["reason"]
@@ -243,6 +268,15 @@ fn a_hung_endpoint_fails_within_the_invocation_deadline() {
     assert!(
         reason.contains("the hook's evidence budget ran out (no response head received)"),
         "{reason}"
+    );
+    let listed = smoke["probe"]["listed"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 3, "{smoke}");
+    assert!(
+        listed.iter().all(|a| a["met"] == false
+            && a["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("evidence budget ran out"))),
+        "{smoke}"
     );
     // The metrics were collected alongside and judged as usual.
     assert_eq!(outcome.gate("healthy-hosts")["outcome"], "pass");

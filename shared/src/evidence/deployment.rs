@@ -3,7 +3,10 @@
 //! The hook fetches the deployment concurrently with its metrics, so knowing what
 //! is being deployed costs no extra round trip. A failure here is recorded, not
 //! fatal: the metrics decide, and the status report says whether the deployment
-//! exists.
+//! exists. The one exception is a hook whose gates compare with the window
+//! before the deployment began (`baseline: before_deployment`): it needs the
+//! create time before it can ask for metrics, so it calls `GetDeployment` first
+//! and pays one more sequential round trip; a failure then fails those gates.
 
 use super::discovery::{Discovery, DiscoverySource, NoDiscovery};
 use super::EvidenceError;
@@ -27,6 +30,10 @@ pub struct DeploymentInfo {
     pub status: Option<String>,
     /// `user`, `autoscaling`, `codeDeployRollback`, ...
     pub creator: Option<String>,
+    /// When the deployment was created, epoch seconds: where a
+    /// `before_deployment` baseline's window ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<i64>,
 }
 
 /// Looks a deployment up.
@@ -109,6 +116,7 @@ impl<V: DiscoverySource> DeploymentSource for CodeDeployDeployments<V> {
             creator: info
                 .and_then(|d| d.creator())
                 .map(|c| c.as_str().to_string()),
+            create_time: info.and_then(|d| d.create_time()).map(|t| t.secs()),
         })
     }
 }

@@ -6,7 +6,7 @@
 
 use super::statistics::{
     compare_proportions, compare_samples, Classification, Direction, EffectTolerance,
-    MetricEvidence, Proportion, ProportionOptions, RankTestOptions, Side, Tolerance,
+    MetricEvidence, NanStrategy, Proportion, ProportionOptions, RankTestOptions, Side, Tolerance,
 };
 use super::threshold::Aligned;
 use super::{GateOutcome, GateResult};
@@ -55,12 +55,19 @@ pub(super) fn judge(
         BaselineTest::TwoProportion { alpha } => {
             two_proportion(check, baseline, bound, alpha, sides, result)
         }
-        BaselineTest::MannWhitney { alpha, either } => rank_sum(
-            check.comparison,
-            either,
-            bound,
+        BaselineTest::MannWhitney {
             alpha,
-            baseline.weight,
+            either,
+            nan_strategy,
+        } => rank_sum(
+            RankGate {
+                comparison: check.comparison,
+                either,
+                nan_strategy,
+                bound,
+                alpha,
+                weight: baseline.weight,
+            },
             sides,
             result,
         ),
@@ -135,17 +142,34 @@ fn two_proportion(
     }
 }
 
-fn rank_sum(
+/// A rank-tested gate's settings.
+struct RankGate {
     comparison: Comparison,
     either: bool,
+    nan_strategy: NanStrategy,
     bound: RelativeBound,
     alpha: f64,
     weight: f64,
+}
+
+fn rank_sum(
+    gate: RankGate,
     sides: Sides<'_, '_>,
     result: &mut GateResult,
 ) -> (GateOutcome, String) {
-    let present =
-        |values: &[Option<f64>]| -> Vec<f64> { values.iter().flatten().copied().collect() };
+    let RankGate {
+        comparison,
+        either,
+        nan_strategy,
+        bound,
+        alpha,
+        weight,
+    } = gate;
+    // A period without a value reaches the test as NaN, so the library's NaN
+    // strategy (and its counts of what it removed or replaced) decides.
+    let per_period = |values: &[Option<f64>]| -> Vec<f64> {
+        values.iter().map(|v| v.unwrap_or(f64::NAN)).collect()
+    };
     let factor = match bound {
         RelativeBound::Factor(f) => f,
         RelativeBound::Offset { .. } => 1.0,
@@ -178,13 +202,14 @@ fn rank_sum(
     let options = RankTestOptions {
         alpha,
         direction,
+        nan_strategy,
         min_values: MIN_RANK_VALUES,
         effect,
         ..RankTestOptions::default()
     };
     match compare_samples(
-        &present(sides.canary.1),
-        &present(sides.baseline.1),
+        &per_period(sides.canary.1),
+        &per_period(sides.baseline.1),
         &options,
     ) {
         Ok(ranked) => {
@@ -200,3 +225,6 @@ fn rank_sum(
         Err(error) => (GateOutcome::Error, format!("Mann-Whitney test: {error}")),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -159,6 +159,10 @@ pub struct GateResult {
     /// gates judged by a test rather than period by period.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub statistics: Option<serde_json::Value>,
+    /// A probe gate's attempts: each one's status, latency, bytes and error
+    /// (at most [`probes::MAX_RECORDED_ATTEMPTS`] of them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probe: Option<probes::ProbeFigures>,
     /// A statistically tested gate's weight and comparison, for the hook's
     /// `canary_score` (the figures are in `statistics`).
     #[serde(skip)]
@@ -184,6 +188,7 @@ impl GateResult {
             completeness: Vec::new(),
             no_evidence: false,
             statistics: None,
+            probe: None,
             scored: None,
         }
     }

@@ -7,14 +7,104 @@
 //! so a person reading one line knows whether to look at the endpoint, the
 //! network or the policy. A probe that was not sent (a rehearsal) is
 //! inconclusive, never a pass.
+//!
+//! The record keeps each attempt's figures (status, latency, bytes, error),
+//! bounded: `repeat` may be in the thousands and a CloudWatch Logs event takes
+//! 256 KB, so at most [`MAX_RECORDED_ATTEMPTS`] are listed, failed attempts
+//! first chosen, and the record says how many were left out.
 
 use super::{GateOutcome, GateResult};
 use crate::evidence::probes::{ProbeAttempt, ProbeRun, MAX_BODY_BYTES};
 use crate::evidence::EvidenceError;
 use crate::policy::{Gate, ProbeCheck};
+use serde::Serialize;
 
 /// The longest quote of a body or JSON value in a reason.
 const MAX_QUOTE_CHARS: usize = 80;
+
+/// The most attempts a probe gate lists in the record.
+pub const MAX_RECORDED_ATTEMPTS: usize = 20;
+
+/// A probe gate's attempts, for the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProbeFigures {
+    /// Attempts made.
+    pub attempts: usize,
+    /// Attempts that met every expectation.
+    pub met: usize,
+    /// Up to [`MAX_RECORDED_ATTEMPTS`] attempts in index order: every failed
+    /// one that fits, then the earliest good ones.
+    pub listed: Vec<AttemptFigures>,
+    /// Attempts made but not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_listed: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// One attempt's figures. The body itself is never recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptFigures {
+    /// 1-based, in the order attempts were started.
+    pub index: u32,
+    /// Whether it met every expectation.
+    pub met: bool,
+    /// The final answer's status, when one arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Sending the request to the end of the (bounded) body, or to the failure.
+    pub latency_ms: u64,
+    /// Body bytes read.
+    pub bytes: usize,
+    /// Why there is no complete answer (transport error, timeout, refused redirect).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl ProbeFigures {
+    /// The figures of `attempts`; `failed[i]` says whether attempt `i` failed.
+    fn new(attempts: &[ProbeAttempt], failed: &[bool]) -> ProbeFigures {
+        let failed_count = failed.iter().filter(|f| **f).count();
+        let good_room = MAX_RECORDED_ATTEMPTS.saturating_sub(failed_count);
+        let mut good_taken = 0;
+        let mut failed_taken = 0;
+        let listed: Vec<AttemptFigures> = attempts
+            .iter()
+            .zip(failed)
+            .filter(|(_, &failed)| {
+                let take = if failed {
+                    failed_taken < MAX_RECORDED_ATTEMPTS
+                } else {
+                    good_taken < good_room
+                };
+                if take {
+                    if failed {
+                        failed_taken += 1;
+                    } else {
+                        good_taken += 1;
+                    }
+                }
+                take
+            })
+            .map(|(a, &failed)| AttemptFigures {
+                index: a.index,
+                met: !failed,
+                status: a.status,
+                latency_ms: a.latency_ms,
+                bytes: a.body_bytes,
+                error: a.error.as_ref().map(|e| cut(e)),
+            })
+            .collect();
+        ProbeFigures {
+            attempts: attempts.len(),
+            met: attempts.len() - failed_count,
+            not_listed: attempts.len() - listed.len(),
+            listed,
+        }
+    }
+}
 
 /// Judges one probe gate.
 pub fn judge(
@@ -28,31 +118,41 @@ pub fn judge(
         percent(check.min_success),
         check.repeat
     );
-    let (outcome, reason, failed) = match evidence {
+    let (outcome, reason, failed, figures) = match evidence {
         None => (
             GateOutcome::Error,
             "no probe evidence was collected for this gate".to_string(),
+            None,
             None,
         ),
         Some(Err(error)) => (
             GateOutcome::Error,
             format!("probe {target}: evidence unavailable: {error}"),
             None,
+            None,
         ),
         Some(Ok(ProbeRun::NotRun(why))) => (
             GateOutcome::Inconclusive,
             format!("probe {target} was not sent: {why}"),
+            None,
             None,
         ),
         Some(Ok(ProbeRun::Attempts(attempts))) if attempts.is_empty() => (
             GateOutcome::Error,
             format!("probe {target}: no attempt was made"),
             None,
+            None,
         ),
         Some(Ok(ProbeRun::Attempts(attempts))) => {
+            let problems: Vec<Vec<String>> = attempts
+                .iter()
+                .map(|a| attempt_failures(check, a))
+                .collect();
+            let failed: Vec<bool> = problems.iter().map(|p| !p.is_empty()).collect();
+            let figures = ProbeFigures::new(attempts, &failed);
             let failures: Vec<(&ProbeAttempt, Vec<String>)> = attempts
                 .iter()
-                .map(|a| (a, attempt_failures(check, a)))
+                .zip(problems)
                 .filter(|(_, problems)| !problems.is_empty())
                 .collect();
             let total = attempts.len();
@@ -75,7 +175,7 @@ pub fn judge(
             } else {
                 GateOutcome::Fail
             };
-            (outcome, reason, Some(failures.len()))
+            (outcome, reason, Some(failures.len()), Some(figures))
         }
     };
     let mut result = GateResult::new(&gate.name, gate.severity, outcome, reason);
@@ -83,6 +183,7 @@ pub fn judge(
     result.threshold_value = check.max_latency_ms.map(|ms| ms as f64 / 1000.0);
     result.rule = Some(rule);
     result.breaching = failed;
+    result.probe = figures;
     result
 }
 

@@ -65,6 +65,7 @@ fn describe_threshold(check: &ThresholdCheck) -> String {
                 BaselineSource::History { offset_secs } => {
                     format!(" ({} earlier)", human_duration(offset_secs))
                 }
+                BaselineSource::BeforeDeployment(ref start) => format!(" ({start})"),
             };
             match b.rule {
                 BaselineRule::Relative(bound) => format!("{op} {bound}{against}"),
@@ -398,10 +399,14 @@ fn baseline_values<'a>(
     evidence: &Evidence,
     result: &mut GateResult,
 ) -> Result<BaselineSeries<'a>, (GateOutcome, String)> {
+    if let Some(why) = baseline.source.unplaced() {
+        return Err((GateOutcome::Error, why));
+    }
     let offset = baseline.offset_secs();
     let data = match baseline.source {
         BaselineSource::Live => live,
-        BaselineSource::History { .. } => match evidence.history.get(&offset) {
+        // History, or the window before the deployment: fetched shifted back.
+        _ => match evidence.history.get(&offset) {
             Some(Ok(data)) => data,
             Some(Err(error)) => {
                 return Err((

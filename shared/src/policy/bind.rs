@@ -80,23 +80,72 @@ impl Policy {
     /// not exist yet, so discovery would fail the hook for gates it does not
     /// judge; the preflight skips the queries that still name it.
     pub fn unbound(&self, hook: Hook) -> BTreeSet<SubjectRef> {
-        let mut refs = BTreeSet::new();
+        self.unbound_gates(hook)
+            .into_iter()
+            .flat_map(|(_, _, refs)| refs)
+            .collect()
+    }
+
+    /// The discovered values `hook`'s gates that can block need: discovery
+    /// runs for these only, so a gate in dry run (shadow mode) never makes
+    /// the hook depend on discovery, nor adds its round trips.
+    pub fn unbound_blocking(&self, hook: Hook) -> BTreeSet<SubjectRef> {
+        self.unbound_gates(hook)
+            .into_iter()
+            .filter(|(_, dry_run, _)| !dry_run)
+            .flat_map(|(_, _, refs)| refs)
+            .collect()
+    }
+
+    /// `hook`'s gates that still name a discovered value: name, whether the
+    /// gate is in dry run, and what it names.
+    pub fn unbound_gates(&self, hook: Hook) -> Vec<(String, bool, BTreeSet<SubjectRef>)> {
+        let mut gates = Vec::new();
         for gate in self.hook(hook).iter().flat_map(|section| &section.gates) {
             if let GateCheck::Threshold(check) = &gate.check {
-                for query in check.all_queries() {
-                    for (_, value) in &query.dimensions {
-                        refs.extend(references(value).map(|(_, _, r)| r));
-                    }
+                let refs: BTreeSet<SubjectRef> = check
+                    .all_queries()
+                    .flat_map(|query| &query.dimensions)
+                    .flat_map(|(_, value)| references(value).map(|(_, _, r)| r))
+                    .collect();
+                if !refs.is_empty() {
+                    gates.push((gate.name.clone(), gate.dry_run, refs));
                 }
             }
         }
-        refs
+        gates
+    }
+
+    /// The policy without the gates of `hook` named in `names` (dry-run gates
+    /// that cannot be judged, so nothing is fetched for them).
+    pub fn without_gates(&self, hook: Hook, names: &[String]) -> Policy {
+        let mut kept = self.clone();
+        if let Some(section) = kept.hooks.get_mut(&hook) {
+            section.gates.retain(|gate| !names.contains(&gate.name));
+        }
+        kept
+    }
+
+    /// [`Policy::bind`] that never fails: what discovery could not answer is
+    /// left as written (see [`Policy::unbound_gates`]).
+    pub fn bind_found(&self, hook: Hook, discovery: &Discovery) -> Policy {
+        self.bind_all(hook, discovery).0
     }
 
     /// The policy with every reference `discovery` can answer filled in. A
     /// reference left unanswered in `hook`'s own section is an error; in the
     /// other sections (a preflight's view) it stays, and the preflight skips it.
     pub fn bind(&self, hook: Hook, discovery: &Discovery) -> Result<Policy, BindError> {
+        match self.bind_all(hook, discovery) {
+            (bound, None) => Ok(bound),
+            (_, Some(reference)) => Err(BindError {
+                missing: reference.to_string(),
+                found: describe(discovery),
+            }),
+        }
+    }
+
+    fn bind_all(&self, hook: Hook, discovery: &Discovery) -> (Policy, Option<SubjectRef>) {
         let mut bound = self.clone();
         let mut missing: Option<SubjectRef> = None;
         for (section_hook, section) in bound.hooks.iter_mut() {
@@ -115,13 +164,7 @@ impl Policy {
                 }
             }
         }
-        match missing {
-            None => Ok(bound),
-            Some(reference) => Err(BindError {
-                missing: reference.to_string(),
-                found: describe(discovery),
-            }),
-        }
+        (bound, missing)
     }
 }
 

@@ -9,10 +9,12 @@
 //! judge with half a policy.
 
 mod bind;
+mod deployment_start;
 mod raw;
 mod validate;
 
 use crate::hook::Hook;
+use crate::judge::statistics::NanStrategy;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -279,6 +281,9 @@ pub enum BaselineTest {
         /// A shift either way fails (`direction: either`), not only the
         /// comparison's direction.
         either: bool,
+        /// What a period without a value is (`nan_strategy`): left out
+        /// (Kayenta's default) or read as 0.
+        nan_strategy: NanStrategy,
     },
 }
 
@@ -290,17 +295,22 @@ impl BaselineCheck {
             .chain(self.min_sample.iter().map(|m| &m.query))
     }
 
-    /// How far back the baseline's window lies (0 for a live baseline).
+    /// How far back the baseline's window lies (0 for a live baseline, and
+    /// for a window before the deployment that could not be placed).
     pub fn offset_secs(&self) -> i64 {
-        match self.source {
+        match &self.source {
             BaselineSource::Live => 0,
-            BaselineSource::History { offset_secs } => offset_secs,
+            BaselineSource::History { offset_secs }
+            | BaselineSource::BeforeDeployment(DeploymentStart::At { offset_secs, .. }) => {
+                *offset_secs
+            }
+            BaselineSource::BeforeDeployment(_) => 0,
         }
     }
 }
 
 /// Where a baseline's values come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BaselineSource {
     /// The version being replaced, over the same window (ECS Blue task set,
@@ -312,6 +322,60 @@ pub enum BaselineSource {
         /// How far back, in seconds.
         offset_secs: i64,
     },
+    /// The canary's own metric over the window of the gate's length that
+    /// ends when the deployment began (its create time, from
+    /// `GetDeployment`): the service as it was just before this deployment.
+    /// Placed per evaluation by [`Policy::bind_deployment_start`].
+    BeforeDeployment(DeploymentStart),
+}
+
+impl BaselineSource {
+    /// Why the baseline's window cannot be placed, when it cannot: the judge
+    /// fails the gate with this.
+    pub fn unplaced(&self) -> Option<String> {
+        match self {
+            BaselineSource::BeforeDeployment(DeploymentStart::Unbound) => Some(
+                "the baseline is the window before the deployment began, and the deployment's start was not looked up (this evaluation has no deployment)".into(),
+            ),
+            BaselineSource::BeforeDeployment(DeploymentStart::Unknown(why)) => Some(why.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Where a `before_deployment` baseline's window lies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploymentStart {
+    /// As written in the policy: the deployment is not known yet.
+    Unbound,
+    /// The window ends at `ends_at` (the create time rounded down to the
+    /// gate's period, so no period holds the deployment's own traffic),
+    /// `offset_secs` before the gate's own window ends.
+    At {
+        /// The deployment's create time, epoch seconds.
+        created_at: i64,
+        /// The end of the baseline's window, epoch seconds.
+        ends_at: i64,
+        /// How far the baseline's window lies behind the gate's window.
+        offset_secs: i64,
+    },
+    /// The window cannot be placed: why (GetDeployment failed, no create
+    /// time, not settled yet, aged out of CloudWatch).
+    Unknown(String),
+}
+
+impl fmt::Display for DeploymentStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeploymentStart::At { ends_at, .. } => write!(
+                f,
+                "the window before the deployment began, ending {}",
+                crate::evidence::switches::stamp(*ends_at)
+            ),
+            _ => f.write_str("the window before the deployment began"),
+        }
+    }
 }
 
 /// How canary and baseline values of one period are compared.

@@ -96,6 +96,7 @@ pub struct RawGate {
     pub alpha: Option<Spanned<f64>>,
     pub weight: Option<Spanned<f64>>,
     pub direction: Option<Spanned<String>>,
+    pub nan_strategy: Option<Spanned<String>>,
     pub probe: Option<Spanned<RawProbe>>,
 }
 

@@ -139,13 +139,45 @@ fn the_default_needs_no_environment_and_leaves_the_canary_to_discovery() {
         .collect();
     assert_eq!(
         unbound,
+        vec![
+            "${canary.load_balancer}",
+            "${canary.target_group}",
+            "${baseline.load_balancer}",
+            "${baseline.target_group}"
+        ]
+    );
+    // The baseline is named only by the shadow gate (dry run): discovery runs
+    // for the canary, which the blocking gates need.
+    let blocking: Vec<String> = policy
+        .unbound_blocking(Hook::BeforeAllowTraffic)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        blocking,
         vec!["${canary.load_balancer}", "${canary.target_group}"]
     );
     // BeforeInstall's preflight judges no gate of its own: it must not depend
     // on discovery, which cannot see the replacement before it is installed.
     assert!(policy.unbound(Hook::BeforeInstall).is_empty());
-    // The overrides resolve them at load time.
-    assert!(Policy::embedded_default(&alb_env)
+    // The overrides resolve them at load time: the canary's leave nothing for
+    // a blocking gate to discover (the baseline's load balancer falls back to
+    // LOAD_BALANCER), and BASELINE_TARGET_GROUP resolves the shadow gate too.
+    let overridden = Policy::embedded_default(&alb_env).unwrap();
+    assert!(overridden
+        .unbound_blocking(Hook::BeforeAllowTraffic)
+        .is_empty());
+    let left: Vec<String> = overridden
+        .unbound(Hook::BeforeAllowTraffic)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(left, ["${baseline.target_group}"]);
+    let with_baseline = |name: &str| match name {
+        "BASELINE_TARGET_GROUP" => Some("targetgroup/web-blue/0123456789abcdef".into()),
+        other => alb_env(other),
+    };
+    assert!(Policy::embedded_default(&with_baseline)
         .unwrap()
         .unbound(Hook::BeforeAllowTraffic)
         .is_empty());
@@ -389,7 +421,7 @@ fn the_default_baseline_fits_the_hook() {
         let GateCheck::Threshold(check) = &policy.hook(hook).unwrap().gates[0].check else {
             panic!()
         };
-        check.baseline.as_ref().unwrap().source
+        check.baseline.as_ref().unwrap().source.clone()
     };
     // The old version still serves production before traffic shifts ...
     assert_eq!(source(Hook::BeforeAllowTraffic), BaselineSource::Live);
@@ -411,5 +443,80 @@ fn a_canary_score_needs_tested_gates_and_sane_thresholds() {
         "weight: weighs a statistically tested gate",
     ] {
         assert!(found.iter().any(|p| p.contains(want)), "wanted {want:?} in {found:#?}");
+    }
+}
+
+#[test]
+fn nan_strategy_is_a_rank_test_option_named_in_errors() {
+    let strategy = |extra: &str| {
+        let policy = Policy::from_yaml(
+            &gate_yaml(&format!(
+                "        threshold: 1.2 x baseline\n        baseline: live\n        test: mann_whitney\n{extra}"
+            )),
+            "g",
+            &alb_env,
+        )
+        .unwrap();
+        let GateCheck::Threshold(check) =
+            &policy.hook(Hook::BeforeAllowTraffic).unwrap().gates[0].check
+        else {
+            panic!()
+        };
+        match check.baseline.as_ref().unwrap().test {
+            BaselineTest::MannWhitney { nan_strategy, .. } => nan_strategy,
+            other => panic!("{other:?}"),
+        }
+    };
+    // Kayenta's default: a period without a value is left out.
+    assert_eq!(strategy(""), NanStrategy::Remove);
+    assert_eq!(
+        strategy("        nan_strategy: remove\n"),
+        NanStrategy::Remove
+    );
+    assert_eq!(
+        strategy("        nan_strategy: replace_with_zero\n"),
+        NanStrategy::ReplaceWithZero
+    );
+    let cases = [
+        (
+            "        threshold: 1.2 x baseline\n        baseline: live\n        test: mann_whitney\n        nan_strategy: zero\n",
+            "nan_strategy: expected `remove` (a period without a value is left out, the default) or `replace_with_zero`",
+        ),
+        (
+            "        threshold: 1.2 x baseline\n        baseline: live\n        nan_strategy: remove\n",
+            "nan_strategy: applies to `test: mann_whitney` only",
+        ),
+        (
+            "        threshold: 1.2 x baseline\n        baseline: live\n        test: per_period\n        nan_strategy: replace_with_zero\n",
+            "nan_strategy: applies to `test: mann_whitney` only",
+        ),
+        (
+            "        threshold: 1.0\n        nan_strategy: remove\n",
+            "nan_strategy: needs `baseline`: a statistical test compares the canary with it",
+        ),
+    ];
+    for (gate, want) in cases {
+        let found = problems(&gate_yaml(gate));
+        assert!(
+            found.iter().any(|p| p.contains(want)),
+            "{gate}: wanted {want:?} in {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn comparison_options_on_alarm_and_probe_gates_are_refused_by_name() {
+    let found = problems("version: 1\nprobe_hosts: [h.example.com]\nhooks:\n  BeforeAllowTraffic:\n    gates:\n      - name: a\n        alarms: [x]\n        baseline: live\n        test: mann_whitney\n        nan_strategy: remove\n      - name: p\n        probe: { url: \"http://h.example.com/\" }\n        weight: 2\n        alpha: 0.01\n");
+    for want in [
+        "gates[0].baseline: does not apply to an `alarms` gate",
+        "gates[0].test: does not apply to an `alarms` gate",
+        "gates[0].nan_strategy: does not apply to an `alarms` gate",
+        "gates[1].weight: does not apply to a `probe` gate",
+        "gates[1].alpha: does not apply to a `probe` gate",
+    ] {
+        assert!(
+            found.iter().any(|p| p.contains(want)),
+            "wanted {want:?} in {found:#?}"
+        );
     }
 }

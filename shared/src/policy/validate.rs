@@ -6,6 +6,7 @@
 //! only here, so the rest of the library never wonders what an absent field meant.
 
 use super::bind::parse_subject;
+use super::deployment_start::cloudwatch_retention;
 use super::raw::{
     RawAnalysis, RawBaseline, RawGate, RawMetricDefaults, RawPolicy, RawQuery, RawScalar,
 };
@@ -15,10 +16,14 @@ use super::{
     Gate, GateCheck, HookPolicy, InconclusiveAction, MetricQuery, MinSample, MissingData,
     RelativeBound, SeriesKind, Severity, Signal, Threshold, ThresholdCheck, ThresholdUnit,
 };
-use super::{AllowedHost, JsonPointerExpectation, ProbeCheck, ProbeExpectations, StatusMatch};
+use super::{
+    AllowedHost, DeploymentStart, JsonPointerExpectation, ProbeCheck, ProbeExpectations,
+    StatusMatch,
+};
 use crate::analysis::AnalysisPolicy;
 use crate::evidence::discovery::Side;
 use crate::hook::Hook;
+use crate::judge::statistics::NanStrategy;
 use serde_saphyr::{Location, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -499,6 +504,16 @@ impl Validator<'_> {
                 ("datapoints_to_alarm", raw.datapoints_to_alarm.is_some()),
                 ("missing_data", raw.missing_data.is_some()),
                 ("min_sample", raw.min_sample.is_some()),
+                ("baseline", raw.baseline.is_some()),
+                (
+                    "pass_if_not_worse_than",
+                    raw.pass_if_not_worse_than.is_some(),
+                ),
+                ("test", raw.test.is_some()),
+                ("alpha", raw.alpha.is_some()),
+                ("weight", raw.weight.is_some()),
+                ("direction", raw.direction.is_some()),
+                ("nan_strategy", raw.nan_strategy.is_some()),
             ] {
                 if present {
                     self.problem(at, format!("{path}.{field}"), "does not apply to an `alarms` gate: the alarm's own configuration decides its state");
@@ -575,7 +590,12 @@ impl Validator<'_> {
         let mut raw = raw;
         let baseline_raw = raw.baseline.take();
         let not_worse_raw = raw.pass_if_not_worse_than.take();
-        let test_raw = (raw.test.take(), raw.alpha.take(), raw.direction.take());
+        let test_raw = (
+            raw.test.take(),
+            raw.alpha.take(),
+            raw.direction.take(),
+            raw.nan_strategy.take(),
+        );
         let weight_raw = raw.weight.take();
         let baseline_inputs = baseline_raw.as_ref().map(|_| {
             (
@@ -720,11 +740,12 @@ impl Validator<'_> {
                         "needs `baseline`: what the canary is compared with",
                     );
                 }
-                let (test, alpha, direction) = &test_raw;
+                let (test, alpha, direction, nan_strategy) = &test_raw;
                 for (field, at) in [
                     ("test", test.as_ref().map(|t| t.referenced)),
                     ("alpha", alpha.as_ref().map(|a| a.referenced)),
                     ("direction", direction.as_ref().map(|d| d.referenced)),
+                    ("nan_strategy", nan_strategy.as_ref().map(|n| n.referenced)),
                 ] {
                     if let Some(at) = at {
                         self.problem(
@@ -800,6 +821,9 @@ impl Validator<'_> {
         let field = format!("{path}.baseline");
         let source = match raw.value {
             RawBaseline::Name(name) if name == "live" => BaselineSource::Live,
+            RawBaseline::Name(name) if name == "before_deployment" => {
+                BaselineSource::BeforeDeployment(DeploymentStart::Unbound)
+            }
             // The baseline that fits the hook's moment: the old version while
             // it still serves production, the metric's own history after.
             RawBaseline::Name(name) if name == "default" => match self.hook {
@@ -811,7 +835,7 @@ impl Validator<'_> {
                 },
             },
             RawBaseline::Name(other) => {
-                self.problem(at, &field, format!("expected `live` (the version being replaced, same window), `{{ history: 7d }}` (this metric, the same window that long ago) or `default` (live before traffic shifts, 7 days of history after), found {other:?}"));
+                self.problem(at, &field, format!("expected `live` (the version being replaced, same window), `{{ history: 7d }}` (this metric, the same window that long ago), `before_deployment` (this metric, the window before the deployment began) or `default` (live before traffic shifts, 7 days of history after), found {other:?}"));
                 return None;
             }
             RawBaseline::Spec(spec) => {
@@ -820,12 +844,7 @@ impl Validator<'_> {
                     self.problem(spec.history.referenced, format!("{field}.history"), format!("must reach back at least one window ({}s), or the baseline overlaps the canary's own window", inputs.window_secs));
                 }
                 // CloudWatch's retention by period: finer data ages out sooner.
-                let (kept, kept_text) = match inputs.period_secs {
-                    p if p < 60 => (3 * 3600, "3 hours for periods under 60s"),
-                    p if p < 300 => (15 * 86_400, "15 days for 60-second periods"),
-                    p if p < 3600 => (63 * 86_400, "63 days for 5-minute periods"),
-                    _ => (455 * 86_400, "455 days for hourly periods"),
-                };
+                let (kept, kept_text) = cloudwatch_retention(inputs.period_secs);
                 if offset_secs + inputs.window_secs > kept {
                     self.problem(spec.history.referenced, format!("{field}.history"), format!("CloudWatch keeps data for {kept_text}: a baseline {offset_secs}s back is gone; use a longer period or a shorter history"));
                 }
@@ -853,7 +872,9 @@ impl Validator<'_> {
             }
         };
         let (signal, min_sample) = match source {
-            BaselineSource::History { .. } => (inputs.canary.clone(), inputs.canary_min.cloned()),
+            BaselineSource::History { .. } | BaselineSource::BeforeDeployment(_) => {
+                (inputs.canary.clone(), inputs.canary_min.cloned())
+            }
             BaselineSource::Live => {
                 let (metric, ratio, min_raw) = (inputs.metric, inputs.ratio, inputs.min_raw);
                 let period = inputs.period_secs;
@@ -881,7 +902,7 @@ impl Validator<'_> {
 
     fn baseline_test(
         &mut self,
-        (test, alpha, direction): RawTest,
+        (test, alpha, direction, nan_strategy): RawTest,
         signal: &Signal,
         rule: BaselineRule,
         comparison: Comparison,
@@ -925,6 +946,28 @@ impl Validator<'_> {
                     d.referenced,
                     format!("{path}.direction"),
                     "applies to `test: mann_whitney` only",
+                );
+            }
+        }
+        let nan_value = match &nan_strategy {
+            None => NanStrategy::Remove,
+            Some(n) if n.value == "remove" => NanStrategy::Remove,
+            Some(n) if n.value == "replace_with_zero" => NanStrategy::ReplaceWithZero,
+            Some(n) => {
+                self.problem(
+                    n.referenced,
+                    format!("{path}.nan_strategy"),
+                    format!("expected `remove` (a period without a value is left out, the default) or `replace_with_zero` (it counts as 0), found {:?}", n.value),
+                );
+                NanStrategy::Remove
+            }
+        };
+        if test.as_ref().is_none_or(|t| t.value != "mann_whitney") {
+            if let Some(n) = &nan_strategy {
+                self.problem(
+                    n.referenced,
+                    format!("{path}.nan_strategy"),
+                    "applies to `test: mann_whitney` only: a per-period comparison has `missing_data`, a two-proportion test sums counts",
                 );
             }
         }
@@ -976,6 +1019,7 @@ impl Validator<'_> {
                 Some(BaselineTest::MannWhitney {
                     alpha: alpha_value,
                     either,
+                    nan_strategy: nan_value,
                 })
             }
             other => {
@@ -1268,10 +1312,11 @@ impl Validator<'_> {
     }
 }
 
-/// A gate's `test`, `alpha` and `direction`, as written.
+/// A gate's `test`, `alpha`, `direction` and `nan_strategy`, as written.
 type RawTest = (
     Option<Spanned<String>>,
     Option<Spanned<f64>>,
+    Option<Spanned<String>>,
     Option<Spanned<String>>,
 );
 
@@ -1402,6 +1447,16 @@ impl Validator<'_> {
             ("datapoints_to_alarm", gate.datapoints_to_alarm.is_some()),
             ("missing_data", gate.missing_data.is_some()),
             ("min_sample", gate.min_sample.is_some()),
+            ("baseline", gate.baseline.is_some()),
+            (
+                "pass_if_not_worse_than",
+                gate.pass_if_not_worse_than.is_some(),
+            ),
+            ("test", gate.test.is_some()),
+            ("alpha", gate.alpha.is_some()),
+            ("weight", gate.weight.is_some()),
+            ("direction", gate.direction.is_some()),
+            ("nan_strategy", gate.nan_strategy.is_some()),
         ] {
             if present {
                 self.problem(at, format!("{path}.{field}"), "does not apply to a `probe` gate: its expectations are under `probe.expect`, its limits are `max_latency` and `min_success`");

@@ -10,7 +10,7 @@
 mod scenario;
 pub mod source;
 
-pub use scenario::{Expectation, Minute, Scenario, Segment, Version};
+pub use scenario::{Expectation, Minute, ProbeAnswer, Scenario, Segment, Version};
 
 use crate::hook::Hook;
 use crate::judge::{judge, LifecycleStatus};
@@ -24,7 +24,7 @@ use std::time::Duration;
 pub const REHEARSAL_START: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
 /// The scenarios shipped in `scenarios/`, embedded so `gatectl rehearse` works anywhere.
-pub const SHIPPED_SCENARIOS: [(&str, &str); 6] = [
+pub const SHIPPED_SCENARIOS: [(&str, &str); 7] = [
     ("healthy", include_str!("../../../scenarios/healthy.yaml")),
     (
         "latency-regression",
@@ -42,6 +42,10 @@ pub const SHIPPED_SCENARIOS: [(&str, &str); 6] = [
     (
         "low-traffic",
         include_str!("../../../scenarios/low-traffic.yaml"),
+    ),
+    (
+        "broken-endpoint",
+        include_str!("../../../scenarios/broken-endpoint.yaml"),
     ),
 ];
 
@@ -119,6 +123,7 @@ pub async fn rehearse(
             None => Step::Traffic { minute, share },
             Some(hook) if policy.hook(hook).is_none() => Step::Skipped { minute, hook },
             Some(hook) => {
+                source.set_minute(minute);
                 let execution = Execution {
                     hook,
                     deployment_id: format!("d-{}", scenario.name),

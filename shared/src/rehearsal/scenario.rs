@@ -2,8 +2,10 @@
 //! minute, and when CodeDeploy runs each hook.
 //!
 //! A scenario speaks in the terms of a deployment, not of CloudWatch: traffic
-//! shares, an error rate, a p95, host counts. [`super::source`] turns that into
-//! the datapoints CloudWatch would hold, so the real judgement runs on it.
+//! shares, an error rate, a p95, host counts, and what the replacement answers
+//! a smoke probe. [`super::source`] turns that into the datapoints CloudWatch
+//! would hold and the answers a probe would get, so the real judgement runs on
+//! it.
 
 use crate::hook::Hook;
 use crate::policy::PolicyError;
@@ -32,6 +34,25 @@ pub struct Scenario {
     /// The version being replaced, sorted by start minute (empty: it publishes
     /// nothing). It takes the production traffic the replacement does not.
     pub baseline: Vec<Segment>,
+    /// What the replacement answers a smoke probe, sorted by start minute
+    /// (empty: the scenario says nothing, and a probe gate is not sent).
+    pub probe: Vec<ProbeAnswer>,
+}
+
+/// What every attempt of a smoke probe gets from minute `from` on (until the
+/// next answer's `from`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeAnswer {
+    /// Start minute.
+    pub from: i64,
+    /// The HTTP status, when the replacement answers.
+    pub status: Option<u16>,
+    /// How long the answer takes.
+    pub latency_ms: u64,
+    /// The body of the answer.
+    pub body: String,
+    /// A transport failure instead of an answer (`connection refused`).
+    pub error: Option<String>,
 }
 
 /// Which version's target group a metric belongs to.
@@ -137,6 +158,7 @@ impl Scenario {
         traffic.sort_by_key(|(at, _)| *at);
         let canary = segments(&raw.canary, "canary", &mut problems);
         let baseline = segments(&raw.baseline, "baseline", &mut problems);
+        let probe = probe_answers(&raw.probe, &mut problems);
         let status = match raw.expect.status.as_str() {
             "Succeeded" => crate::judge::LifecycleStatus::Succeeded,
             "Failed" => crate::judge::LifecycleStatus::Failed,
@@ -168,6 +190,7 @@ impl Scenario {
                 test_requests_per_minute: raw.test_requests_per_minute.unwrap_or(0.0),
                 canary,
                 baseline,
+                probe,
             })
         } else {
             Err(PolicyError::Invalid {
@@ -196,6 +219,11 @@ impl Scenario {
             .last()
             .map(|(_, share)| *share)
             .unwrap_or(0.0)
+    }
+
+    /// What a smoke probe gets during `minute`, if the scenario says.
+    pub fn probe_answer(&self, minute: i64) -> Option<&ProbeAnswer> {
+        self.probe.iter().take_while(|a| a.from <= minute).last()
     }
 
     /// The replacement's state during `minute`.
@@ -296,6 +324,44 @@ fn segments(raw: &[RawSegment], list: &str, problems: &mut Vec<String>) -> Vec<S
     segments
 }
 
+/// Validated probe answers, sorted by start.
+fn probe_answers(raw: &[RawProbeAnswer], problems: &mut Vec<String>) -> Vec<ProbeAnswer> {
+    let mut answers: Vec<ProbeAnswer> = raw
+        .iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let from = minutes(problems, &format!("probe[{i}].from"), &raw.from);
+            match (raw.status, &raw.error) {
+                (Some(status), None) if !(100..=599).contains(&status) => problems.push(format!(
+                    "probe[{i}].status: expected an HTTP status (100 to 599), found {status}"
+                )),
+                (Some(_), Some(_)) => problems.push(format!(
+                    "probe[{i}]: either a `status` (an answer) or an `error` (no answer), not both"
+                )),
+                (None, None) => problems.push(format!(
+                    "probe[{i}]: give a `status` (the answer) or an `error` (such as `connection refused`)"
+                )),
+                _ => {}
+            }
+            if raw.body.is_some() && raw.error.is_some() {
+                problems.push(format!("probe[{i}].body: an attempt that failed has no body"));
+            }
+            ProbeAnswer {
+                from,
+                status: raw.status,
+                latency_ms: raw.latency_ms.unwrap_or(DEFAULT_PROBE_LATENCY_MS),
+                body: raw.body.clone().unwrap_or_default(),
+                error: raw.error.clone(),
+            }
+        })
+        .collect();
+    answers.sort_by_key(|a| a.from);
+    answers
+}
+
+/// How long a probe answer takes when the scenario does not say.
+const DEFAULT_PROBE_LATENCY_MS: u64 = 20;
+
 /// `12m` as 12, or a problem recorded for `field`.
 fn minutes(problems: &mut Vec<String>, field: &str, text: &str) -> i64 {
     parse_minutes(text).unwrap_or_else(|| {
@@ -333,6 +399,18 @@ struct RawScenario {
     canary: Vec<RawSegment>,
     #[serde(default)]
     baseline: Vec<RawSegment>,
+    #[serde(default)]
+    probe: Vec<RawProbeAnswer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProbeAnswer {
+    from: String,
+    status: Option<u16>,
+    latency_ms: Option<u64>,
+    body: Option<String>,
+    error: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,11 +5,13 @@
 //! providers, so the hook code under rehearsal is the production code; only
 //! where the numbers come from differs. It publishes what an ALB publishes:
 //! host counts every minute, request counts and response times only in minutes
-//! with requests, and 5XX counts only when there were some.
+//! with requests, and 5XX counts only when there were some. A smoke probe gets
+//! the answer the scenario gives for the minute the hook runs in, for every
+//! attempt; no network is touched.
 
 use super::scenario::{Minute, Scenario, Version};
 use crate::evidence::deployment::{DeploymentInfo, DeploymentSource};
-use crate::evidence::probes::{ProbeRun, ProbeSource};
+use crate::evidence::probes::{ProbeAttempt, ProbeRun, ProbeSource, MAX_BODY_BYTES};
 use crate::evidence::{
     AlarmSource, AlarmStates, EvidenceError, MetricData, MetricIdentity, MetricRequest,
     MetricSource, RawSeries, SeriesStatus,
@@ -17,6 +19,7 @@ use crate::evidence::{
 use crate::judge::LifecycleStatus;
 use crate::policy::MetricQuery;
 use crate::report::{ReportError, ReportOutcome, StatusReporter};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 /// Metrics the scenario can answer for.
@@ -36,6 +39,8 @@ pub struct ScenarioSource<'a> {
     baseline_target_group: String,
     /// Epoch seconds of minute 0.
     start: i64,
+    /// The minute the hook under rehearsal runs in (for probe answers).
+    minute: AtomicI64,
     reports: Mutex<Vec<LifecycleStatus>>,
 }
 
@@ -46,8 +51,14 @@ impl<'a> ScenarioSource<'a> {
             scenario,
             baseline_target_group: baseline_target_group.to_string(),
             start,
+            minute: AtomicI64::new(0),
             reports: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Sets the minute the next hook runs in: probes get that minute's answer.
+    pub fn set_minute(&self, minute: i64) {
+        self.minute.store(minute, Ordering::SeqCst);
     }
 
     /// The value one version's metric had in one minute, `None` when the ALB
@@ -149,16 +160,56 @@ impl AlarmSource for ScenarioSource<'_> {
 impl ProbeSource for ScenarioSource<'_> {
     async fn probe(
         &self,
-        _check: &crate::policy::ProbeCheck,
+        check: &crate::policy::ProbeCheck,
         _deadline: tokio::time::Instant,
     ) -> ProbeRun {
-        // A scenario describes metrics, not the replacement's HTTP answers, and
-        // a rehearsal never touches the network: the gate is inconclusive, and
-        // the hook's `on_inconclusive` decides, as it would with no answer.
-        ProbeRun::NotRun(format!(
-            "a rehearsal sends no HTTP probes (scenario {:?} describes metrics only); the probe decides only in a real deployment",
-            self.scenario.name
-        ))
+        // A rehearsal never touches the network. Without an answer in the
+        // scenario the gate is inconclusive, and the hook's `on_inconclusive`
+        // decides, as it would with no answer.
+        let minute = self.minute.load(Ordering::SeqCst);
+        let Some(answer) = self.scenario.probe_answer(minute) else {
+            return ProbeRun::NotRun(format!(
+                "a rehearsal sends no HTTP probes, and scenario {:?} says nothing about probe answers at minute {minute} (see `probe:` in scenario files)",
+                self.scenario.name
+            ));
+        };
+        ProbeRun::Attempts(
+            (1..=check.repeat)
+                .map(|index| simulated_attempt(answer, check, index))
+                .collect(),
+        )
+    }
+}
+
+/// One attempt as the real provider would report the scenario's answer: an
+/// answer slower than the total timeout is a timeout, a body is bounded.
+fn simulated_attempt(
+    answer: &crate::rehearsal::ProbeAnswer,
+    check: &crate::policy::ProbeCheck,
+    index: u32,
+) -> ProbeAttempt {
+    if answer.latency_ms > check.total_timeout_ms {
+        return ProbeAttempt {
+            index,
+            latency_ms: check.total_timeout_ms,
+            error: Some(format!(
+                "no complete answer within the total timeout of {}ms",
+                check.total_timeout_ms
+            )),
+            ..ProbeAttempt::default()
+        };
+    }
+    let bytes = answer.body.as_bytes();
+    let kept = &bytes[..bytes.len().min(MAX_BODY_BYTES)];
+    ProbeAttempt {
+        index,
+        status: answer.status,
+        latency_ms: answer.latency_ms,
+        body: kept.to_vec(),
+        body_bytes: kept.len(),
+        body_truncated: bytes.len() > MAX_BODY_BYTES,
+        redirects: Vec::new(),
+        error: answer.error.clone(),
     }
 }
 
@@ -223,8 +274,10 @@ hooks:
         Policy::from_yaml(&yaml, "probe.yaml", &rehearsal_env).unwrap()
     }
 
+    /// AfterAllowTestTraffic of latency-regression, whose file says nothing
+    /// about probe answers.
     async fn test_traffic_hook(policy: &Policy) -> (LifecycleStatus, String, GateOutcome, String) {
-        let (name, text) = SHIPPED_SCENARIOS[0];
+        let (name, text) = SHIPPED_SCENARIOS[1];
         let scenario = Scenario::from_yaml(text, name).unwrap();
         let rehearsal = rehearse(&scenario, policy, |_| {}).await;
         rehearsal
@@ -250,7 +303,7 @@ hooks:
         let (status, reason, outcome, smoke) = test_traffic_hook(&policy_with_probe("fail")).await;
         assert_eq!(outcome, GateOutcome::Inconclusive);
         assert!(
-            smoke.starts_with("probe GET http://test.internal.example.com/health was not sent: a rehearsal sends no HTTP probes"),
+            smoke.starts_with("probe GET http://test.internal.example.com/health was not sent: a rehearsal sends no HTTP probes, and scenario \"latency-regression\" says nothing about probe answers at minute 7"),
             "{smoke}"
         );
         // Unknown is not healthy: under the default on_inconclusive the hook fails.

@@ -136,3 +136,128 @@ async fn a_gate_on_the_baseline_target_group_reads_the_baseline() {
         record.reason
     );
 }
+
+/// The default AfterAllowTestTraffic health gate and a smoke probe like
+/// gates.example.yaml's; the other hooks have no section (skipped).
+const PROBE_POLICY: &str = r#"
+version: 1
+probe_hosts: [test.internal.example.com]
+metric_defaults:
+  namespace: AWS/ApplicationELB
+  dimensions: { TargetGroup: "${TARGET_GROUP}", LoadBalancer: "${LOAD_BALANCER}" }
+hooks:
+  AfterAllowTestTraffic:
+    gates:
+      - name: healthy-hosts
+        ratio:
+          numerator:   [{ name: HealthyHostCount, stat: Minimum }]
+          denominator: [{ name: HealthyHostCount, stat: Minimum }, { name: UnHealthyHostCount, stat: Maximum }]
+        comparison: "<"
+        threshold: 95%
+        evaluation_periods: 2
+      - name: smoke-health
+        probe:
+          url: https://test.internal.example.com:8443/health
+          expect:
+            status: 200
+            json_pointer: { pointer: /status, equals: UP }
+          max_latency: 500ms
+          repeat: 5
+"#;
+
+/// Rehearses the shipped scenario `name` under PROBE_POLICY; returns the
+/// rehearsal and the smoke gate's result.
+async fn rehearse_probe(name: &str) -> (Rehearsal, crate::judge::GateResult) {
+    let policy = Policy::from_yaml(PROBE_POLICY, "probe.yaml", &rehearsal_env).unwrap();
+    let text = SHIPPED_SCENARIOS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap()
+        .1;
+    let scenario = Scenario::from_yaml(text, name).unwrap();
+    let rehearsal = rehearse(&scenario, &policy, |_| {}).await;
+    let smoke = rehearsal
+        .steps
+        .iter()
+        .find_map(|s| match s {
+            Step::Hook { record, .. } if record.hook == Hook::AfterAllowTestTraffic => record
+                .gates
+                .iter()
+                .find(|g| g.name == "smoke-health")
+                .cloned(),
+            _ => None,
+        })
+        .expect("AfterAllowTestTraffic ran the probe");
+    assert!(
+        rehearsal.matches(&scenario.expect),
+        "{name}: {:?}",
+        rehearsal.status
+    );
+    (rehearsal, smoke)
+}
+
+#[tokio::test]
+async fn a_scenario_says_what_a_smoke_probe_answers() {
+    use crate::judge::GateOutcome;
+    let (healthy, smoke) = rehearse_probe("healthy").await;
+    assert_eq!(healthy.status, LifecycleStatus::Succeeded);
+    assert_eq!(smoke.outcome, GateOutcome::Pass, "{}", smoke.reason);
+    let figures = smoke.probe.unwrap();
+    assert_eq!((figures.attempts, figures.met), (5, 5));
+    assert!(figures
+        .listed
+        .iter()
+        .all(|a| a.status == Some(200) && a.latency_ms == 35 && a.bytes == 16));
+
+    // The broken endpoint's file promises a rollback; with a probe, the smoke
+    // test decides it, before production traffic moves.
+    let (broken, smoke) = rehearse_probe("broken-endpoint").await;
+    assert_eq!(broken.status, LifecycleStatus::Failed);
+    assert_eq!(broken.decided_by, Some(Hook::AfterAllowTestTraffic));
+    assert_eq!(smoke.outcome, GateOutcome::Fail);
+    assert!(
+        smoke.reason.contains(
+            "0 of 5 attempts met the expectations, 100% required; first failure, attempt 1: status 503, expected 200; JSON \"/status\" is \"DOWN\", expected \"UP\""
+        ),
+        "{}",
+        smoke.reason
+    );
+}
+
+#[test]
+fn probe_answers_are_validated_and_follow_the_minutes() {
+    let base = "name: x\ndescription: y\nexpect: {status: Succeeded}\nschedule: {AfterAllowTestTraffic: 7m}\nrequests_per_minute: 1\ncanary: [{from: 0m}]\n";
+    let scenario = Scenario::from_yaml(
+        &format!("{base}probe:\n  - {{from: 5m, error: connection refused}}\n  - {{from: 0m, status: 200}}\n  - {{from: 9m, status: 200, latency_ms: 9000}}\n"),
+        "ok.yaml",
+    )
+    .unwrap();
+    assert_eq!(scenario.probe_answer(0).unwrap().status, Some(200));
+    assert_eq!(
+        scenario.probe_answer(7).unwrap().error.as_deref(),
+        Some("connection refused")
+    );
+    assert_eq!(scenario.probe_answer(12).unwrap().latency_ms, 9000);
+    assert!(Scenario::from_yaml(
+        &format!("{base}probe: [{{from: 3m, status: 200}}]\n"),
+        "late.yaml"
+    )
+    .unwrap()
+    .probe_answer(2)
+    .is_none());
+
+    let err = Scenario::from_yaml(
+        &format!("{base}probe:\n  - {{from: 0m, status: 200, error: refused}}\n  - {{from: 1m}}\n  - {{from: 2m, status: 42}}\n  - {{from: soon, status: 200}}\n"),
+        "bad.yaml",
+    )
+    .unwrap_err()
+    .to_string();
+    for want in [
+        "probe[0]: either a `status` (an answer) or an `error` (no answer), not both",
+        "probe[1]: give a `status` (the answer) or an `error`",
+        "probe[2].status: expected an HTTP status (100 to 599), found 42",
+        "probe[3].from: expected minutes",
+    ] {
+        assert!(err.contains(want), "{want} missing from {err}");
+    }
+}

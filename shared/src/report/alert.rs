@@ -299,6 +299,7 @@ mod tests {
                 compute_platform: Some("ECS".into()),
                 status: Some("InProgress".into()),
                 creator: Some("user".into()),
+                create_time: None,
             }),
             deployment_error: None,
             policy: PolicyRef {

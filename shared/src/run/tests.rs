@@ -290,8 +290,28 @@ async fn the_record_carries_the_figures() {
     assert_eq!(json["status"], "Succeeded");
     assert_eq!(json["function_version"], "7");
     assert_eq!(json["report"]["outcome"], "accepted");
-    assert_eq!(json["gates"].as_array().unwrap().len(), 3);
+    assert_eq!(json["gates"].as_array().unwrap().len(), 4);
     assert_eq!(json["gates"][0]["name"], "error-rate");
+    // The default's shadow gate compares with the version being replaced:
+    // with TARGET_GROUP set and no BASELINE_TARGET_GROUP, nothing discovers
+    // it, and the gate says so without blocking.
+    let shadow = &json["gates"][2];
+    assert_eq!(shadow["name"], "latency-vs-baseline");
+    assert_eq!(
+        (&shadow["dry_run"], &shadow["outcome"]),
+        (&serde_json::json!(true), &serde_json::json!("error"))
+    );
+    assert!(
+        shadow["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not judged: it names values deployment discovery would find, and discovery runs only for gates that can block (this one is a dry run); set the override variables (TARGET_GROUP, LOAD_BALANCER, BASELINE_TARGET_GROUP, BASELINE_LOAD_BALANCER) to judge it without discovery (it names ${baseline.target_group})"),
+        "{shadow}"
+    );
+    assert_eq!(
+        json["reason"],
+        "all 3 critical gates passed; dry run, would have blocked: latency-vs-baseline [error]"
+    );
     assert_eq!(json["gates"][0]["threshold"], "> 1%");
     assert_eq!(json["gates"][0]["observations"][0]["value"], 0.001);
     assert!(json["policy"]["digest"]

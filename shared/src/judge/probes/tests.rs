@@ -316,3 +316,77 @@ fn long_bodies_are_quoted_briefly() {
         result.reason
     );
 }
+
+#[test]
+fn each_attempts_figures_are_recorded_without_the_body() {
+    let refused = ProbeAttempt {
+        index: 2,
+        latency_ms: 3,
+        error: Some("connection refused".into()),
+        ..ProbeAttempt::default()
+    };
+    let result = run(
+        &check(),
+        vec![ok(1, 20, "{\"secret\":1}"), refused, ok(3, 700, "")],
+    );
+    let figures = result.probe.as_ref().expect("probe figures");
+    assert_eq!(
+        (figures.attempts, figures.met, figures.not_listed),
+        (3, 1, 0)
+    );
+    let json = serde_json::to_value(figures).unwrap();
+    assert_eq!(
+        json["listed"],
+        json!([
+            {"index": 1, "met": true, "status": 200, "latency_ms": 20, "bytes": 12},
+            {"index": 2, "met": false, "latency_ms": 3, "bytes": 0, "error": "connection refused"},
+            {"index": 3, "met": false, "status": 200, "latency_ms": 700, "bytes": 0},
+        ])
+    );
+    let record = serde_json::to_string(&result).unwrap();
+    assert!(!record.contains("secret"), "{record}");
+}
+
+#[test]
+fn a_large_repeat_lists_a_bounded_number_of_attempts_failures_first() {
+    // 500 attempts, every 100th too slow: all 5 failures are listed, then the
+    // earliest good ones up to the cap, in index order.
+    let attempts: Vec<ProbeAttempt> = (1..=500)
+        .map(|i| ok(i, if i % 100 == 0 { 900 } else { 10 }, ""))
+        .collect();
+    let mut many = check();
+    many.repeat = 500;
+    many.min_success = 0.9;
+    let result = run(&many, attempts);
+    assert_eq!(result.outcome, GateOutcome::Pass, "{}", result.reason);
+    let figures = result.probe.unwrap();
+    assert_eq!(figures.listed.len(), MAX_RECORDED_ATTEMPTS);
+    assert_eq!(figures.not_listed, 500 - MAX_RECORDED_ATTEMPTS);
+    assert_eq!(figures.met, 495);
+    let failed: Vec<u32> = figures
+        .listed
+        .iter()
+        .filter(|a| !a.met)
+        .map(|a| a.index)
+        .collect();
+    assert_eq!(failed, [100, 200, 300, 400, 500]);
+    let good: Vec<u32> = figures
+        .listed
+        .iter()
+        .filter(|a| a.met)
+        .map(|a| a.index)
+        .collect();
+    assert_eq!(good, (1..=15).collect::<Vec<u32>>());
+    let indexes: Vec<u32> = figures.listed.iter().map(|a| a.index).collect();
+    assert!(indexes.windows(2).all(|w| w[0] < w[1]), "{indexes:?}");
+}
+
+#[test]
+fn a_probe_that_was_not_sent_records_no_attempts() {
+    let result = judge(
+        &gate(),
+        &check(),
+        Some(&Ok(ProbeRun::NotRun("a rehearsal".into()))),
+    );
+    assert_eq!(result.probe, None);
+}
