@@ -176,7 +176,10 @@ fn bench_budget_case(c: &mut Criterion) {
     eprintln!(
         "record: {} gates, {} observations, {} bytes of JSON ({} bytes for one ratio gate)",
         gates.len(),
-        gates.iter().map(|g| g.observations.len()).sum::<usize>(),
+        gates
+            .iter()
+            .map(|g| g.series.as_ref().map_or(0, |s| s.len()))
+            .sum::<usize>(),
         json.len(),
         one.len()
     );

@@ -293,7 +293,7 @@ async fn the_record_carries_the_figures() {
     assert_eq!(json["gates"].as_array().unwrap().len(), 3);
     assert_eq!(json["gates"][0]["name"], "error-rate");
     assert_eq!(json["gates"][0]["threshold"], "> 1%");
-    assert_eq!(json["gates"][0]["observations"][0]["value"], 0.001);
+    assert_eq!(json["gates"][0]["series"]["values"][0], 0.001);
     assert!(json["policy"]["digest"]
         .as_str()
         .unwrap()
