@@ -334,6 +334,7 @@ fn a_sealed_decision_record_verifies_from_its_logged_line() {
             analysis: None,
             function_version: Some("$LATEST".into()),
             gate_version: "0.1.0",
+            omitted: None,
             audit: None,
         };
         record.seal(AuditLink::after(previous.as_ref()));

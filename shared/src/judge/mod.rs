@@ -178,6 +178,26 @@ impl GateSeries {
         })
     }
 
+    /// Leaves out the periods before the first judged one, returning how many
+    /// went: what is left starts at the first judged period.
+    pub fn drop_unjudged(&mut self) -> usize {
+        let from = self.judged_from.min(self.values.len());
+        if from == 0 {
+            return 0;
+        }
+        self.values.drain(..from);
+        if let Some(baseline) = &mut self.baseline {
+            baseline.drain(..from.min(baseline.len()));
+        }
+        self.start += from as i64 * self.period;
+        let shift = from as u32;
+        for index in self.skipped.iter_mut().chain(&mut self.breaching) {
+            *index -= shift;
+        }
+        self.judged_from = 0;
+        from
+    }
+
     /// The series of `observations`, which must be one per period from the
     /// first one's timestamp, `period` apart (as [`GateSeries::observations`]
     /// yields them). For tests and tools that build a series by hand.
