@@ -203,6 +203,7 @@ fn decision_record(section: &HookPolicy, evidence: &Evidence) -> DecisionRecord 
 /// and the line written to the log.
 fn print_record_size(name: &str, section: &HookPolicy, evidence: &Evidence) {
     let mut record = decision_record(section, evidence);
+    let periods: usize = record.gates.iter().map(|g| g.observations().count()).sum();
     let gates = serde_json::to_vec(&record.gates).expect("gate results serialise");
     let one = serde_json::to_vec(&record.gates[0]).expect("a gate result serialises");
     let whole = record.to_json_line().len();
@@ -219,7 +220,7 @@ fn print_record_size(name: &str, section: &HookPolicy, evidence: &Evidence) {
         "record {name}: {} gates, {} periods; gates {} bytes of JSON ({} bytes for the first gate); \
          whole record {whole} bytes; logged line {} bytes (bound {LOG_EVENT_BOUND}, fitted in {fitting:?}){}",
         record.gates.len(),
-        record.gates.iter().map(|g| g.observations().count()).sum::<usize>(),
+        periods,
         gates.len(),
         one.len(),
         line.len(),

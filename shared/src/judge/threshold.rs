@@ -461,20 +461,23 @@ fn options(values: &[f64]) -> Vec<Option<f64>> {
 
 fn align(series: &RawSeries, kind: SeriesKind, start: i64, period: i64, periods: usize) -> Column {
     let mut values = vec![f64::NAN; periods];
-    if !copy_contiguous(&series.points, start, period, &mut values) {
-        for &(timestamp, value) in &series.points {
-            let slot = timestamp
-                .checked_sub(start)
-                .map(|offset| offset.div_euclid(period))
-                .and_then(|slot| usize::try_from(slot).ok())
-                .filter(|&slot| slot < periods);
-            if let (Some(slot), true) = (slot, value.is_finite()) {
-                values[slot] = value;
+    let present = match copy_contiguous(&series.points, start, period, &mut values) {
+        Some(present) => present,
+        None => {
+            for &(timestamp, value) in &series.points {
+                let slot = timestamp
+                    .checked_sub(start)
+                    .map(|offset| offset.div_euclid(period))
+                    .and_then(|slot| usize::try_from(slot).ok())
+                    .filter(|&slot| slot < periods);
+                if let (Some(slot), true) = (slot, value.is_finite()) {
+                    values[slot] = value;
+                }
             }
+            values.iter().filter(|v| !v.is_nan()).count()
         }
-    }
-    let present = values.iter().filter(|v| !v.is_nan()).count();
-    if kind == SeriesKind::Counter {
+    };
+    if kind == SeriesKind::Counter && present < periods {
         for value in &mut values {
             if value.is_nan() {
                 *value = 0.0;
@@ -485,41 +488,62 @@ fn align(series: &RawSeries, kind: SeriesKind, start: i64, period: i64, periods:
 }
 
 /// The usual shape of a CloudWatch answer, aligned without a division per
-/// point: one point per period start, oldest first, no gap (the series may
-/// start before the window and end after it, when another gate asked for a
-/// longer range). Returns false, having written nothing, for any other shape.
-fn copy_contiguous(points: &[(i64, f64)], start: i64, period: i64, values: &mut [f64]) -> bool {
+/// point and in one pass over the points (they are most of the memory a
+/// judgement reads): one point per period start, oldest first, no gap (the
+/// series may start before the window and end after it, when another gate
+/// asked for a longer range). Returns the number of values copied, or `None`,
+/// `values` left as they were, for any other shape.
+fn copy_contiguous(
+    points: &[(i64, f64)],
+    start: i64,
+    period: i64,
+    values: &mut [f64],
+) -> Option<usize> {
     let Some(&(first, _)) = points.first() else {
-        return true;
+        return Some(0);
     };
-    let on_grid = first
+    let offset = first
         .checked_sub(start)
-        .filter(|offset| offset.rem_euclid(period) == 0);
-    let (Some(offset), Ok(count)) = (on_grid, i64::try_from(points.len())) else {
-        return false;
-    };
-    let last = count
-        .checked_sub(1)
-        .and_then(|k| k.checked_mul(period))
-        .and_then(|span| first.checked_add(span));
-    if last.is_none()
-        || !points
-            .iter()
-            .zip(0_i64..)
-            .all(|(&(timestamp, _), k)| timestamp == first + k * period)
-    {
-        return false;
-    }
-    // Point k falls in slot `first_slot + k`; keep those inside the window.
+        .filter(|offset| offset.rem_euclid(period) == 0)?;
+    // Point k is due at `first + k * period`; the last one must not overflow.
+    i64::try_from(points.len())
+        .ok()?
+        .checked_sub(1)?
+        .checked_mul(period)?
+        .checked_add(first)?;
+    let due = |k: usize, timestamp: i64| timestamp == first + k as i64 * period;
+    // Point k falls in slot `first_slot + k`: split the points into those
+    // before the window, in it, and after it.
     let first_slot = offset / period;
-    let skip = usize::try_from(first_slot.saturating_neg())
+    let before = usize::try_from(first_slot.saturating_neg())
         .unwrap_or(0)
         .min(points.len());
     let into = usize::try_from(first_slot).unwrap_or(0).min(values.len());
-    for (slot, &(_, value)) in values[into..].iter_mut().zip(&points[skip..]) {
-        *slot = if value.is_finite() { value } else { f64::NAN };
+    let inside = (values.len() - into).min(points.len() - before);
+    let (early, rest) = points.split_at(before);
+    let (window, late) = rest.split_at(inside);
+    if !early.iter().enumerate().all(|(k, p)| due(k, p.0)) {
+        return None;
     }
-    true
+    let slots = &mut values[into..into + inside];
+    let mut on_time = true;
+    let mut present = 0;
+    for (k, (slot, &(timestamp, value))) in slots.iter_mut().zip(window).enumerate() {
+        on_time &= due(before + k, timestamp);
+        let finite = value.is_finite();
+        *slot = if finite { value } else { f64::NAN };
+        present += usize::from(finite);
+    }
+    if !on_time
+        || !late
+            .iter()
+            .enumerate()
+            .all(|(k, p)| due(before + inside + k, p.0))
+    {
+        slots.fill(f64::NAN);
+        return None;
+    }
+    Some(present)
 }
 
 /// The signal per period, NaN where it has no value (a term missing, 0/0,
@@ -916,6 +940,14 @@ mod tests {
             vec![(630, 1.0), (750, 2.0)],
             vec![(840, 4.0), (600, 1.0), (720, 3.0)],
             vec![(600, 1.0), (600, 2.0), (660, f64::NAN)],
+            // On the grid and in order at first, then back into the window:
+            // the one-pass copy must give up and leave no trace.
+            vec![(600, 1.0), (660, 2.0), (600, 5.0)],
+            vec![(540, 0.5), (480, 1.0), (600, 2.0)],
+            (0..6)
+                .map(|k| (600 + 60 * k, k as f64))
+                .chain([(660, 9.0)])
+                .collect(),
             Vec::new(),
         ];
         for points in shapes {
