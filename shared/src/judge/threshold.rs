@@ -175,14 +175,8 @@ impl<'q> Slots<'q> {
         self.slots
             .iter()
             .map(|&(query, slot)| {
-                let column = &columns.aligned[slot];
-                (
-                    query,
-                    Aligned {
-                        values: options(&column.values),
-                        present: column.present,
-                    },
-                )
+                let values = options(&columns.aligned[slot].values);
+                (query, Aligned { values })
             })
             .collect()
     }
@@ -450,9 +444,6 @@ struct Column {
 /// One query's values on the window's grid, as the statistical tests take them.
 pub(super) struct Aligned {
     pub(super) values: Vec<Option<f64>>,
-    /// Periods that had an actual datapoint (before counters' zero-filling).
-    #[allow(dead_code)]
-    present: usize,
 }
 
 fn options(values: &[f64]) -> Vec<Option<f64>> {
