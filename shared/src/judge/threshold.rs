@@ -817,7 +817,8 @@ fn baseline_values<'a, 'e>(
     let offset = baseline.offset_secs();
     let data = match baseline.source {
         BaselineSource::Live => live,
-        BaselineSource::History { .. } => match evidence.history.get(&offset) {
+        // History (and any other source fetched shifted back).
+        _ => match evidence.history.get(&offset) {
             Some(Ok(data)) => data,
             Some(Err(error)) => {
                 return Err((
