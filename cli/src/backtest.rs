@@ -25,7 +25,9 @@ use indicatif::ProgressBar;
 use metric_gate::evidence::{
     plan, Evidence, MetricData, PreflightEvidence, RawSeries, SeriesStatus,
 };
-use metric_gate::judge::{judge, GateOutcome, GateResult, LifecycleStatus, Observation};
+use metric_gate::judge::{
+    judge, GateOutcome, GateResult, GateSeries, LifecycleStatus, Observation,
+};
 use metric_gate::policy::GateCheck;
 use metric_gate::Hook;
 use serde::Deserialize;
@@ -149,8 +151,9 @@ impl Args {
         }
         let progress = ProgressBar::new(times.len() as u64);
         let mut timelines: BTreeMap<String, String> = BTreeMap::new();
-        // Per gate: its latest result, with one observation per evaluation.
-        let mut replay: BTreeMap<String, GateResult> = BTreeMap::new();
+        // Per gate: its latest result, and the newest judged period of each
+        // evaluation.
+        let mut replay: BTreeMap<String, (GateResult, Vec<Observation>)> = BTreeMap::new();
         let mut failures = Vec::new();
         let history_offsets: Vec<i64> = section
             .gates
@@ -185,16 +188,17 @@ impl Args {
                     GateOutcome::Error => 'E',
                 };
                 timelines.entry(gate.name.clone()).or_default().push(mark);
-                let newest = gate.observations.iter().rev().find(|o| o.judged).copied();
-                let entry = replay
-                    .entry(gate.name.clone())
-                    .or_insert_with(|| GateResult {
-                        observations: Vec::new(),
+                let newest = gate.observations().rev().find(|o| o.judged);
+                let (entry, observations) = replay.entry(gate.name.clone()).or_insert_with(|| {
+                    let result = GateResult {
+                        series: None,
                         ..gate.clone()
-                    });
+                    };
+                    (result, Vec::new())
+                });
                 entry.outcome = gate.outcome.max(entry.outcome);
                 if let Some(newest) = newest {
-                    entry.observations.push(Observation {
+                    observations.push(Observation {
                         breaching: gate.outcome == GateOutcome::Fail,
                         ..newest
                     });
@@ -238,8 +242,11 @@ impl Args {
         if let Some(path) = &self.report {
             let gates: Vec<GateResult> = replay
                 .into_values()
-                .map(|mut g| {
+                .map(|(mut g, observations)| {
                     g.reason = format!("worst outcome over the replay: {}", g.outcome);
+                    // One period per evaluation, `step` apart.
+                    g.series = (!observations.is_empty())
+                        .then(|| GateSeries::from_observations(step, &observations));
                     g
                 })
                 .collect();

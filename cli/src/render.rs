@@ -63,13 +63,11 @@ pub fn sparkline(observations: &[Observation], reference: f64) -> String {
 /// One line for a gate: mark, name, sparkline, outcome, reason.
 pub fn gate_line(gate: &GateResult, threshold: Option<f64>, colour: bool) -> String {
     let outcome = format!("{:<12}", gate.outcome.to_string());
-    let spark = if gate.observations.is_empty() {
+    let observations: Vec<Observation> = gate.observations().collect();
+    let spark = if observations.is_empty() {
         String::new()
     } else {
-        format!(
-            "{} ",
-            sparkline(&gate.observations, threshold.unwrap_or(0.0))
-        )
+        format!("{} ", sparkline(&observations, threshold.unwrap_or(0.0)))
     };
     let warning = if gate.severity == metric_gate::policy::Severity::Warning {
         " (warning)"

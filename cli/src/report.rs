@@ -2,7 +2,7 @@
 //! threshold and the breaching periods. Self-contained (no scripts, no
 //! external assets), so it can be attached to a ticket or a post-mortem.
 
-use metric_gate::judge::{GateOutcome, GateResult};
+use metric_gate::judge::{GateOutcome, GateResult, Observation};
 use metric_gate::policy::Policy;
 use metric_gate::rehearsal::{Rehearsal, Scenario, Step};
 use std::fmt::Write;
@@ -69,7 +69,11 @@ pub fn html(policy: &Policy, rehearsals: &[(Scenario, Rehearsal)]) -> String {
                         record.status,
                         escape(&record.reason)
                     );
-                    for gate in record.gates.iter().filter(|g| !g.observations.is_empty()) {
+                    for gate in record
+                        .gates
+                        .iter()
+                        .filter(|g| g.series.as_ref().is_some_and(|s| !s.is_empty()))
+                    {
                         let _ = write!(out, "<div class=\"gate\">{}</div>", chart(gate));
                     }
                 }
@@ -91,7 +95,8 @@ fn outcome_class(outcome: GateOutcome) -> &'static str {
 
 /// One gate as an SVG line chart with its threshold and breaches.
 pub fn chart(gate: &GateResult) -> String {
-    let values: Vec<Option<f64>> = gate.observations.iter().map(|o| o.value).collect();
+    let observations: Vec<Observation> = gate.observations().collect();
+    let values: Vec<Option<f64>> = observations.iter().map(|o| o.value).collect();
     let top = values
         .iter()
         .flatten()
@@ -127,7 +132,7 @@ pub fn chart(gate: &GateResult) -> String {
             y = y(threshold)
         );
     }
-    for (i, o) in gate.observations.iter().enumerate() {
+    for (i, o) in observations.iter().enumerate() {
         if let Some(v) = o.value {
             let (fill, r) = if o.breaching {
                 ("#cf222e", 4.0)
@@ -160,7 +165,7 @@ pub fn chart(gate: &GateResult) -> String {
         label(top),
         HEIGHT - PAD
     );
-    if let (Some(first), Some(last)) = (gate.observations.first(), gate.observations.last()) {
+    if let (Some(first), Some(last)) = (observations.first(), observations.last()) {
         let _ = write!(
             svg,
             "<text x=\"{PAD}\" y=\"{:.1}\" font-size=\"9\" fill=\"#666\">{}</text><text x=\"{}\" y=\"{:.1}\" font-size=\"9\" fill=\"#666\" text-anchor=\"end\">{}</text>",

@@ -16,17 +16,25 @@
 //!   embedded default policy's BeforeAllowTraffic section (three gates over five
 //!   ALB series of five one-minute periods).
 //!
+//! - `record/500x1440/fit-log-event`: what the hook does with the budget
+//!   case's verdict afterwards, off the status report's path: the decision
+//!   record serialised, fitted to one CloudWatch Logs event and sealed again.
+//!
 //! Policy parsing and evidence building happen once, outside the timed loop:
-//! they are paid at cold start and by the providers, not by the judge.
+//! they are paid at cold start and by the providers, not by the judge. The
+//! record's sizes (whole, and as logged) are printed before timing.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use metric_gate::audit::AuditLink;
 use metric_gate::evidence::{Evidence, MetricData, PreflightEvidence, RawSeries, SeriesStatus};
 use metric_gate::judge::{judge, GateOutcome, LifecycleStatus};
 use metric_gate::policy::{GateCheck, HookPolicy, MetricQuery, Policy};
+use metric_gate::report::{DecisionRecord, PolicyRef, ReportSummary, LOG_EVENT_BOUND, RECORD_KIND};
 use metric_gate::window::gate_window;
 use metric_gate::Hook;
 use std::fmt::Write;
 use std::hint::black_box;
+use std::time::Instant;
 
 /// 2026-01-01T00:00:30Z: half a minute into a period, as a real invocation is.
 const NOW: i64 = 1_767_225_630;
@@ -156,6 +164,74 @@ fn assert_all_pass(section: &HookPolicy, evidence: &Evidence) {
     }
 }
 
+/// A sealed decision record of `section`'s verdict, as a hook builds it.
+fn decision_record(section: &HookPolicy, evidence: &Evidence) -> DecisionRecord {
+    let verdict = judge(section, evidence);
+    let mut record = DecisionRecord {
+        record: RECORD_KIND,
+        deployment_id: "d-BENCH".into(),
+        lifecycle_event_hook_execution_id: "exec-bench".into(),
+        hook: Hook::BeforeAllowTraffic,
+        status: verdict.status,
+        dry_run: None,
+        reason: verdict.reason,
+        switches: None,
+        switch_error: None,
+        gates: verdict.gates,
+        report: ReportSummary::Accepted,
+        deployment: None,
+        deployment_error: None,
+        discovery: None,
+        discovery_error: None,
+        policy: PolicyRef {
+            source: "bench.yaml".into(),
+            digest: "sha256:00".into(),
+        },
+        evaluated_at: NOW,
+        elapsed_ms: 0,
+        analysis: None,
+        function_version: None,
+        gate_version: "bench",
+        omitted: None,
+        audit: None,
+    };
+    record.seal(AuditLink::after(None));
+    record
+}
+
+/// Prints the decision record's size: the gates as judged, the whole record,
+/// and the line written to the log.
+fn print_record_size(name: &str, section: &HookPolicy, evidence: &Evidence) {
+    let mut record = decision_record(section, evidence);
+    let periods: usize = record.gates.iter().map(|g| g.observations().count()).sum();
+    let gates = serde_json::to_vec(&record.gates).expect("gate results serialise");
+    let one = serde_json::to_vec(&record.gates[0]).expect("a gate result serialises");
+    let whole = record.to_json_line().len();
+    let started = Instant::now();
+    let line = record.fit_log_event(LOG_EVENT_BOUND);
+    let fitting = started.elapsed();
+    let steps: Vec<String> = record
+        .omitted
+        .iter()
+        .flat_map(|o| &o.steps)
+        .map(|s| format!("{:?} ({} gates)", s.omission, s.gates.len()))
+        .collect();
+    eprintln!(
+        "record {name}: {} gates, {} periods; gates {} bytes of JSON ({} bytes for the first gate); \
+         whole record {whole} bytes; logged line {} bytes (bound {LOG_EVENT_BOUND}, fitted in {fitting:?}){}",
+        record.gates.len(),
+        periods,
+        gates.len(),
+        one.len(),
+        line.len(),
+        if steps.is_empty() {
+            String::new()
+        } else {
+            format!(", left out: {}", steps.join(", "))
+        }
+    );
+}
+
 fn bench_budget_case(c: &mut Criterion) {
     let policy = Policy::from_yaml(&large_policy_yaml(), "bench.yaml", &|_| None)
         .expect("the generated bench policy is valid");
@@ -167,22 +243,23 @@ fn bench_budget_case(c: &mut Criterion) {
     assert_eq!(data.len(), 500, "distinct series");
     assert!(data.values().all(|s| s.points.len() == 1440));
     assert_all_pass(section, &evidence);
-    // The size of what the decision record carries for these gates (one log
-    // event; CloudWatch Logs takes at most 256 KiB per event). Printed, not
-    // timed.
-    let gates = judge(section, &evidence).gates;
-    let json = serde_json::to_vec(&gates).expect("gate results serialise");
-    let one = serde_json::to_vec(&gates[0]).expect("a gate result serialises");
-    eprintln!(
-        "record: {} gates, {} observations, {} bytes of JSON ({} bytes for one ratio gate)",
-        gates.len(),
-        gates.iter().map(|g| g.observations.len()).sum::<usize>(),
-        json.len(),
-        one.len()
-    );
+    // The size of what the decision record carries for these gates, whole
+    // and as written to the log (one event; CloudWatch Logs takes at most
+    // 256 KiB per event). Printed, not timed.
+    print_record_size("500x1440", section, &evidence);
 
     c.bench_function("judge/500x1440", |b| {
         b.iter(|| judge(black_box(section), black_box(&evidence)))
+    });
+    // What the hook does after judging such a record: fit it to one log
+    // event (serialise, leave out the passing gates' series, seal again).
+    let record = decision_record(section, &evidence);
+    c.bench_function("record/500x1440/fit-log-event", |b| {
+        b.iter_batched(
+            || record.clone(),
+            |mut record| record.fit_log_event(LOG_EVENT_BOUND),
+            BatchSize::LargeInput,
+        )
     });
 }
 
@@ -201,6 +278,7 @@ fn bench_default_policy(c: &mut Criterion) {
     assert_eq!(data.len(), 5, "distinct series");
     assert!(data.values().all(|s| s.points.len() == 5));
     assert_all_pass(section, &evidence);
+    print_record_size("default-before-allow-traffic", section, &evidence);
 
     c.bench_function("judge/default-before-allow-traffic", |b| {
         b.iter(|| judge(black_box(section), black_box(&evidence)))

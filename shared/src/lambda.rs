@@ -27,7 +27,7 @@ use crate::report::after::after_report;
 use crate::report::alert::{SnsAlerts, ALERT_TOPIC_VAR};
 use crate::report::codedeploy::CodeDeployReporter;
 use crate::report::emf::metric_lines;
-use crate::report::ReportSummary;
+use crate::report::{ReportSummary, LOG_EVENT_BOUND};
 use crate::run::{
     execute, execute_analysis, fail_without_evidence, remaining, AnalysisRun, Execution, Providers,
     WallClock,
@@ -349,9 +349,13 @@ impl HookFunction {
             _ => Box::pin(execute(&self.policy, &execution, providers(), judge)).await,
         };
         // The record is the audit trail: one JSON line on stdout, which Lambda
-        // ships to CloudWatch Logs as is. Then, the status being delivered, the
+        // ships to CloudWatch Logs as is, as one event: bounded to fit one
+        // (the series of passing gates go first; the record says what went),
+        // and sealed again if anything went, so the chain head written next is
+        // the digest of the line logged. Then, the status being delivered, the
         // chain head and the alert, and the metrics of it all (EMF lines).
-        println!("{}", record.to_json_line());
+        let mut record = record;
+        println!("{}", record.fit_log_event(LOG_EVENT_BOUND));
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()

@@ -711,6 +711,7 @@ where
         function_version: execution.function_version.clone(),
         analysis,
         gate_version: env!("CARGO_PKG_VERSION"),
+        omitted: None,
         audit: None,
     };
     record.seal(crate::audit::next_link(

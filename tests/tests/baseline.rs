@@ -92,13 +92,17 @@ fn a_canary_one_and_a_half_times_slower_fails_under_the_static_threshold() {
     );
     // Both sides are far under the ADR's 1 s: only the comparison sees it.
     assert_eq!(gate(&record, "latency-static")["outcome"], "pass");
-    let judged: Vec<&Value> = relative["observations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|o| o["judged"] == true)
-        .collect();
-    assert!(judged.iter().all(|o| o["baseline"] == 0.25), "{relative}");
+    // The record's series: the newest 5 periods judged, the baseline's value
+    // beside each.
+    let series = &relative["series"];
+    let periods = series["values"].as_array().unwrap().len();
+    let judged_from = series["judged_from"].as_u64().unwrap() as usize;
+    assert_eq!(periods - judged_from, 5, "{relative}");
+    let baseline = series["baseline"].as_array().unwrap();
+    assert!(
+        baseline[judged_from..].iter().all(|b| *b == 0.25),
+        "{relative}"
+    );
 }
 
 #[test]

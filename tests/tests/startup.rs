@@ -105,7 +105,10 @@ fn a_missing_lambda_variable_stops_the_function_naming_it() {
             output.contains(&format!("{missing}=\\\"\\\" is not valid: set by Lambda")),
             "{missing}: {output}"
         );
-        assert!(emulator.calls().is_empty(), "{missing}: nothing reaches AWS");
+        assert!(
+            emulator.calls().is_empty(),
+            "{missing}: nothing reaches AWS"
+        );
     }
 }
 

@@ -43,11 +43,11 @@ fn healthy_release_succeeds() {
     // p95 of the seeded distribution: the 950th of 1000 samples is in the 0.25 s bucket.
     let latency = outcome.gate("latency-p95");
     assert!(
-        latency["observations"]
+        latency["series"]["values"]
             .as_array()
             .unwrap()
             .iter()
-            .all(|o| o["value"] == 0.25),
+            .all(|v| *v == 0.25),
         "{latency}"
     );
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::hook::Hook;
-use crate::judge::{GateOutcome, GateResult, LifecycleStatus, Observation};
+use crate::judge::{GateOutcome, GateResult, GateSeries, LifecycleStatus, Observation};
 use crate::policy::Severity;
 use crate::report::{DecisionRecord, PolicyRef, ReportSummary};
 use serde_json::json;
@@ -280,29 +280,32 @@ fn a_sealed_decision_record_verifies_from_its_logged_line() {
         "3 of 5".into(),
     );
     gate.threshold_value = Some(0.01);
-    gate.observations = vec![
-        Observation {
-            baseline: None,
-            timestamp: 1_795_428_000,
-            value: Some(0.1 + 0.2),
-            breaching: true,
-            judged: true,
-        },
-        Observation {
-            baseline: None,
-            timestamp: 1_795_428_060,
-            value: Some(1e-7),
-            breaching: false,
-            judged: true,
-        },
-        Observation {
-            baseline: None,
-            timestamp: 1_795_428_120,
-            value: None,
-            breaching: false,
-            judged: false,
-        },
-    ];
+    gate.series = Some(GateSeries::from_observations(
+        60,
+        &[
+            Observation {
+                baseline: None,
+                timestamp: 1_795_428_000,
+                value: Some(0.1 + 0.2),
+                breaching: true,
+                judged: true,
+            },
+            Observation {
+                baseline: None,
+                timestamp: 1_795_428_060,
+                value: Some(1e-7),
+                breaching: false,
+                judged: true,
+            },
+            Observation {
+                baseline: None,
+                timestamp: 1_795_428_120,
+                value: None,
+                breaching: false,
+                judged: false,
+            },
+        ],
+    ));
     let mut previous = None;
     let mut lines = Vec::new();
     for i in 1..=3 {
@@ -331,6 +334,7 @@ fn a_sealed_decision_record_verifies_from_its_logged_line() {
             analysis: None,
             function_version: Some("$LATEST".into()),
             gate_version: "0.1.0",
+            omitted: None,
             audit: None,
         };
         record.seal(AuditLink::after(previous.as_ref()));

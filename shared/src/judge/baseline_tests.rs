@@ -163,7 +163,7 @@ fn a_canary_slower_than_its_baseline_fails_under_the_static_threshold() {
         "{}",
         latency.reason
     );
-    let judged: Vec<_> = latency.observations.iter().filter(|o| o.judged).collect();
+    let judged: Vec<_> = latency.observations().filter(|o| o.judged).collect();
     assert!(judged.iter().all(|o| o.baseline == Some(0.4)));
     assert_eq!(verdict.status, LifecycleStatus::Failed);
 }

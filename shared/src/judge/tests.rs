@@ -282,10 +282,9 @@ fn a_failing_gate_explains_itself() {
     );
     assert_eq!(gate.threshold.as_deref(), Some("> 1%"));
     assert_eq!(gate.breaching, Some(5));
-    assert_eq!(gate.observations.len(), 5);
+    assert_eq!(gate.observations().count(), 5);
     assert!(gate
-        .observations
-        .iter()
+        .observations()
         .all(|o| o.breaching && o.judged && o.value == Some(0.03)));
     assert_eq!(gate.sample.as_ref().unwrap().observed, 5000.0);
     assert!(gate

@@ -11,15 +11,25 @@
 //!    have made it M, `Inconclusive`; otherwise `Pass`;
 //! 6. a pass on a series CloudWatch marked `PartialData` is only `Inconclusive`:
 //!    a breach seen in partial data is still a breach, an absence of one is not proof.
+//!
+//! Judging must stay cheap for hundreds of day-long gates (500 series of 1440
+//! periods in at most 2 ms: BENCHMARKS.md), so the per-period work runs on
+//! plain `f64` columns, NaN standing for "no value" (NaN propagates through a
+//! sum or a ratio the way a missing term does); each fetched series is aligned
+//! once per judgement however many gates read it ([`Columns`]); a series that
+//! is one point per period, oldest first, is copied without a division per
+//! point; and the record of the periods is columns too ([`GateSeries`]), not
+//! a struct per period.
 
-use super::{GateOutcome, GateResult, Observation, SampleFigures, SeriesCompleteness};
+use super::{GateOutcome, GateResult, GateSeries, SampleFigures, SeriesCompleteness};
 use crate::evidence::{Evidence, MetricData, RawSeries, SeriesStatus};
 use crate::policy::{
-    BaselineCheck, BaselineRule, BaselineSource, BaselineTest, Gate, MetricQuery, MinSample,
-    MissingData, SeriesKind, Signal, ThresholdCheck,
+    BaselineCheck, BaselineRule, BaselineSource, BaselineTest, Comparison, Gate, MetricQuery,
+    MinSample, MissingData, SeriesKind, Signal, ThresholdCheck,
 };
-use crate::window::{gate_window, period_starts, TimeRange};
-use std::collections::BTreeMap;
+use crate::window::{gate_window, TimeRange};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 /// Judges one threshold gate against the hook's evidence.
 pub fn judge(
@@ -27,6 +37,24 @@ pub fn judge(
     check: &ThresholdCheck,
     ingestion_lag_secs: i64,
     evidence: &Evidence,
+) -> GateResult {
+    judge_with(
+        gate,
+        check,
+        ingestion_lag_secs,
+        evidence,
+        &mut Columns::default(),
+    )
+}
+
+/// [`judge`], reusing the series `columns` already aligned for other gates of
+/// the same judgement.
+pub(crate) fn judge_with<'e>(
+    gate: &Gate,
+    check: &ThresholdCheck,
+    ingestion_lag_secs: i64,
+    evidence: &'e Evidence,
+    columns: &mut Columns<'e>,
 ) -> GateResult {
     let range = gate_window(check, evidence.now, ingestion_lag_secs);
     let mut result = GateResult::new(&gate.name, gate.severity, GateOutcome::Error, String::new());
@@ -46,7 +74,7 @@ pub fn judge(
             "no metric evidence was collected for this gate".to_string(),
         ),
         Some(Err(error)) => (GateOutcome::Error, format!("evidence unavailable: {error}")),
-        Some(Ok(data)) => evaluate(check, range, data, evidence, &mut result),
+        Some(Ok(data)) => evaluate(check, range, data, evidence, columns, &mut result),
     };
     result.outcome = outcome;
     result.reason = reason;
@@ -77,52 +105,169 @@ fn describe_threshold(check: &ThresholdCheck) -> String {
     }
 }
 
-fn evaluate(
-    check: &ThresholdCheck,
-    range: TimeRange,
-    data: &MetricData,
-    evidence: &Evidence,
+/// Fetched series aligned to gate windows, shared by the gates of one
+/// judgement: `Errors / Requests` with a minimum sample on `Requests` aligns
+/// `Requests` once, and so does every other gate over the same window.
+#[derive(Default)]
+pub(crate) struct Columns<'e> {
+    /// Index into `aligned` by series (its address in the evidence, which
+    /// outlives `'e`), kind, window start, period and number of periods.
+    index: HashMap<(*const RawSeries, SeriesKind, i64, i64, usize), usize>,
+    aligned: Vec<Column>,
+    /// Each series' query as a person reads it, by series: written once,
+    /// copied into every gate's record that names it.
+    names: HashMap<*const RawSeries, String>,
+    evidence: std::marker::PhantomData<&'e MetricData>,
+}
+
+impl<'e> Columns<'e> {
+    /// The slot of `series` aligned to `periods` periods from `start`.
+    fn align(
+        &mut self,
+        series: &'e RawSeries,
+        kind: SeriesKind,
+        start: i64,
+        period: i64,
+        periods: usize,
+    ) -> usize {
+        let key = (std::ptr::from_ref(series), kind, start, period, periods);
+        if let Some(&slot) = self.index.get(&key) {
+            return slot;
+        }
+        self.aligned
+            .push(align(series, kind, start, period, periods));
+        let slot = self.aligned.len() - 1;
+        self.index.insert(key, slot);
+        slot
+    }
+
+    /// `query`, which found `series`, as a person reads it.
+    fn name(&mut self, series: &'e RawSeries, query: &MetricQuery) -> String {
+        self.names
+            .entry(std::ptr::from_ref(series))
+            .or_insert_with(|| query.to_string())
+            .clone()
+    }
+}
+
+/// The slots of one side's queries (the gate's or its baseline's) in [`Columns`].
+struct Slots<'q> {
+    slots: Vec<(&'q MetricQuery, usize)>,
+}
+
+impl<'q> Slots<'q> {
+    /// The slot of `query`, one of this side's: found by address, equality
+    /// being the fallback.
+    fn of(&self, query: &MetricQuery) -> usize {
+        self.slots
+            .iter()
+            .find(|(q, _)| std::ptr::eq(*q, query))
+            .or_else(|| self.slots.iter().find(|(q, _)| *q == query))
+            .map(|&(_, slot)| slot)
+            .expect("every query of the side was aligned")
+    }
+
+    fn column<'c>(&self, columns: &'c Columns<'_>, query: &MetricQuery) -> &'c Column {
+        &columns.aligned[self.of(query)]
+    }
+
+    /// This side's queries as the statistical tests take them.
+    fn as_options(&self, columns: &Columns<'_>) -> BTreeMap<&'q MetricQuery, Aligned> {
+        self.slots
+            .iter()
+            .map(|&(query, slot)| {
+                let values = options(&columns.aligned[slot].values);
+                (query, Aligned { values })
+            })
+            .collect()
+    }
+}
+
+/// Which side of a gate a query belongs to.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Canary,
+    Baseline,
+}
+
+/// Looks up and aligns each of `queries` in `data`, recording its
+/// completeness, or the gate's verdict when a series is missing or failed.
+#[allow(clippy::too_many_arguments)]
+fn align_side<'q, 'e>(
+    side: Side,
+    queries: impl Iterator<Item = &'q MetricQuery>,
+    data: &'e MetricData,
+    start: i64,
+    period: i64,
+    periods: usize,
+    columns: &mut Columns<'e>,
     result: &mut GateResult,
-) -> (GateOutcome, String) {
-    let grid: Vec<i64> = period_starts(range, check.period_secs).collect();
-    let mut aligned: BTreeMap<&MetricQuery, Aligned> = BTreeMap::new();
-    for query in check.queries() {
+) -> Result<Slots<'q>, (GateOutcome, String)> {
+    let (label, the) = match side {
+        Side::Canary => ("", ""),
+        Side::Baseline => ("baseline ", "the baseline "),
+    };
+    let mut slots = Vec::with_capacity(4);
+    for query in queries {
         let Some(series) = data.get(query) else {
-            return (
+            return Err((
                 GateOutcome::Error,
-                format!("the evidence has no series for {query}"),
-            );
+                format!("the evidence has no {label}series for {query}"),
+            ));
         };
         if let SeriesStatus::Failed(message) = &series.status {
-            return (
+            return Err((
                 GateOutcome::Error,
-                format!("CloudWatch could not return {query}: {message}"),
-            );
+                format!("CloudWatch could not return {the}{query}: {message}"),
+            ));
         }
-        let series_aligned = align(series, query, &grid, check.period_secs);
+        let slot = columns.align(series, query.kind, start, period, periods);
+        let name = match side {
+            Side::Canary => columns.name(series, query),
+            Side::Baseline => format!("baseline: {query}"),
+        };
         result.completeness.push(SeriesCompleteness {
-            query: query.to_string(),
-            expected: grid.len(),
-            present: series_aligned.present,
+            query: name,
+            expected: periods,
+            present: columns.aligned[slot].present,
             status: series.status.clone(),
         });
-        aligned.insert(query, series_aligned);
+        slots.push((query, slot));
     }
-    let values = signal_values(&check.signal, &aligned, grid.len());
-    result.observations = grid
-        .iter()
-        .zip(&values)
-        .map(|(&timestamp, &value)| Observation {
-            timestamp,
-            value,
-            breaching: false,
-            judged: false,
-            baseline: None,
-        })
-        .collect();
+    Ok(Slots { slots })
+}
+
+fn evaluate<'e>(
+    check: &ThresholdCheck,
+    range: TimeRange,
+    data: &'e MetricData,
+    evidence: &'e Evidence,
+    columns: &mut Columns<'e>,
+    result: &mut GateResult,
+) -> (GateOutcome, String) {
+    let period = check.period_secs.max(1);
+    let periods = period_count(range, period);
+    let slots = match align_side(
+        Side::Canary,
+        check.queries(),
+        data,
+        range.start,
+        period,
+        periods,
+        columns,
+        result,
+    ) {
+        Ok(slots) => slots,
+        Err(verdict) => return verdict,
+    };
+    let values = signal_values(&check.signal, |q| &slots.column(columns, q).values).into_owned();
+    result.series = Some(GateSeries::unjudged(range.start, period, values));
 
     let primary = check.signal.primary_queries();
-    if primary.iter().all(|q| aligned[q].present == 0) {
+    if primary
+        .iter()
+        .all(|q| slots.column(columns, q).present == 0)
+    {
         result.no_evidence = true;
         let names: Vec<String> = primary
             .iter()
@@ -137,11 +282,7 @@ fn evaluate(
         );
     }
     if let Some(min) = &check.min_sample {
-        let observed: f64 = aligned[&min.query]
-            .values
-            .iter()
-            .map(|v| v.unwrap_or(0.0))
-            .sum();
+        let observed = sum_present(&slots.column(columns, &min.query).values);
         result.sample = Some(SampleFigures {
             query: min.query.to_string(),
             observed,
@@ -162,79 +303,60 @@ fn evaluate(
 
     let baseline = match check.baseline.as_deref() {
         None => None,
-        Some(b) => match baseline_values(b, &grid, check.period_secs, data, evidence, result) {
-            Ok((base_values, base_aligned)) => {
-                if b.test != BaselineTest::PerPeriod {
-                    let sides = super::compare::Sides {
-                        canary: (&aligned, &values),
-                        baseline: (&base_aligned, &base_values),
-                    };
-                    return super::compare::judge(check, b, sides, result);
+        Some(b) => {
+            match baseline_values(
+                b,
+                range.start,
+                period,
+                periods,
+                data,
+                evidence,
+                columns,
+                result,
+            ) {
+                Ok((base_values, base_slots)) => {
+                    if b.test != BaselineTest::PerPeriod {
+                        // The tests take `Option` columns; they run on a few
+                        // gates, so the conversion is not worth avoiding.
+                        let canary_aligned = slots.as_options(columns);
+                        let canary_values = options(series_values(result));
+                        let base_aligned = base_slots.as_options(columns);
+                        let base_values = options(&base_values);
+                        let sides = super::compare::Sides {
+                            canary: (&canary_aligned, &canary_values),
+                            baseline: (&base_aligned, &base_values),
+                        };
+                        return super::compare::judge(check, b, sides, result);
+                    }
+                    Some((b.rule, base_values))
                 }
-                Some((b.rule, base_values))
+                Err(verdict) => return verdict,
             }
-            Err(verdict) => return verdict,
-        },
-    };
-    // A relative bound needs both sides: a period without a baseline value has
-    // no bound, and counts as missing.
-    let values: Vec<Option<f64>> = match &baseline {
-        Some((BaselineRule::Relative(_), base)) => values
-            .iter()
-            .zip(base)
-            .map(|(v, b)| v.filter(|_| b.is_some()))
-            .collect(),
-        _ => values,
-    };
-    let judged: Vec<usize> = match check.missing_data {
-        MissingData::Ignore => {
-            let mut present: Vec<usize> =
-                (0..grid.len()).filter(|&i| values[i].is_some()).collect();
-            let skip = present.len().saturating_sub(check.evaluation_periods);
-            present.drain(..skip);
-            present
         }
-        _ => (grid.len().saturating_sub(check.evaluation_periods)..grid.len()).collect(),
     };
-    let threshold = check.threshold.value;
-    let mut breaching = 0;
-    let mut unknown = 0;
-    for &i in &judged {
-        let breach = match values[i] {
-            Some(v) => match &baseline {
-                None => check.comparison.breaches(v, threshold),
-                Some((BaselineRule::Relative(bound), base)) => {
-                    base[i].is_some_and(|b| bound.breached_by(check.comparison, v, b))
-                }
-                // Without a baseline value the absolute threshold alone decides:
-                // an excuse needs evidence.
-                Some((BaselineRule::PassIfNotWorseThan(bound), base)) => {
-                    check.comparison.breaches(v, threshold)
-                        && base[i].is_none_or(|b| bound.breached_by(check.comparison, v, b))
-                }
-            },
-            None => match check.missing_data {
-                MissingData::Breaching => true,
-                MissingData::NotBreaching | MissingData::Ignore => false,
-                MissingData::Inconclusive => {
-                    unknown += 1;
-                    false
-                }
-            },
-        };
-        breaching += usize::from(breach);
-        result.observations[i].breaching = breach;
-        if let Some((_, base)) = &baseline {
-            result.observations[i].baseline = base[i];
-        }
-        result.observations[i].judged = true;
+    let Some(series) = result.series.as_mut() else {
+        unreachable!("the series was recorded above")
+    };
+    let tally = match &baseline {
+        None => judge_periods(check, series),
+        Some((rule, base)) => judge_periods_against(check, *rule, base, series),
+    };
+    if let Some((_, base)) = baseline {
+        series.baseline = Some(base);
     }
-    result.breaching = Some(breaching);
+    result.breaching = Some(tally.breaching);
+    let Tally {
+        judged,
+        breaching,
+        unknown,
+        worst,
+    } = tally;
     let needed = check.datapoints_to_alarm;
     let op = check.comparison.symbol();
-    let thr = match &baseline {
-        Some((BaselineRule::Relative(bound), _)) => bound.to_string(),
-        Some((BaselineRule::PassIfNotWorseThan(bound), _)) => {
+    let threshold = check.threshold.value;
+    let thr = match check.baseline.as_deref().map(|b| b.rule) {
+        Some(BaselineRule::Relative(bound)) => bound.to_string(),
+        Some(BaselineRule::PassIfNotWorseThan(bound)) => {
             format!(
                 "{} and {op} {bound}",
                 check.threshold.format_value(threshold)
@@ -242,50 +364,45 @@ fn evaluate(
         }
         None => check.threshold.format_value(threshold),
     };
-    let worst = worst_value(check, &judged, &values)
-        .map(|i| match &baseline {
-            Some((_, base)) => format!(
-                "{} (baseline {})",
-                check.threshold.format_value(values[i].unwrap_or(f64::NAN)),
-                base[i]
-                    .map(|b| check.threshold.format_value(b))
-                    .unwrap_or_else(|| "none".into())
-            ),
-            None => check.threshold.format_value(values[i].unwrap_or(f64::NAN)),
-        })
-        .unwrap_or_else(|| "none".into());
+    let worst = match worst {
+        None => "none".to_string(),
+        Some((value, None)) => check.threshold.format_value(value),
+        Some((value, Some(base))) => format!(
+            "{} (baseline {})",
+            check.threshold.format_value(value),
+            if base.is_nan() {
+                "none".to_string()
+            } else {
+                check.threshold.format_value(base)
+            }
+        ),
+    };
 
-    if judged.len() < needed {
+    if judged < needed {
         return (
             GateOutcome::Inconclusive,
-            format!(
-                "only {} periods with a value, {needed} needed to judge",
-                judged.len()
-            ),
+            format!("only {judged} periods with a value, {needed} needed to judge"),
         );
     }
     let (outcome, reason) = if breaching >= needed {
         (
             GateOutcome::Fail,
             format!(
-                "{breaching} of the last {} periods {op} {thr} (fails at {needed}); worst {worst}",
-                judged.len()
+                "{breaching} of the last {judged} periods {op} {thr} (fails at {needed}); worst {worst}"
             ),
         )
     } else if breaching + unknown >= needed {
         (
             GateOutcome::Inconclusive,
             format!(
-                "{breaching} of the last {} periods {op} {thr} and {unknown} without a value, which could make {needed}; worst {worst}",
-                judged.len()
+                "{breaching} of the last {judged} periods {op} {thr} and {unknown} without a value, which could make {needed}; worst {worst}"
             ),
         )
     } else {
         (
             GateOutcome::Pass,
             format!(
-                "{breaching} of the last {} periods {op} {thr} (fails at {needed}); worst {worst}",
-                judged.len()
+                "{breaching} of the last {judged} periods {op} {thr} (fails at {needed}); worst {worst}"
             ),
         )
     };
@@ -306,99 +423,398 @@ fn evaluate(
     (outcome, reason)
 }
 
-/// One query's values on the window's grid.
-pub(super) struct Aligned {
-    pub(super) values: Vec<Option<f64>>,
+fn series_values(result: &GateResult) -> &[f64] {
+    result.series.as_ref().map_or(&[], |s| s.values.as_slice())
+}
+
+/// The number of periods in a window, the last one possibly cut short.
+fn period_count(range: TimeRange, period: i64) -> usize {
+    if range.end <= range.start {
+        return 0;
+    }
+    usize::try_from((range.end - range.start - 1) / period + 1).unwrap_or(0)
+}
+
+/// One query's values on a window's periods: NaN where there is no value.
+struct Column {
+    values: Vec<f64>,
     /// Periods that had an actual datapoint (before counters' zero-filling).
     present: usize,
 }
 
-fn align(series: &RawSeries, query: &MetricQuery, grid: &[i64], period: i64) -> Aligned {
-    let mut values = vec![None; grid.len()];
-    let Some(&first) = grid.first() else {
-        return Aligned { values, present: 0 };
-    };
-    for &(timestamp, value) in &series.points {
-        let slot = (timestamp - first).div_euclid(period);
-        if slot >= 0 && (slot as usize) < grid.len() && value.is_finite() {
-            values[slot as usize] = Some(value);
-        }
-    }
-    let present = values.iter().filter(|v| v.is_some()).count();
-    if query.kind == SeriesKind::Counter {
-        for v in &mut values {
-            v.get_or_insert(0.0);
-        }
-    }
-    Aligned { values, present }
+/// One query's values on the window's grid, as the statistical tests take them.
+pub(super) struct Aligned {
+    pub(super) values: Vec<Option<f64>>,
 }
 
-/// The signal per period. The queries' aligned series are looked up once, not
-/// once per period: a day of minutes for hundreds of gates is judged in the hot
-/// path of every hook.
-fn signal_values(
-    signal: &Signal,
-    aligned: &BTreeMap<&MetricQuery, Aligned>,
-    periods: usize,
-) -> Vec<Option<f64>> {
-    let series = |queries: &[MetricQuery]| -> Vec<&[Option<f64>]> {
-        queries
-            .iter()
-            .map(|q| aligned[q].values.as_slice())
-            .collect()
+fn options(values: &[f64]) -> Vec<Option<f64>> {
+    values.iter().map(|&v| (!v.is_nan()).then_some(v)).collect()
+}
+
+fn align(series: &RawSeries, kind: SeriesKind, start: i64, period: i64, periods: usize) -> Column {
+    let mut values = vec![f64::NAN; periods];
+    let present = match copy_contiguous(&series.points, start, period, &mut values) {
+        Some(present) => present,
+        None => {
+            for &(timestamp, value) in &series.points {
+                let slot = timestamp
+                    .checked_sub(start)
+                    .map(|offset| offset.div_euclid(period))
+                    .and_then(|slot| usize::try_from(slot).ok())
+                    .filter(|&slot| slot < periods);
+                if let (Some(slot), true) = (slot, value.is_finite()) {
+                    values[slot] = value;
+                }
+            }
+            values.iter().filter(|v| !v.is_nan()).count()
+        }
     };
-    let sum =
-        |parts: &[&[Option<f64>]], i: usize| -> Option<f64> { parts.iter().map(|p| p[i]).sum() };
-    let values: Vec<Option<f64>> = match signal {
-        Signal::Metric(q) => aligned[q].values.clone(),
+    if kind == SeriesKind::Counter && present < periods {
+        for value in &mut values {
+            if value.is_nan() {
+                *value = 0.0;
+            }
+        }
+    }
+    Column { values, present }
+}
+
+/// The usual shape of a CloudWatch answer, aligned without a division per
+/// point and in one pass over the points (they are most of the memory a
+/// judgement reads): one point per period start, oldest first, no gap (the
+/// series may start before the window and end after it, when another gate
+/// asked for a longer range). Returns the number of values copied, or `None`,
+/// `values` left as they were, for any other shape.
+fn copy_contiguous(
+    points: &[(i64, f64)],
+    start: i64,
+    period: i64,
+    values: &mut [f64],
+) -> Option<usize> {
+    let Some(&(first, _)) = points.first() else {
+        return Some(0);
+    };
+    let offset = first
+        .checked_sub(start)
+        .filter(|offset| offset.rem_euclid(period) == 0)?;
+    // Point k is due at `first + k * period`; the last one must not overflow.
+    i64::try_from(points.len())
+        .ok()?
+        .checked_sub(1)?
+        .checked_mul(period)?
+        .checked_add(first)?;
+    let due = |k: usize, timestamp: i64| timestamp == first + k as i64 * period;
+    // Point k falls in slot `first_slot + k`: split the points into those
+    // before the window, in it, and after it.
+    let first_slot = offset / period;
+    let before = usize::try_from(first_slot.saturating_neg())
+        .unwrap_or(0)
+        .min(points.len());
+    let into = usize::try_from(first_slot).unwrap_or(0).min(values.len());
+    let inside = (values.len() - into).min(points.len() - before);
+    let (early, rest) = points.split_at(before);
+    let (window, late) = rest.split_at(inside);
+    if !early.iter().enumerate().all(|(k, p)| due(k, p.0)) {
+        return None;
+    }
+    let slots = &mut values[into..into + inside];
+    let mut on_time = true;
+    let mut present = 0;
+    for (k, (slot, &(timestamp, value))) in slots.iter_mut().zip(window).enumerate() {
+        on_time &= due(before + k, timestamp);
+        let finite = value.is_finite();
+        *slot = if finite { value } else { f64::NAN };
+        present += usize::from(finite);
+    }
+    if !on_time
+        || !late
+            .iter()
+            .enumerate()
+            .all(|(k, p)| due(before + inside + k, p.0))
+    {
+        slots.fill(f64::NAN);
+        return None;
+    }
+    Some(present)
+}
+
+/// The signal per period, NaN where it has no value (a term missing, 0/0,
+/// a non-finite ratio). A single metric is its aligned column, not a copy.
+fn signal_values<'a>(
+    signal: &Signal,
+    column: impl Fn(&MetricQuery) -> &'a [f64],
+) -> Cow<'a, [f64]> {
+    match signal {
+        Signal::Metric(query) => Cow::Borrowed(column(query)),
         Signal::Ratio {
             numerator,
             denominator,
         } => {
-            let (above, below) = (series(numerator), series(denominator));
-            (0..periods)
-                .map(|i| {
-                    let below = sum(&below, i)?;
-                    if below == 0.0 {
-                        return None;
-                    }
-                    Some(sum(&above, i)? / below)
-                })
-                .collect()
+            let above = sum_columns(numerator.iter().map(&column));
+            let below = sum_columns(denominator.iter().map(&column));
+            Cow::Owned(
+                above
+                    .iter()
+                    .zip(below.iter())
+                    .map(|(&above, &below)| {
+                        let ratio = above / below;
+                        if below != 0.0 && ratio.is_finite() {
+                            ratio
+                        } else {
+                            f64::NAN
+                        }
+                    })
+                    .collect(),
+            )
         }
-    };
-    values
-        .into_iter()
-        .map(|v| v.filter(|v| v.is_finite()))
-        .collect()
-}
-
-/// The index of the worst judged value.
-fn worst_value(check: &ThresholdCheck, judged: &[usize], values: &[Option<f64>]) -> Option<usize> {
-    let present = judged.iter().filter_map(|&i| values[i].map(|v| (i, v)));
-    if check.comparison.higher_is_worse() {
-        present.reduce(|a, b| if b.1 > a.1 { b } else { a })
-    } else {
-        present.reduce(|a, b| if b.1 < a.1 { b } else { a })
     }
-    .map(|(i, _)| i)
 }
 
-/// A baseline's signal values per period and its aligned queries.
-type BaselineSeries<'a> = (Vec<Option<f64>>, BTreeMap<&'a MetricQuery, Aligned>);
+/// The period-by-period sum of columns (NaN wherever a term is NaN); one
+/// column is itself.
+fn sum_columns<'a>(mut columns: impl Iterator<Item = &'a [f64]>) -> Cow<'a, [f64]> {
+    let Some(first) = columns.next() else {
+        return Cow::Owned(Vec::new());
+    };
+    let mut total = Cow::Borrowed(first);
+    for column in columns {
+        for (sum, value) in total.to_mut().iter_mut().zip(column) {
+            *sum += value;
+        }
+    }
+    total
+}
 
-/// The baseline's value per period of the canary's window (a history baseline's
-/// periods lie `offset` earlier), or the gate's verdict when the baseline
-/// cannot be judged: errors are `Error`, no data or too small a sample is
-/// `Inconclusive` — a comparison with nothing proves nothing.
-fn baseline_values<'a>(
+/// The sum of the values present. Four running sums let the additions
+/// overlap; the sample is a count, so the order does not change it.
+fn sum_present(values: &[f64]) -> f64 {
+    let mut sums = [0.0_f64; 4];
+    let chunks = values.chunks_exact(4);
+    let rest: f64 = chunks.remainder().iter().filter(|v| !v.is_nan()).sum();
+    for chunk in chunks {
+        for (sum, value) in sums.iter_mut().zip(chunk) {
+            *sum += if value.is_nan() { 0.0 } else { *value };
+        }
+    }
+    (sums[0] + sums[1]) + (sums[2] + sums[3]) + rest
+}
+
+/// What the judged periods add up to.
+struct Tally {
+    /// Periods judged: the newest N, or under `ignore` the newest N with a value.
+    judged: usize,
+    breaching: usize,
+    /// Judged periods without a value under `missing_data: inconclusive`.
+    unknown: usize,
+    /// The worst value among the judged, with the baseline's in the same
+    /// period for gates compared with one.
+    worst: Option<(f64, Option<f64>)>,
+}
+
+/// The first judged period: the newest N, or under `ignore` the newest N
+/// with a value (the periods without one there are skipped).
+fn first_judged(check: &ThresholdCheck, values: &[f64]) -> usize {
+    let wanted = check.evaluation_periods;
+    if check.missing_data == MissingData::Ignore {
+        let mut remaining = wanted;
+        let mut i = values.len();
+        while remaining > 0 && i > 0 {
+            i -= 1;
+            remaining -= usize::from(!values[i].is_nan());
+        }
+        i
+    } else {
+        values.len().saturating_sub(wanted)
+    }
+}
+
+/// Judges the newest N periods of `series` against the threshold and marks
+/// them in it. The counting runs over whole slices, in passes the compiler
+/// can vectorise; the breaching periods are listed only when there are any.
+fn judge_periods(check: &ThresholdCheck, series: &mut GateSeries) -> Tally {
+    let from = first_judged(check, &series.values);
+    let tail = &series.values[from..];
+    let threshold = check.threshold.value;
+    let with_value = tail.iter().filter(|v| !v.is_nan()).count();
+    let missing = tail.len() - with_value;
+    // NaN breaches no comparison, so the periods without a value count here
+    // only through `missing_data` below.
+    let value_breaches = count_breaches(check.comparison, tail, threshold);
+    let missing_breach = check.missing_data == MissingData::Breaching;
+    let (judged, breaching, unknown) = match check.missing_data {
+        MissingData::Ignore => (with_value, value_breaches, 0),
+        MissingData::Breaching => (tail.len(), value_breaches + missing, 0),
+        MissingData::NotBreaching => (tail.len(), value_breaches, 0),
+        MissingData::Inconclusive => (tail.len(), value_breaches, missing),
+    };
+    let worst =
+        (with_value > 0).then(|| (worst_value(tail, check.comparison.higher_is_worse()), None));
+    let indexes = |keep: &dyn Fn(f64) -> bool| -> Vec<u32> {
+        (from..)
+            .zip(tail)
+            .filter(|&(_, &v)| keep(v))
+            .map(|(i, _)| i as u32)
+            .collect()
+    };
+    let skipped = if check.missing_data == MissingData::Ignore && missing > 0 {
+        indexes(&|v| v.is_nan())
+    } else {
+        Vec::new()
+    };
+    let breaching_periods = if breaching > 0 {
+        indexes(&|v| {
+            if v.is_nan() {
+                missing_breach
+            } else {
+                check.comparison.breaches(v, threshold)
+            }
+        })
+    } else {
+        Vec::new()
+    };
+    series.judged_from = from;
+    series.skipped = skipped;
+    series.breaching = breaching_periods;
+    Tally {
+        judged,
+        breaching,
+        unknown,
+        worst,
+    }
+}
+
+/// [`judge_periods`] for a gate compared with its baseline period by period.
+/// A relative bound needs both sides: a period without a baseline value has
+/// no bound, and counts as missing. Under an absolute threshold that the
+/// baseline may excuse, a period without a baseline value is judged by the
+/// threshold alone: an excuse needs evidence.
+fn judge_periods_against(
+    check: &ThresholdCheck,
+    rule: BaselineRule,
+    base: &[f64],
+    series: &mut GateSeries,
+) -> Tally {
+    let values: Cow<[f64]> = match rule {
+        BaselineRule::Relative(_) => Cow::Owned(
+            series
+                .values
+                .iter()
+                .zip(base)
+                .map(|(&v, &b)| if b.is_nan() { f64::NAN } else { v })
+                .collect(),
+        ),
+        BaselineRule::PassIfNotWorseThan(_) => Cow::Borrowed(&series.values),
+    };
+    let from = first_judged(check, &values);
+    let threshold = check.threshold.value;
+    let (mut judged, mut unknown) = (0, 0);
+    let (mut skipped, mut breaching) = (Vec::new(), Vec::new());
+    let mut worst: Option<(usize, f64)> = None;
+    for (i, &value) in values.iter().enumerate().skip(from) {
+        let breach = if value.is_nan() {
+            match check.missing_data {
+                MissingData::Ignore => {
+                    skipped.push(i as u32);
+                    continue;
+                }
+                MissingData::Breaching => true,
+                MissingData::NotBreaching => false,
+                MissingData::Inconclusive => {
+                    unknown += 1;
+                    false
+                }
+            }
+        } else {
+            let b = base[i];
+            let worse = match worst {
+                None => true,
+                Some((_, w)) if check.comparison.higher_is_worse() => value > w,
+                Some((_, w)) => value < w,
+            };
+            if worse {
+                worst = Some((i, value));
+            }
+            match rule {
+                BaselineRule::Relative(bound) => bound.breached_by(check.comparison, value, b),
+                BaselineRule::PassIfNotWorseThan(bound) => {
+                    check.comparison.breaches(value, threshold)
+                        && (b.is_nan() || bound.breached_by(check.comparison, value, b))
+                }
+            }
+        };
+        judged += 1;
+        if breach {
+            breaching.push(i as u32);
+        }
+    }
+    let count = breaching.len();
+    series.judged_from = from;
+    series.skipped = skipped;
+    series.breaching = breaching;
+    Tally {
+        judged,
+        breaching: count,
+        unknown,
+        worst: worst.map(|(i, v)| (v, Some(base[i]))),
+    }
+}
+
+/// How many of `values` breach `threshold`, with the comparison chosen once,
+/// outside the loop.
+fn count_breaches(comparison: Comparison, values: &[f64], threshold: f64) -> usize {
+    let count = |breaches: fn(f64, f64) -> bool| {
+        values
+            .iter()
+            .map(|&v| usize::from(breaches(v, threshold)))
+            .sum()
+    };
+    match comparison {
+        Comparison::GreaterThan => count(|v, t| v > t),
+        Comparison::GreaterThanOrEqual => count(|v, t| v >= t),
+        Comparison::LessThan => count(|v, t| v < t),
+        Comparison::LessThanOrEqual => count(|v, t| v <= t),
+    }
+}
+
+/// The largest (or smallest) value, NaN ignored; at least one must be a
+/// number. Four running extremes keep the comparisons independent.
+fn worst_value(values: &[f64], higher_is_worse: bool) -> f64 {
+    let sign = if higher_is_worse { 1.0 } else { -1.0 };
+    let mut best = [f64::NEG_INFINITY; 4];
+    let chunks = values.chunks_exact(4);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (best, &value) in best.iter_mut().zip(chunk) {
+            // NaN compares false and leaves the extreme as it was.
+            if value * sign > *best {
+                *best = value * sign;
+            }
+        }
+    }
+    for &value in rest {
+        if value * sign > best[0] {
+            best[0] = value * sign;
+        }
+    }
+    sign * best.into_iter().fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// The baseline's signal per period of the canary's window (a history
+/// baseline's periods lie `offset` earlier) and its queries' slots, or the
+/// gate's verdict when the baseline cannot be judged: errors are `Error`, no
+/// data or too small a sample is `Inconclusive` — a comparison with nothing
+/// proves nothing.
+#[allow(clippy::too_many_arguments)]
+fn baseline_values<'a, 'e>(
     baseline: &'a BaselineCheck,
-    grid: &[i64],
+    start: i64,
     period: i64,
-    live: &MetricData,
-    evidence: &Evidence,
+    periods: usize,
+    live: &'e MetricData,
+    evidence: &'e Evidence,
+    columns: &mut Columns<'e>,
     result: &mut GateResult,
-) -> Result<BaselineSeries<'a>, (GateOutcome, String)> {
+) -> Result<(Vec<f64>, Slots<'a>), (GateOutcome, String)> {
     if let Some(why) = baseline.source.unplaced() {
         return Err((GateOutcome::Error, why));
     }
@@ -422,32 +838,21 @@ fn baseline_values<'a>(
             }
         },
     };
-    let shifted: Vec<i64> = grid.iter().map(|t| t - offset).collect();
-    let mut aligned: BTreeMap<&MetricQuery, Aligned> = BTreeMap::new();
-    for query in baseline.queries() {
-        let Some(series) = data.get(query) else {
-            return Err((
-                GateOutcome::Error,
-                format!("the evidence has no baseline series for {query}"),
-            ));
-        };
-        if let SeriesStatus::Failed(message) = &series.status {
-            return Err((
-                GateOutcome::Error,
-                format!("CloudWatch could not return the baseline {query}: {message}"),
-            ));
-        }
-        let series_aligned = align(series, query, &shifted, period);
-        result.completeness.push(SeriesCompleteness {
-            query: format!("baseline: {query}"),
-            expected: shifted.len(),
-            present: series_aligned.present,
-            status: series.status.clone(),
-        });
-        aligned.insert(query, series_aligned);
-    }
+    let slots = align_side(
+        Side::Baseline,
+        baseline.queries(),
+        data,
+        start - offset,
+        period,
+        periods,
+        columns,
+        result,
+    )?;
     let primary = baseline.signal.primary_queries();
-    if primary.iter().all(|q| aligned[q].present == 0) {
+    if primary
+        .iter()
+        .all(|q| slots.column(columns, q).present == 0)
+    {
         result.no_evidence = true;
         return Err((
             GateOutcome::Inconclusive,
@@ -458,7 +863,7 @@ fn baseline_values<'a>(
         ));
     }
     if let Some(MinSample { query, at_least }) = &baseline.min_sample {
-        let observed: f64 = aligned[query].values.iter().map(|v| v.unwrap_or(0.0)).sum();
+        let observed = sum_present(&slots.column(columns, query).values);
         if observed < *at_least {
             return Err((
                 GateOutcome::Inconclusive,
@@ -471,8 +876,8 @@ fn baseline_values<'a>(
             ));
         }
     }
-    let values = signal_values(&baseline.signal, &aligned, grid.len());
-    Ok((values, aligned))
+    let values = signal_values(&baseline.signal, |q| &slots.column(columns, q).values).into_owned();
+    Ok((values, slots))
 }
 
 fn trim(value: f64) -> String {
@@ -490,5 +895,137 @@ fn human_duration(secs: i64) -> String {
         s if s % 3600 == 0 => format!("{}h", s / 3600),
         s if s % 60 == 0 => format!("{}m", s / 60),
         s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(points: Vec<(i64, f64)>) -> RawSeries {
+        RawSeries {
+            points,
+            status: SeriesStatus::Complete,
+            messages: Vec::new(),
+        }
+    }
+
+    /// NaN-aware equality of aligned columns.
+    fn same(a: &[f64], b: &[f64]) -> bool {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
+    }
+
+    #[test]
+    fn the_contiguous_path_aligns_like_the_general_one() {
+        // Window: 5 periods of 60 s from t = 600.
+        let (start, period, periods) = (600, 60, 5);
+        let shapes: Vec<Vec<(i64, f64)>> = vec![
+            // Exactly the window.
+            (0..5).map(|k| (600 + 60 * k, k as f64)).collect(),
+            // Starts before the window and ends after it (another gate's longer range).
+            (0..12).map(|k| (360 + 60 * k, k as f64)).collect(),
+            // Starts inside the window, with a non-finite value.
+            vec![(720, 1.0), (780, f64::INFINITY), (840, 3.0)],
+            // Entirely before, entirely after.
+            vec![(0, 1.0), (60, 2.0)],
+            vec![(900, 1.0), (960, 2.0)],
+            // Not on the grid, with a gap, out of order, duplicated: the general path.
+            vec![(630, 1.0), (750, 2.0)],
+            vec![(840, 4.0), (600, 1.0), (720, 3.0)],
+            vec![(600, 1.0), (600, 2.0), (660, f64::NAN)],
+            // On the grid and in order at first, then back into the window:
+            // the one-pass copy must give up and leave no trace.
+            vec![(600, 1.0), (660, 2.0), (600, 5.0)],
+            vec![(540, 0.5), (480, 1.0), (600, 2.0)],
+            (0..6)
+                .map(|k| (600 + 60 * k, k as f64))
+                .chain([(660, 9.0)])
+                .collect(),
+            Vec::new(),
+        ];
+        for points in shapes {
+            for kind in [SeriesKind::Counter, SeriesKind::Gauge] {
+                let aligned = align(&series(points.clone()), kind, start, period, periods);
+                // The general path alone: reversed points never take the contiguous path
+                // (when there is more than one).
+                let mut expected = vec![f64::NAN; periods];
+                for &(t, v) in &points {
+                    let slot = (t - start).div_euclid(period);
+                    if (0..periods as i64).contains(&slot) && v.is_finite() {
+                        expected[slot as usize] = v;
+                    }
+                }
+                let present = expected.iter().filter(|v| !v.is_nan()).count();
+                if kind == SeriesKind::Counter {
+                    expected
+                        .iter_mut()
+                        .filter(|v| v.is_nan())
+                        .for_each(|v| *v = 0.0);
+                }
+                assert!(
+                    same(&aligned.values, &expected),
+                    "{points:?} {kind:?}: {:?} != {expected:?}",
+                    aligned.values
+                );
+                assert_eq!(aligned.present, present, "{points:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn extreme_timestamps_are_dropped_not_wrapped() {
+        let points = vec![(i64::MIN, 1.0), (i64::MAX, 2.0), (600, 3.0)];
+        let aligned = align(&series(points), SeriesKind::Gauge, 600, 60, 2);
+        assert!(
+            same(&aligned.values, &[3.0, f64::NAN]),
+            "{:?}",
+            aligned.values
+        );
+        assert_eq!(aligned.present, 1);
+    }
+
+    #[test]
+    fn ratios_and_sums_are_missing_where_a_term_is() {
+        let above = [1.0, f64::NAN, 3.0, 0.0, 5.0];
+        let below = [2.0, 2.0, 0.0, 0.0, f64::NAN];
+        let extra = [0.0, 0.0, 0.0, 0.0, 1.0];
+        let summed = sum_columns([&below[..], &extra[..]].into_iter());
+        assert!(same(&summed, &[2.0, 2.0, 0.0, 0.0, f64::NAN]));
+        let q = |name: &str| MetricQuery {
+            namespace: "N".into(),
+            metric_name: name.into(),
+            dimensions: vec![],
+            stat: "Sum".into(),
+            period_secs: 60,
+            kind: SeriesKind::Counter,
+        };
+        let signal = Signal::Ratio {
+            numerator: vec![q("A")],
+            denominator: vec![q("B")],
+        };
+        let values = signal_values(&signal, |query| {
+            if query.metric_name == "A" {
+                &above[..]
+            } else {
+                &below[..]
+            }
+        });
+        // 0/0 and x/0 have no value; nor has a ratio with a missing term.
+        assert!(
+            same(&values, &[0.5, f64::NAN, f64::NAN, f64::NAN, f64::NAN]),
+            "{values:?}"
+        );
+        assert_eq!(
+            sum_present(&[1.0, f64::NAN, 2.0, 3.0, 4.0, 5.0, f64::NAN]),
+            15.0
+        );
+        assert_eq!(worst_value(&[1.0, f64::NAN, 7.0, 3.0, 2.0], true), 7.0);
+        assert_eq!(
+            worst_value(&[4.0, f64::NAN, 7.0, 3.0, 2.0, -1.0], false),
+            -1.0
+        );
     }
 }

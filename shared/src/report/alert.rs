@@ -155,8 +155,7 @@ pub fn alert_for(record: &DecisionRecord) -> Option<Alert> {
             let percent = gate.threshold.as_deref().is_some_and(|t| t.contains('%'));
             if let Some(threshold) = &gate.threshold {
                 let judged: Vec<String> = gate
-                    .observations
-                    .iter()
+                    .observations()
                     .filter(|o| o.judged)
                     .map(|o| {
                         let value = o.value.map_or("no data".into(), |v| show(v, percent));
@@ -230,7 +229,7 @@ mod tests {
     use super::*;
     use crate::evidence::deployment::DeploymentInfo;
     use crate::hook::Hook;
-    use crate::judge::Observation;
+    use crate::judge::{GateSeries, Observation};
     use crate::policy::Severity;
     use crate::report::{PolicyRef, RECORD_KIND};
 
@@ -243,7 +242,7 @@ mod tests {
         );
         p95.threshold = Some("> 1".into());
         p95.rule = Some("3 of 5".into());
-        p95.observations = (0..5)
+        let observations: Vec<Observation> = (0..5)
             .map(|i| Observation {
                 baseline: None,
                 timestamp: 1_795_428_000 + 60 * i,
@@ -252,6 +251,7 @@ mod tests {
                 judged: true,
             })
             .collect();
+        p95.series = Some(GateSeries::from_observations(60, &observations));
         let mut errors = GateResult::new(
             "error-rate",
             Severity::Critical,
@@ -259,13 +259,16 @@ mod tests {
             "2 of 5 > 1%".into(),
         );
         errors.threshold = Some("> 1%".into());
-        errors.observations = vec![Observation {
-            baseline: None,
-            timestamp: 1_795_428_000,
-            value: Some(0.034),
-            breaching: true,
-            judged: true,
-        }];
+        errors.series = Some(GateSeries::from_observations(
+            60,
+            &[Observation {
+                baseline: None,
+                timestamp: 1_795_428_000,
+                value: Some(0.034),
+                breaching: true,
+                judged: true,
+            }],
+        ));
         let healthy = GateResult::new(
             "healthy-hosts",
             Severity::Critical,
@@ -311,6 +314,7 @@ mod tests {
             analysis: None,
             function_version: None,
             gate_version: "0.1.0",
+            omitted: None,
             audit: None,
         }
     }

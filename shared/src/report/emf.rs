@@ -207,6 +207,7 @@ mod tests {
             analysis: None,
             function_version: None,
             gate_version: "0.1.0",
+            omitted: None,
             audit: None,
         }
     }

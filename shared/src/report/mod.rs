@@ -15,7 +15,8 @@ pub mod emf;
 mod record;
 
 pub use record::{
-    AnalysisSummary, DecisionRecord, DryRunSummary, PolicyRef, ReportSummary, RECORD_KIND,
+    AnalysisSummary, DecisionRecord, DryRunSummary, Omission, OmissionStep, Omitted, PolicyRef,
+    ReportSummary, LOG_EVENT_BOUND, RECORD_KIND,
 };
 
 use crate::judge::LifecycleStatus;

@@ -313,7 +313,7 @@ async fn the_record_carries_the_figures() {
         "all 3 critical gates passed; dry run, would have blocked: latency-vs-baseline [error]"
     );
     assert_eq!(json["gates"][0]["threshold"], "> 1%");
-    assert_eq!(json["gates"][0]["observations"][0]["value"], 0.001);
+    assert_eq!(json["gates"][0]["series"]["values"][0], 0.001);
     assert!(json["policy"]["digest"]
         .as_str()
         .unwrap()
