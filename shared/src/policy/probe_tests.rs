@@ -277,6 +277,31 @@ fn a_probe_needs_probe_hosts() {
 }
 
 #[test]
+fn an_international_host_name_is_written_in_its_ascii_form() {
+    let policy = |url: &str| {
+        format!("version: 1\nprobe_hosts: [xn--bcher-kva.example]\nhooks:\n  AfterAllowTestTraffic:\n    gates:\n      - name: h\n        probe: {{ url: \"{url}\" }}\n")
+    };
+    let found = problems(&policy("http://b\u{fc}cher.example/health"));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].contains(
+            "probe.url: not a URL: write an international host name in its ASCII (xn--) form"
+        ),
+        "{found:#?}"
+    );
+    let accepted = Policy::from_yaml(
+        &policy("http://xn--bcher-kva.example/health"),
+        "gates.yaml",
+        &env,
+    )
+    .expect("the xn-- form is accepted");
+    assert_eq!(
+        only_probe(&accepted, Hook::AfterAllowTestTraffic).url,
+        "http://xn--bcher-kva.example/health"
+    );
+}
+
+#[test]
 fn an_invalid_header_value_is_not_quoted() {
     let found = problems("version: 1\nprobe_hosts: [h]\nhooks:\n  AfterAllowTestTraffic:\n    gates:\n      - name: h\n        probe: { url: \"http://h/\", headers: { X-Token: \"ab\\ncd\" } }\n");
     assert_eq!(found.len(), 1, "{found:#?}");
