@@ -2,11 +2,10 @@
 //! asked for first, only when a gate needs it, and its failures fail only the
 //! gates that compare with it; a bake keeps comparing with the same window.
 
+use super::tests::{every_minute, SimClock};
 use super::*;
 use crate::analysis::AnalysisState;
-use crate::evidence::{
-    AlarmStates, MetricData, MetricIdentity, MetricRequest, RawSeries, SeriesStatus,
-};
+use crate::evidence::{AlarmStates, MetricData, MetricIdentity, MetricRequest};
 use crate::judge::judge;
 use crate::report::ReportOutcome;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -76,15 +75,9 @@ impl MetricSource for Latency<'_> {
             .queries
             .iter()
             .map(|q| {
-                let points = (request.range.start..request.range.end)
-                    .step_by(60)
-                    .map(|t| (t, if t < CREATED { 0.2 } else { self.after }))
-                    .collect();
-                let series = RawSeries {
-                    points,
-                    status: SeriesStatus::Complete,
-                    messages: vec![],
-                };
+                let after = self.after;
+                let series =
+                    every_minute(&request.range, |t| if t < CREATED { 0.2 } else { after });
                 (q.clone(), series)
             })
             .collect())
@@ -282,17 +275,6 @@ async fn without_a_create_time_only_the_gates_comparing_with_it_fail() {
             1,
             "{log:?}"
         );
-    }
-}
-
-struct SimClock(AtomicI64);
-
-impl Clock for SimClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
-    async fn sleep_until(&self, at: i64) {
-        self.0.fetch_max(at, Ordering::SeqCst);
     }
 }
 

@@ -2,11 +2,10 @@
 //! it compares with the version being replaced when discovery finds it, and
 //! never makes a hook depend on discovery or on the baseline's traffic.
 
+use super::tests::every_minute;
 use super::*;
 use crate::evidence::discovery::Discovery;
-use crate::evidence::{
-    AlarmStates, MetricData, MetricIdentity, MetricRequest, RawSeries, SeriesStatus,
-};
+use crate::evidence::{AlarmStates, MetricData, MetricIdentity, MetricRequest};
 use crate::judge::judge;
 use crate::report::ReportOutcome;
 
@@ -34,16 +33,7 @@ impl MetricSource for Alb {
                     "HealthyHostCount" => 3.0,
                     _ => 0.0,
                 };
-                let points = (request.range.start..request.range.end)
-                    .step_by(60)
-                    .map(|t| (t, value))
-                    .collect();
-                let series = RawSeries {
-                    points,
-                    status: SeriesStatus::Complete,
-                    messages: vec![],
-                };
-                (q.clone(), series)
+                (q.clone(), every_minute(&request.range, |_| value))
             })
             .collect())
     }

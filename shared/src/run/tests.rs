@@ -9,6 +9,30 @@ use crate::judge::judge;
 use crate::report::ReportOutcome;
 use std::sync::Mutex;
 
+/// A complete series with a point at every minute of `range`, valued by `at`.
+pub(super) fn every_minute(range: &crate::window::TimeRange, at: impl Fn(i64) -> f64) -> RawSeries {
+    RawSeries {
+        points: (range.start..range.end)
+            .step_by(60)
+            .map(|t| (t, at(t)))
+            .collect(),
+        status: SeriesStatus::Complete,
+        messages: vec![],
+    }
+}
+
+/// A clock that jumps to whatever time a run sleeps until.
+pub(super) struct SimClock(pub(super) std::sync::atomic::AtomicI64);
+
+impl Clock for SimClock {
+    fn now(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    async fn sleep_until(&self, at: i64) {
+        self.0.fetch_max(at, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 fn env(name: &str) -> Option<String> {
     match name {
         "TARGET_GROUP" => Some("targetgroup/green/1".into()),
@@ -38,18 +62,7 @@ impl MetricSource for FakeCloudWatch {
                     "HealthyHostCount" => 3.0,
                     _ => 0.0,
                 };
-                let points = (request.range.start..request.range.end)
-                    .step_by(60)
-                    .map(|t| (t, value))
-                    .collect();
-                (
-                    q.clone(),
-                    RawSeries {
-                        points,
-                        status: SeriesStatus::Complete,
-                        messages: vec![],
-                    },
-                )
+                (q.clone(), every_minute(&request.range, |_| value))
             })
             .collect())
     }
@@ -582,17 +595,6 @@ mod bake {
     use super::*;
     use crate::analysis::{AnalysisState, MeasurementOutcome};
     use std::sync::atomic::{AtomicI64, Ordering};
-
-    struct SimClock(AtomicI64);
-
-    impl Clock for SimClock {
-        fn now(&self) -> i64 {
-            self.0.load(Ordering::SeqCst)
-        }
-        async fn sleep_until(&self, at: i64) {
-            self.0.fetch_max(at, Ordering::SeqCst);
-        }
-    }
 
     #[derive(Default)]
     struct Handoffs(Mutex<Vec<AnalysisState>>);
