@@ -107,7 +107,9 @@ impl Emulator {
             .unwrap();
         let sdk = runtime.block_on(
             aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .http_client(aws_smithy_http_client::Builder::new().build_http())
+                .http_client(metric_gate::aws_http::https_client(
+                    metric_gate::aws_http::Roots::AwsServices,
+                ))
                 .endpoint_url(format!("http://{address}"))
                 .region(aws_config::Region::new("us-east-1"))
                 .credentials_provider(aws_sdk_cloudwatch::config::Credentials::new(

@@ -170,10 +170,12 @@ pub fn record_digest(record: &Value) -> String {
     if let Some(audit) = content.get_mut("audit").and_then(Value::as_object_mut) {
         audit.remove("digest");
     }
-    format!(
-        "sha256:{:x}",
-        Sha256::digest(canonical_json(&content).as_bytes())
-    )
+    sha256_digest(canonical_json(&content).as_bytes())
+}
+
+/// `sha256:<hex>` of `bytes`: how policies and records name their content.
+pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// A record as the verifier reads it.

@@ -10,13 +10,12 @@
 
 mod bind;
 mod deployment_start;
-mod raw;
 mod validate;
 
 use crate::hook::Hook;
 use crate::judge::statistics::NanStrategy;
+use metric_gate_syntax as raw;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -70,7 +69,7 @@ impl Policy {
         let hooks = validate::validate(text, source, env, apply_overrides)?;
         Ok(Policy {
             source: source.to_string(),
-            digest: format!("sha256:{:x}", Sha256::digest(text.as_bytes())),
+            digest: crate::audit::sha256_digest(text.as_bytes()),
             hooks,
         })
     }

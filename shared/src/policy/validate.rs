@@ -7,6 +7,7 @@
 
 use super::bind::parse_subject;
 use super::deployment_start::cloudwatch_retention;
+use super::raw::{Location, Spanned};
 use super::raw::{
     RawAnalysis, RawBaseline, RawGate, RawMetricDefaults, RawPolicy, RawQuery, RawScalar,
 };
@@ -24,7 +25,6 @@ use crate::analysis::AnalysisPolicy;
 use crate::evidence::discovery::Side;
 use crate::hook::Hook;
 use crate::judge::statistics::NanStrategy;
-use serde_saphyr::{Location, Spanned};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -118,20 +118,14 @@ pub(super) fn validate(
     env: &dyn Fn(&str) -> Option<String>,
     apply_overrides: bool,
 ) -> Result<BTreeMap<Hook, HookPolicy>, PolicyError> {
-    let raw: RawPolicy = serde_saphyr::from_str(text).map_err(|err| {
-        let (line, column) = err
-            .location()
-            .map(|l| (l.line(), l.column()))
-            .unwrap_or((0, 0));
-        PolicyError::Invalid {
-            problems: vec![Problem {
-                source: source.to_string(),
-                line,
-                column,
-                field: String::new(),
-                message: first_line(&err.to_string()),
-            }],
-        }
+    let raw: RawPolicy = super::raw::parse_policy(text).map_err(|err| PolicyError::Invalid {
+        problems: vec![Problem {
+            source: source.to_string(),
+            line: err.line,
+            column: err.column,
+            field: String::new(),
+            message: first_line(&err.message),
+        }],
     })?;
     let mut v = Validator {
         source,

@@ -1,13 +1,23 @@
-//! The policy file as written: serde structs that mirror the YAML one to one.
+//! The policy file as written: serde structs that mirror the YAML one to one,
+//! and [`parse_policy`], which reads them.
 //!
 //! Nothing here is trusted. Every value a person could get wrong is kept with its
-//! position (`Spanned`), so that [`super::validate`] can name the file, line and
+//! position (`Spanned`), so that metric-gate's validator can name the file, line and
 //! field of each problem. Unknown keys are rejected here: a misspelt
 //! `datapoints_to_alarm` silently falling back to a default is how a gate ends up
 //! weaker than its author believes.
+//!
+//! This is a crate of its own for the size of the hooks: the YAML deserializer is
+//! generic, and its instantiations for these types are compiled where the parse is
+//! called. Here they are compiled for size like every dependency, while
+//! metric-gate is compiled for speed for the judge's loops (BENCHMARKS.md,
+//! "Artifact size").
+//!
+//! Fields are named as the YAML keys are; the README's policy reference says
+//! what each means.
 
 use serde::Deserialize;
-use serde_saphyr::Spanned;
+pub use serde_saphyr::{Location, Spanned};
 use std::collections::BTreeMap;
 
 /// The whole policy file.
@@ -209,4 +219,29 @@ pub enum RawScalar {
     Number(f64),
     /// Text with a unit.
     Text(String),
+}
+
+/// Why a policy file could not be read as YAML of the policy's shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    /// 1-based line, 0 when unknown.
+    pub line: u64,
+    /// 1-based column, 0 when unknown.
+    pub column: u64,
+    /// The parser's explanation (may span several lines).
+    pub message: String,
+}
+
+/// Parses a policy file's text into its raw shape.
+pub fn parse_policy(text: &str) -> Result<RawPolicy, SyntaxError> {
+    serde_saphyr::from_str(text).map_err(|error| {
+        let (line, column) = error
+            .location()
+            .map_or((0, 0), |at| (at.line(), at.column()));
+        SyntaxError {
+            line,
+            column,
+            message: error.to_string(),
+        }
+    })
 }
