@@ -18,7 +18,8 @@ This file owns the process and the routing; by path:
                              through the CBOR translation (cbor_protocol.py,
                              aws_protocol.py), or by moto itself.
 moto runs in-process (its DomainDispatcherApplication, every service, one
-shared set of backends), so the extensions read and write moto's own state.
+shared set of backends; MotoDispatcher below only remembers its host look-ups),
+so the extensions read and write moto's own state.
 
 Control API (JSON in and out; 400 {"error": ...} on bad input):
   POST   /_harness/faults        {"service": "cloudwatch", "operation": "GetMetricData",
