@@ -131,7 +131,7 @@ class MotoDispatcher(DomainDispatcherApplication):
 
     moto's get_backend_for_host checks the host against
     backends.list_of_moto_modules(), which lists moto's package directory and
-    stats every entry (~180 stat calls) on each call, twice per request and
+    stats every entry (~180 stat calls) on each call, once per request and
     under the dispatcher's lock, before trying its URL patterns.  Its answer
     depends on the host only (the package does not change while the emulator
     runs), so it is kept per host.  A host moto does not know is not kept,
