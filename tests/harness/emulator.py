@@ -18,7 +18,8 @@ This file owns the process and the routing; by path:
                              through the CBOR translation (cbor_protocol.py,
                              aws_protocol.py), or by moto itself.
 moto runs in-process (its DomainDispatcherApplication, every service, one
-shared set of backends), so the extensions read and write moto's own state.
+shared set of backends; MotoDispatcher below only remembers its host look-ups),
+so the extensions read and write moto's own state.
 
 Control API (JSON in and out; 400 {"error": ...} on bad input):
   POST   /_harness/faults        {"service": "cloudwatch", "operation": "GetMetricData",
@@ -125,6 +126,32 @@ CONTROL_ROUTES = Map(
 )
 
 
+class MotoDispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves which host.
+
+    moto's get_backend_for_host checks the host against
+    backends.list_of_moto_modules(), which lists moto's package directory and
+    stats every entry (~180 stat calls) on each call, once per request and
+    under the dispatcher's lock, before trying its URL patterns.  Its answer
+    depends on the host only (the package does not change while the emulator
+    runs), so it is kept per host.  A host moto does not know is not kept,
+    so moto still logs its warning about it every time."""
+
+    def __init__(self, create_app: Callable[..., Any]) -> None:
+        super().__init__(create_app)
+        self._backend_for_host: dict[str, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host is None:
+            return None
+        backend = self._backend_for_host.get(host)
+        if backend is None:
+            backend = super().get_backend_for_host(host)
+            if backend is not None:
+                self._backend_for_host[host] = backend
+        return backend
+
+
 def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload), status, content_type="application/json")
 
@@ -160,9 +187,12 @@ class HarnessApp:
         if call is None:  # unsigned: moto's own endpoints (/moto-api, ...)
             return self.moto(environ, start_response)
         response = self._aws(environ, call)
-        if response is None:
-            return self.moto(environ, start_response)
-        return response(environ, start_response)
+        answer = self.moto(environ, start_response) if response is None else response(environ, start_response)
+        if call.service == "cloudwatch" and call.operation == "PutMetricData":
+            # Group the new datums for GetMetricData now, while a test seeds,
+            # rather than in the next GetMetricData, a hook's.
+            cloudwatch_ext.group_stored_metrics(call)
+        return answer
 
     # ------------------------------------------------------------ AWS calls
 
@@ -288,6 +318,7 @@ class HarnessApp:
         self.runtime.reset()
         cloudwatch_ext.set_page_size(None)
         moto_api_backend.reset()  # every moto backend, as POST /moto-api/reset does
+        cloudwatch_ext.forget_stored_metrics()
         return _json({"reset": True})
 
     def _control_invoke(self, request: Request) -> Response:
@@ -387,7 +418,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    app = HarnessApp(DomainDispatcherApplication(create_backend_app))
+    app = HarnessApp(MotoDispatcher(create_backend_app))
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
     print(json.dumps({"port": server.server_port}), flush=True)
     # Nothing else may reach stdout: a test reading the port line may never

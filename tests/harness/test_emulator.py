@@ -267,6 +267,51 @@ def test_get_metric_data_paging(base_url: str) -> None:
     assert kind.endswith("#InvalidNextToken") and query_error == "InvalidNextToken;Sender"
 
 
+def minute_sums(base_url: str) -> tuple[list[float], list[float]]:
+    """(timestamps, values) of the Sum of `Count` per minute over the hour from BASE, oldest first."""
+    output = cbor_ok(
+        base_url,
+        "GetMetricData",
+        {
+            "StartTime": ts(BASE),
+            "EndTime": ts(BASE + 3600),
+            "ScanBy": "TimestampAscending",
+            "MetricDataQueries": [stat_query("a", "Sum", [], metric="Count")],
+        },
+    )
+    result = output["MetricDataResults"][0]
+    return [t.timestamp() for t in result["Timestamps"]], result["Values"]
+
+
+def test_get_metric_data_counts_data_put_after_an_earlier_query(base_url: str) -> None:
+    # GetMetricData keeps moto's datums grouped between calls; what is put
+    # later must count, and a bucket sums its values in the order they were
+    # put, as a scan of moto's list would: (0.3 + 0.2) + 0.1 != (0.3 + 0.1) + 0.2.
+    put_data(base_url, [{"MetricName": "Count", "Timestamp": ts(BASE), "Value": 0.3}])
+    assert minute_sums(base_url) == ([BASE], [0.3])
+    put_data(
+        base_url,
+        [
+            {"MetricName": "Count", "Timestamp": ts(BASE + 1), "Value": 0.2},
+            {"MetricName": "Count", "Timestamp": ts(BASE), "Value": 0.1},
+            {"MetricName": "Count", "Timestamp": ts(BASE + 60), "Value": 5.0},
+        ],
+    )
+    assert minute_sums(base_url) == ([BASE, BASE + 60], [0.3 + 0.2 + 0.1, 5.0])
+    assert 0.3 + 0.2 + 0.1 != 0.3 + 0.1 + 0.2
+
+
+def test_get_metric_data_forgets_data_after_a_reset(base_url: str) -> None:
+    put_data(base_url, [{"MetricName": "Count", "Timestamp": ts(BASE), "Value": 7.0}])
+    assert minute_sums(base_url) == ([BASE], [7.0])
+    # moto's own reset, behind the emulator's back, then the emulator's.
+    assert requests.post(f"{base_url}/moto-api/reset", timeout=30).status_code == 200
+    put_data(base_url, [{"MetricName": "Count", "Timestamp": ts(BASE + 60), "Value": 2.0}])
+    assert minute_sums(base_url) == ([BASE + 60], [2.0])
+    control(base_url, "POST", "reset")
+    assert minute_sums(base_url) == ([], [])
+
+
 def test_get_metric_data_expression_is_rejected(base_url: str) -> None:
     response = cbor_request(
         base_url,
