@@ -142,8 +142,12 @@ struct Timeouts {
 
 impl Http1Client {
     fn new(roots: Roots, proxy: Matcher) -> Self {
+        Http1Client::with_tls(roots.tls_config(), proxy)
+    }
+
+    fn with_tls(tls: Result<rustls::ClientConfig, String>, proxy: Matcher) -> Self {
         Http1Client {
-            tls: roots.tls_config().map(Arc::new),
+            tls: tls.map(Arc::new),
             proxy: Arc::new(proxy),
             connectors: Mutex::new(Vec::new()),
         }

@@ -321,3 +321,112 @@ async fn a_connection_cut_mid_answer_is_a_transient_error() {
         "{error:?}"
     );
 }
+
+/// A CA, a certificate for `localhost` it signed, and a TLS server on
+/// loopback answering one request; the client trusts only that CA.
+#[tokio::test]
+async fn an_https_endpoint_is_reached_over_tls_and_http1() {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let ca_issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server_cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &ca_issuer)
+        .unwrap();
+
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server_cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
+        )
+        .unwrap();
+    server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut tls = acceptor.accept(stream).await.unwrap();
+        let protocol = tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec);
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while !String::from_utf8_lossy(&seen).contains("{\"ask\":1}") {
+            let read = tls.read(&mut buffer).await.unwrap();
+            assert!(read > 0, "the client closed early");
+            seen.extend_from_slice(&buffer[..read]);
+        }
+        tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 6\r\nconnection: close\r\n\r\nsecure")
+            .await
+            .unwrap();
+        tls.shutdown().await.ok();
+        (protocol, String::from_utf8_lossy(&seen).to_string())
+    });
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.der().clone()).unwrap();
+    let client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let client = Http1Client::with_tls(Ok(client_config), Matcher::builder().build());
+    let response = client
+        .connector(TIMEOUTS)
+        .call(post(&format!("https://localhost:{port}/secure")))
+        .await
+        .expect("the TLS exchange succeeds");
+    assert_eq!(body_text(response).await, "secure");
+    let (protocol, request) = served.await.unwrap();
+    // The server would take HTTP/2 if the client offered it.
+    assert_ne!(
+        protocol.as_deref(),
+        Some(&b"h2"[..]),
+        "the client never offers HTTP/2"
+    );
+    assert!(
+        request.starts_with("POST /secure HTTP/1.1\r\n"),
+        "{request}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_the_roots_do_not_vouch_for_is_refused() {
+    // The AWS roots do not sign a self-signed localhost certificate.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let certificate = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![certificate.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let _ = acceptor.accept(stream).await;
+    });
+    let error = client(Matcher::builder().build())
+        .connector(TIMEOUTS)
+        .call(post(&format!("https://localhost:{port}/")))
+        .await
+        .expect_err("an untrusted certificate is refused");
+    let chain = error_chain(&error);
+    assert!(chain.contains("certificate"), "{chain}");
+}
