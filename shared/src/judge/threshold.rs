@@ -150,32 +150,34 @@ impl<'e> Columns<'e> {
     }
 }
 
-/// The slots of one side's queries (the gate's or its baseline's) in [`Columns`].
-struct Slots<'q> {
-    slots: Vec<(&'q MetricQuery, usize)>,
+/// One side's queries (the gate's or its baseline's), each with the series
+/// it found in the evidence and its slot in [`Columns`]: the evidence is
+/// searched once per query, not again by every later step.
+struct Slots<'q, 'e> {
+    slots: Vec<(&'q MetricQuery, usize, &'e RawSeries)>,
 }
 
-impl<'q> Slots<'q> {
-    /// The slot of `query`, one of this side's: found by address, equality
-    /// being the fallback.
-    fn of(&self, query: &MetricQuery) -> usize {
+impl<'q, 'e> Slots<'q, 'e> {
+    /// The slot and series of `query`, one of this side's: found by address,
+    /// equality being the fallback.
+    fn of(&self, query: &MetricQuery) -> (usize, &'e RawSeries) {
         self.slots
             .iter()
-            .find(|(q, _)| std::ptr::eq(*q, query))
-            .or_else(|| self.slots.iter().find(|(q, _)| *q == query))
-            .map(|&(_, slot)| slot)
+            .find(|(q, _, _)| std::ptr::eq(*q, query))
+            .or_else(|| self.slots.iter().find(|(q, _, _)| *q == query))
+            .map(|&(_, slot, series)| (slot, series))
             .expect("every query of the side was aligned")
     }
 
     fn column<'c>(&self, columns: &'c Columns<'_>, query: &MetricQuery) -> &'c Column {
-        &columns.aligned[self.of(query)]
+        &columns.aligned[self.of(query).0]
     }
 
     /// This side's queries as the statistical tests take them.
     fn as_options(&self, columns: &Columns<'_>) -> BTreeMap<&'q MetricQuery, Aligned> {
         self.slots
             .iter()
-            .map(|&(query, slot)| {
+            .map(|&(query, slot, _)| {
                 let values = options(&columns.aligned[slot].values);
                 (query, Aligned { values })
             })
@@ -202,7 +204,7 @@ fn align_side<'q, 'e>(
     periods: usize,
     columns: &mut Columns<'e>,
     result: &mut GateResult,
-) -> Result<Slots<'q>, (GateOutcome, String)> {
+) -> Result<Slots<'q, 'e>, (GateOutcome, String)> {
     let (label, the) = match side {
         Side::Canary => ("", ""),
         Side::Baseline => ("baseline ", "the baseline "),
@@ -232,7 +234,7 @@ fn align_side<'q, 'e>(
             present: columns.aligned[slot].present,
             status: series.status.clone(),
         });
-        slots.push((query, slot));
+        slots.push((query, slot, series));
     }
     Ok(Slots { slots })
 }
@@ -282,9 +284,11 @@ fn evaluate<'e>(
         );
     }
     if let Some(min) = &check.min_sample {
-        let observed = sum_present(&slots.column(columns, &min.query).values);
+        let (slot, series) = slots.of(&min.query);
+        let observed = sum_present(&columns.aligned[slot].values);
         result.sample = Some(SampleFigures {
-            query: min.query.to_string(),
+            // Equal queries read the same, so the series' name is this one's.
+            query: columns.name(series, &min.query),
             observed,
             required: min.at_least,
         });
@@ -352,6 +356,12 @@ fn evaluate<'e>(
         worst,
     } = tally;
     let needed = check.datapoints_to_alarm;
+    if judged < needed {
+        return (
+            GateOutcome::Inconclusive,
+            format!("only {judged} periods with a value, {needed} needed to judge"),
+        );
+    }
     let op = check.comparison.symbol();
     let threshold = check.threshold.value;
     let thr = match check.baseline.as_deref().map(|b| b.rule) {
@@ -378,12 +388,6 @@ fn evaluate<'e>(
         ),
     };
 
-    if judged < needed {
-        return (
-            GateOutcome::Inconclusive,
-            format!("only {judged} periods with a value, {needed} needed to judge"),
-        );
-    }
     let (outcome, reason) = if breaching >= needed {
         (
             GateOutcome::Fail,
@@ -406,10 +410,12 @@ fn evaluate<'e>(
             ),
         )
     };
-    let partial: Vec<String> = check
-        .queries()
-        .filter(|q| data[*q].status == SeriesStatus::PartialData)
-        .map(ToString::to_string)
+    // The canary side's slots are `check.queries()`, in order, with their series.
+    let partial: Vec<String> = slots
+        .slots
+        .iter()
+        .filter(|(_, _, series)| series.status == SeriesStatus::PartialData)
+        .map(|(query, _, _)| query.to_string())
         .collect();
     if outcome == GateOutcome::Pass && !partial.is_empty() {
         return (
@@ -452,23 +458,8 @@ fn options(values: &[f64]) -> Vec<Option<f64>> {
 }
 
 fn align(series: &RawSeries, kind: SeriesKind, start: i64, period: i64, periods: usize) -> Column {
-    let mut values = vec![f64::NAN; periods];
-    let present = match copy_contiguous(&series.points, start, period, &mut values) {
-        Some(present) => present,
-        None => {
-            for &(timestamp, value) in &series.points {
-                let slot = timestamp
-                    .checked_sub(start)
-                    .map(|offset| offset.div_euclid(period))
-                    .and_then(|slot| usize::try_from(slot).ok())
-                    .filter(|&slot| slot < periods);
-                if let (Some(slot), true) = (slot, value.is_finite()) {
-                    values[slot] = value;
-                }
-            }
-            values.iter().filter(|v| !v.is_nan()).count()
-        }
-    };
+    let (mut values, present) = copy_contiguous(&series.points, start, period, periods)
+        .unwrap_or_else(|| align_anywhere(&series.points, start, period, periods));
     if kind == SeriesKind::Counter && present < periods {
         for value in &mut values {
             if value.is_nan() {
@@ -479,63 +470,107 @@ fn align(series: &RawSeries, kind: SeriesKind, start: i64, period: i64, periods:
     Column { values, present }
 }
 
+/// Points of any shape (off the grid, out of order, repeated, with gaps)
+/// placed one by one, each by a division: the general path, which the
+/// contiguous one must agree with. Returns the values and how many of them
+/// are present.
+fn align_anywhere(
+    points: &[(i64, f64)],
+    start: i64,
+    period: i64,
+    periods: usize,
+) -> (Vec<f64>, usize) {
+    let mut values = vec![f64::NAN; periods];
+    for &(timestamp, value) in points {
+        let slot = timestamp
+            .checked_sub(start)
+            .map(|offset| offset.div_euclid(period))
+            .and_then(|slot| usize::try_from(slot).ok())
+            .filter(|&slot| slot < periods);
+        if let (Some(slot), true) = (slot, value.is_finite()) {
+            values[slot] = value;
+        }
+    }
+    let present = values.iter().filter(|v| !v.is_nan()).count();
+    (values, present)
+}
+
 /// The usual shape of a CloudWatch answer, aligned without a division per
 /// point and in one pass over the points (they are most of the memory a
 /// judgement reads): one point per period start, oldest first, no gap (the
 /// series may start before the window and end after it, when another gate
-/// asked for a longer range). Returns the number of values copied, or `None`,
-/// `values` left as they were, for any other shape.
+/// asked for a longer range). Returns the values and how many of them are
+/// present, or `None` for any other shape.
+///
+/// The column is written once: the periods before and after the points are
+/// filled with NaN, those the points cover are written from them, nothing is
+/// filled first to be overwritten. Each point's due time is counted up by
+/// `period` rather than multiplied out (a 64-bit multiply per point is a
+/// sequence of instructions without AVX-512).
 fn copy_contiguous(
     points: &[(i64, f64)],
     start: i64,
     period: i64,
-    values: &mut [f64],
-) -> Option<usize> {
+    periods: usize,
+) -> Option<(Vec<f64>, usize)> {
     let Some(&(first, _)) = points.first() else {
-        return Some(0);
+        return Some((vec![f64::NAN; periods], 0));
     };
     let offset = first
         .checked_sub(start)
         .filter(|offset| offset.rem_euclid(period) == 0)?;
-    // Point k is due at `first + k * period`; the last one must not overflow.
+    // Point k is due at `first + k * period`; the last one must not overflow,
+    // so no due time of a point does.
     i64::try_from(points.len())
         .ok()?
         .checked_sub(1)?
         .checked_mul(period)?
         .checked_add(first)?;
-    let due = |k: usize, timestamp: i64| timestamp == first + k as i64 * period;
     // Point k falls in slot `first_slot + k`: split the points into those
     // before the window, in it, and after it.
     let first_slot = offset / period;
     let before = usize::try_from(first_slot.saturating_neg())
         .unwrap_or(0)
         .min(points.len());
-    let into = usize::try_from(first_slot).unwrap_or(0).min(values.len());
-    let inside = (values.len() - into).min(points.len() - before);
+    let into = usize::try_from(first_slot).unwrap_or(0).min(periods);
+    let inside = (periods - into).min(points.len() - before);
     let (early, rest) = points.split_at(before);
     let (window, late) = rest.split_at(inside);
-    if !early.iter().enumerate().all(|(k, p)| due(k, p.0)) {
+    if !on_schedule(early, first, period) {
         return None;
     }
-    let slots = &mut values[into..into + inside];
+    let mut values = Vec::with_capacity(periods);
+    values.resize(into, f64::NAN);
+    // Wrapping: when every point is early this is one period past the last
+    // one, which is never compared.
+    let mut due = first.wrapping_add((before as i64).wrapping_mul(period));
     let mut on_time = true;
     let mut present = 0;
-    for (k, (slot, &(timestamp, value))) in slots.iter_mut().zip(window).enumerate() {
-        on_time &= due(before + k, timestamp);
+    values.extend(window.iter().map(|&(timestamp, value)| {
+        on_time &= timestamp == due;
+        due = due.wrapping_add(period);
         let finite = value.is_finite();
-        *slot = if finite { value } else { f64::NAN };
         present += usize::from(finite);
-    }
-    if !on_time
-        || !late
-            .iter()
-            .enumerate()
-            .all(|(k, p)| due(before + inside + k, p.0))
-    {
-        slots.fill(f64::NAN);
+        if finite {
+            value
+        } else {
+            f64::NAN
+        }
+    }));
+    if !on_time || !on_schedule(late, due, period) {
         return None;
     }
-    Some(present)
+    values.resize(periods, f64::NAN);
+    Some((values, present))
+}
+
+/// Whether `points` are one per period from `due` on, without a gap.
+fn on_schedule(points: &[(i64, f64)], mut due: i64, period: i64) -> bool {
+    points.iter().all(|&(timestamp, _)| {
+        let on_time = timestamp == due;
+        due = due.wrapping_add(period);
+        on_time
+    })
 }
 
 /// The signal per period, NaN where it has no value (a term missing, 0/0,
@@ -615,7 +650,10 @@ struct Tally {
 /// with a value (the periods without one there are skipped).
 fn first_judged(check: &ThresholdCheck, values: &[f64]) -> usize {
     let wanted = check.evaluation_periods;
-    if check.missing_data == MissingData::Ignore {
+    if wanted >= values.len() {
+        // However many have a value, the newest N reach back to the first.
+        0
+    } else if check.missing_data == MissingData::Ignore {
         let mut remaining = wanted;
         let mut i = values.len();
         while remaining > 0 && i > 0 {
@@ -629,17 +667,26 @@ fn first_judged(check: &ThresholdCheck, values: &[f64]) -> usize {
 }
 
 /// Judges the newest N periods of `series` against the threshold and marks
-/// them in it. The counting runs over whole slices, in passes the compiler
-/// can vectorise; the breaching periods are listed only when there are any.
+/// them in it. The counting runs over the whole slice in one pass the
+/// compiler can vectorise; the breaching periods are listed only when there
+/// are any.
 fn judge_periods(check: &ThresholdCheck, series: &mut GateSeries) -> Tally {
     let from = first_judged(check, &series.values);
     let tail = &series.values[from..];
     let threshold = check.threshold.value;
-    let with_value = tail.iter().filter(|v| !v.is_nan()).count();
-    let missing = tail.len() - with_value;
     // NaN breaches no comparison, so the periods without a value count here
     // only through `missing_data` below.
-    let value_breaches = count_breaches(check.comparison, tail, threshold);
+    let ValueCounts {
+        with_value,
+        breaches: value_breaches,
+        worst: worst_with_value,
+    } = count_values(
+        check.comparison,
+        tail,
+        threshold,
+        check.comparison.higher_is_worse(),
+    );
+    let missing = tail.len() - with_value;
     let missing_breach = check.missing_data == MissingData::Breaching;
     let (judged, breaching, unknown) = match check.missing_data {
         MissingData::Ignore => (with_value, value_breaches, 0),
@@ -647,8 +694,7 @@ fn judge_periods(check: &ThresholdCheck, series: &mut GateSeries) -> Tally {
         MissingData::NotBreaching => (tail.len(), value_breaches, 0),
         MissingData::Inconclusive => (tail.len(), value_breaches, missing),
     };
-    let worst =
-        (with_value > 0).then(|| (worst_value(tail, check.comparison.higher_is_worse()), None));
+    let worst = (with_value > 0).then_some((worst_with_value, None));
     let indexes = |keep: &dyn Fn(f64) -> bool| -> Vec<u32> {
         (from..)
             .zip(tail)
@@ -759,44 +805,71 @@ fn judge_periods_against(
     }
 }
 
-/// How many of `values` breach `threshold`, with the comparison chosen once,
-/// outside the loop.
-fn count_breaches(comparison: Comparison, values: &[f64], threshold: f64) -> usize {
-    let count = |breaches: fn(f64, f64) -> bool| {
-        values
-            .iter()
-            .map(|&v| usize::from(breaches(v, threshold)))
-            .sum()
-    };
+/// What one pass over a gate's judged values finds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ValueCounts {
+    /// Values that are numbers (not NaN).
+    with_value: usize,
+    /// Values that breach the threshold (NaN breaches none).
+    breaches: usize,
+    /// The largest value (the smallest, when lower is worse), NaN ignored;
+    /// meaningless when `with_value` is 0.
+    worst: f64,
+}
+
+/// Counts the values present and the breaches of `threshold`, and finds the
+/// worst value, in one pass, with the comparison chosen once, outside the
+/// loop.
+fn count_values(
+    comparison: Comparison,
+    values: &[f64],
+    threshold: f64,
+    higher_is_worse: bool,
+) -> ValueCounts {
+    let sign = if higher_is_worse { 1.0 } else { -1.0 };
     match comparison {
-        Comparison::GreaterThan => count(|v, t| v > t),
-        Comparison::GreaterThanOrEqual => count(|v, t| v >= t),
-        Comparison::LessThan => count(|v, t| v < t),
-        Comparison::LessThanOrEqual => count(|v, t| v <= t),
+        Comparison::GreaterThan => count_values_by(values, threshold, sign, |v, t| v > t),
+        Comparison::GreaterThanOrEqual => count_values_by(values, threshold, sign, |v, t| v >= t),
+        Comparison::LessThan => count_values_by(values, threshold, sign, |v, t| v < t),
+        Comparison::LessThanOrEqual => count_values_by(values, threshold, sign, |v, t| v <= t),
     }
 }
 
-/// The largest (or smallest) value, NaN ignored; at least one must be a
-/// number. Four running extremes keep the comparisons independent.
-fn worst_value(values: &[f64], higher_is_worse: bool) -> f64 {
-    let sign = if higher_is_worse { 1.0 } else { -1.0 };
+/// [`count_values`] for one comparison. Four lanes of running counts and
+/// extremes keep the iterations independent, so they vectorise.
+#[inline(always)]
+fn count_values_by(
+    values: &[f64],
+    threshold: f64,
+    sign: f64,
+    breaches: impl Fn(f64, f64) -> bool,
+) -> ValueCounts {
+    let mut with_value = [0_usize; 4];
+    let mut breaching = [0_usize; 4];
     let mut best = [f64::NEG_INFINITY; 4];
+    let mut lane = |lane: usize, value: f64| {
+        with_value[lane] += usize::from(!value.is_nan());
+        breaching[lane] += usize::from(breaches(value, threshold));
+        // NaN compares false and leaves the extreme as it was.
+        if value * sign > best[lane] {
+            best[lane] = value * sign;
+        }
+    };
     let chunks = values.chunks_exact(4);
     let rest = chunks.remainder();
     for chunk in chunks {
-        for (best, &value) in best.iter_mut().zip(chunk) {
-            // NaN compares false and leaves the extreme as it was.
-            if value * sign > *best {
-                *best = value * sign;
-            }
+        for (i, &value) in chunk.iter().enumerate() {
+            lane(i, value);
         }
     }
     for &value in rest {
-        if value * sign > best[0] {
-            best[0] = value * sign;
-        }
+        lane(0, value);
     }
-    sign * best.into_iter().fold(f64::NEG_INFINITY, f64::max)
+    ValueCounts {
+        with_value: with_value.iter().sum(),
+        breaches: breaching.iter().sum(),
+        worst: sign * best.into_iter().fold(f64::NEG_INFINITY, f64::max),
+    }
 }
 
 /// The baseline's signal per period of the canary's window (a history
@@ -814,7 +887,7 @@ fn baseline_values<'a, 'e>(
     evidence: &'e Evidence,
     columns: &mut Columns<'e>,
     result: &mut GateResult,
-) -> Result<(Vec<f64>, Slots<'a>), (GateOutcome, String)> {
+) -> Result<(Vec<f64>, Slots<'a, 'e>), (GateOutcome, String)> {
     if let Some(why) = baseline.source.unplaced() {
         return Err((GateOutcome::Error, why));
     }
@@ -1022,10 +1095,122 @@ mod tests {
             sum_present(&[1.0, f64::NAN, 2.0, 3.0, 4.0, 5.0, f64::NAN]),
             15.0
         );
-        assert_eq!(worst_value(&[1.0, f64::NAN, 7.0, 3.0, 2.0], true), 7.0);
-        assert_eq!(
-            worst_value(&[4.0, f64::NAN, 7.0, 3.0, 2.0, -1.0], false),
-            -1.0
-        );
+        let worst = |values: &[f64], higher_is_worse| {
+            count_values(Comparison::GreaterThan, values, 0.0, higher_is_worse).worst
+        };
+        assert_eq!(worst(&[1.0, f64::NAN, 7.0, 3.0, 2.0], true), 7.0);
+        assert_eq!(worst(&[4.0, f64::NAN, 7.0, 3.0, 2.0, -1.0], false), -1.0);
+    }
+
+    #[test]
+    fn the_contiguous_copy_agrees_with_the_general_path_wherever_it_applies() {
+        // Every placement of a gapless, in-order series around a short window,
+        // from entirely before it to entirely after it, some values not finite.
+        let period = 60;
+        for periods in 0..6_usize {
+            let start = 6000;
+            for first_slot in -8_i64..10 {
+                for len in 0..12_i64 {
+                    let points: Vec<(i64, f64)> = (0..len)
+                        .map(|k| {
+                            let value = match k % 5 {
+                                3 => f64::NAN,
+                                4 => f64::NEG_INFINITY,
+                                _ => k as f64,
+                            };
+                            (start + (first_slot + k) * period, value)
+                        })
+                        .collect();
+                    let copied = copy_contiguous(&points, start, period, periods)
+                        .unwrap_or_else(|| panic!("{points:?} is contiguous"));
+                    let general = align_anywhere(&points, start, period, periods);
+                    assert!(
+                        same(&copied.0, &general.0),
+                        "{points:?}: {copied:?} != {general:?}"
+                    );
+                    assert_eq!(copied.1, general.1, "{points:?}");
+                    assert_eq!(copied.0.len(), periods);
+                }
+            }
+        }
+        // A point late, early, repeated or off the grid anywhere in the series
+        // (before, inside or after the window) sends it down the general path.
+        let on_grid: Vec<(i64, f64)> = (0..10).map(|k| (5880 + 60 * k, k as f64)).collect();
+        for broken in 0..on_grid.len() {
+            for shift in [-60, -1, 1, 60] {
+                let mut points = on_grid.clone();
+                points[broken].0 += shift;
+                assert!(
+                    copy_contiguous(&points, 6000, 60, 5).is_none(),
+                    "{points:?} is not contiguous"
+                );
+            }
+        }
+    }
+
+    /// The counts of [`count_values`] made the slow way, one question per pass.
+    fn counted_one_by_one(
+        comparison: Comparison,
+        values: &[f64],
+        threshold: f64,
+        higher_is_worse: bool,
+    ) -> (usize, usize, Option<f64>) {
+        let with_value = values.iter().filter(|v| !v.is_nan()).count();
+        let breaches = values
+            .iter()
+            .filter(|&&v| comparison.breaches(v, threshold))
+            .count();
+        let numbers = values.iter().copied().filter(|v| !v.is_nan());
+        let worst = if higher_is_worse {
+            numbers.reduce(f64::max)
+        } else {
+            numbers.reduce(f64::min)
+        };
+        (with_value, breaches, worst)
+    }
+
+    #[test]
+    fn one_pass_counts_like_one_question_per_pass() {
+        let comparisons = [
+            Comparison::GreaterThan,
+            Comparison::GreaterThanOrEqual,
+            Comparison::LessThan,
+            Comparison::LessThanOrEqual,
+        ];
+        // Lengths around the four lanes, values on, above and below the
+        // threshold, NaN and infinities in every lane position.
+        let pattern = [
+            0.5,
+            f64::NAN,
+            1.0,
+            -3.0,
+            f64::INFINITY,
+            2.5,
+            1.0,
+            f64::NAN,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            7.25,
+        ];
+        for len in 0..=pattern.len() {
+            for rotate in 0..pattern.len() {
+                let mut values = pattern.to_vec();
+                values.rotate_left(rotate);
+                values.truncate(len);
+                for comparison in comparisons {
+                    for higher_is_worse in [true, false] {
+                        let fast = count_values(comparison, &values, 1.0, higher_is_worse);
+                        let (with_value, breaches, worst) =
+                            counted_one_by_one(comparison, &values, 1.0, higher_is_worse);
+                        assert_eq!(fast.with_value, with_value, "{values:?}");
+                        assert_eq!(fast.breaches, breaches, "{values:?} {comparison:?}");
+                        if let Some(worst) = worst {
+                            assert_eq!(fast.worst, worst, "{values:?} {higher_is_worse}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }
