@@ -430,7 +430,12 @@ pub struct Verdict {
 /// Judges a hook. Pure.
 pub fn judge(section: &HookPolicy, evidence: &Evidence) -> Verdict {
     // Series aligned for one gate serve every other gate over the same window.
-    let mut columns = threshold::Columns::default();
+    let thresholds = section.gates.iter().filter_map(|gate| match &gate.check {
+        GateCheck::Threshold(check) => Some(&**check),
+        _ => None,
+    });
+    let mut columns =
+        threshold::Columns::for_gates(thresholds, evidence.now, section.ingestion_lag_secs);
     let mut gates: Vec<GateResult> = section
         .gates
         .iter()

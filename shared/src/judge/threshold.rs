@@ -118,8 +118,14 @@ fn describe_threshold(check: &ThresholdCheck, absolute: &str) -> String {
 /// Fetched series aligned to gate windows, shared by the gates of one
 /// judgement: `Errors / Requests` with a minimum sample on `Requests` aligns
 /// `Requests` once, and so does every other gate over the same window.
+///
+/// Every column lives in one buffer, one after the other, reserved once for
+/// the whole judgement ([`Columns::for_gates`]): hundreds of day-long columns
+/// are one allocation instead of hundreds.
 #[derive(Default)]
 pub(crate) struct Columns<'e> {
+    /// Every column's values, one after the other.
+    values: Vec<f64>,
     /// Index into `aligned` by series (its address in the evidence, which
     /// outlives `'e`), kind, window start, period and number of periods.
     /// (Ordered maps: their keys compare in a few integer comparisons, cheaper
@@ -133,6 +139,44 @@ pub(crate) struct Columns<'e> {
 }
 
 impl<'e> Columns<'e> {
+    /// Room for the columns of `gates`' threshold checks, judged at `now`:
+    /// at most one per query and gate (fewer when gates share a series).
+    pub(crate) fn for_gates<'g>(
+        gates: impl Iterator<Item = &'g ThresholdCheck>,
+        now: i64,
+        ingestion_lag_secs: i64,
+    ) -> Self {
+        let room = gates
+            .map(|check| {
+                let range = gate_window(check, now, ingestion_lag_secs);
+                let periods = period_count(range, check.period_secs.max(1));
+                let baseline = check.baseline.as_deref().map_or(0, |b| b.queries().count());
+                periods.saturating_mul(check.queries().count() + baseline)
+            })
+            .fold(0_usize, usize::saturating_add);
+        Columns {
+            values: Vec::with_capacity(room),
+            ..Columns::default()
+        }
+    }
+
+    /// The values of the column in `slot`.
+    fn values(&self, slot: usize) -> &[f64] {
+        let column = &self.aligned[slot];
+        &self.values[column.at..column.at + column.len]
+    }
+
+    /// The sum of the values present in the column in `slot`
+    /// ([`sum_present`]), worked out once: a ratio's denominator is often
+    /// another gate's sample too.
+    fn sum_present(&mut self, slot: usize) -> f64 {
+        let column = &self.aligned[slot];
+        let values = &self.values[column.at..column.at + column.len];
+        *self.aligned[slot]
+            .sum
+            .get_or_insert_with(|| sum_present(values))
+    }
+
     /// The slot of `series` aligned to `periods` periods from `start`.
     fn align(
         &mut self,
@@ -146,8 +190,14 @@ impl<'e> Columns<'e> {
         if let Some(&slot) = self.index.get(&key) {
             return slot;
         }
-        self.aligned
-            .push(align(series, kind, start, period, periods));
+        let at = self.values.len();
+        let present = align_into(&mut self.values, series, kind, start, period, periods);
+        self.aligned.push(Column {
+            at,
+            len: periods,
+            present,
+            sum: None,
+        });
         let slot = self.aligned.len() - 1;
         self.index.insert(key, slot);
         slot
@@ -181,8 +231,12 @@ impl<'q, 'e> Slots<'q, 'e> {
             .expect("every query of the side was aligned")
     }
 
-    fn column<'c>(&self, columns: &'c Columns<'_>, query: &MetricQuery) -> &'c Column {
-        &columns.aligned[self.of(query).0]
+    fn column<'c>(&self, columns: &'c Columns<'_>, query: &MetricQuery) -> &'c [f64] {
+        columns.values(self.of(query).0)
+    }
+
+    fn present(&self, columns: &Columns<'_>, query: &MetricQuery) -> usize {
+        columns.aligned[self.of(query).0].present
     }
 
     /// This side's queries as the statistical tests take them.
@@ -190,7 +244,7 @@ impl<'q, 'e> Slots<'q, 'e> {
         self.slots
             .iter()
             .map(|&(query, slot, _)| {
-                let values = options(&columns.aligned[slot].values);
+                let values = options(columns.values(slot));
                 (query, Aligned { values })
             })
             .collect()
@@ -275,14 +329,11 @@ fn evaluate<'e>(
         Ok(slots) => slots,
         Err(verdict) => return verdict,
     };
-    let values = signal_values(&check.signal, |q| &slots.column(columns, q).values).into_owned();
+    let values = signal_values(&check.signal, |q| slots.column(columns, q)).into_owned();
     result.series = Some(GateSeries::unjudged(range.start, period, values));
 
     let primary = check.signal.primary_queries();
-    if primary
-        .iter()
-        .all(|q| slots.column(columns, q).present == 0)
-    {
+    if primary.iter().all(|q| slots.present(columns, q) == 0) {
         result.no_evidence = true;
         let names: Vec<String> = primary
             .iter()
@@ -298,7 +349,7 @@ fn evaluate<'e>(
     }
     if let Some(min) = &check.min_sample {
         let (slot, series) = slots.of(&min.query);
-        let observed = columns.aligned[slot].sum_present();
+        let observed = columns.sum_present(slot);
         result.sample = Some(SampleFigures {
             // Equal queries read the same, so the series' name is this one's.
             query: columns.name(series, &min.query),
@@ -448,21 +499,15 @@ fn period_count(range: TimeRange, period: i64) -> usize {
     usize::try_from((range.end - range.start - 1) / period + 1).unwrap_or(0)
 }
 
-/// One query's values on a window's periods: NaN where there is no value.
+/// One query's values on a window's periods, NaN where there is no value:
+/// `len` of [`Columns`]' values from `at`.
 struct Column {
-    values: Vec<f64>,
+    at: usize,
+    len: usize,
     /// Periods that had an actual datapoint (before counters' zero-filling).
     present: usize,
-    /// The sum of the values present, once a minimum sample asked for it
-    /// (a ratio's denominator is often another gate's sample too).
+    /// The sum of the values present, once a minimum sample asked for it.
     sum: Option<f64>,
-}
-
-impl Column {
-    /// The sum of the values present ([`sum_present`]), worked out once.
-    fn sum_present(&mut self) -> f64 {
-        *self.sum.get_or_insert_with(|| sum_present(&self.values))
-    }
 }
 
 /// One query's values on the window's grid, as the statistical tests take them.
@@ -474,34 +519,49 @@ fn options(values: &[f64]) -> Vec<Option<f64>> {
     values.iter().map(|&v| (!v.is_nan()).then_some(v)).collect()
 }
 
-fn align(series: &RawSeries, kind: SeriesKind, start: i64, period: i64, periods: usize) -> Column {
-    let (mut values, present) = copy_contiguous(&series.points, start, period, periods)
-        .unwrap_or_else(|| align_anywhere(&series.points, start, period, periods));
+/// Appends `series` aligned to `periods` periods from `start` to `values`:
+/// NaN where there is no value, except a counter's, which is zero there.
+/// Returns how many periods had a datapoint.
+fn align_into(
+    values: &mut Vec<f64>,
+    series: &RawSeries,
+    kind: SeriesKind,
+    start: i64,
+    period: i64,
+    periods: usize,
+) -> usize {
+    let at = values.len();
+    let present = match copy_contiguous(&series.points, start, period, periods, values) {
+        Some(present) => present,
+        None => {
+            values.truncate(at);
+            align_anywhere(&series.points, start, period, periods, values)
+        }
+    };
     if kind == SeriesKind::Counter && present < periods {
-        for value in &mut values {
+        for value in &mut values[at..] {
             if value.is_nan() {
                 *value = 0.0;
             }
         }
     }
-    Column {
-        values,
-        present,
-        sum: None,
-    }
+    present
 }
 
 /// Points of any shape (off the grid, out of order, repeated, with gaps)
 /// placed one by one, each by a division: the general path, which the
-/// contiguous one must agree with. Returns the values and how many of them
-/// are present.
+/// contiguous one must agree with. Appends the column to `values`; returns
+/// how many of its values are present.
 fn align_anywhere(
     points: &[(i64, f64)],
     start: i64,
     period: i64,
     periods: usize,
-) -> (Vec<f64>, usize) {
-    let mut values = vec![f64::NAN; periods];
+    values: &mut Vec<f64>,
+) -> usize {
+    let at = values.len();
+    values.resize(at + periods, f64::NAN);
+    let column = &mut values[at..];
     for &(timestamp, value) in points {
         let slot = timestamp
             .checked_sub(start)
@@ -509,19 +569,19 @@ fn align_anywhere(
             .and_then(|slot| usize::try_from(slot).ok())
             .filter(|&slot| slot < periods);
         if let (Some(slot), true) = (slot, value.is_finite()) {
-            values[slot] = value;
+            column[slot] = value;
         }
     }
-    let present = values.iter().filter(|v| !v.is_nan()).count();
-    (values, present)
+    column.iter().filter(|v| !v.is_nan()).count()
 }
 
 /// The usual shape of a CloudWatch answer, aligned without a division per
 /// point and in one pass over the points (they are most of the memory a
 /// judgement reads): one point per period start, oldest first, no gap (the
 /// series may start before the window and end after it, when another gate
-/// asked for a longer range). Returns the values and how many of them are
-/// present, or `None` for any other shape.
+/// asked for a longer range). Appends the column to `values` and returns how
+/// many of its values are present, or returns `None` for any other shape,
+/// having appended part of a column or none (the caller cuts it off).
 ///
 /// The column is written once: the periods before and after the points are
 /// filled with NaN, those the points cover are written from them, nothing is
@@ -533,9 +593,12 @@ fn copy_contiguous(
     start: i64,
     period: i64,
     periods: usize,
-) -> Option<(Vec<f64>, usize)> {
+    values: &mut Vec<f64>,
+) -> Option<usize> {
+    let at = values.len();
     let Some(&(first, _)) = points.first() else {
-        return Some((vec![f64::NAN; periods], 0));
+        values.resize(at + periods, f64::NAN);
+        return Some(0);
     };
     let offset = first
         .checked_sub(start)
@@ -560,8 +623,7 @@ fn copy_contiguous(
     if !on_schedule(early, first, period) {
         return None;
     }
-    let mut values = Vec::with_capacity(periods);
-    values.resize(into, f64::NAN);
+    values.resize(at + into, f64::NAN);
     // Wrapping: when every point is early this is one period past the last
     // one, which is never compared.
     let mut due = first.wrapping_add((before as i64).wrapping_mul(period));
@@ -581,8 +643,8 @@ fn copy_contiguous(
     if !on_time || !on_schedule(late, due, period) {
         return None;
     }
-    values.resize(periods, f64::NAN);
-    Some((values, present))
+    values.resize(at + periods, f64::NAN);
+    Some(present)
 }
 
 /// Whether `points` are one per period from `due` on, without a gap.
@@ -953,10 +1015,7 @@ fn baseline_values<'a, 'e>(
         result,
     )?;
     let primary = baseline.signal.primary_queries();
-    if primary
-        .iter()
-        .all(|q| slots.column(columns, q).present == 0)
-    {
+    if primary.iter().all(|q| slots.present(columns, q) == 0) {
         result.no_evidence = true;
         return Err((
             GateOutcome::Inconclusive,
@@ -967,7 +1026,7 @@ fn baseline_values<'a, 'e>(
         ));
     }
     if let Some(MinSample { query, at_least }) = &baseline.min_sample {
-        let observed = columns.aligned[slots.of(query).0].sum_present();
+        let observed = columns.sum_present(slots.of(query).0);
         if observed < *at_least {
             return Err((
                 GateOutcome::Inconclusive,
@@ -980,7 +1039,7 @@ fn baseline_values<'a, 'e>(
             ));
         }
     }
-    let values = signal_values(&baseline.signal, |q| &slots.column(columns, q).values).into_owned();
+    let values = signal_values(&baseline.signal, |q| slots.column(columns, q)).into_owned();
     Ok((values, slots))
 }
 
@@ -1011,6 +1070,31 @@ mod tests {
             points,
             status: SeriesStatus::Complete,
             messages: Vec::new(),
+        }
+    }
+
+    /// A column as the judge aligns it, with how many of its values are present.
+    struct Aligned {
+        values: Vec<f64>,
+        present: usize,
+    }
+
+    /// `series` aligned on its own, in a buffer holding another column
+    /// before it, which must come out untouched.
+    fn align(
+        series: &RawSeries,
+        kind: SeriesKind,
+        start: i64,
+        period: i64,
+        periods: usize,
+    ) -> Aligned {
+        let earlier = [7.0, f64::NAN, -1.0];
+        let mut values = earlier.to_vec();
+        let present = align_into(&mut values, series, kind, start, period, periods);
+        assert!(same(&values[..3], &earlier), "{values:?}");
+        Aligned {
+            values: values.split_off(3),
+            present,
         }
     }
 
@@ -1152,15 +1236,22 @@ mod tests {
                             (start + (first_slot + k) * period, value)
                         })
                         .collect();
-                    let copied = copy_contiguous(&points, start, period, periods)
-                        .unwrap_or_else(|| panic!("{points:?} is contiguous"));
-                    let general = align_anywhere(&points, start, period, periods);
+                    // Each appended after another column, which must stay as it was.
+                    let earlier = vec![1.5, f64::NAN];
+                    let mut copied = earlier.clone();
+                    let copied_present =
+                        copy_contiguous(&points, start, period, periods, &mut copied)
+                            .unwrap_or_else(|| panic!("{points:?} is contiguous"));
+                    let mut general = earlier.clone();
+                    let general_present =
+                        align_anywhere(&points, start, period, periods, &mut general);
                     assert!(
-                        same(&copied.0, &general.0),
+                        same(&copied, &general),
                         "{points:?}: {copied:?} != {general:?}"
                     );
-                    assert_eq!(copied.1, general.1, "{points:?}");
-                    assert_eq!(copied.0.len(), periods);
+                    assert_eq!(copied_present, general_present, "{points:?}");
+                    assert_eq!(copied.len(), earlier.len() + periods);
+                    assert!(same(&copied[..2], &earlier));
                 }
             }
         }
@@ -1172,7 +1263,7 @@ mod tests {
                 let mut points = on_grid.clone();
                 points[broken].0 += shift;
                 assert!(
-                    copy_contiguous(&points, 6000, 60, 5).is_none(),
+                    copy_contiguous(&points, 6000, 60, 5, &mut Vec::new()).is_none(),
                     "{points:?} is not contiguous"
                 );
             }
