@@ -427,10 +427,12 @@ fn evaluate<'e>(
         );
     }
     let op = check.comparison.symbol();
-    let thr = match check.baseline.as_deref().map(|b| b.rule) {
-        Some(BaselineRule::Relative(bound)) => bound.to_string(),
-        Some(BaselineRule::PassIfNotWorseThan(bound)) => format!("{absolute} and {op} {bound}"),
-        None => absolute.to_string(),
+    let thr: Cow<str> = match check.baseline.as_deref().map(|b| b.rule) {
+        Some(BaselineRule::Relative(bound)) => bound.to_string().into(),
+        Some(BaselineRule::PassIfNotWorseThan(bound)) => {
+            format!("{absolute} and {op} {bound}").into()
+        }
+        None => absolute.into(),
     };
     let worst = match worst {
         None => "none".to_string(),
