@@ -30,6 +30,7 @@ use crate::policy::{
 use crate::window::{gate_window, TimeRange};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Judges one threshold gate against the hook's evidence.
 pub fn judge(
@@ -134,7 +135,7 @@ pub(crate) struct Columns<'e> {
     aligned: Vec<Column>,
     /// Each series' query as a person reads it, by series: written once,
     /// copied into every gate's record that names it.
-    names: BTreeMap<*const RawSeries, String>,
+    names: BTreeMap<*const RawSeries, Arc<str>>,
     evidence: std::marker::PhantomData<&'e MetricData>,
 }
 
@@ -204,10 +205,10 @@ impl<'e> Columns<'e> {
     }
 
     /// `query`, which found `series`, as a person reads it.
-    fn name(&mut self, series: &'e RawSeries, query: &MetricQuery) -> String {
+    fn name(&mut self, series: &'e RawSeries, query: &MetricQuery) -> Arc<str> {
         self.names
             .entry(std::ptr::from_ref(series))
-            .or_insert_with(|| query.to_string())
+            .or_insert_with(|| query.to_string().into())
             .clone()
     }
 }
@@ -292,7 +293,7 @@ fn align_side<'q, 'e>(
         let slot = columns.align(series, query.kind, start, period, periods);
         let name = match side {
             Side::Canary => columns.name(series, query),
-            Side::Baseline => format!("baseline: {query}"),
+            Side::Baseline => format!("baseline: {query}").into(),
         };
         result.completeness.push(SeriesCompleteness {
             query: name,

@@ -671,13 +671,14 @@ pub struct MetricQuery {
 impl fmt::Display for MetricQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{} {}", self.namespace, self.metric_name, self.stat)?;
+        // Written straight to the formatter, no string per dimension: the
+        // judge names every series of a judgement this way.
+        for (i, (name, value)) in self.dimensions.iter().enumerate() {
+            let before = if i == 0 { " [" } else { ", " };
+            write!(f, "{before}{name}={value}")?;
+        }
         if !self.dimensions.is_empty() {
-            let dims: Vec<String> = self
-                .dimensions
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            write!(f, " [{}]", dims.join(", "))?;
+            f.write_str("]")?;
         }
         Ok(())
     }
