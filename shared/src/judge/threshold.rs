@@ -116,6 +116,11 @@ fn describe_threshold(check: &ThresholdCheck, absolute: &str) -> String {
     }
 }
 
+/// The most values [`Columns::for_gates`] reserves before the first column:
+/// 32 MiB, about six times the 500 day-long series of the budget case. Room that
+/// is reserved and never written costs address space, not memory.
+const MOST_RESERVED: usize = 1 << 22;
+
 /// Fetched series aligned to gate windows, shared by the gates of one
 /// judgement: `Errors / Requests` with a minimum sample on `Requests` aligns
 /// `Requests` once, and so does every other gate over the same window.
@@ -141,7 +146,9 @@ pub(crate) struct Columns<'e> {
 
 impl<'e> Columns<'e> {
     /// Room for the columns of `gates`' threshold checks, judged at `now`:
-    /// at most one per query and gate (fewer when gates share a series).
+    /// at most one per query and gate (fewer when gates share a series), and
+    /// never more than [`MOST_RESERVED`] values up front (past that the
+    /// buffer grows as columns come).
     pub(crate) fn for_gates<'g>(
         gates: impl Iterator<Item = &'g ThresholdCheck>,
         now: i64,
@@ -154,7 +161,8 @@ impl<'e> Columns<'e> {
                 let baseline = check.baseline.as_deref().map_or(0, |b| b.queries().count());
                 periods.saturating_mul(check.queries().count() + baseline)
             })
-            .fold(0_usize, usize::saturating_add);
+            .fold(0_usize, usize::saturating_add)
+            .min(MOST_RESERVED);
         Columns {
             values: Vec::with_capacity(room),
             ..Columns::default()
