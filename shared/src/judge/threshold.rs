@@ -638,12 +638,16 @@ fn copy_contiguous(
     // Wrapping: when every point is early this is one period past the last
     // one, which is never compared.
     let mut due = first.wrapping_add((before as i64).wrapping_mul(period));
-    let mut on_time = true;
+    // Every bit by which a timestamp differs from its due time: zero when all
+    // are on time. (An or of differences needs no 64-bit comparison per
+    // point, which SSE2 does not have; nor does `is_finite`'s bit test, so
+    // finiteness is a floating-point comparison of the magnitude.)
+    let mut late_bits = 0_i64;
     let mut present = 0;
     values.extend(window.iter().map(|&(timestamp, value)| {
-        on_time &= timestamp == due;
+        late_bits |= timestamp ^ due;
         due = due.wrapping_add(period);
-        let finite = value.is_finite();
+        let finite = value.abs() < f64::INFINITY;
         present += usize::from(finite);
         if finite {
             value
@@ -651,7 +655,7 @@ fn copy_contiguous(
             f64::NAN
         }
     }));
-    if !on_time || !on_schedule(late, due, period) {
+    if late_bits != 0 || !on_schedule(late, due, period) {
         return None;
     }
     values.resize(at + periods, f64::NAN);
