@@ -139,14 +139,15 @@ pub(crate) struct Columns<'e> {
     index: BTreeMap<(*const RawSeries, SeriesKind, i64, i64, usize), usize>,
     aligned: Vec<Column>,
     /// Each series' query as a person reads it, by series: written once,
-    /// copied into every gate's record that names it.
+    /// shared by every gate's record that names it.
     names: BTreeMap<*const RawSeries, Arc<str>>,
     evidence: std::marker::PhantomData<&'e MetricData>,
 }
 
 impl<'e> Columns<'e> {
     /// Room for the columns of `gates`' threshold checks, judged at `now`:
-    /// at most one per query and gate (fewer when gates share a series), and
+    /// an upper bound, one per query and gate (fewer are made when gates
+    /// share a series, or a live baseline's queries are the gate's own), and
     /// never more than [`MOST_RESERVED`] values up front (past that the
     /// buffer grows as columns come).
     pub(crate) fn for_gates<'g>(
