@@ -13,8 +13,9 @@
 //!   this is the upper bound of the per-period work, and every gate passes, so
 //!   every step of a threshold gate runs.
 //! - `judge/default-before-allow-traffic`: what a hook does on most days, the
-//!   embedded default policy's BeforeAllowTraffic section (three gates over five
-//!   ALB series of five one-minute periods).
+//!   embedded default policy's BeforeAllowTraffic section (four gates, the
+//!   last a dry-run comparison with the baseline target group, over seven ALB
+//!   series of five one-minute periods).
 //!
 //! - `record/500x1440/fit-log-event`: what the hook does with the budget
 //!   case's verdict afterwards, off the status report's path: the decision
@@ -275,7 +276,7 @@ fn bench_default_policy(c: &mut Criterion) {
     let Some(Ok(data)) = &evidence.metrics else {
         unreachable!("complete_evidence always collects metrics")
     };
-    assert_eq!(data.len(), 5, "distinct series");
+    assert_eq!(data.len(), 7, "distinct series");
     assert!(data.values().all(|s| s.points.len() == 5));
     assert_all_pass(section, &evidence);
     print_record_size("default-before-allow-traffic", section, &evidence);

@@ -21,6 +21,7 @@ use crate::policy::{GateCheck, HookPolicy, InconclusiveAction, Severity};
 use crate::window::TimeRange;
 use serde::Serialize;
 use std::fmt;
+use std::sync::Arc;
 
 /// A gate's outcome, best first: the derived order is the combination order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -271,6 +272,11 @@ fn known(value: f64) -> Option<f64> {
     (!value.is_nan()).then_some(value)
 }
 
+/// A shared string, written as the string it is.
+fn shared_str<S: serde::Serializer>(value: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(value)
+}
+
 fn nan_as_null<S: serde::Serializer>(values: &[f64], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_seq(values.iter().map(|&v| known(v)))
 }
@@ -288,8 +294,11 @@ fn optional_nan_as_null<S: serde::Serializer>(
 /// How complete one fetched series was over a gate's window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SeriesCompleteness {
-    /// The query, human-readable.
-    pub query: String,
+    /// The query, human-readable. Shared: a judgement names each series once
+    /// and every gate's record that reads it holds the same name (hundreds
+    /// of copies otherwise, an allocation each).
+    #[serde(serialize_with = "shared_str")]
+    pub query: Arc<str>,
     /// Periods in the window.
     pub expected: usize,
     /// Periods that had a datapoint.
@@ -301,8 +310,9 @@ pub struct SeriesCompleteness {
 /// The sample a gate needed and saw.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SampleFigures {
-    /// The sample metric.
-    pub query: String,
+    /// The sample metric, human-readable (shared, as in [`SeriesCompleteness`]).
+    #[serde(serialize_with = "shared_str")]
+    pub query: Arc<str>,
     /// Its sum over the window.
     pub observed: f64,
     /// The policy's minimum.
@@ -430,7 +440,12 @@ pub struct Verdict {
 /// Judges a hook. Pure.
 pub fn judge(section: &HookPolicy, evidence: &Evidence) -> Verdict {
     // Series aligned for one gate serve every other gate over the same window.
-    let mut columns = threshold::Columns::default();
+    let thresholds = section.gates.iter().filter_map(|gate| match &gate.check {
+        GateCheck::Threshold(check) => Some(&**check),
+        _ => None,
+    });
+    let mut columns =
+        threshold::Columns::for_gates(thresholds, evidence.now, section.ingestion_lag_secs);
     let mut gates: Vec<GateResult> = section
         .gates
         .iter()

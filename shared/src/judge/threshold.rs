@@ -29,7 +29,8 @@ use crate::policy::{
 };
 use crate::window::{gate_window, TimeRange};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Judges one threshold gate against the hook's evidence.
 pub fn judge(
@@ -58,7 +59,9 @@ pub(crate) fn judge_with<'e>(
 ) -> GateResult {
     let range = gate_window(check, evidence.now, ingestion_lag_secs);
     let mut result = GateResult::new(&gate.name, gate.severity, GateOutcome::Error, String::new());
-    result.threshold = Some(describe_threshold(check));
+    // Written once, read in the threshold and in the reason.
+    let absolute = check.threshold.format_value(check.threshold.value);
+    result.threshold = Some(describe_threshold(check, &absolute));
     result.threshold_value = match check.baseline.as_deref().map(|b| b.rule) {
         Some(BaselineRule::Relative(_)) => None,
         _ => Some(check.threshold.value),
@@ -74,17 +77,25 @@ pub(crate) fn judge_with<'e>(
             "no metric evidence was collected for this gate".to_string(),
         ),
         Some(Err(error)) => (GateOutcome::Error, format!("evidence unavailable: {error}")),
-        Some(Ok(data)) => evaluate(check, range, data, evidence, columns, &mut result),
+        Some(Ok(data)) => evaluate(
+            check,
+            &absolute,
+            range,
+            data,
+            evidence,
+            columns,
+            &mut result,
+        ),
     };
     result.outcome = outcome;
     result.reason = reason;
     result
 }
 
-/// What the gate's threshold says, as people read it.
-fn describe_threshold(check: &ThresholdCheck) -> String {
+/// What the gate's threshold says, as people read it; `absolute` is the
+/// threshold's value as written back to them.
+fn describe_threshold(check: &ThresholdCheck, absolute: &str) -> String {
     let op = check.comparison;
-    let absolute = check.threshold.format_value(check.threshold.value);
     match check.baseline.as_deref() {
         None => format!("{op} {absolute}"),
         Some(b) => {
@@ -105,22 +116,77 @@ fn describe_threshold(check: &ThresholdCheck) -> String {
     }
 }
 
+/// The most values [`Columns::for_gates`] reserves before the first column:
+/// 32 MiB, about six times the 500 day-long series of the budget case. Room that
+/// is reserved and never written costs address space, not memory.
+const MOST_RESERVED: usize = 1 << 22;
+
 /// Fetched series aligned to gate windows, shared by the gates of one
 /// judgement: `Errors / Requests` with a minimum sample on `Requests` aligns
 /// `Requests` once, and so does every other gate over the same window.
+///
+/// Every column lives in one buffer, one after the other, reserved once for
+/// the whole judgement ([`Columns::for_gates`]): hundreds of day-long columns
+/// are one allocation instead of hundreds.
 #[derive(Default)]
 pub(crate) struct Columns<'e> {
+    /// Every column's values, one after the other.
+    values: Vec<f64>,
     /// Index into `aligned` by series (its address in the evidence, which
     /// outlives `'e`), kind, window start, period and number of periods.
-    index: HashMap<(*const RawSeries, SeriesKind, i64, i64, usize), usize>,
+    /// (Ordered maps: their keys compare in a few integer comparisons, cheaper
+    /// than hashing them.)
+    index: BTreeMap<(*const RawSeries, SeriesKind, i64, i64, usize), usize>,
     aligned: Vec<Column>,
     /// Each series' query as a person reads it, by series: written once,
-    /// copied into every gate's record that names it.
-    names: HashMap<*const RawSeries, String>,
+    /// shared by every gate's record that names it.
+    names: BTreeMap<*const RawSeries, Arc<str>>,
     evidence: std::marker::PhantomData<&'e MetricData>,
 }
 
 impl<'e> Columns<'e> {
+    /// Room for the columns of `gates`' threshold checks, judged at `now`:
+    /// an upper bound, one per query and gate (fewer are made when gates
+    /// share a series, or a live baseline's queries are the gate's own), and
+    /// never more than [`MOST_RESERVED`] values up front (past that the
+    /// buffer grows as columns come).
+    pub(crate) fn for_gates<'g>(
+        gates: impl Iterator<Item = &'g ThresholdCheck>,
+        now: i64,
+        ingestion_lag_secs: i64,
+    ) -> Self {
+        let room = gates
+            .map(|check| {
+                let range = gate_window(check, now, ingestion_lag_secs);
+                let periods = period_count(range, check.period_secs.max(1));
+                let baseline = check.baseline.as_deref().map_or(0, |b| b.queries().count());
+                periods.saturating_mul(check.queries().count() + baseline)
+            })
+            .fold(0_usize, usize::saturating_add)
+            .min(MOST_RESERVED);
+        Columns {
+            values: Vec::with_capacity(room),
+            ..Columns::default()
+        }
+    }
+
+    /// The values of the column in `slot`.
+    fn values(&self, slot: usize) -> &[f64] {
+        let column = &self.aligned[slot];
+        &self.values[column.at..column.at + column.len]
+    }
+
+    /// The sum of the values present in the column in `slot`
+    /// ([`sum_present`]), worked out once: a ratio's denominator is often
+    /// another gate's sample too.
+    fn sum_present(&mut self, slot: usize) -> f64 {
+        let column = &self.aligned[slot];
+        let values = &self.values[column.at..column.at + column.len];
+        *self.aligned[slot]
+            .sum
+            .get_or_insert_with(|| sum_present(values))
+    }
+
     /// The slot of `series` aligned to `periods` periods from `start`.
     fn align(
         &mut self,
@@ -134,49 +200,61 @@ impl<'e> Columns<'e> {
         if let Some(&slot) = self.index.get(&key) {
             return slot;
         }
-        self.aligned
-            .push(align(series, kind, start, period, periods));
+        let at = self.values.len();
+        let present = align_into(&mut self.values, series, kind, start, period, periods);
+        self.aligned.push(Column {
+            at,
+            len: periods,
+            present,
+            sum: None,
+        });
         let slot = self.aligned.len() - 1;
         self.index.insert(key, slot);
         slot
     }
 
     /// `query`, which found `series`, as a person reads it.
-    fn name(&mut self, series: &'e RawSeries, query: &MetricQuery) -> String {
+    fn name(&mut self, series: &'e RawSeries, query: &MetricQuery) -> Arc<str> {
         self.names
             .entry(std::ptr::from_ref(series))
-            .or_insert_with(|| query.to_string())
+            .or_insert_with(|| query.to_string().into())
             .clone()
     }
 }
 
-/// The slots of one side's queries (the gate's or its baseline's) in [`Columns`].
-struct Slots<'q> {
-    slots: Vec<(&'q MetricQuery, usize)>,
+/// One side's queries (the gate's or its baseline's), each with the series
+/// it found in the evidence and its slot in [`Columns`]: the evidence is
+/// searched once per query, not again by every later step.
+struct Slots<'q, 'e> {
+    slots: Vec<(&'q MetricQuery, usize, &'e RawSeries)>,
 }
 
-impl<'q> Slots<'q> {
-    /// The slot of `query`, one of this side's: found by address, equality
-    /// being the fallback.
-    fn of(&self, query: &MetricQuery) -> usize {
+impl<'q, 'e> Slots<'q, 'e> {
+    /// The slot and series of `query`, one of this side's: found by address,
+    /// equality being the fallback.
+    fn of(&self, query: &MetricQuery) -> (usize, &'e RawSeries) {
         self.slots
             .iter()
-            .find(|(q, _)| std::ptr::eq(*q, query))
-            .or_else(|| self.slots.iter().find(|(q, _)| *q == query))
-            .map(|&(_, slot)| slot)
+            .find(|(q, _, _)| std::ptr::eq(*q, query))
+            .or_else(|| self.slots.iter().find(|(q, _, _)| *q == query))
+            .map(|&(_, slot, series)| (slot, series))
             .expect("every query of the side was aligned")
     }
 
-    fn column<'c>(&self, columns: &'c Columns<'_>, query: &MetricQuery) -> &'c Column {
-        &columns.aligned[self.of(query)]
+    fn column<'c>(&self, columns: &'c Columns<'_>, query: &MetricQuery) -> &'c [f64] {
+        columns.values(self.of(query).0)
+    }
+
+    fn present(&self, columns: &Columns<'_>, query: &MetricQuery) -> usize {
+        columns.aligned[self.of(query).0].present
     }
 
     /// This side's queries as the statistical tests take them.
     fn as_options(&self, columns: &Columns<'_>) -> BTreeMap<&'q MetricQuery, Aligned> {
         self.slots
             .iter()
-            .map(|&(query, slot)| {
-                let values = options(&columns.aligned[slot].values);
+            .map(|&(query, slot, _)| {
+                let values = options(columns.values(slot));
                 (query, Aligned { values })
             })
             .collect()
@@ -202,7 +280,7 @@ fn align_side<'q, 'e>(
     periods: usize,
     columns: &mut Columns<'e>,
     result: &mut GateResult,
-) -> Result<Slots<'q>, (GateOutcome, String)> {
+) -> Result<Slots<'q, 'e>, (GateOutcome, String)> {
     let (label, the) = match side {
         Side::Canary => ("", ""),
         Side::Baseline => ("baseline ", "the baseline "),
@@ -224,7 +302,7 @@ fn align_side<'q, 'e>(
         let slot = columns.align(series, query.kind, start, period, periods);
         let name = match side {
             Side::Canary => columns.name(series, query),
-            Side::Baseline => format!("baseline: {query}"),
+            Side::Baseline => format!("baseline: {query}").into(),
         };
         result.completeness.push(SeriesCompleteness {
             query: name,
@@ -232,13 +310,14 @@ fn align_side<'q, 'e>(
             present: columns.aligned[slot].present,
             status: series.status.clone(),
         });
-        slots.push((query, slot));
+        slots.push((query, slot, series));
     }
     Ok(Slots { slots })
 }
 
 fn evaluate<'e>(
     check: &ThresholdCheck,
+    absolute: &str,
     range: TimeRange,
     data: &'e MetricData,
     evidence: &'e Evidence,
@@ -260,14 +339,11 @@ fn evaluate<'e>(
         Ok(slots) => slots,
         Err(verdict) => return verdict,
     };
-    let values = signal_values(&check.signal, |q| &slots.column(columns, q).values).into_owned();
+    let values = signal_values(&check.signal, |q| slots.column(columns, q)).into_owned();
     result.series = Some(GateSeries::unjudged(range.start, period, values));
 
     let primary = check.signal.primary_queries();
-    if primary
-        .iter()
-        .all(|q| slots.column(columns, q).present == 0)
-    {
+    if primary.iter().all(|q| slots.present(columns, q) == 0) {
         result.no_evidence = true;
         let names: Vec<String> = primary
             .iter()
@@ -282,9 +358,11 @@ fn evaluate<'e>(
         );
     }
     if let Some(min) = &check.min_sample {
-        let observed = sum_present(&slots.column(columns, &min.query).values);
+        let (slot, series) = slots.of(&min.query);
+        let observed = columns.sum_present(slot);
         result.sample = Some(SampleFigures {
-            query: min.query.to_string(),
+            // Equal queries read the same, so the series' name is this one's.
+            query: columns.name(series, &min.query),
             observed,
             required: min.at_least,
         });
@@ -352,17 +430,19 @@ fn evaluate<'e>(
         worst,
     } = tally;
     let needed = check.datapoints_to_alarm;
+    if judged < needed {
+        return (
+            GateOutcome::Inconclusive,
+            format!("only {judged} periods with a value, {needed} needed to judge"),
+        );
+    }
     let op = check.comparison.symbol();
-    let threshold = check.threshold.value;
-    let thr = match check.baseline.as_deref().map(|b| b.rule) {
-        Some(BaselineRule::Relative(bound)) => bound.to_string(),
+    let thr: Cow<str> = match check.baseline.as_deref().map(|b| b.rule) {
+        Some(BaselineRule::Relative(bound)) => bound.to_string().into(),
         Some(BaselineRule::PassIfNotWorseThan(bound)) => {
-            format!(
-                "{} and {op} {bound}",
-                check.threshold.format_value(threshold)
-            )
+            format!("{absolute} and {op} {bound}").into()
         }
-        None => check.threshold.format_value(threshold),
+        None => absolute.into(),
     };
     let worst = match worst {
         None => "none".to_string(),
@@ -378,12 +458,6 @@ fn evaluate<'e>(
         ),
     };
 
-    if judged < needed {
-        return (
-            GateOutcome::Inconclusive,
-            format!("only {judged} periods with a value, {needed} needed to judge"),
-        );
-    }
     let (outcome, reason) = if breaching >= needed {
         (
             GateOutcome::Fail,
@@ -406,10 +480,12 @@ fn evaluate<'e>(
             ),
         )
     };
-    let partial: Vec<String> = check
-        .queries()
-        .filter(|q| data[*q].status == SeriesStatus::PartialData)
-        .map(ToString::to_string)
+    // The canary side's slots are `check.queries()`, in order, with their series.
+    let partial: Vec<String> = slots
+        .slots
+        .iter()
+        .filter(|(_, _, series)| series.status == SeriesStatus::PartialData)
+        .map(|(query, _, _)| query.to_string())
         .collect();
     if outcome == GateOutcome::Pass && !partial.is_empty() {
         return (
@@ -435,11 +511,15 @@ fn period_count(range: TimeRange, period: i64) -> usize {
     usize::try_from((range.end - range.start - 1) / period + 1).unwrap_or(0)
 }
 
-/// One query's values on a window's periods: NaN where there is no value.
+/// One query's values on a window's periods, NaN where there is no value:
+/// `len` of [`Columns`]' values from `at`.
 struct Column {
-    values: Vec<f64>,
+    at: usize,
+    len: usize,
     /// Periods that had an actual datapoint (before counters' zero-filling).
     present: usize,
+    /// The sum of the values present, once a minimum sample asked for it.
+    sum: Option<f64>,
 }
 
 /// One query's values on the window's grid, as the statistical tests take them.
@@ -451,91 +531,145 @@ fn options(values: &[f64]) -> Vec<Option<f64>> {
     values.iter().map(|&v| (!v.is_nan()).then_some(v)).collect()
 }
 
-fn align(series: &RawSeries, kind: SeriesKind, start: i64, period: i64, periods: usize) -> Column {
-    let mut values = vec![f64::NAN; periods];
-    let present = match copy_contiguous(&series.points, start, period, &mut values) {
+/// Appends `series` aligned to `periods` periods from `start` to `values`:
+/// NaN where there is no value, except a counter's, which is zero there.
+/// Returns how many periods had a datapoint.
+fn align_into(
+    values: &mut Vec<f64>,
+    series: &RawSeries,
+    kind: SeriesKind,
+    start: i64,
+    period: i64,
+    periods: usize,
+) -> usize {
+    let at = values.len();
+    let present = match copy_contiguous(&series.points, start, period, periods, values) {
         Some(present) => present,
         None => {
-            for &(timestamp, value) in &series.points {
-                let slot = timestamp
-                    .checked_sub(start)
-                    .map(|offset| offset.div_euclid(period))
-                    .and_then(|slot| usize::try_from(slot).ok())
-                    .filter(|&slot| slot < periods);
-                if let (Some(slot), true) = (slot, value.is_finite()) {
-                    values[slot] = value;
-                }
-            }
-            values.iter().filter(|v| !v.is_nan()).count()
+            values.truncate(at);
+            align_anywhere(&series.points, start, period, periods, values)
         }
     };
     if kind == SeriesKind::Counter && present < periods {
-        for value in &mut values {
+        for value in &mut values[at..] {
             if value.is_nan() {
                 *value = 0.0;
             }
         }
     }
-    Column { values, present }
+    present
+}
+
+/// Points of any shape (off the grid, out of order, repeated, with gaps)
+/// placed one by one, each by a division: the general path, which the
+/// contiguous one must agree with. Appends the column to `values`; returns
+/// how many of its values are present.
+fn align_anywhere(
+    points: &[(i64, f64)],
+    start: i64,
+    period: i64,
+    periods: usize,
+    values: &mut Vec<f64>,
+) -> usize {
+    let at = values.len();
+    values.resize(at + periods, f64::NAN);
+    let column = &mut values[at..];
+    for &(timestamp, value) in points {
+        let slot = timestamp
+            .checked_sub(start)
+            .map(|offset| offset.div_euclid(period))
+            .and_then(|slot| usize::try_from(slot).ok())
+            .filter(|&slot| slot < periods);
+        if let (Some(slot), true) = (slot, value.is_finite()) {
+            column[slot] = value;
+        }
+    }
+    column.iter().filter(|v| !v.is_nan()).count()
 }
 
 /// The usual shape of a CloudWatch answer, aligned without a division per
 /// point and in one pass over the points (they are most of the memory a
 /// judgement reads): one point per period start, oldest first, no gap (the
 /// series may start before the window and end after it, when another gate
-/// asked for a longer range). Returns the number of values copied, or `None`,
-/// `values` left as they were, for any other shape.
+/// asked for a longer range). Appends the column to `values` and returns how
+/// many of its values are present, or returns `None` for any other shape,
+/// having appended part of a column or none (the caller cuts it off).
+///
+/// The column is written once: the periods before and after the points are
+/// filled with NaN, those the points cover are written from them, nothing is
+/// filled first to be overwritten. Each point's due time is counted up by
+/// `period` rather than multiplied out (a 64-bit multiply per point is a
+/// sequence of instructions without AVX-512).
 fn copy_contiguous(
     points: &[(i64, f64)],
     start: i64,
     period: i64,
-    values: &mut [f64],
+    periods: usize,
+    values: &mut Vec<f64>,
 ) -> Option<usize> {
+    let at = values.len();
     let Some(&(first, _)) = points.first() else {
+        values.resize(at + periods, f64::NAN);
         return Some(0);
     };
     let offset = first
         .checked_sub(start)
         .filter(|offset| offset.rem_euclid(period) == 0)?;
-    // Point k is due at `first + k * period`; the last one must not overflow.
+    // Point k is due at `first + k * period`; the last one must not overflow,
+    // so no due time of a point does.
     i64::try_from(points.len())
         .ok()?
         .checked_sub(1)?
         .checked_mul(period)?
         .checked_add(first)?;
-    let due = |k: usize, timestamp: i64| timestamp == first + k as i64 * period;
     // Point k falls in slot `first_slot + k`: split the points into those
     // before the window, in it, and after it.
     let first_slot = offset / period;
     let before = usize::try_from(first_slot.saturating_neg())
         .unwrap_or(0)
         .min(points.len());
-    let into = usize::try_from(first_slot).unwrap_or(0).min(values.len());
-    let inside = (values.len() - into).min(points.len() - before);
+    let into = usize::try_from(first_slot).unwrap_or(0).min(periods);
+    let inside = (periods - into).min(points.len() - before);
     let (early, rest) = points.split_at(before);
     let (window, late) = rest.split_at(inside);
-    if !early.iter().enumerate().all(|(k, p)| due(k, p.0)) {
+    if !on_schedule(early, first, period) {
         return None;
     }
-    let slots = &mut values[into..into + inside];
-    let mut on_time = true;
+    values.resize(at + into, f64::NAN);
+    // Wrapping: when every point is early this is one period past the last
+    // one, which is never compared.
+    let mut due = first.wrapping_add((before as i64).wrapping_mul(period));
+    // Every bit by which a timestamp differs from its due time: zero when all
+    // are on time. (An or of differences needs no 64-bit comparison per
+    // point, which SSE2 does not have; nor does `is_finite`'s bit test, so
+    // finiteness is a floating-point comparison of the magnitude.)
+    let mut late_bits = 0_i64;
     let mut present = 0;
-    for (k, (slot, &(timestamp, value))) in slots.iter_mut().zip(window).enumerate() {
-        on_time &= due(before + k, timestamp);
-        let finite = value.is_finite();
-        *slot = if finite { value } else { f64::NAN };
+    values.extend(window.iter().map(|&(timestamp, value)| {
+        late_bits |= timestamp ^ due;
+        due = due.wrapping_add(period);
+        let finite = value.abs() < f64::INFINITY;
         present += usize::from(finite);
-    }
-    if !on_time
-        || !late
-            .iter()
-            .enumerate()
-            .all(|(k, p)| due(before + inside + k, p.0))
-    {
-        slots.fill(f64::NAN);
+        if finite {
+            value
+        } else {
+            f64::NAN
+        }
+    }));
+    if late_bits != 0 || !on_schedule(late, due, period) {
         return None;
     }
+    values.resize(at + periods, f64::NAN);
     Some(present)
+}
+
+/// Whether `points` are one per period from `due` on, without a gap.
+fn on_schedule(points: &[(i64, f64)], mut due: i64, period: i64) -> bool {
+    points.iter().all(|&(timestamp, _)| {
+        let on_time = timestamp == due;
+        due = due.wrapping_add(period);
+        on_time
+    })
 }
 
 /// The signal per period, NaN where it has no value (a term missing, 0/0,
@@ -558,7 +692,10 @@ fn signal_values<'a>(
                     .zip(below.iter())
                     .map(|(&above, &below)| {
                         let ratio = above / below;
-                        if below != 0.0 && ratio.is_finite() {
+                        // `is_finite` and `&&` written as a comparison and
+                        // `&`, which the compiler vectorises: two divisions
+                        // per instruction instead of one.
+                        if (below != 0.0) & (ratio.abs() < f64::INFINITY) {
                             ratio
                         } else {
                             f64::NAN
@@ -615,7 +752,10 @@ struct Tally {
 /// with a value (the periods without one there are skipped).
 fn first_judged(check: &ThresholdCheck, values: &[f64]) -> usize {
     let wanted = check.evaluation_periods;
-    if check.missing_data == MissingData::Ignore {
+    if wanted >= values.len() {
+        // However many have a value, the newest N reach back to the first.
+        0
+    } else if check.missing_data == MissingData::Ignore {
         let mut remaining = wanted;
         let mut i = values.len();
         while remaining > 0 && i > 0 {
@@ -629,17 +769,26 @@ fn first_judged(check: &ThresholdCheck, values: &[f64]) -> usize {
 }
 
 /// Judges the newest N periods of `series` against the threshold and marks
-/// them in it. The counting runs over whole slices, in passes the compiler
-/// can vectorise; the breaching periods are listed only when there are any.
+/// them in it. The counting runs over the whole slice in one pass the
+/// compiler can vectorise; the breaching periods are listed only when there
+/// are any.
 fn judge_periods(check: &ThresholdCheck, series: &mut GateSeries) -> Tally {
     let from = first_judged(check, &series.values);
     let tail = &series.values[from..];
     let threshold = check.threshold.value;
-    let with_value = tail.iter().filter(|v| !v.is_nan()).count();
-    let missing = tail.len() - with_value;
     // NaN breaches no comparison, so the periods without a value count here
     // only through `missing_data` below.
-    let value_breaches = count_breaches(check.comparison, tail, threshold);
+    let ValueCounts {
+        with_value,
+        breaches: value_breaches,
+        worst: worst_with_value,
+    } = count_values(
+        check.comparison,
+        tail,
+        threshold,
+        check.comparison.higher_is_worse(),
+    );
+    let missing = tail.len() - with_value;
     let missing_breach = check.missing_data == MissingData::Breaching;
     let (judged, breaching, unknown) = match check.missing_data {
         MissingData::Ignore => (with_value, value_breaches, 0),
@@ -647,8 +796,7 @@ fn judge_periods(check: &ThresholdCheck, series: &mut GateSeries) -> Tally {
         MissingData::NotBreaching => (tail.len(), value_breaches, 0),
         MissingData::Inconclusive => (tail.len(), value_breaches, missing),
     };
-    let worst =
-        (with_value > 0).then(|| (worst_value(tail, check.comparison.higher_is_worse()), None));
+    let worst = (with_value > 0).then_some((worst_with_value, None));
     let indexes = |keep: &dyn Fn(f64) -> bool| -> Vec<u32> {
         (from..)
             .zip(tail)
@@ -759,29 +907,63 @@ fn judge_periods_against(
     }
 }
 
-/// How many of `values` breach `threshold`, with the comparison chosen once,
-/// outside the loop.
-fn count_breaches(comparison: Comparison, values: &[f64], threshold: f64) -> usize {
+/// What the counting passes over a gate's judged values find.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct ValueCounts {
+    /// Values that are numbers (not NaN).
+    with_value: usize,
+    /// Values that breach the threshold (NaN breaches none).
+    breaches: usize,
+    /// The largest value (the smallest, when lower is worse), NaN ignored;
+    /// meaningless when `with_value` is 0.
+    worst: f64,
+}
+
+/// Counts the values present and the breaches of `threshold` in one pass,
+/// with the comparison chosen once, outside the loop, and finds the worst
+/// value in another: two integer sums vectorise together, a running extreme
+/// does not vectorise with them (measured: one fused pass was slower than
+/// two).
+fn count_values(
+    comparison: Comparison,
+    values: &[f64],
+    threshold: f64,
+    higher_is_worse: bool,
+) -> ValueCounts {
     let count = |breaches: fn(f64, f64) -> bool| {
         values
             .iter()
-            .map(|&v| usize::from(breaches(v, threshold)))
-            .sum()
+            .fold((0_usize, 0_usize), |(present, breaching), &v| {
+                (
+                    present + usize::from(!v.is_nan()),
+                    breaching + usize::from(breaches(v, threshold)),
+                )
+            })
     };
-    match comparison {
+    let (with_value, breaches) = match comparison {
         Comparison::GreaterThan => count(|v, t| v > t),
         Comparison::GreaterThanOrEqual => count(|v, t| v >= t),
         Comparison::LessThan => count(|v, t| v < t),
         Comparison::LessThanOrEqual => count(|v, t| v <= t),
+    };
+    ValueCounts {
+        with_value,
+        breaches,
+        worst: worst_value(values, higher_is_worse),
     }
 }
 
 /// The largest (or smallest) value, NaN ignored; at least one must be a
-/// number. Four running extremes keep the comparisons independent.
+/// number. Eight running extremes keep the comparisons independent: each
+/// lane's is a chain of dependent instructions, and four chains left the
+/// processor waiting on them. (Which lane holds a value cannot change the
+/// extreme, only, between 0 and -0, which zero is kept; both are written
+/// `0`.)
 fn worst_value(values: &[f64], higher_is_worse: bool) -> f64 {
+    const LANES: usize = 8;
     let sign = if higher_is_worse { 1.0 } else { -1.0 };
-    let mut best = [f64::NEG_INFINITY; 4];
-    let chunks = values.chunks_exact(4);
+    let mut best = [f64::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
     let rest = chunks.remainder();
     for chunk in chunks {
         for (best, &value) in best.iter_mut().zip(chunk) {
@@ -814,7 +996,7 @@ fn baseline_values<'a, 'e>(
     evidence: &'e Evidence,
     columns: &mut Columns<'e>,
     result: &mut GateResult,
-) -> Result<(Vec<f64>, Slots<'a>), (GateOutcome, String)> {
+) -> Result<(Vec<f64>, Slots<'a, 'e>), (GateOutcome, String)> {
     if let Some(why) = baseline.source.unplaced() {
         return Err((GateOutcome::Error, why));
     }
@@ -849,10 +1031,7 @@ fn baseline_values<'a, 'e>(
         result,
     )?;
     let primary = baseline.signal.primary_queries();
-    if primary
-        .iter()
-        .all(|q| slots.column(columns, q).present == 0)
-    {
+    if primary.iter().all(|q| slots.present(columns, q) == 0) {
         result.no_evidence = true;
         return Err((
             GateOutcome::Inconclusive,
@@ -863,7 +1042,7 @@ fn baseline_values<'a, 'e>(
         ));
     }
     if let Some(MinSample { query, at_least }) = &baseline.min_sample {
-        let observed = sum_present(&slots.column(columns, query).values);
+        let observed = columns.sum_present(slots.of(query).0);
         if observed < *at_least {
             return Err((
                 GateOutcome::Inconclusive,
@@ -876,7 +1055,7 @@ fn baseline_values<'a, 'e>(
             ));
         }
     }
-    let values = signal_values(&baseline.signal, |q| &slots.column(columns, q).values).into_owned();
+    let values = signal_values(&baseline.signal, |q| slots.column(columns, q)).into_owned();
     Ok((values, slots))
 }
 
@@ -907,6 +1086,31 @@ mod tests {
             points,
             status: SeriesStatus::Complete,
             messages: Vec::new(),
+        }
+    }
+
+    /// A column as the judge aligns it, with how many of its values are present.
+    struct Aligned {
+        values: Vec<f64>,
+        present: usize,
+    }
+
+    /// `series` aligned on its own, in a buffer holding another column
+    /// before it, which must come out untouched.
+    fn align(
+        series: &RawSeries,
+        kind: SeriesKind,
+        start: i64,
+        period: i64,
+        periods: usize,
+    ) -> Aligned {
+        let earlier = [7.0, f64::NAN, -1.0];
+        let mut values = earlier.to_vec();
+        let present = align_into(&mut values, series, kind, start, period, periods);
+        assert!(same(&values[..3], &earlier), "{values:?}");
+        Aligned {
+            values: values.split_off(3),
+            present,
         }
     }
 
@@ -1022,10 +1226,129 @@ mod tests {
             sum_present(&[1.0, f64::NAN, 2.0, 3.0, 4.0, 5.0, f64::NAN]),
             15.0
         );
-        assert_eq!(worst_value(&[1.0, f64::NAN, 7.0, 3.0, 2.0], true), 7.0);
-        assert_eq!(
-            worst_value(&[4.0, f64::NAN, 7.0, 3.0, 2.0, -1.0], false),
-            -1.0
-        );
+        let worst = |values: &[f64], higher_is_worse| {
+            count_values(Comparison::GreaterThan, values, 0.0, higher_is_worse).worst
+        };
+        assert_eq!(worst(&[1.0, f64::NAN, 7.0, 3.0, 2.0], true), 7.0);
+        assert_eq!(worst(&[4.0, f64::NAN, 7.0, 3.0, 2.0, -1.0], false), -1.0);
+    }
+
+    #[test]
+    fn the_contiguous_copy_agrees_with_the_general_path_wherever_it_applies() {
+        // Every placement of a gapless, in-order series around a short window,
+        // from entirely before it to entirely after it, some values not finite.
+        let period = 60;
+        for periods in 0..6_usize {
+            let start = 6000;
+            for first_slot in -8_i64..10 {
+                for len in 0..12_i64 {
+                    let points: Vec<(i64, f64)> = (0..len)
+                        .map(|k| {
+                            let value = match k % 5 {
+                                3 => f64::NAN,
+                                4 => f64::NEG_INFINITY,
+                                _ => k as f64,
+                            };
+                            (start + (first_slot + k) * period, value)
+                        })
+                        .collect();
+                    // Each appended after another column, which must stay as it was.
+                    let earlier = vec![1.5, f64::NAN];
+                    let mut copied = earlier.clone();
+                    let copied_present =
+                        copy_contiguous(&points, start, period, periods, &mut copied)
+                            .unwrap_or_else(|| panic!("{points:?} is contiguous"));
+                    let mut general = earlier.clone();
+                    let general_present =
+                        align_anywhere(&points, start, period, periods, &mut general);
+                    assert!(
+                        same(&copied, &general),
+                        "{points:?}: {copied:?} != {general:?}"
+                    );
+                    assert_eq!(copied_present, general_present, "{points:?}");
+                    assert_eq!(copied.len(), earlier.len() + periods);
+                    assert!(same(&copied[..2], &earlier));
+                }
+            }
+        }
+        // A point late, early, repeated or off the grid anywhere in the series
+        // (before, inside or after the window) sends it down the general path.
+        let on_grid: Vec<(i64, f64)> = (0..10).map(|k| (5880 + 60 * k, k as f64)).collect();
+        for broken in 0..on_grid.len() {
+            for shift in [-60, -1, 1, 60] {
+                let mut points = on_grid.clone();
+                points[broken].0 += shift;
+                assert!(
+                    copy_contiguous(&points, 6000, 60, 5, &mut Vec::new()).is_none(),
+                    "{points:?} is not contiguous"
+                );
+            }
+        }
+    }
+
+    /// The counts of [`count_values`] made the slow way, one question per pass.
+    fn counted_one_by_one(
+        comparison: Comparison,
+        values: &[f64],
+        threshold: f64,
+        higher_is_worse: bool,
+    ) -> (usize, usize, Option<f64>) {
+        let with_value = values.iter().filter(|v| !v.is_nan()).count();
+        let breaches = values
+            .iter()
+            .filter(|&&v| comparison.breaches(v, threshold))
+            .count();
+        let numbers = values.iter().copied().filter(|v| !v.is_nan());
+        let worst = if higher_is_worse {
+            numbers.reduce(f64::max)
+        } else {
+            numbers.reduce(f64::min)
+        };
+        (with_value, breaches, worst)
+    }
+
+    #[test]
+    fn the_counting_passes_count_like_one_question_per_pass() {
+        let comparisons = [
+            Comparison::GreaterThan,
+            Comparison::GreaterThanOrEqual,
+            Comparison::LessThan,
+            Comparison::LessThanOrEqual,
+        ];
+        // Lengths around the four lanes, values on, above and below the
+        // threshold, NaN and infinities in every lane position.
+        let pattern = [
+            0.5,
+            f64::NAN,
+            1.0,
+            -3.0,
+            f64::INFINITY,
+            2.5,
+            1.0,
+            f64::NAN,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            7.25,
+        ];
+        for len in 0..=pattern.len() {
+            for rotate in 0..pattern.len() {
+                let mut values = pattern.to_vec();
+                values.rotate_left(rotate);
+                values.truncate(len);
+                for comparison in comparisons {
+                    for higher_is_worse in [true, false] {
+                        let fast = count_values(comparison, &values, 1.0, higher_is_worse);
+                        let (with_value, breaches, worst) =
+                            counted_one_by_one(comparison, &values, 1.0, higher_is_worse);
+                        assert_eq!(fast.with_value, with_value, "{values:?}");
+                        assert_eq!(fast.breaches, breaches, "{values:?} {comparison:?}");
+                        if let Some(worst) = worst {
+                            assert_eq!(fast.worst, worst, "{values:?} {higher_is_worse}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -520,3 +520,51 @@ fn comparison_options_on_alarm_and_probe_gates_are_refused_by_name() {
         );
     }
 }
+
+#[test]
+fn a_query_reads_namespace_name_stat_then_its_dimensions_in_brackets() {
+    let mut query = MetricQuery {
+        namespace: "AWS/ApplicationELB".into(),
+        metric_name: "TargetResponseTime".into(),
+        dimensions: vec![],
+        stat: "p95".into(),
+        period_secs: 60,
+        kind: SeriesKind::Gauge,
+    };
+    assert_eq!(
+        query.to_string(),
+        "AWS/ApplicationELB/TargetResponseTime p95"
+    );
+    query.dimensions = vec![("LoadBalancer".into(), "app/web/1".into())];
+    assert_eq!(
+        query.to_string(),
+        "AWS/ApplicationELB/TargetResponseTime p95 [LoadBalancer=app/web/1]"
+    );
+    query
+        .dimensions
+        .push(("TargetGroup".into(), "targetgroup/green/2".into()));
+    assert_eq!(
+        query.to_string(),
+        "AWS/ApplicationELB/TargetResponseTime p95 [LoadBalancer=app/web/1, TargetGroup=targetgroup/green/2]"
+    );
+}
+
+#[test]
+fn thresholds_are_written_without_trailing_zeros() {
+    let percent = |value| Threshold {
+        value,
+        unit: ThresholdUnit::Percent,
+    };
+    let plain = |value| Threshold {
+        value,
+        unit: ThresholdUnit::Plain,
+    };
+    assert_eq!(percent(0.01).format_value(0.01), "1%");
+    assert_eq!(percent(0.0125).format_value(0.0125), "1.25%");
+    assert_eq!(percent(0.0).format_value(-0.0), "0%");
+    assert_eq!(plain(1.0).format_value(1.0), "1");
+    assert_eq!(plain(1.0).format_value(0.3125), "0.3125");
+    assert_eq!(plain(1.0).format_value(0.31254), "0.3125");
+    assert_eq!(plain(1.0).format_value(-0.00001), "0");
+    assert_eq!(plain(1.0).format_value(120.5), "120.5");
+}

@@ -334,7 +334,7 @@ mod tests {
         gate.rule = Some(format!("3 of the last {judged} periods of 60s"));
         gate.breaching = Some(breaching);
         gate.completeness = vec![crate::judge::SeriesCompleteness {
-            query: format!("Bench/Checkout {name} Sum"),
+            query: format!("Bench/Checkout {name} Sum").into(),
             expected: PERIODS,
             present: PERIODS,
             status: crate::evidence::SeriesStatus::Complete,
