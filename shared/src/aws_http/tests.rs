@@ -322,6 +322,33 @@ async fn a_connection_cut_mid_answer_is_a_transient_error() {
     );
 }
 
+/// A loopback listener and the TLS acceptor serving `certificate`; it offers
+/// HTTP/2 before HTTP/1.1 in ALPN, as AWS endpoints may.
+async fn tls_listener(
+    certificate: &rcgen::Certificate,
+    key: &rcgen::KeyPair,
+) -> (TcpListener, u16, tokio_rustls::TlsAcceptor) {
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![certificate.der().clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (
+        listener,
+        port,
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+    )
+}
+
 /// A CA, a certificate for `localhost` it signed, and a TLS server on
 /// loopback answering one request; the client trusts only that CA.
 #[tokio::test]
@@ -337,20 +364,7 @@ async fn an_https_endpoint_is_reached_over_tls_and_http1() {
         .signed_by(&server_key, &ca_issuer)
         .unwrap();
 
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![server_cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
-        )
-        .unwrap();
-    server_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port, acceptor) = tls_listener(&server_cert, &server_key).await;
     let served = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
         let mut tls = acceptor.accept(stream).await.unwrap();
@@ -371,11 +385,13 @@ async fn an_https_endpoint_is_reached_over_tls_and_http1() {
 
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.der().clone()).unwrap();
-    let client_config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     let client = Http1Client::with_tls(Ok(client_config), Matcher::builder().build());
     let response = client
         .connector(TIMEOUTS)
@@ -404,20 +420,7 @@ async fn a_server_the_roots_do_not_vouch_for_is_refused() {
         .unwrap()
         .self_signed(&key)
         .unwrap();
-    let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![certificate.der().clone()],
-        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-    )
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server_config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port, acceptor) = tls_listener(&certificate, &key).await;
     tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
         let _ = acceptor.accept(stream).await;
