@@ -14,32 +14,13 @@
 
 use crate::judge::{GateOutcome, LifecycleStatus, Verdict};
 use crate::policy::InconclusiveAction;
+pub use crate::policy::{AnalysisPolicy, HARD_LIMIT_SECS};
 use serde::{Deserialize, Serialize};
 
 /// The state format this build writes and reads.
 pub const STATE_VERSION: u32 = 1;
-/// CodeDeploy fails a hook that has not answered within an hour; the analysis
-/// concludes this long after it started, whatever happens in between.
-pub const HARD_LIMIT_SECS: i64 = 55 * 60;
 /// The most measurements a state may carry (a payload must stay small).
 const MAX_MEASUREMENTS: usize = 720;
-
-/// A hook's analysis settings, validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AnalysisPolicy {
-    /// How long to watch.
-    pub duration_secs: i64,
-    /// Time between measurements.
-    pub interval_secs: i64,
-    /// Wait before the first measurement.
-    pub initial_delay_secs: i64,
-    /// Failed measurements tolerated; one more fails the hook.
-    pub failure_limit: u32,
-    /// Consecutive measurement errors tolerated (CloudWatch throttling, ...).
-    pub consecutive_error_limit: u32,
-    /// Inconclusive measurements tolerated.
-    pub inconclusive_limit: u32,
-}
 
 /// One measurement's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

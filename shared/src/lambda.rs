@@ -20,7 +20,6 @@ use crate::evidence::switches::{
     NoSwitches, ScopedSsmSwitches, SsmSwitches, SwitchSource, DEFAULT_PREFIX,
 };
 use crate::evidence::EvidenceError;
-use crate::hook::Hook;
 use crate::judge::judge;
 use crate::policy::{Policy, PolicyError};
 use crate::report::after::after_report;
@@ -32,6 +31,7 @@ use crate::run::{
     execute, execute_analysis, fail_without_evidence, remaining, AnalysisRun, Execution, Providers,
     WallClock,
 };
+use crate::vocab::hook::Hook;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;

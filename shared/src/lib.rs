@@ -22,16 +22,17 @@
 pub mod analysis;
 pub mod audit;
 pub mod aws_http;
+pub mod bind;
 pub mod continuation;
 pub mod event;
 pub mod evidence;
-pub mod hook;
 pub mod judge;
 pub mod lambda;
 pub mod policy;
 pub mod rehearsal;
 pub mod report;
 pub mod run;
+pub mod vocab;
 pub mod window;
 
-pub use hook::Hook;
+pub use vocab::Hook;

@@ -17,15 +17,16 @@ use crate::analysis::{classify, next_step, AnalysisPolicy, AnalysisState, Measur
 use crate::evidence::deployment::{DeploymentInfo, DeploymentSource};
 use crate::evidence::discovery::Discovery;
 use crate::evidence::probes::{NoProbes, ProbeSource};
-use crate::evidence::switches::{interpret, stamp, NoSwitches, SwitchSource};
+use crate::evidence::switches::{interpret, NoSwitches, SwitchSource};
 use crate::evidence::{self, AlarmSource, Evidence, EvidenceError, MetricSource};
-use crate::hook::Hook;
 use crate::judge::{GateOutcome, GateResult, LifecycleStatus, Verdict};
 use crate::policy::{HookPolicy, Policy, Severity};
 use crate::report::{
     AnalysisSummary, DecisionRecord, DryRunSummary, PolicyRef, ReportError, ReportSummary,
     StatusReporter, RECORD_KIND,
 };
+use crate::vocab::hook::Hook;
+use crate::vocab::stamp;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
@@ -395,10 +396,10 @@ where
         };
         let (discovered, described) = tokio::join!(discover, describe_first);
         let (bound, discovery, unjudged) = match discovered {
-            Some(Ok(found)) => match policy.bind(execution.hook, &found) {
+            Some(Ok(found)) => match crate::bind::bind_discovery(policy, execution.hook, &found) {
                 Ok(bound) => (Some(bound), Some(Ok(found)), Vec::new()),
                 Err(error) => {
-                    let partly = policy.bind_found(execution.hook, &found);
+                    let partly = crate::bind::bind_found(policy, execution.hook, &found);
                     if !partly.unbound_blocking(execution.hook).is_empty() {
                         let reason = format!("deployment discovery: {error}; the gates that name them cannot be judged");
                         return (discovery_failed(reason), Some(Ok(found)), described);
@@ -430,7 +431,12 @@ where
         let reduced = (!names.is_empty()).then(|| policy.without_gates(execution.hook, &names));
         let policy = reduced.as_ref().unwrap_or(policy);
         let placed = described.as_ref().map(|described| {
-            policy.bind_deployment_start(execution.hook, deployment_start(described), now)
+            crate::bind::bind_deployment_start(
+                policy,
+                execution.hook,
+                deployment_start(described),
+                now,
+            )
         });
         let policy = placed.as_ref().unwrap_or(policy);
         let section = policy.hook(execution.hook).unwrap_or(section);
@@ -485,7 +491,11 @@ where
 
 /// `hook`'s dry-run gates that still name an unbound discovered value, each
 /// with the reason it is not judged (naming the values).
-fn unjudged_dry_runs(policy: &Policy, hook: crate::hook::Hook, why: &str) -> Vec<(String, String)> {
+fn unjudged_dry_runs(
+    policy: &Policy,
+    hook: crate::vocab::hook::Hook,
+    why: &str,
+) -> Vec<(String, String)> {
     policy
         .unbound_gates(hook)
         .into_iter()

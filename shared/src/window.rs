@@ -7,31 +7,7 @@
 //! settled periods only.
 
 use crate::policy::ThresholdCheck;
-use serde::Serialize;
-
-/// A half-open time range `[start, end)` in epoch seconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct TimeRange {
-    /// Inclusive start.
-    pub start: i64,
-    /// Exclusive end.
-    pub end: i64,
-}
-
-impl TimeRange {
-    /// The smallest range covering both.
-    pub fn union(self, other: TimeRange) -> TimeRange {
-        TimeRange {
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
-    }
-
-    /// Whether `t` lies in the range.
-    pub fn contains(self, t: i64) -> bool {
-        t >= self.start && t < self.end
-    }
-}
+pub use crate::vocab::TimeRange;
 
 /// The settled window a threshold gate judges at `now`.
 pub fn gate_window(check: &ThresholdCheck, now: i64, ingestion_lag_secs: i64) -> TimeRange {

@@ -20,55 +20,16 @@
 //! The verification is pure and works on `serde_json::Value`s, so it reads
 //! records exactly as they were logged, including fields a later version adds.
 
-use crate::evidence::switches::StoredHead;
-use crate::evidence::EvidenceError;
-use crate::report::RECORD_KIND;
-use serde::{Deserialize, Serialize};
+pub use crate::evidence::switches::{head_parameter, ChainHead, HeadStore, StoredHead};
+use crate::vocab::sha256_digest;
+use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::future::Future;
 
-/// The SSM parameter holding a deployment's chain head, under `prefix`
-/// (the switch prefix, ending in `/`).
-pub fn head_parameter(prefix: &str, deployment_id: &str) -> String {
-    format!("{prefix}audit/{deployment_id}")
-}
-
-/// Where a chain stands: its newest record's sequence number and digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChainHead {
-    /// The newest record's sequence number (the first record is 1).
-    pub sequence: u64,
-    /// The newest record's digest.
-    pub digest: String,
-}
-
-impl ChainHead {
-    /// Reads a head as stored in its parameter (JSON `{"sequence", "digest"}`).
-    pub fn parse(text: &str) -> Result<ChainHead, String> {
-        let head: ChainHead = serde_json::from_str(text).map_err(|e| {
-            format!("the chain head {text:?} is not JSON {{\"sequence\", \"digest\"}}: {e}")
-        })?;
-        if head.sequence == 0 || !is_digest(&head.digest) {
-            return Err(format!(
-                "the chain head {text:?} needs a sequence from 1 and a sha256:<64 hex> digest"
-            ));
-        }
-        Ok(head)
-    }
-
-    /// The parameter's value.
-    pub fn to_parameter_value(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
-
-fn is_digest(text: &str) -> bool {
-    text.strip_prefix("sha256:")
-        .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-}
+/// The `record` field of every decision record: what a verifier looks for
+/// among log lines, and the format's version.
+pub const RECORD_KIND: &str = "codedeploy-gates.decision.v1";
 
 /// A record's place in its deployment's chain, as the record carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -133,15 +94,6 @@ pub fn next_link(stored: Result<&StoredHead, String>) -> AuditLink {
     }
 }
 
-/// Keeps a deployment's chain head.
-pub trait HeadStore: Sync {
-    /// Overwrites the head with `head`.
-    fn write_head(
-        &self,
-        head: &ChainHead,
-    ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
-}
-
 /// Serialises `value` canonically: object keys sorted at every level, no
 /// whitespace, numbers and strings as serde_json writes them. Deterministic for
 /// a value parsed back from its own output, so a verifier reading the logged
@@ -171,11 +123,6 @@ pub fn record_digest(record: &Value) -> String {
         audit.remove("digest");
     }
     sha256_digest(canonical_json(&content).as_bytes())
-}
-
-/// `sha256:<hex>` of `bytes`: how policies and records name their content.
-pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
 /// A record as the verifier reads it.

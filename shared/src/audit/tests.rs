@@ -2,10 +2,10 @@
 //! the right link.
 
 use super::*;
-use crate::hook::Hook;
 use crate::judge::{GateOutcome, GateResult, GateSeries, LifecycleStatus, Observation};
 use crate::policy::Severity;
 use crate::report::{DecisionRecord, PolicyRef, ReportSummary};
+use crate::vocab::hook::Hook;
 use serde_json::json;
 
 const DEPLOYMENT: &str = "d-ABCDEF123";

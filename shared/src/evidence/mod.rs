@@ -19,8 +19,8 @@ pub mod discovery;
 pub mod probes;
 pub mod switches;
 
-use crate::hook::Hook;
 use crate::policy::{GateCheck, MetricQuery, Policy, ProbeCheck, SeriesKind};
+use crate::vocab::hook::Hook;
 use crate::window::{gate_window, TimeRange};
 use probes::{NoProbes, ProbeRun, ProbeSource};
 use serde::Serialize;
@@ -60,22 +60,7 @@ pub enum EvidenceError {
     },
 }
 
-/// The longest error text kept from an AWS call. An undecodable answer (a
-/// proxy's HTML page, say) is quoted whole in the SDK's error, and would
-/// otherwise be copied into every gate's reason and the decision record.
-const MAX_ERROR_CHARS: usize = 400;
-
-/// `message`, cut to [`MAX_ERROR_CHARS`] with a note of how much was dropped.
-pub(crate) fn bounded(message: String) -> String {
-    match message.char_indices().nth(MAX_ERROR_CHARS) {
-        None => message,
-        Some((cut, _)) => format!(
-            "{}... ({} more bytes)",
-            &message[..cut],
-            message.len() - cut
-        ),
-    }
-}
+pub(crate) use crate::vocab::text::bounded;
 
 /// One datapoint: period start (epoch seconds) and value.
 pub type Datapoint = (i64, f64);

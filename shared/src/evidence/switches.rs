@@ -20,12 +20,13 @@
 //! `PutParameter` after the report ([`ScopedSsmSwitches::write_head`]).
 
 use super::EvidenceError;
-use crate::hook::Hook;
+use crate::vocab::hook::Hook;
+use crate::vocab::stamp;
 use aws_sdk_ssm::error::DisplayErrorContext;
 use aws_sdk_ssm::Client;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::future::Future;
 
 /// The default parameter prefix.
@@ -100,6 +101,50 @@ pub enum StoredHead {
     Value(String),
 }
 
+/// The SSM parameter holding a deployment's chain head, under `prefix`
+/// (the switch prefix, ending in `/`).
+pub fn head_parameter(prefix: &str, deployment_id: &str) -> String {
+    format!("{prefix}audit/{deployment_id}")
+}
+
+/// Where a chain stands: its newest record's sequence number and digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    /// The newest record's sequence number (the first record is 1).
+    pub sequence: u64,
+    /// The newest record's digest.
+    pub digest: String,
+}
+
+impl ChainHead {
+    /// Reads a head as stored in its parameter (JSON `{"sequence", "digest"}`).
+    pub fn parse(text: &str) -> Result<ChainHead, String> {
+        let head: ChainHead = serde_json::from_str(text).map_err(|e| {
+            format!("the chain head {text:?} is not JSON {{\"sequence\", \"digest\"}}: {e}")
+        })?;
+        if head.sequence == 0 || !crate::vocab::digest::is_digest(&head.digest) {
+            return Err(format!(
+                "the chain head {text:?} needs a sequence from 1 and a sha256:<64 hex> digest"
+            ));
+        }
+        Ok(head)
+    }
+
+    /// The parameter's value.
+    pub fn to_parameter_value(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Keeps a deployment's chain head.
+pub trait HeadStore: Sync {
+    /// Overwrites the head with `head`.
+    fn write_head(
+        &self,
+        head: &ChainHead,
+    ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
+}
+
 /// Reads the raw switch parameters.
 pub trait SwitchSource: Sync {
     /// The freeze and override values for `hook` (and the audit chain head,
@@ -156,7 +201,7 @@ impl SsmSwitches {
     ) -> Result<SwitchValues, EvidenceError> {
         let freeze = format!("{}freeze", self.prefix);
         let override_ = format!("{}override/{}", self.prefix, hook.as_str());
-        let head = deployment_id.map(|id| crate::audit::head_parameter(&self.prefix, id));
+        let head = deployment_id.map(|id| head_parameter(&self.prefix, id));
         let mut request = self
             .client
             .get_parameters()
@@ -204,9 +249,9 @@ impl SwitchSource for ScopedSsmSwitches<'_> {
     }
 }
 
-impl crate::audit::HeadStore for ScopedSsmSwitches<'_> {
-    async fn write_head(&self, head: &crate::audit::ChainHead) -> Result<(), EvidenceError> {
-        let name = crate::audit::head_parameter(&self.switches.prefix, self.deployment_id);
+impl HeadStore for ScopedSsmSwitches<'_> {
+    async fn write_head(&self, head: &ChainHead) -> Result<(), EvidenceError> {
+        let name = head_parameter(&self.switches.prefix, self.deployment_id);
         self.switches
             .client
             .put_parameter()
@@ -288,13 +333,6 @@ fn parse_override(value: &str) -> Result<Override, String> {
         by,
         expires,
     })
-}
-
-/// RFC 3339 of an epoch second.
-pub fn stamp(epoch: i64) -> String {
-    DateTime::from_secs(epoch)
-        .fmt(Format::DateTime)
-        .unwrap_or_else(|_| epoch.to_string())
 }
 
 #[cfg(test)]

@@ -2,10 +2,21 @@
 //! metric's own history, and the "not worse than current" excuse.
 
 use super::*;
-use crate::evidence::discovery::Discovery;
+use crate::bind::{bind_discovery, BindError, Discovery};
 use crate::evidence::{MetricData, PreflightEvidence, RawSeries};
 use crate::policy::Policy;
 use crate::Hook;
+
+/// `policy.bind(hook, &found)`: the binding step, read left to right.
+trait Bind {
+    fn bind(&self, hook: Hook, found: &Discovery) -> Result<Policy, BindError>;
+}
+
+impl Bind for Policy {
+    fn bind(&self, hook: Hook, found: &Discovery) -> Result<Policy, BindError> {
+        bind_discovery(self, hook, found)
+    }
+}
 
 const T0: i64 = 1_700_000_000 - 1_700_000_000 % 60;
 const NOW: i64 = T0 + 300 + 120 + 30;

@@ -48,6 +48,7 @@ pub use score::{
     ScoreReport,
 };
 
+pub use crate::vocab::Side;
 use serde::Serialize;
 use std::fmt;
 
@@ -71,25 +72,6 @@ impl fmt::Display for Direction {
             Direction::Increase => "increase",
             Direction::Decrease => "decrease",
             Direction::Either => "either",
-        })
-    }
-}
-
-/// The two sides of a comparison, for naming them in errors and reasons.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    /// The new version.
-    Canary,
-    /// What it replaces (or the same metric's own history).
-    Baseline,
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Side::Canary => "canary",
-            Side::Baseline => "baseline",
         })
     }
 }

@@ -27,7 +27,8 @@ use crate::policy::{
     BaselineCheck, BaselineRule, BaselineSource, BaselineTest, Comparison, Gate, MetricQuery,
     MinSample, MissingData, SeriesKind, Signal, ThresholdCheck,
 };
-use crate::window::{gate_window, TimeRange};
+use crate::vocab::{Side, TimeRange};
+use crate::window::gate_window;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -259,13 +260,6 @@ impl<'q, 'e> Slots<'q, 'e> {
             })
             .collect()
     }
-}
-
-/// Which side of a gate a query belongs to.
-#[derive(Clone, Copy, PartialEq)]
-enum Side {
-    Canary,
-    Baseline,
 }
 
 /// Looks up and aligns each of `queries` in `data`, recording its

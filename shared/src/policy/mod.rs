@@ -8,18 +8,16 @@
 //! A [`Policy`] value can only exist if the whole file was valid: the hooks never
 //! judge with half a policy.
 
-mod bind;
-mod deployment_start;
+pub mod reference;
 mod validate;
 
-use crate::hook::Hook;
-use crate::judge::statistics::NanStrategy;
+use crate::vocab::Hook;
 use metric_gate_syntax as raw;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub use bind::{is_unbound, BindError, SubjectRef};
+pub use reference::{cloudwatch_retention, is_unbound, SubjectRef, SUBJECT_KEYS};
 pub use validate::{PolicyError, Problem, DISCOVERY_OVERRIDES};
 
 /// The policy compiled into every binary, used when `GATE_POLICY_FILE` is unset.
@@ -69,7 +67,7 @@ impl Policy {
         let hooks = validate::validate(text, source, env, apply_overrides)?;
         Ok(Policy {
             source: source.to_string(),
-            digest: crate::audit::sha256_digest(text.as_bytes()),
+            digest: crate::vocab::sha256_digest(text.as_bytes()),
             hooks,
         })
     }
@@ -99,7 +97,7 @@ pub struct HookPolicy {
     /// for a new policy. The record says what would have been reported.
     pub dry_run: bool,
     /// Measure repeatedly over a bake period instead of once.
-    pub analysis: Option<crate::analysis::AnalysisPolicy>,
+    pub analysis: Option<AnalysisPolicy>,
     /// Score the statistically tested gates together, as Kayenta does.
     pub canary_score: Option<CanaryScore>,
     /// The gates, in policy order.
@@ -258,6 +256,18 @@ pub struct CanaryScore {
     pub marginal: f64,
 }
 
+/// How non-finite values (NaN: a period without data; infinities) are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NanStrategy {
+    /// Dropped (default); too few left makes the metric `NoData`.
+    #[default]
+    Remove,
+    /// Read as 0, as Kayenta's `replace` does: right for counters, where
+    /// CloudWatch omits periods that counted nothing.
+    ReplaceWithZero,
+}
+
 /// How a gate's canary and baseline are judged.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -370,7 +380,7 @@ impl fmt::Display for DeploymentStart {
             DeploymentStart::At { ends_at, .. } => write!(
                 f,
                 "the window before the deployment began, ending {}",
-                crate::evidence::switches::stamp(*ends_at)
+                crate::vocab::stamp(*ends_at)
             ),
             _ => f.write_str("the window before the deployment began"),
         }
@@ -794,6 +804,27 @@ impl fmt::Display for AllowedHost {
             (_, None) => f.write_str(&self.host),
         }
     }
+}
+
+/// CodeDeploy fails a hook that has not answered within an hour; the analysis
+/// concludes this long after it started, whatever happens in between.
+pub const HARD_LIMIT_SECS: i64 = 55 * 60;
+
+/// A hook's analysis settings, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnalysisPolicy {
+    /// How long to watch.
+    pub duration_secs: i64,
+    /// Time between measurements.
+    pub interval_secs: i64,
+    /// Wait before the first measurement.
+    pub initial_delay_secs: i64,
+    /// Failed measurements tolerated; one more fails the hook.
+    pub failure_limit: u32,
+    /// Consecutive measurement errors tolerated (CloudWatch throttling, ...).
+    pub consecutive_error_limit: u32,
+    /// Inconclusive measurements tolerated.
+    pub inconclusive_limit: u32,
 }
 
 #[cfg(test)]

@@ -5,13 +5,13 @@
 //! `hooks.BeforeAllowTraffic.gates[1].threshold`. Defaults are applied here and
 //! only here, so the rest of the library never wonders what an absent field meant.
 
-use super::bind::parse_subject;
-use super::deployment_start::cloudwatch_retention;
 use super::raw::{Location, Spanned};
 use super::raw::{
     RawAnalysis, RawBaseline, RawGate, RawMetricDefaults, RawPolicy, RawQuery, RawScalar,
 };
 use super::raw::{RawProbe, RawStatus};
+use super::reference::cloudwatch_retention;
+use super::reference::parse_subject;
 use super::{
     AlarmCheck, BaselineCheck, BaselineRule, BaselineSource, BaselineTest, CanaryScore, Comparison,
     Gate, GateCheck, HookPolicy, InconclusiveAction, MetricQuery, MinSample, MissingData,
@@ -21,10 +21,9 @@ use super::{
     AllowedHost, DeploymentStart, JsonPointerExpectation, ProbeCheck, ProbeExpectations,
     StatusMatch,
 };
-use crate::analysis::AnalysisPolicy;
-use crate::evidence::discovery::Side;
-use crate::hook::Hook;
-use crate::judge::statistics::NanStrategy;
+use super::{AnalysisPolicy, NanStrategy};
+use crate::vocab::hook::Hook;
+use crate::vocab::Side;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -385,7 +384,7 @@ impl Validator<'_> {
             self.problem(at, format!("{path}.interval"), format!("must be between 10s and the duration ({duration_secs}s), found {interval_secs}s"));
         }
         // Leave five minutes of CodeDeploy's hour for the last runs and the report.
-        let budget = crate::analysis::HARD_LIMIT_SECS - 5 * 60;
+        let budget = super::HARD_LIMIT_SECS - 5 * 60;
         if initial_delay_secs + duration_secs > budget {
             self.problem(at, path, format!("initial_delay + duration is {}s; it must end within {budget}s, as CodeDeploy waits at most an hour for a hook", initial_delay_secs + duration_secs));
         }

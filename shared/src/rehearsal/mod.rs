@@ -12,11 +12,11 @@ pub mod source;
 
 pub use scenario::{Expectation, Minute, ProbeAnswer, Scenario, Segment, Version};
 
-use crate::hook::Hook;
 use crate::judge::{judge, LifecycleStatus};
 use crate::policy::Policy;
 use crate::report::DecisionRecord;
 use crate::run::{execute, Execution, Providers};
+use crate::vocab::hook::Hook;
 use source::ScenarioSource;
 use std::time::Duration;
 

@@ -7,8 +7,8 @@
 //! would hold and the answers a probe would get, so the real judgement runs on
 //! it.
 
-use crate::hook::Hook;
 use crate::policy::PolicyError;
+use crate::vocab::hook::Hook;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 

@@ -241,10 +241,10 @@ impl StatusReporter for ScenarioSource<'_> {
 
 #[cfg(test)]
 mod probe_tests {
-    use crate::hook::Hook;
     use crate::judge::{GateOutcome, LifecycleStatus};
     use crate::policy::Policy;
     use crate::rehearsal::{rehearsal_env, rehearse, Scenario, Step, SHIPPED_SCENARIOS};
+    use crate::vocab::hook::Hook;
 
     /// The default AfterAllowTestTraffic section with a probe gate added, and
     /// `on_inconclusive` as given.

@@ -8,8 +8,8 @@
 //! retried by Lambda, whose retry will alert if it gets through.
 
 use super::{DecisionRecord, ReportSummary};
-use crate::evidence::switches::stamp;
 use crate::judge::{GateOutcome, GateResult, LifecycleStatus};
+use crate::vocab::stamp;
 use aws_sdk_sns::error::DisplayErrorContext;
 use std::fmt::Write as _;
 use std::future::Future;
@@ -228,10 +228,10 @@ pub fn alert_for(record: &DecisionRecord) -> Option<Alert> {
 mod tests {
     use super::*;
     use crate::evidence::deployment::DeploymentInfo;
-    use crate::hook::Hook;
     use crate::judge::{GateSeries, Observation};
     use crate::policy::Severity;
     use crate::report::{PolicyRef, RECORD_KIND};
+    use crate::vocab::hook::Hook;
 
     fn failed_record() -> DecisionRecord {
         let mut p95 = GateResult::new(

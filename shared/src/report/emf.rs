@@ -128,10 +128,10 @@ pub fn metric_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hook::Hook;
     use crate::judge::GateResult;
     use crate::policy::Severity;
     use crate::report::{PolicyRef, ReportSummary, RECORD_KIND};
+    use crate::vocab::hook::Hook;
 
     /// Checks one line against the EMF specification: `_aws.Timestamp` in epoch
     /// milliseconds, `_aws.CloudWatchMetrics` directives each with a namespace,

@@ -12,13 +12,13 @@
 
 use super::{ReportError, ReportOutcome};
 use crate::evidence::deployment::DeploymentInfo;
-use crate::hook::Hook;
 use crate::judge::{GateOutcome, GateResult, LifecycleStatus};
 use crate::policy::Severity;
+use crate::vocab::hook::Hook;
 use serde::Serialize;
 
 /// Schema name and version of the record, so log queries can filter on it.
-pub const RECORD_KIND: &str = "codedeploy-gates.decision.v1";
+pub use crate::audit::RECORD_KIND;
 
 /// Which policy decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

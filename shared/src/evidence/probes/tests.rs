@@ -468,8 +468,8 @@ impl ProbeSource for Rendezvous {
 
 #[tokio::test]
 async fn probes_are_planned_per_gate_and_collected_alongside_the_metrics() {
-    use crate::hook::Hook;
     use crate::policy::Policy;
+    use crate::vocab::hook::Hook;
     let yaml = "version: 1
 probe_hosts: [127.0.0.1]
 hooks:

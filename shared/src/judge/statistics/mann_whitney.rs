@@ -25,6 +25,7 @@
 //! correction. Ranks come from sorting each side once and merging, O(n log n).
 
 use super::{check_alpha, format_p, Direction, Side, StatisticsError};
+pub use crate::policy::NanStrategy;
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
 use std::fmt;
@@ -289,18 +290,6 @@ pub(super) fn u_frequencies(m: usize, n: usize, upto: usize) -> Vec<i128> {
         degree = i * n;
     }
     counts
-}
-
-/// How non-finite values (NaN: a period without data; infinities) are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum NanStrategy {
-    /// Dropped (default); too few left makes the metric `NoData`.
-    #[default]
-    Remove,
-    /// Read as 0, as Kayenta's `replace` does: right for counters, where
-    /// CloudWatch omits periods that counted nothing.
-    ReplaceWithZero,
 }
 
 /// How far the canary's median may move, as a ratio to the baseline's,

@@ -9,76 +9,51 @@
 //! placed becomes the gate's reason, and the gate fails closed on it; the
 //! other gates are judged as usual.
 
-use super::{BaselineSource, DeploymentStart, GateCheck, Policy};
-use crate::hook::Hook;
+use crate::policy::reference::cloudwatch_retention;
+use crate::policy::{BaselineSource, DeploymentStart, GateCheck, Policy};
+use crate::vocab::{stamp, Hook};
 use crate::window::gate_window;
 
-/// How long CloudWatch keeps data of a period, and that rule in words: finer
-/// data ages out sooner.
-pub(crate) fn cloudwatch_retention(period_secs: i64) -> (i64, &'static str) {
-    match period_secs {
-        p if p < 60 => (3 * 3600, "3 hours for periods under 60s"),
-        p if p < 300 => (15 * 86_400, "15 days for 60-second periods"),
-        p if p < 3600 => (63 * 86_400, "63 days for 5-minute periods"),
-        _ => (455 * 86_400, "455 days for hourly periods"),
-    }
-}
-
-impl Policy {
-    /// Whether `hook`'s own gates compare with the window before the
-    /// deployment began, so the hook must know when it began before it asks
-    /// for metrics.
-    pub fn needs_deployment_start(&self, hook: Hook) -> bool {
-        self.hook(hook).is_some_and(|section| {
-            section.gates.iter().any(|gate| {
-                matches!(&gate.check, GateCheck::Threshold(check)
-                    if matches!(check.baseline.as_deref(), Some(b) if matches!(b.source, BaselineSource::BeforeDeployment(_))))
-            })
-        })
-    }
-
-    /// The policy with `hook`'s `before_deployment` baselines placed at `now`,
-    /// given the deployment's create time (epoch seconds) or why it is not
-    /// known. Other hooks' sections are left as they are.
-    pub fn bind_deployment_start(
-        &self,
-        hook: Hook,
-        created_at: Result<i64, String>,
-        now: i64,
-    ) -> Policy {
-        let mut bound = self.clone();
-        let Some(section) = bound.hooks.get_mut(&hook) else {
-            return bound;
+/// The policy with `hook`'s `before_deployment` baselines placed at `now`,
+/// given the deployment's create time (epoch seconds) or why it is not
+/// known. Other hooks' sections are left as they are.
+pub fn bind_deployment_start(
+    policy: &Policy,
+    hook: Hook,
+    created_at: Result<i64, String>,
+    now: i64,
+) -> Policy {
+    let mut bound = policy.clone();
+    let Some(section) = bound.hooks.get_mut(&hook) else {
+        return bound;
+    };
+    let lag = section.ingestion_lag_secs;
+    for gate in &mut section.gates {
+        let GateCheck::Threshold(check) = &mut gate.check else {
+            continue;
         };
-        let lag = section.ingestion_lag_secs;
-        for gate in &mut section.gates {
-            let GateCheck::Threshold(check) = &mut gate.check else {
-                continue;
-            };
-            let window = gate_window(check, now, lag);
-            let (period, length) = (check.period_secs.max(1), check.window_secs);
-            let Some(baseline) = check.baseline.as_deref_mut() else {
-                continue;
-            };
-            if !matches!(baseline.source, BaselineSource::BeforeDeployment(_)) {
-                continue;
-            }
-            let start = match &created_at {
+        let window = gate_window(check, now, lag);
+        let (period, length) = (check.period_secs.max(1), check.window_secs);
+        let Some(baseline) = check.baseline.as_deref_mut() else {
+            continue;
+        };
+        if !matches!(baseline.source, BaselineSource::BeforeDeployment(_)) {
+            continue;
+        }
+        let start = match &created_at {
                 Err(why) => DeploymentStart::Unknown(format!(
                     "the baseline is the window before the deployment began, and its start is unknown: {why}"
                 )),
                 Ok(created) => place(*created, window.end, period, length, now),
             };
-            baseline.source = BaselineSource::BeforeDeployment(start);
-        }
-        bound
+        baseline.source = BaselineSource::BeforeDeployment(start);
     }
+    bound
 }
 
 /// The baseline window for a deployment created at `created`, against a gate
 /// window ending at `window_end`.
 fn place(created: i64, window_end: i64, period: i64, length: i64, now: i64) -> DeploymentStart {
-    use crate::evidence::switches::stamp;
     // Whole periods only: the period the deployment began in already holds
     // some of its traffic.
     let ends_at = created.div_euclid(period) * period;
@@ -172,7 +147,7 @@ hooks:
         // at now - 2m (ingestion lag), rounded down to the minute.
         let now = T + 45;
         let created = T - 20 * 60 + 15;
-        let bound = policy().bind_deployment_start(Hook::AfterAllowTraffic, Ok(created), now);
+        let bound = bind_deployment_start(&policy(), Hook::AfterAllowTraffic, Ok(created), now);
         let BaselineSource::BeforeDeployment(DeploymentStart::At {
             created_at,
             ends_at,
@@ -192,7 +167,8 @@ hooks:
         assert_eq!(plan.history[0].1.range.start, ends_at - 600);
 
         // Later in a bake the canary's window moves on; the baseline's does not.
-        let later = policy().bind_deployment_start(Hook::AfterAllowTraffic, Ok(created), now + 600);
+        let later =
+            bind_deployment_start(&policy(), Hook::AfterAllowTraffic, Ok(created), now + 600);
         let plan = crate::evidence::plan(&later, Hook::AfterAllowTraffic, now + 600);
         assert_eq!(plan.history[0].1.range.end, ends_at);
         assert_eq!(plan.history[0].0, offset_secs + 600);
@@ -257,7 +233,7 @@ hooks:
         ];
         for (created, want) in cases {
             let bound =
-                policy().bind_deployment_start(Hook::AfterAllowTraffic, created.clone(), now);
+                bind_deployment_start(&policy(), Hook::AfterAllowTraffic, created.clone(), now);
             let section = bound.hook(Hook::AfterAllowTraffic).unwrap();
             let reason = source(&bound).unplaced();
             if want.is_empty() {
