@@ -11,10 +11,13 @@
 
 pub mod alarms;
 mod compare;
+mod decision;
 pub mod preflight;
 pub mod probes;
 pub mod statistics;
 pub mod threshold;
+
+pub use decision::combine;
 
 use crate::evidence::{Evidence, SeriesStatus};
 use crate::policy::{GateCheck, HookPolicy, InconclusiveAction, Severity};
@@ -331,6 +334,13 @@ pub struct GateResult {
     pub dry_run: bool,
     /// The outcome.
     pub outcome: GateOutcome,
+    /// Whether this gate blocks the hook: set once, by the judge's final
+    /// step ([`combine`]), from the outcome, the severity, dry run and the
+    /// hook's `on_inconclusive`. Renderers read it; none recomputes it.
+    /// Not in the record (its format is unchanged): the record's `status` and
+    /// `reason` already say what blocked.
+    #[serde(skip)]
+    pub blocking: bool,
     /// One line for a person.
     pub reason: String,
     /// e.g. `> 1%`.
@@ -386,6 +396,7 @@ impl GateResult {
             severity,
             dry_run: false,
             outcome,
+            blocking: false,
             reason,
             threshold: None,
             threshold_value: None,
@@ -519,70 +530,6 @@ fn score_gate(canary_score: &crate::policy::CanaryScore, gates: &[GateResult]) -
             GateOutcome::Error,
             format!("the canary score could not be computed: {error}"),
         ),
-    }
-}
-
-/// The hook's verdict from its gate results.
-pub fn combine(on_inconclusive: InconclusiveAction, gates: Vec<GateResult>) -> Verdict {
-    let blocking: Vec<&GateResult> = gates.iter().filter(|g| g.blocks(on_inconclusive)).collect();
-    let is_critical = |g: &&GateResult| g.severity == Severity::Critical && !g.dry_run;
-    let critical = gates.iter().filter(is_critical).count();
-    // Shadow-mode gates that would have blocked, named in the reason so a
-    // dry run is visible in the one line people read.
-    let shadow: Vec<String> = gates
-        .iter()
-        .filter(|g| g.dry_run && g.would_block(on_inconclusive))
-        .map(|g| format!("{} [{}]", g.name, g.outcome))
-        .collect();
-    let (status, reason) = if critical == 0 {
-        (
-            LifecycleStatus::Failed,
-            "no critical gate was evaluated; a hook with nothing to check does not pass"
-                .to_string(),
-        )
-    } else if blocking.is_empty() {
-        let inconclusive = gates
-            .iter()
-            .filter(is_critical)
-            .filter(|g| g.outcome == GateOutcome::Inconclusive)
-            .count();
-        let mut reason = match critical {
-            1 => "the critical gate passed".to_string(),
-            n => format!("all {n} critical gates passed"),
-        };
-        if inconclusive > 0 {
-            reason = format!(
-                "{} of {critical} critical gates passed; {inconclusive} inconclusive, allowed by on_inconclusive: pass",
-                critical - inconclusive
-            );
-        }
-        (LifecycleStatus::Succeeded, reason)
-    } else {
-        let details: Vec<String> = blocking
-            .iter()
-            .map(|g| format!("{} [{}]: {}", g.name, g.outcome, g.reason))
-            .collect();
-        (
-            LifecycleStatus::Failed,
-            format!(
-                "{} of {critical} critical gates blocked: {}",
-                blocking.len(),
-                details.join("; ")
-            ),
-        )
-    };
-    let reason = if shadow.is_empty() {
-        reason
-    } else {
-        format!(
-            "{reason}; dry run, would have blocked: {}",
-            shadow.join(", ")
-        )
-    };
-    Verdict {
-        status,
-        reason,
-        gates,
     }
 }
 

@@ -67,17 +67,9 @@ impl AlertSink for SnsAlerts {
     }
 }
 
-/// The gates that made the hook fail: critical, not in dry run, not passed.
+/// The gates that made the hook fail, as the judge marked them.
 fn blocking(record: &DecisionRecord) -> Vec<&GateResult> {
-    record
-        .gates
-        .iter()
-        .filter(|g| {
-            !g.dry_run
-                && g.severity == crate::policy::Severity::Critical
-                && g.outcome != GateOutcome::Pass
-        })
-        .collect()
+    record.gates.iter().filter(|g| g.blocking).collect()
 }
 
 /// A value in the threshold's terms: a percentage threshold shows percentages.
@@ -293,7 +285,11 @@ mod tests {
             reason: "2 of 3 critical gates blocked".into(),
             switches: None,
             switch_error: None,
-            gates: vec![errors, p95, healthy, advisory],
+            gates: crate::judge::combine(
+                crate::policy::InconclusiveAction::Fail,
+                vec![errors, p95, healthy, advisory],
+            )
+            .gates,
             report: ReportSummary::Accepted,
             deployment: Some(DeploymentInfo {
                 application_name: Some("web".into()),
@@ -341,6 +337,43 @@ mod tests {
         ] {
             assert!(m.contains(expected), "missing {expected:?} in:\n{m}");
         }
+    }
+
+    /// The alert names the gates the judge marked blocking, and no other: an
+    /// inconclusive critical gate allowed by `on_inconclusive: pass` did not
+    /// make the hook fail, so it is not named as a cause (it was, before the
+    /// alert read the judge's flag instead of its own rule).
+    #[test]
+    fn the_alert_names_only_the_gates_the_judge_marked_blocking() {
+        let mut record = failed_record();
+        let thin = GateResult::new(
+            "latency-vs-baseline",
+            Severity::Critical,
+            GateOutcome::Inconclusive,
+            "sample too small to judge".into(),
+        );
+        let mut gates: Vec<GateResult> = record.gates.drain(..).collect();
+        gates.push(thin);
+        let verdict = crate::judge::combine(crate::policy::InconclusiveAction::Pass, gates);
+        assert_eq!(verdict.status, LifecycleStatus::Failed);
+        record.gates = verdict.gates;
+        let alert = alert_for(&record).unwrap();
+        assert_eq!(
+            alert.subject,
+            "Rollback: web d-ROLLME AfterAllowTraffic failed on error-rate, latency-p95"
+        );
+        assert!(
+            !alert
+                .message
+                .contains("- latency-vs-baseline [inconclusive]"),
+            "{}",
+            alert.message
+        );
+        assert!(
+            alert.message.contains("latency-vs-baseline inconclusive"),
+            "listed among the other gates: {}",
+            alert.message
+        );
     }
 
     #[test]
