@@ -26,10 +26,11 @@ use crate::report::after::after_report;
 use crate::report::alert::{SnsAlerts, ALERT_TOPIC_VAR};
 use crate::report::codedeploy::CodeDeployReporter;
 use crate::report::emf::metric_lines;
+use crate::report::DecisionRecord;
 use crate::report::{ReportSummary, LOG_EVENT_BOUND};
 use crate::run::{
-    execute, execute_analysis, fail_without_evidence, remaining, AnalysisRun, Execution, Providers,
-    WallClock,
+    execute, execute_analysis, fail_without_evidence, remaining, AnalysisRun, Bake, Execution,
+    Providers, WallClock,
 };
 use crate::vocab::hook::Hook;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
@@ -255,7 +256,7 @@ impl HookFunction {
         })
     }
 
-    /// One invocation: parse, execute, log the record, answer.
+    /// One invocation: parse, decide and report, log the record, answer.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HookError> {
         let lifecycle = parse_event(&event.payload)?;
         let now = SystemTime::now()
@@ -272,98 +273,102 @@ impl HookFunction {
             function_version: self.function_version.clone(),
         };
         let switches = self.switches.for_deployment(&execution.deployment_id);
-        let providers = || Providers {
+        // Boxed: the nested SDK futures are deep enough to overflow the
+        // compiler's layout recursion limit in the binaries otherwise.
+        match Box::pin(self.run(&execution, &switches, &event)).await {
+            AnalysisRun::HandedOff(state) => Ok(handed_off(&execution, &state)),
+            AnalysisRun::Reported(record) => {
+                self.publish(*record, &switches, event.context.deadline)
+                    .await
+            }
+        }
+    }
+
+    /// The providers of one invocation.
+    fn providers<'a>(
+        &'a self,
+        switches: &'a DeploymentSwitches<'a>,
+    ) -> Providers<
+        'a,
+        CloudWatchMetrics,
+        CloudWatchAlarms,
+        CodeDeployDeployments<CodeDeployDiscovery>,
+        CodeDeployReporter,
+        DeploymentSwitches<'a>,
+        HttpProbes,
+    > {
+        Providers {
             metrics: &self.metrics,
             alarms: &self.alarms,
             deployments: &self.deployments,
             reporter: &self.reporter,
-            switches: &switches,
+            switches,
             probes: &self.probes,
+        }
+    }
+
+    /// Decides and reports: at once, or as a bake analysis over several runs
+    /// (this run's part of it, which may end in a hand-off).
+    async fn run(
+        &self,
+        execution: &Execution,
+        switches: &DeploymentSwitches<'_>,
+        event: &LambdaEvent<Value>,
+    ) -> AnalysisRun {
+        let providers = self.providers(switches);
+        let Some(analysis) = self.policy.hook(self.hook).and_then(|s| s.analysis) else {
+            let record = execute(&self.policy, execution, providers, judge).await;
+            return AnalysisRun::Reported(Box::new(record));
         };
-        let section = self.policy.hook(self.hook);
-        // Boxed: the nested SDK futures are deep enough to overflow the
-        // compiler's layout recursion limit in the binaries otherwise.
-        let record = match (section, section.and_then(|s| s.analysis)) {
-            (Some(section), Some(analysis)) => {
-                let state = match event.payload.get(STATE_FIELD) {
-                    None => Ok(AnalysisState::new(
-                        event.context.request_id.clone(),
-                        execution.now,
-                    )),
-                    Some(value) => AnalysisState::from_json(value, execution.now),
-                };
-                match state {
-                    Err(error) => {
-                        let reason =
-                            format!("the continuation is unusable: {error}; failing closed");
-                        Box::pin(fail_without_evidence(
-                            &self.policy,
-                            &execution,
-                            providers(),
-                            reason,
-                        ))
-                        .await
-                    }
-                    Ok(state) => {
-                        let lambda = self
-                            .lambda
-                            .get_or_init(|| aws_sdk_lambda::Client::new(&self.sdk));
-                        let continuation =
-                            SelfInvoke::new(lambda.clone(), &event.context.invoked_function_arn);
-                        let deadline_at = (event.context.deadline / 1000) as i64;
-                        let run = Box::pin(execute_analysis(
-                            &self.policy,
-                            section,
-                            &analysis,
-                            &execution,
-                            providers(),
-                            judge,
-                            &WallClock,
-                            &continuation,
-                            deadline_at,
-                            state,
-                        ))
-                        .await;
-                        match run {
-                            AnalysisRun::Reported(record) => *record,
-                            AnalysisRun::HandedOff(state) => {
-                                tracing::info!(
-                                    deployment = %execution.deployment_id,
-                                    hook = %self.hook,
-                                    chain = %state.chain,
-                                    run = state.runs,
-                                    measurements = state.measurements.len(),
-                                    "analysis handed to the next run"
-                                );
-                                return Ok(json!({
-                                    "status": "InProgress",
-                                    "chain": state.chain,
-                                    "next_run": state.runs,
-                                    "measurements": state.measurements.len(),
-                                }));
-                            }
-                        }
-                    }
+        let state = match event.payload.get(STATE_FIELD) {
+            None => AnalysisState::new(event.context.request_id.clone(), execution.now),
+            Some(value) => match AnalysisState::from_json(value, execution.now) {
+                Ok(state) => state,
+                Err(error) => {
+                    let reason = format!("the continuation is unusable: {error}; failing closed");
+                    let record =
+                        fail_without_evidence(&self.policy, execution, providers, reason).await;
+                    return AnalysisRun::Reported(Box::new(record));
                 }
-            }
-            _ => Box::pin(execute(&self.policy, &execution, providers(), judge)).await,
+            },
         };
-        // The record is the audit trail: one JSON line on stdout, which Lambda
-        // ships to CloudWatch Logs as is, as one event: bounded to fit one
-        // (the series of passing gates go first; the record says what went),
-        // and sealed again if anything went, so the chain head written next is
-        // the digest of the line logged. Then, the status being delivered, the
-        // chain head and the alert, and the metrics of it all (EMF lines).
-        let mut record = record;
+        let lambda = self
+            .lambda
+            .get_or_init(|| aws_sdk_lambda::Client::new(&self.sdk));
+        let continuation = SelfInvoke::new(lambda.clone(), &event.context.invoked_function_arn);
+        let bake = Bake {
+            analysis: &analysis,
+            clock: &WallClock,
+            continuation: &continuation,
+            deadline_at: (event.context.deadline / 1000) as i64,
+            state,
+        };
+        execute_analysis(&self.policy, execution, providers, judge, bake).await
+    }
+
+    /// Logs the record, then (the status being delivered) writes the chain
+    /// head and sends the alert, logs the metrics of it all, and answers.
+    ///
+    /// The record is the audit trail: one JSON line on stdout, which Lambda
+    /// ships to CloudWatch Logs as is, as one event: bounded to fit one (the
+    /// series of passing gates go first; the record says what went), and
+    /// sealed again if anything went, so the chain head written next is the
+    /// digest of the line logged.
+    async fn publish(
+        &self,
+        mut record: DecisionRecord,
+        switches: &DeploymentSwitches<'_>,
+        deadline_ms: u64,
+    ) -> Result<Value, HookError> {
         println!("{}", record.fit_log_event(LOG_EVENT_BOUND));
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis() as u64;
-        let budget = remaining(event.context.deadline, now_ms).saturating_sub(AFTER_REPORT_SPARE);
+        let budget = remaining(deadline_ms, now_ms).saturating_sub(AFTER_REPORT_SPARE);
         let after = Box::pin(after_report(
             &record,
-            &switches,
+            switches,
             self.alerts.as_ref(),
             budget,
         ))
@@ -384,6 +389,24 @@ impl HookFunction {
             })),
         }
     }
+}
+
+/// The invocation's answer when a bake analysis carries on in the next run.
+fn handed_off(execution: &Execution, state: &AnalysisState) -> Value {
+    tracing::info!(
+        deployment = %execution.deployment_id,
+        hook = %execution.hook,
+        chain = %state.chain,
+        run = state.runs,
+        measurements = state.measurements.len(),
+        "analysis handed to the next run"
+    );
+    json!({
+        "status": "InProgress",
+        "chain": state.chain,
+        "next_run": state.runs,
+        "measurements": state.measurements.len(),
+    })
 }
 
 /// Runs a hook binary: the whole of its `main`.

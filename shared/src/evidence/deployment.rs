@@ -120,3 +120,12 @@ impl<V: DiscoverySource> DeploymentSource for CodeDeployDeployments<V> {
         })
     }
 }
+/// What a hook execution learnt about its deployment, besides the metrics:
+/// kept for the decision record.
+#[derive(Debug, Clone, Default)]
+pub struct DeploymentEvidence {
+    /// `GetDeployment`'s answer, when asked.
+    pub deployment: Option<Result<DeploymentInfo, EvidenceError>>,
+    /// What deployment discovery found, when the policy needed it.
+    pub discovery: Option<Result<crate::bind::Discovery, String>>,
+}

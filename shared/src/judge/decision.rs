@@ -1,9 +1,14 @@
-//! The judge's last step: from gate results to the hook's verdict. Which
-//! gates block, and the one line that says so, are decided here and nowhere
-//! else; renderers read [`GateResult::blocking`] and the verdict's reason.
+//! The judge's last steps: from gate results to the hook's verdict, and from
+//! the verdict, dry run and the switches to the hook's decision. Which gates
+//! block, what the hook reports, and the one line that says why are decided
+//! here and nowhere else; renderers read [`GateResult::blocking`] and the
+//! decision.
 
 use super::{GateOutcome, GateResult, LifecycleStatus, Verdict};
-use crate::policy::{InconclusiveAction, Severity};
+use crate::evidence::switches::Switches;
+use crate::policy::{HookPolicy, InconclusiveAction, Severity};
+use crate::vocab::stamp;
+use serde::Serialize;
 
 /// The hook's verdict from its gate results.
 pub fn combine(on_inconclusive: InconclusiveAction, mut gates: Vec<GateResult>) -> Verdict {
@@ -69,5 +74,195 @@ pub fn combine(on_inconclusive: InconclusiveAction, mut gates: Vec<GateResult>) 
         status,
         reason,
         gates,
+    }
+}
+
+/// `verdict` (judged without the `not_judged` gates) with those gates back in
+/// policy order as errors, and the hook's status recombined. They are dry-run
+/// gates, so they never block; the reason lists them as shadow results.
+pub fn with_not_judged(
+    verdict: Verdict,
+    section: &HookPolicy,
+    not_judged: &[(String, String)],
+) -> Verdict {
+    let left_out = |name: &str| not_judged.iter().any(|(n, _)| n == name);
+    let kept: Vec<&str> = section
+        .gates
+        .iter()
+        .map(|g| g.name.as_str())
+        .filter(|name| !left_out(name))
+        .collect();
+    let answered = verdict.gates.len() >= kept.len()
+        && verdict
+            .gates
+            .iter()
+            .zip(&kept)
+            .all(|(g, name)| g.name == *name);
+    if not_judged.is_empty() || !answered {
+        // Nothing left out, or the judge did not answer gate by gate (it panicked).
+        return verdict;
+    }
+    let mut judged = verdict.gates.into_iter();
+    let mut gates: Vec<GateResult> = section
+        .gates
+        .iter()
+        .filter_map(
+            |gate| match not_judged.iter().find(|(name, _)| *name == gate.name) {
+                Some((_, reason)) => {
+                    let mut result = GateResult::new(
+                        &gate.name,
+                        gate.severity,
+                        GateOutcome::Error,
+                        reason.clone(),
+                    );
+                    result.dry_run = gate.dry_run;
+                    Some(result)
+                }
+                None => judged.next(),
+            },
+        )
+        .collect();
+    gates.extend(judged); // the canary score and the preflight's checks
+    combine(section.on_inconclusive, gates)
+}
+
+impl Verdict {
+    /// `Failed` for `reason`, as one critical gate named `gate` in error: the
+    /// answer when nothing could be judged (discovery failed, the judgement
+    /// panicked), so nothing can pass.
+    pub fn failed_closed(gate: &str, reason: String) -> Verdict {
+        Verdict {
+            status: LifecycleStatus::Failed,
+            reason: reason.clone(),
+            gates: vec![GateResult::new(
+                gate,
+                Severity::Critical,
+                GateOutcome::Error,
+                reason,
+            )],
+        }
+    }
+
+    /// `Failed` for `reason`, with no gate at all: the hook has nothing it
+    /// could judge (no policy section, an unusable continuation).
+    pub fn nothing_judged(reason: String) -> Verdict {
+        Verdict {
+            status: LifecycleStatus::Failed,
+            reason,
+            gates: Vec::new(),
+        }
+    }
+}
+
+/// What a hook in dry run would have reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DryRunSummary {
+    /// The verdict's status; `Succeeded` was reported regardless.
+    pub would_have_reported: LifecycleStatus,
+}
+
+/// The switches as the hook read them: interpreted, or why they could not be.
+pub type SwitchReading = Result<Switches, String>;
+
+/// The hook's decision: what to report and why, from the gates' verdict, the
+/// hook's dry run and the switches. Made once, here; the hooks report it and
+/// record it, `gatectl` prints it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// What to report to CodeDeploy.
+    pub status: LifecycleStatus,
+    /// Why, in one line.
+    pub reason: String,
+    /// The gates' verdict, before dry run and the switches.
+    pub verdict: Verdict,
+    /// Set when the hook's section is in dry run.
+    pub dry_run: Option<DryRunSummary>,
+    /// The switches as read, when they were and could be.
+    pub switches: Option<Switches>,
+    /// Why the switches could not be read (the hook then fails closed).
+    pub switch_error: Option<String>,
+}
+
+impl Decision {
+    /// Whether a switch (a freeze or an override) decided, whatever the gates
+    /// said.
+    pub fn by_switch(&self) -> bool {
+        self.switches.as_ref().is_some_and(switched)
+    }
+}
+
+/// Whether a switch is on that decides whatever the gates say (a freeze or
+/// an override): a bake analysis stops measuring at once.
+pub fn switched(switches: &Switches) -> bool {
+    switches.freeze.is_some() || switches.override_.is_some()
+}
+
+/// Decides what the hook reports, in this precedence, highest first:
+/// 1. switches that could not be read: `Failed` (fail closed);
+/// 2. a freeze: `Failed`, whatever the gates or dry run say;
+/// 3. an override: `Succeeded`, whatever the gates say;
+/// 4. the hook in dry run: `Succeeded`, the verdict recorded;
+/// 5. the gates' verdict.
+///
+/// `switches` is `None` when they were not read at all (nothing to apply).
+pub fn decide(verdict: Verdict, dry_run: bool, switches: Option<SwitchReading>) -> Decision {
+    let dry_run = dry_run.then_some(DryRunSummary {
+        would_have_reported: verdict.status,
+    });
+    let gates_say = if dry_run.is_some() {
+        LifecycleStatus::Succeeded
+    } else {
+        verdict.status
+    };
+    let (status, reason, switches, switch_error) = match switches {
+        None => (gates_say, verdict.reason.clone(), None, None),
+        Some(Err(error)) => (
+            LifecycleStatus::Failed,
+            format!(
+                "could not read the deployment switches (freeze, override): {error}; failing closed (the gates said: {}: {})",
+                verdict.status, verdict.reason
+            ),
+            None,
+            Some(error),
+        ),
+        Some(Ok(switches)) => {
+            let (status, reason) = if let Some(freeze) = &switches.freeze {
+                let by = freeze
+                    .by
+                    .as_deref()
+                    .map(|b| format!(" (set by {b})"))
+                    .unwrap_or_default();
+                (
+                    LifecycleStatus::Failed,
+                    format!(
+                        "deployment freeze: {}{by} (the gates said: {}: {})",
+                        freeze.reason, verdict.status, verdict.reason
+                    ),
+                )
+            } else if let Some(o) = &switches.override_ {
+                (
+                    LifecycleStatus::Succeeded,
+                    format!(
+                        "override by {} until {}: {} (the gates said: {}: {})",
+                        o.by,
+                        stamp(o.expires),
+                        o.reason,
+                        verdict.status,
+                        verdict.reason
+                    ),
+                )
+            } else {
+                (gates_say, verdict.reason.clone())
+            };
+            (status, reason, Some(switches), None)
+        }
+    };
+    Decision {
+        status,
+        reason,
+        verdict,
+        dry_run,
+        switches,
+        switch_error,
     }
 }

@@ -17,7 +17,9 @@ pub mod probes;
 pub mod statistics;
 pub mod threshold;
 
-pub use decision::combine;
+pub use decision::{
+    combine, decide, switched, with_not_judged, Decision, DryRunSummary, SwitchReading,
+};
 
 use crate::evidence::{Evidence, SeriesStatus};
 use crate::policy::{GateCheck, HookPolicy, InconclusiveAction, Severity};

@@ -16,7 +16,7 @@ mod record;
 
 pub use record::{
     AnalysisSummary, DecisionRecord, DryRunSummary, Omission, OmissionStep, Omitted, PolicyRef,
-    ReportSummary, LOG_EVENT_BOUND, RECORD_KIND,
+    ReportSummary, Subject, LOG_EVENT_BOUND, RECORD_KIND,
 };
 
 use crate::judge::LifecycleStatus;

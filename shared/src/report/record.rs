@@ -11,9 +11,10 @@
 //! the order of [`Omission`], and the record says what went.
 
 use super::{ReportError, ReportOutcome};
-use crate::evidence::deployment::DeploymentInfo;
-use crate::judge::{GateOutcome, GateResult, LifecycleStatus};
-use crate::policy::Severity;
+use crate::evidence::deployment::{DeploymentEvidence, DeploymentInfo};
+pub use crate::judge::DryRunSummary;
+use crate::judge::{Decision, GateOutcome, GateResult, LifecycleStatus};
+use crate::policy::{Policy, Severity};
 use crate::vocab::hook::Hook;
 use serde::Serialize;
 
@@ -62,13 +63,6 @@ pub struct AnalysisSummary {
     pub runs: u32,
     /// Every measurement, oldest first.
     pub measurements: Vec<crate::analysis::Measurement>,
-}
-
-/// What a hook in dry run would have reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DryRunSummary {
-    /// The verdict's status; `Succeeded` was reported regardless.
-    pub would_have_reported: LifecycleStatus,
 }
 
 /// One hook execution's decision, with the evidence behind it.
@@ -135,7 +129,73 @@ pub struct DecisionRecord {
     pub audit: Option<crate::audit::AuditLink>,
 }
 
+/// Who and when a record is about: the execution, as the hook knows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The deployment gated.
+    pub deployment_id: &'a str,
+    /// The hook execution reported on.
+    pub execution_id: &'a str,
+    /// Which hook.
+    pub hook: Hook,
+    /// The evaluation instant, epoch seconds.
+    pub evaluated_at: i64,
+    /// `AWS_LAMBDA_FUNCTION_VERSION`, when running on Lambda.
+    pub function_version: Option<&'a str>,
+}
+
 impl DecisionRecord {
+    /// The record of `decision`, made under `policy` from what was `found`
+    /// about the deployment, and reported with `report`'s result: the
+    /// decision rendered as it was made, nothing recomputed. Not yet sealed,
+    /// with no elapsed time or analysis.
+    pub fn new(
+        subject: Subject<'_>,
+        policy: &Policy,
+        decision: Decision,
+        found: DeploymentEvidence,
+        report: &Result<ReportOutcome, ReportError>,
+    ) -> DecisionRecord {
+        let (deployment, deployment_error) = match found.deployment {
+            Some(Ok(info)) => (Some(info), None),
+            Some(Err(error)) => (None, Some(error.to_string())),
+            None => (None, None),
+        };
+        let (discovery, discovery_error) = match found.discovery {
+            Some(Ok(found)) => (Some(found), None),
+            Some(Err(error)) => (None, Some(error)),
+            None => (None, None),
+        };
+        DecisionRecord {
+            record: RECORD_KIND,
+            deployment_id: subject.deployment_id.to_string(),
+            lifecycle_event_hook_execution_id: subject.execution_id.to_string(),
+            hook: subject.hook,
+            status: decision.status,
+            dry_run: decision.dry_run,
+            reason: decision.reason,
+            switches: decision.switches,
+            switch_error: decision.switch_error,
+            gates: decision.verdict.gates,
+            report: ReportSummary::from(report),
+            deployment,
+            deployment_error,
+            discovery,
+            discovery_error,
+            policy: PolicyRef {
+                source: policy.source.clone(),
+                digest: policy.digest.clone(),
+            },
+            evaluated_at: subject.evaluated_at,
+            elapsed_ms: 0,
+            function_version: subject.function_version.map(str::to_string),
+            analysis: None,
+            gate_version: env!("CARGO_PKG_VERSION"),
+            omitted: None,
+            audit: None,
+        }
+    }
+
     /// Links the record into its chain with `link` and computes its digest
     /// over everything else it says. Call once the record is complete: any
     /// later change breaks the chain, which is the point.

@@ -2,11 +2,14 @@
 
 use super::*;
 use crate::evidence::deployment::DeploymentInfo;
+use crate::evidence::Evidence;
 use crate::evidence::{
     AlarmStates, MetricData, MetricIdentity, MetricRequest, RawSeries, SeriesStatus,
 };
 use crate::judge::judge;
+use crate::policy::HookPolicy;
 use crate::report::ReportOutcome;
+use crate::report::ReportSummary;
 use std::sync::Mutex;
 
 /// A complete series with a point at every minute of `range`, valued by `at`.
@@ -677,15 +680,16 @@ mod bake {
             let deadline_at = clock.now() + 15 * 60;
             let outcome = execute_analysis(
                 &policy,
-                section,
-                &analysis,
                 &execution(Hook::AfterAllowTraffic, Duration::from_secs(60)),
                 providers,
                 judge,
-                clock,
-                &handoffs,
-                deadline_at,
-                state,
+                Bake {
+                    analysis: &analysis,
+                    clock,
+                    continuation: &handoffs,
+                    deadline_at,
+                    state,
+                },
             )
             .await;
             match outcome {
@@ -852,15 +856,16 @@ mod bake {
             // One long run each, for brevity: the hand-off path is covered above.
             let outcome = execute_analysis(
                 &policy,
-                section,
-                &analysis,
                 &execution(Hook::AfterAllowTraffic, Duration::from_secs(60)),
                 providers,
                 judge,
-                &clock,
-                &Handoffs::default(),
-                T0 + 3600,
-                AnalysisState::new(chain.into(), T0),
+                Bake {
+                    analysis: &analysis,
+                    clock: &clock,
+                    continuation: &Handoffs::default(),
+                    deadline_at: T0 + 3600,
+                    state: AnalysisState::new(chain.into(), T0),
+                },
             )
             .await;
             let AnalysisRun::Reported(record) = outcome else {
@@ -874,3 +879,6 @@ mod bake {
         );
     }
 }
+
+mod before_deployment;
+mod shadow;

@@ -2,11 +2,12 @@
 //! it compares with the version being replaced when discovery finds it, and
 //! never makes a hook depend on discovery or on the baseline's traffic.
 
-use super::tests::every_minute;
+use super::every_minute;
 use super::*;
 use crate::evidence::discovery::Discovery;
 use crate::evidence::{AlarmStates, MetricData, MetricIdentity, MetricRequest};
 use crate::judge::judge;
+use crate::judge::{GateOutcome, GateResult};
 use crate::report::ReportOutcome;
 
 const NOW: i64 = 1_700_000_400;

@@ -2,11 +2,13 @@
 //! asked for first, only when a gate needs it, and its failures fail only the
 //! gates that compare with it; a bake keeps comparing with the same window.
 
-use super::tests::{every_minute, SimClock};
 use super::*;
+use super::{every_minute, SimClock};
 use crate::analysis::AnalysisState;
+use crate::evidence::deployment::DeploymentInfo;
 use crate::evidence::{AlarmStates, MetricData, MetricIdentity, MetricRequest};
 use crate::judge::judge;
+use crate::judge::{GateOutcome, GateResult};
 use crate::report::ReportOutcome;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
@@ -323,15 +325,16 @@ async fn a_bake_compares_every_measurement_with_the_same_window_across_continuat
         let deadline_at = clock.now() + 8 * 60;
         match execute_analysis(
             &policy,
-            section,
-            &analysis,
             &execution(Hook::AfterAllowTraffic, start),
             providers,
             judge,
-            &clock,
-            &handoffs,
-            deadline_at,
-            state,
+            Bake {
+                analysis: &analysis,
+                clock: &clock,
+                continuation: &handoffs,
+                deadline_at,
+                state,
+            },
         )
         .await
         {
