@@ -22,13 +22,20 @@ use anyhow::{anyhow, bail, Context, Result};
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
 use indicatif::ProgressBar;
+use metric_gate::bind::Discovery;
+use metric_gate::evidence::deployment::{DeploymentInfo, DeploymentSource};
+use metric_gate::evidence::probes::NoProbes;
+use metric_gate::evidence::switches::NoSwitches;
 use metric_gate::evidence::{
-    plan, Evidence, MetricData, PreflightEvidence, RawSeries, SeriesStatus,
+    plan, AlarmSource, AlarmStates, EvidenceError, MetricData, MetricIdentity, MetricRequest,
+    MetricSource, RawSeries, SeriesStatus,
 };
 use metric_gate::judge::{
-    judge, GateOutcome, GateResult, GateSeries, LifecycleStatus, Observation,
+    judge, GateOutcome, GateResult, GateSeries, LifecycleStatus, Observation, Verdict,
 };
 use metric_gate::policy::GateCheck;
+use metric_gate::policy::Policy;
+use metric_gate::run::{decide, Question, Sources};
 use metric_gate::Hook;
 use serde::Deserialize;
 use serde_json::json;
@@ -82,6 +89,7 @@ impl Args {
             Hook::parse(&self.hook).ok_or_else(|| anyhow!("unknown hook {:?}", self.hook))?;
         let policy = crate::hook_policy(self.policy.as_deref(), hook)?;
         let section = policy.hook(hook).expect("hook_policy checked the section");
+        refuse_unbound(&policy, hook)?;
         let queries = plan(&policy, hook, 0)
             .metrics
             .map(|m| m.queries)
@@ -155,31 +163,10 @@ impl Args {
         // evaluation.
         let mut replay: BTreeMap<String, (GateResult, Vec<Observation>)> = BTreeMap::new();
         let mut failures = Vec::new();
-        let history_offsets: Vec<i64> = section
-            .gates
-            .iter()
-            .filter_map(|gate| match &gate.check {
-                metric_gate::policy::GateCheck::Threshold(check) => check.baseline.as_deref(),
-                _ => None,
-            })
-            .map(|b| b.offset_secs())
-            .filter(|&offset| offset > 0)
-            .collect();
+        let source = ExportSource::new(data);
+        let runtime = crate::runtime()?;
         for &now in &times {
-            let evidence = Evidence {
-                now,
-                metrics: Some(Ok(data.clone())),
-                alarms: None,
-                preflight: PreflightEvidence::default(),
-                // The export spans the history too: a history baseline reads
-                // the same series further back.
-                history: history_offsets
-                    .iter()
-                    .map(|&offset| (offset, Ok(data.clone())))
-                    .collect(),
-                probes: Default::default(),
-            };
-            let verdict = judge(section, &evidence);
+            let verdict = runtime.block_on(source.decide(&policy, hook, now));
             for gate in &verdict.gates {
                 let mark = match gate.outcome {
                     GateOutcome::Pass => '.',
@@ -262,6 +249,122 @@ impl Args {
             println!("  ... and {} more", failures.len() - 20);
         }
         Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Refuses a hook whose blocking gates name values only a deployment has:
+/// a backtest has no deployment to discover them from, so it would judge
+/// queries that match nothing.
+fn refuse_unbound(policy: &Policy, hook: Hook) -> Result<()> {
+    let unbound = policy.unbound_blocking(hook);
+    if unbound.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = unbound.iter().map(ToString::to_string).collect();
+    bail!(
+        "{hook}'s gates name {}, which only a deployment's discovery finds; a backtest has no deployment: set the override variables ({}) to the dimensions the export was made for",
+        names.join(", "),
+        metric_gate::policy::DISCOVERY_OVERRIDES.join(", ")
+    )
+}
+
+/// The export as an evidence source: each query's datapoints sorted once, and
+/// each request answered with the points in its range (found by binary
+/// search), so a replay reads each point a bounded number of times. Nothing
+/// else is in an export: alarms, the deployment and probes answer with an
+/// error that says so, and the judge fails their gates closed.
+struct ExportSource {
+    data: MetricData,
+}
+
+impl ExportSource {
+    fn new(mut data: MetricData) -> Self {
+        for series in data.values_mut() {
+            series.points.sort_by_key(|(t, _)| *t);
+        }
+        ExportSource { data }
+    }
+
+    /// The hook's decision at `now` on the export, through the hook's own
+    /// pipeline; the gates' verdict (before a hook-level dry run).
+    async fn decide(&self, policy: &Policy, hook: Hook, now: i64) -> Verdict {
+        let sources = Sources {
+            metrics: self,
+            alarms: self,
+            deployments: self,
+            switches: &NoSwitches,
+            probes: &NoProbes,
+        };
+        let question = Question {
+            policy,
+            hook,
+            deployment_id: "backtest",
+            now,
+            budget: std::time::Duration::from_secs(60),
+        };
+        decide(question, &sources, judge).await.decision.verdict
+    }
+}
+
+fn not_in_export(service: &'static str, operation: &'static str, what: &str) -> EvidenceError {
+    EvidenceError::Api {
+        service,
+        operation,
+        message: format!("a backtest replays exported metrics only: {what} is not in the export"),
+    }
+}
+
+impl MetricSource for ExportSource {
+    async fn metric_data(&self, request: &MetricRequest) -> Result<MetricData, EvidenceError> {
+        Ok(request
+            .queries
+            .iter()
+            .filter_map(|query| {
+                let series = self.data.get(query)?;
+                let from = series
+                    .points
+                    .partition_point(|(t, _)| *t < request.range.start);
+                let to = series
+                    .points
+                    .partition_point(|(t, _)| *t < request.range.end);
+                let window = RawSeries {
+                    points: series.points[from..to].to_vec(),
+                    status: series.status.clone(),
+                    messages: series.messages.clone(),
+                };
+                Some((query.clone(), window))
+            })
+            .collect())
+    }
+
+    async fn metric_exists(&self, metric: &MetricIdentity) -> Result<bool, EvidenceError> {
+        Ok(self.data.iter().any(|(query, series)| {
+            &MetricIdentity::from(query) == metric && !series.points.is_empty()
+        }))
+    }
+}
+
+impl AlarmSource for ExportSource {
+    async fn alarm_states(&self, _names: &[String]) -> Result<AlarmStates, EvidenceError> {
+        Err(not_in_export(
+            "CloudWatch",
+            "DescribeAlarms",
+            "an alarm's state",
+        ))
+    }
+}
+
+impl DeploymentSource for ExportSource {
+    async fn deployment(&self, _id: &str) -> Result<DeploymentInfo, EvidenceError> {
+        Err(not_in_export(
+            "CodeDeploy",
+            "GetDeployment",
+            "the deployment",
+        ))
+    }
+
+    async fn discover(&self, _id: &str) -> Result<Discovery, EvidenceError> {
+        Err(not_in_export("CodeDeploy", "discovery", "the deployment"))
     }
 }
 

@@ -2,18 +2,32 @@
 //! now, against live CloudWatch with the operator's credentials, and print the
 //! gate table. It never reports to CodeDeploy: it is how an operator asks "what
 //! would the hook say right now?".
+//!
+//! It runs the hook's own decision pipeline (`metric_gate::run::decide`):
+//! deployment discovery and binding (`${canary.*}`, `${baseline.*}`), the
+//! deployment's start (`baseline: before_deployment`), the plan, the
+//! collection (metrics, alarms, probes), the judge and its decision. So the
+//! gates it prints are the gates the hook would write in its decision record.
+//! Only the switches are left out: an operator asks what the gates say.
 
 use crate::render::{colour_enabled, gate_line};
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 use metric_gate::evidence::alarms::CloudWatchAlarms;
 use metric_gate::evidence::cloudwatch::CloudWatchMetrics;
-use metric_gate::evidence::deployment::{CodeDeployDeployments, DeploymentSource};
-use metric_gate::evidence::{collect, plan};
+use metric_gate::evidence::deployment::{CodeDeployDeployments, DeploymentInfo, DeploymentSource};
+use metric_gate::evidence::discovery::CodeDeployDiscovery;
+use metric_gate::evidence::probes::HttpProbes;
+use metric_gate::evidence::switches::NoSwitches;
+use metric_gate::evidence::EvidenceError;
 use metric_gate::judge::{judge, LifecycleStatus};
+use metric_gate::run::{decide, Question, Sources};
 use metric_gate::Hook;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long the evidence may take: a hook's default timeout less its margin.
+const BUDGET: Duration = Duration::from_secs(55);
 
 /// Arguments of `gatectl evaluate`.
 #[derive(Debug, clap::Args)]
@@ -24,7 +38,8 @@ pub struct Args {
     /// The policy; the embedded default (or GATE_POLICY_FILE) when absent.
     #[arg(long)]
     policy: Option<PathBuf>,
-    /// A deployment to describe alongside the verdict.
+    /// The deployment to judge: discovery finds its canary and baseline, and
+    /// its create time places `baseline: before_deployment`.
     #[arg(long)]
     deployment: Option<String>,
 }
@@ -33,9 +48,11 @@ impl Args {
     pub fn run(self) -> Result<ExitCode> {
         let hook = Hook::parse(&self.hook).ok_or_else(|| anyhow!("unknown hook {:?}: use BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic or AfterAllowTraffic", self.hook))?;
         let policy = crate::hook_policy(self.policy.as_deref(), hook)?;
-        let section = policy.hook(hook).expect("hook_policy checked the section");
+        if self.deployment.is_none() {
+            needs_no_deployment(&policy, hook)?;
+        }
         let runtime = crate::runtime()?;
-        let (evidence, deployment) = runtime.block_on(async {
+        let outcome = runtime.block_on(async {
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .http_client(metric_gate::aws_http::https_client(
                     metric_gate::aws_http::Roots::System,
@@ -43,47 +60,127 @@ impl Args {
                 .load()
                 .await;
             let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
-            let metrics = CloudWatchMetrics::new(cloudwatch.clone());
-            let alarms = CloudWatchAlarms::new(cloudwatch);
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs() as i64;
-            let plan = plan(&policy, hook, now);
-            let deployment = async {
-                match &self.deployment {
-                    Some(id) => Some(
-                        CodeDeployDeployments::new(aws_sdk_codedeploy::Client::new(&sdk))
-                            .deployment(id)
-                            .await,
+            let codedeploy = aws_sdk_codedeploy::Client::new(&sdk);
+            let deployments = match &self.deployment {
+                Some(_) => Deployments::Given(CodeDeployDeployments::with_discovery(
+                    codedeploy.clone(),
+                    CodeDeployDiscovery::new(
+                        codedeploy,
+                        aws_sdk_elasticloadbalancingv2::Client::new(&sdk),
                     ),
-                    None => None,
-                }
+                )),
+                None => Deployments::None,
             };
-            tokio::join!(collect(&plan, now, &metrics, &alarms), deployment)
+            let sources = Sources {
+                metrics: &CloudWatchMetrics::new(cloudwatch.clone()),
+                alarms: &CloudWatchAlarms::new(cloudwatch),
+                deployments: &deployments,
+                switches: &NoSwitches,
+                probes: &HttpProbes::new(),
+            };
+            let question = Question {
+                policy: &policy,
+                hook,
+                deployment_id: self.deployment.as_deref().unwrap_or_default(),
+                now: SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs() as i64,
+                budget: BUDGET,
+            };
+            decide(question, &sources, judge).await
         });
-        let verdict = judge(section, &evidence);
         let colour = colour_enabled();
         println!("{hook} with {} ({})", policy.source, policy.digest);
-        match deployment {
-            Some(Ok(info)) => println!(
-                "deployment {}: {}",
-                self.deployment.unwrap_or_default(),
-                serde_json::to_string(&info)?
-            ),
-            Some(Err(error)) => println!(
-                "deployment {}: {error}",
-                self.deployment.unwrap_or_default()
-            ),
-            None => {}
+        if let Some(id) = &self.deployment {
+            match &outcome.found.deployment {
+                Some(Ok(info)) => println!("deployment {id}: {}", serde_json::to_string(info)?),
+                Some(Err(error)) => println!("deployment {id}: {error}"),
+                None => {}
+            }
+            match &outcome.found.discovery {
+                Some(Ok(found)) => println!(
+                    "discovered: canary {}; baseline {}",
+                    pairs(&found.canary),
+                    pairs(&found.baseline)
+                ),
+                Some(Err(error)) => println!("discovery failed: {error}"),
+                None => {}
+            }
         }
-        for gate in &verdict.gates {
+        let decision = &outcome.decision;
+        for gate in &decision.verdict.gates {
             println!("  {}", gate_line(gate, gate.threshold_value, colour));
         }
-        println!("would report {}: {}", verdict.status, verdict.reason);
-        Ok(match verdict.status {
+        println!("would report {}: {}", decision.status, decision.reason);
+        Ok(match decision.status {
             LifecycleStatus::Succeeded => ExitCode::SUCCESS,
             LifecycleStatus::Failed => ExitCode::FAILURE,
         })
+    }
+}
+
+/// Refuses to judge without a deployment when the hook's gates need one: the
+/// answer would be about no deployment at all.
+fn needs_no_deployment(policy: &metric_gate::policy::Policy, hook: Hook) -> Result<()> {
+    let unbound = policy.unbound_blocking(hook);
+    if !unbound.is_empty() {
+        let names: Vec<String> = unbound.iter().map(ToString::to_string).collect();
+        bail!(
+            "{hook}'s gates name {}, which deployment discovery finds: give --deployment ID, or set the override variables ({})",
+            names.join(", "),
+            metric_gate::policy::DISCOVERY_OVERRIDES.join(", ")
+        );
+    }
+    if policy.needs_deployment_start(hook) {
+        bail!("{hook}'s gates compare with the window before the deployment began: give --deployment ID");
+    }
+    Ok(())
+}
+
+/// `key=value, ...`, or `nothing`.
+fn pairs(values: &metric_gate::bind::SubjectValues) -> String {
+    if values.is_empty() {
+        return "nothing".into();
+    }
+    values
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The deployment's source: CodeDeploy when one was given, none otherwise
+/// (then only gates that need no deployment are judged; see
+/// [`needs_no_deployment`]).
+enum Deployments {
+    Given(CodeDeployDeployments<CodeDeployDiscovery>),
+    None,
+}
+
+impl DeploymentSource for Deployments {
+    async fn deployment(&self, deployment_id: &str) -> Result<DeploymentInfo, EvidenceError> {
+        match self {
+            Deployments::Given(codedeploy) => codedeploy.deployment(deployment_id).await,
+            Deployments::None => Err(no_deployment("GetDeployment")),
+        }
+    }
+
+    async fn discover(
+        &self,
+        deployment_id: &str,
+    ) -> Result<metric_gate::bind::Discovery, EvidenceError> {
+        match self {
+            Deployments::Given(codedeploy) => codedeploy.discover(deployment_id).await,
+            Deployments::None => Err(no_deployment("discovery")),
+        }
+    }
+}
+
+fn no_deployment(operation: &'static str) -> EvidenceError {
+    EvidenceError::Api {
+        service: "CodeDeploy",
+        operation,
+        message: "no deployment was given (--deployment)".into(),
     }
 }
