@@ -266,3 +266,91 @@ pub fn decide(verdict: Verdict, dry_run: bool, switches: Option<SwitchReading>) 
         switch_error,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::switches::{Freeze, Override};
+    use LifecycleStatus::{Failed, Succeeded};
+
+    fn verdict(status: LifecycleStatus) -> Verdict {
+        Verdict {
+            status,
+            reason: format!("the gates say {status}"),
+            gates: Vec::new(),
+        }
+    }
+
+    fn freeze() -> Switches {
+        Switches {
+            freeze: Some(Freeze {
+                reason: "quarter end".into(),
+                by: Some("ops".into()),
+            }),
+            ..Switches::default()
+        }
+    }
+
+    fn override_() -> Switches {
+        Switches {
+            override_: Some(Override {
+                reason: "known slow start".into(),
+                by: "alice".into(),
+                expires: 1_767_312_000,
+            }),
+            ..Switches::default()
+        }
+    }
+
+    /// The precedence, row by row: unreadable switches, freeze, override,
+    /// dry run, the gates. Each row would read differently under any other
+    /// order.
+    #[test]
+    fn the_switches_then_dry_run_then_the_gates_decide() {
+        let both = Switches {
+            override_: override_().override_,
+            ..freeze()
+        };
+        let rows: Vec<(&str, LifecycleStatus, bool, Option<SwitchReading>, LifecycleStatus, &str)> = vec![
+            ("gates pass", Succeeded, false, None, Succeeded, "the gates say Succeeded"),
+            ("gates fail", Failed, false, Some(Ok(Switches::default())), Failed, "the gates say Failed"),
+            ("dry run hides a failure", Failed, true, Some(Ok(Switches::default())), Succeeded, "the gates say Failed"),
+            ("unreadable switches fail closed", Succeeded, true, Some(Err("throttled".into())), Failed, "could not read the deployment switches (freeze, override): throttled; failing closed (the gates said: Succeeded: the gates say Succeeded)"),
+            ("a freeze beats dry run", Succeeded, true, Some(Ok(freeze())), Failed, "deployment freeze: quarter end (set by ops) (the gates said: Succeeded: the gates say Succeeded)"),
+            ("a freeze beats an override", Succeeded, false, Some(Ok(both)), Failed, "deployment freeze: quarter end"),
+            ("an override beats failing gates", Failed, false, Some(Ok(override_())), Succeeded, "override by alice until 2026-01-02T00:00:00Z: known slow start (the gates said: Failed: the gates say Failed)"),
+        ];
+        for (name, gates, dry_run, switches, status, reason) in rows {
+            let decision = decide(verdict(gates), dry_run, switches);
+            assert_eq!(decision.status, status, "{name}");
+            assert!(
+                decision.reason.starts_with(reason),
+                "{name}: {}",
+                decision.reason
+            );
+            assert_eq!(
+                decision.verdict.status, gates,
+                "{name}: the verdict is kept"
+            );
+            assert_eq!(
+                decision.dry_run.map(|d| d.would_have_reported),
+                dry_run.then_some(gates),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_freeze_or_an_override_decides_by_switch() {
+        assert!(switched(&freeze()));
+        assert!(switched(&override_()));
+        let ignored = Switches {
+            ignored_override: Some("expired".into()),
+            ..Switches::default()
+        };
+        assert!(!switched(&ignored));
+        let decision = decide(verdict(Failed), false, Some(Ok(ignored)));
+        assert!(!decision.by_switch());
+        assert_eq!(decision.status, Failed);
+    }
+}
