@@ -311,7 +311,16 @@ mod tests {
             override_: override_().override_,
             ..freeze()
         };
-        let rows: Vec<(&str, LifecycleStatus, bool, Option<SwitchReading>, LifecycleStatus, &str)> = vec![
+        // name, the gates' status, dry run, the switches, reported, reason.
+        type Row<'a> = (
+            &'a str,
+            LifecycleStatus,
+            bool,
+            Option<SwitchReading>,
+            LifecycleStatus,
+            &'a str,
+        );
+        let rows: Vec<Row> = vec![
             ("gates pass", Succeeded, false, None, Succeeded, "the gates say Succeeded"),
             ("gates fail", Failed, false, Some(Ok(Switches::default())), Failed, "the gates say Failed"),
             ("dry run hides a failure", Failed, true, Some(Ok(Switches::default())), Succeeded, "the gates say Failed"),
