@@ -45,7 +45,7 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// The roots AWS service endpoints chain to: Amazon Root CA 1 to 4 (Amazon
 /// Trust Services) and Starfield Services Root G2, which cross-signs them.
-const AWS_SERVICE_ROOTS: &[u8] = include_bytes!("../certs/aws-service-roots.pem");
+const AWS_SERVICE_ROOTS: &[u8] = include_bytes!("../../certs/aws-service-roots.pem");
 
 /// Variables that point a client at other roots or through a proxy (which may
 /// re-sign with its own CA): with any of them set, the system store is used.
