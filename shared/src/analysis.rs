@@ -13,7 +13,6 @@
 //! [`crate::run`].
 
 use crate::judge::{GateOutcome, LifecycleStatus, Verdict};
-use crate::policy::InconclusiveAction;
 pub use crate::policy::{AnalysisPolicy, HARD_LIMIT_SECS};
 use serde::{Deserialize, Serialize};
 
@@ -22,27 +21,14 @@ pub const STATE_VERSION: u32 = 1;
 /// The most measurements a state may carry (a payload must stay small).
 const MAX_MEASUREMENTS: usize = 720;
 
-/// One measurement's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MeasurementOutcome {
-    /// Every blocking gate passed.
-    Pass,
-    /// A blocking gate failed.
-    Fail,
-    /// The evidence could not be collected.
-    Error,
-    /// Too little evidence to say.
-    Inconclusive,
-}
-
 /// One measurement, as carried in the state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Measurement {
     /// When (epoch seconds).
     pub at: i64,
-    /// What it found.
-    pub outcome: MeasurementOutcome,
+    /// What it found: the worst of the blocking gates, a failure counting
+    /// before an error (see [`classify`]).
+    pub outcome: GateOutcome,
     /// The verdict's one-line reason.
     pub reason: String,
 }
@@ -143,37 +129,38 @@ pub enum Next {
     Conclude(LifecycleStatus, String),
 }
 
-/// Classifies a verdict as a measurement outcome.
-pub fn classify(verdict: &Verdict, on_inconclusive: InconclusiveAction) -> MeasurementOutcome {
+/// Classifies a verdict as a measurement outcome, from the gates the judge
+/// marked blocking.
+pub fn classify(verdict: &Verdict) -> GateOutcome {
     let blocking: Vec<GateOutcome> = verdict
         .gates
         .iter()
-        .filter(|g| g.blocks(on_inconclusive))
+        .filter(|g| g.blocking)
         .map(|g| g.outcome)
         .collect();
     if blocking.contains(&GateOutcome::Fail) {
-        MeasurementOutcome::Fail
+        GateOutcome::Fail
     } else if blocking.contains(&GateOutcome::Error) {
-        MeasurementOutcome::Error
+        GateOutcome::Error
     } else if blocking.contains(&GateOutcome::Inconclusive)
         || verdict.status == LifecycleStatus::Failed
     {
-        MeasurementOutcome::Inconclusive
+        GateOutcome::Inconclusive
     } else {
-        MeasurementOutcome::Pass
+        GateOutcome::Pass
     }
 }
 
 /// Decides, purely, what an analysis does next at `now`.
 pub fn next_step(policy: &AnalysisPolicy, state: &AnalysisState, now: i64) -> Next {
     let m = &state.measurements;
-    let count = |o: MeasurementOutcome| m.iter().filter(|x| x.outcome == o).count() as u32;
-    let failures = count(MeasurementOutcome::Fail);
-    let inconclusive = count(MeasurementOutcome::Inconclusive);
+    let count = |o: GateOutcome| m.iter().filter(|x| x.outcome == o).count() as u32;
+    let failures = count(GateOutcome::Fail);
+    let inconclusive = count(GateOutcome::Inconclusive);
     let consecutive_errors = m
         .iter()
         .rev()
-        .take_while(|x| x.outcome == MeasurementOutcome::Error)
+        .take_while(|x| x.outcome == GateOutcome::Error)
         .count() as u32;
     let last_reason = || m.last().map(|x| x.reason.clone()).unwrap_or_default();
     if failures > policy.failure_limit {
@@ -213,7 +200,7 @@ pub fn next_step(policy: &AnalysisPolicy, state: &AnalysisState, now: i64) -> Ne
                 policy.duration_secs,
                 failures,
                 inconclusive,
-                count(MeasurementOutcome::Error)
+                count(GateOutcome::Error)
             ),
         );
     }
@@ -246,7 +233,7 @@ mod tests {
         }
     }
 
-    fn state(outcomes: &[MeasurementOutcome]) -> AnalysisState {
+    fn state(outcomes: &[GateOutcome]) -> AnalysisState {
         let mut state = AnalysisState::new("c1".into(), T0);
         for (i, &outcome) in outcomes.iter().enumerate() {
             state.measurements.push(Measurement {
@@ -258,7 +245,7 @@ mod tests {
         state
     }
 
-    use MeasurementOutcome::*;
+    use GateOutcome::*;
 
     #[test]
     fn measures_every_interval_then_passes_after_the_full_duration() {

@@ -131,15 +131,13 @@ impl Verdict {
     /// answer when nothing could be judged (discovery failed, the judgement
     /// panicked), so nothing can pass.
     pub fn failed_closed(gate: &str, reason: String) -> Verdict {
+        let mut failed =
+            GateResult::new(gate, Severity::Critical, GateOutcome::Error, reason.clone());
+        failed.blocking = true;
         Verdict {
             status: LifecycleStatus::Failed,
-            reason: reason.clone(),
-            gates: vec![GateResult::new(
-                gate,
-                Severity::Critical,
-                GateOutcome::Error,
-                reason,
-            )],
+            reason,
+            gates: vec![failed],
         }
     }
 

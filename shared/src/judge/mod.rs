@@ -24,12 +24,13 @@ pub use decision::{
 use crate::evidence::{Evidence, SeriesStatus};
 use crate::policy::{GateCheck, HookPolicy, InconclusiveAction, Severity};
 use crate::window::TimeRange;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
 
 /// A gate's outcome, best first: the derived order is the combination order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// Also a bake measurement's outcome, carried in the continuation state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateOutcome {
     /// The evidence shows the gate holds.

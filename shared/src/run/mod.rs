@@ -23,7 +23,7 @@ use crate::evidence::probes::{NoProbes, ProbeSource};
 use crate::evidence::switches::{interpret, NoSwitches, SwitchSource};
 use crate::evidence::{AlarmSource, EvidenceError, MetricSource};
 use crate::judge::{LifecycleStatus, Verdict};
-use crate::policy::{InconclusiveAction, Policy};
+use crate::policy::Policy;
 use crate::report::{AnalysisSummary, DecisionRecord, ReportError, StatusReporter};
 use crate::vocab::Hook;
 use std::future::Future;
@@ -202,9 +202,6 @@ where
         deadline_at,
         mut state,
     } = bake;
-    let on_inconclusive = policy
-        .hook(execution.hook)
-        .map_or(InconclusiveAction::Fail, |section| section.on_inconclusive);
     let sources = providers.sources();
     let mut last: Option<Measured> = None;
     let stop_measuring_at =
@@ -240,7 +237,7 @@ where
                     budget: Duration::from_secs(MEASUREMENT_ALLOWANCE_SECS as u64),
                 };
                 let measured = measure(question, &sources, judge).await;
-                let outcome = classify(&measured.verdict, on_inconclusive);
+                let outcome = classify(&measured.verdict);
                 state.measurements.push(Measurement {
                     at: now,
                     outcome,

@@ -596,7 +596,8 @@ mod bake {
     //! Bake analyses on a simulated clock: 30 minutes in milliseconds.
 
     use super::*;
-    use crate::analysis::{AnalysisState, MeasurementOutcome};
+    use crate::analysis::AnalysisState;
+    use crate::judge::GateOutcome as MeasurementOutcome;
     use std::sync::atomic::{AtomicI64, Ordering};
 
     #[derive(Default)]
