@@ -1,10 +1,9 @@
 //! Collection: running the providers a plan needs, all at once, and keeping
 //! every failure in the evidence instead of returning it.
 
-use super::probes::{NoProbes, ProbeSource};
 use super::{
-    AlarmSource, AlarmStates, Evidence, EvidenceError, EvidencePlan, MetricSource,
-    PreflightEvidence, ProbeResults,
+    AlarmSource, AlarmStates, Evidence, EvidenceError, EvidencePlan, MetricSource, NoProbes,
+    PreflightEvidence, ProbeResults, ProbeSource,
 };
 use tokio::time::Instant;
 

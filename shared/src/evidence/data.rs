@@ -1,12 +1,13 @@
-//! What was collected: the values providers hand back and the judge reads.
+//! What was collected: the values the sources hand back and the judge reads.
 //!
 //! Every failure is a value here ([`EvidenceError`] inside a `Result`), so the
 //! judge always gets one record per check and decides what a missing piece of
-//! evidence means.
+//! evidence means. In order: the error; metric series and alarm states; the
+//! evidence of one hook execution; the deployment; the switches and the audit
+//! chain head as read; probe attempts.
 
-use super::probes::ProbeRun;
 use crate::policy::MetricQuery;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Why a provider could not collect evidence.
@@ -131,4 +132,131 @@ pub struct PreflightEvidence {
     pub metrics: BTreeMap<MetricIdentity, (bool, Result<bool, EvidenceError>)>,
     /// Alarms whose existence is checked in [`Evidence::alarms`].
     pub alarms: BTreeSet<String>,
+}
+
+/// What the decision record says about the deployment being gated.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeploymentInfo {
+    /// CodeDeploy application.
+    pub application_name: Option<String>,
+    /// Deployment group.
+    pub deployment_group_name: Option<String>,
+    /// e.g. `CodeDeployDefault.ECSCanary10Percent5Minutes`.
+    pub deployment_config_name: Option<String>,
+    /// `ECS`, `Lambda` or `Server`.
+    pub compute_platform: Option<String>,
+    /// `InProgress`, `Stopped`, ...
+    pub status: Option<String>,
+    /// `user`, `autoscaling`, `codeDeployRollback`, ...
+    pub creator: Option<String>,
+    /// When the deployment was created, epoch seconds: where a
+    /// `before_deployment` baseline's window ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<i64>,
+}
+
+/// The raw values of the parameters read for one hook execution.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwitchValues {
+    /// The freeze parameter's value, `None` when absent.
+    pub freeze: Option<String>,
+    /// This hook's override parameter's value, `None` when absent.
+    pub override_: Option<String>,
+    /// The deployment's audit chain head, as stored.
+    pub audit_head: StoredHead,
+}
+
+impl From<(Option<String>, Option<String>)> for SwitchValues {
+    /// Freeze and override values, with no chain head kept.
+    fn from((freeze, override_): (Option<String>, Option<String>)) -> Self {
+        SwitchValues {
+            freeze,
+            override_,
+            audit_head: StoredHead::NotKept,
+        }
+    }
+}
+
+/// The audit chain head as a switch source found it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum StoredHead {
+    /// This source keeps no chain head (switches off, a rehearsal, a test).
+    #[default]
+    NotKept,
+    /// Kept, but none yet: the deployment's first record.
+    Absent,
+    /// The parameter's value.
+    Value(String),
+}
+
+/// Where a chain stands: its newest record's sequence number and digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    /// The newest record's sequence number (the first record is 1).
+    pub sequence: u64,
+    /// The newest record's digest.
+    pub digest: String,
+}
+
+impl ChainHead {
+    /// Reads a head as stored in its parameter (JSON `{"sequence", "digest"}`).
+    pub fn parse(text: &str) -> Result<ChainHead, String> {
+        let head: ChainHead = serde_json::from_str(text).map_err(|e| {
+            format!("the chain head {text:?} is not JSON {{\"sequence\", \"digest\"}}: {e}")
+        })?;
+        if head.sequence == 0 || !crate::vocab::digest::is_digest(&head.digest) {
+            return Err(format!(
+                "the chain head {text:?} needs a sequence from 1 and a sha256:<64 hex> digest"
+            ));
+        }
+        Ok(head)
+    }
+
+    /// The parameter's value.
+    pub fn to_parameter_value(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// One request of a probe and what came of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProbeAttempt {
+    /// 1-based, in the order attempts were started.
+    pub index: u32,
+    /// The final answer's status, when one arrived (also when the body then failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// From sending the request to the end of the bounded body, or to the failure.
+    pub latency_ms: u64,
+    /// The first [`MAX_BODY_BYTES`](super::probes::MAX_BODY_BYTES) of the
+    /// body. Kept only when an expectation reads it, and never written to
+    /// records (it may hold anything).
+    #[serde(skip)]
+    pub body: Vec<u8>,
+    /// Bytes of body read (at most
+    /// [`MAX_BODY_BYTES`](super::probes::MAX_BODY_BYTES)).
+    pub body_bytes: usize,
+    /// The body was longer than
+    /// [`MAX_BODY_BYTES`](super::probes::MAX_BODY_BYTES): only its start was
+    /// read.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub body_truncated: bool,
+    /// Redirect targets followed, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<String>,
+    /// Why there is no complete answer: the transport error, a timeout, a
+    /// refused redirect. `None` when the answer was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a probe gate's evidence is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+pub enum ProbeRun {
+    /// Every attempt, in index order.
+    Attempts(Vec<ProbeAttempt>),
+    /// The source does not send probes (a rehearsal, an offline evaluation):
+    /// why, for the gate's reason.
+    NotRun(String),
 }

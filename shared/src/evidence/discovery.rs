@@ -50,36 +50,14 @@
 //! the SDK part only fetches.
 
 use super::{bounded, EvidenceError};
+// The trait and values this provider implements, where callers import them.
+pub use super::{DiscoverySource, NoDiscovery};
 pub use crate::bind::{Discovery, EcsTaskSet, LambdaTraffic, SubjectValues};
 pub use crate::policy::SUBJECT_KEYS;
 use aws_sdk_codedeploy::types::{DeploymentTarget, EcsTarget, LambdaFunctionInfo, LambdaTarget};
 #[cfg(test)]
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
-use std::future::Future;
-
-/// Finds what a deployment deploys.
-pub trait DiscoverySource: Sync {
-    /// Discovers the canary and baseline of `deployment_id`.
-    fn discover(
-        &self,
-        deployment_id: &str,
-    ) -> impl Future<Output = Result<Discovery, EvidenceError>> + Send;
-}
-
-/// For hooks whose policy needs no discovery, and for tests.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoDiscovery;
-
-impl DiscoverySource for NoDiscovery {
-    async fn discover(&self, _deployment_id: &str) -> Result<Discovery, EvidenceError> {
-        Err(EvidenceError::Malformed {
-            service: "CodeDeploy",
-            operation: "ListDeploymentTargets",
-            message: "deployment discovery is not configured for this run".into(),
-        })
-    }
-}
 
 /// CodeDeploy's limit on ids per `BatchGetDeploymentTargets` call.
 pub const BATCH_GET_TARGETS_LIMIT: usize = 25;

@@ -1,14 +1,19 @@
 //! Evidence: what the providers collect and the judge decides on.
 //!
 //! Shaped after Argo Rollouts' analysis package, with one change: providers never
-//! judge. Each provider ([`cloudwatch`], [`alarms`], [`deployment`], [`probes`]) sits behind a
-//! trait of one or two calls and returns typed values, the query as resolved and
-//! the API's own status; a failure is returned as data (an `Err` inside the
-//! evidence) so that the judge always gets one record per check and decides what
-//! a missing piece of evidence means. Adding an evidence source is one new file
-//! here, one trait, and one arm in the judge.
+//! judge. Each provider ([`cloudwatch`], [`alarms`], [`deployment`],
+//! [`discovery`], [`switches`], [`probes`]) sits behind a trait of one or two
+//! calls and returns typed values, the query as resolved and the API's own
+//! status; a failure is returned as data (an `Err` inside the evidence) so that
+//! the judge always gets one record per check and decides what a missing piece
+//! of evidence means. Adding an evidence source is one new provider file here,
+//! one trait in `source`, and one arm in the judge.
 //!
-//! - `data`: what was collected ([`Evidence`], [`MetricData`], [`EvidenceError`], ...);
+//! - `source`: every source trait ([`MetricSource`], [`AlarmSource`],
+//!   [`DeploymentSource`], [`DiscoverySource`], [`SwitchSource`], [`HeadStore`],
+//!   [`ProbeSource`]) and the sources that answer without a network;
+//! - `data`: what the sources hand back and what was collected ([`Evidence`],
+//!   [`MetricData`], [`EvidenceError`], ...);
 //! - `plan`: what a hook needs fetched at `now` ([`plan()`], [`EvidencePlan`]),
 //!   purely: one `GetMetricData` request covering every gate (deduplicated
 //!   queries, one time range), the alarm names, and for a preflight the metrics
@@ -26,55 +31,21 @@ pub mod switches;
 mod collect;
 mod data;
 mod plan;
+mod source;
 
 pub use collect::{collect, collect_with_probes};
 pub use data::{
-    AlarmObservation, AlarmStates, Datapoint, Evidence, EvidenceError, MetricData, MetricIdentity,
-    PreflightEvidence, ProbeResults, RawSeries, SeriesStatus,
+    AlarmObservation, AlarmStates, ChainHead, Datapoint, DeploymentInfo, Evidence, EvidenceError,
+    MetricData, MetricIdentity, PreflightEvidence, ProbeAttempt, ProbeResults, ProbeRun, RawSeries,
+    SeriesStatus, StoredHead, SwitchValues,
 };
 pub use plan::{plan, EvidencePlan, MetricRequest, PreflightRequest};
+pub use source::{
+    AlarmSource, DeploymentSource, DiscoverySource, HeadStore, MetricSource, NoDiscovery, NoProbes,
+    NoSwitches, ProbeSource, SwitchSource,
+};
 
 pub(crate) use crate::vocab::text::bounded;
-use std::future::Future;
-
-/// Fetches metric datapoints.
-pub trait MetricSource: Sync {
-    /// Every query of `request` in as few calls as the API allows.
-    fn metric_data(
-        &self,
-        request: &MetricRequest,
-    ) -> impl Future<Output = Result<MetricData, EvidenceError>> + Send;
-
-    /// Whether CloudWatch lists the metric with exactly these dimensions.
-    fn metric_exists(
-        &self,
-        metric: &MetricIdentity,
-    ) -> impl Future<Output = Result<bool, EvidenceError>> + Send;
-}
-
-/// Reads alarm states.
-pub trait AlarmSource: Sync {
-    /// The state of every named alarm that exists.
-    fn alarm_states(
-        &self,
-        names: &[String],
-    ) -> impl Future<Output = Result<AlarmStates, EvidenceError>> + Send;
-
-    /// The state of every alarm whose name starts with `prefix`.
-    fn alarm_states_with_prefix(
-        &self,
-        prefix: &str,
-    ) -> impl Future<Output = Result<AlarmStates, EvidenceError>> + Send {
-        let message = format!("this alarm source cannot list alarms by prefix ({prefix:?})");
-        async move {
-            Err(EvidenceError::Malformed {
-                service: "CloudWatch",
-                operation: "DescribeAlarms",
-                message,
-            })
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
