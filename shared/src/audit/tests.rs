@@ -7,6 +7,7 @@ use crate::policy::Severity;
 use crate::report::{DecisionRecord, PolicyRef, ReportSummary};
 use crate::vocab::hook::Hook;
 use serde_json::json;
+use std::collections::HashMap;
 
 const DEPLOYMENT: &str = "d-ABCDEF123";
 
