@@ -22,9 +22,10 @@
 //! Reading the records is in `read` ([`read_records`]), the walk in `verify`.
 
 pub use crate::evidence::switches::{head_parameter, ChainHead, HeadStore, StoredHead};
-pub use read::{read_records, ReadRecord};
+pub use read::{read_record, read_records, ReadRecord};
 pub use verify::{verify, Break, ChainReport};
 
+use crate::vocab::digest::is_digest;
 use crate::vocab::sha256_digest;
 use serde::Serialize;
 use serde_json::Value;
@@ -36,6 +37,65 @@ mod verify;
 /// The `record` field of every decision record: what a verifier looks for
 /// among log lines, and the format's version.
 pub const RECORD_KIND: &str = "codedeploy-gates.decision.v1";
+
+/// What the audit trail can fail at: a record or a chain head it cannot read.
+/// (A broken chain is not an error: the verifier reports it, see [`Break`].)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    /// A log line, or an exported event's message, that is not JSON.
+    #[error("{origin}: not JSON: {reason}")]
+    NotJson {
+        /// `FILE:LINE` or `FILE: event N`.
+        origin: String,
+        /// The parser's message.
+        reason: String,
+    },
+    /// An exported log event without a `message` string.
+    #[error("{origin}: the event has no message")]
+    NoMessage {
+        /// `FILE: event N`.
+        origin: String,
+    },
+    /// This run keeps no chain head, so its record cannot be chained.
+    #[error("no chain head is kept: the switches are off (GATE_SWITCH_PREFIX=none)")]
+    HeadNotKept,
+    /// The head could not be read (the switch source failed).
+    #[error("the chain head could not be read: {0}")]
+    HeadUnreadable(String),
+    /// The head's stored text is not JSON `{"sequence", "digest"}`.
+    #[error("the chain head {text:?} is not JSON {{\"sequence\", \"digest\"}}: {reason}")]
+    HeadNotJson {
+        /// The stored text.
+        text: String,
+        /// The parser's message.
+        reason: String,
+    },
+    /// The head parses but cannot be one: sequence 0, or not a SHA-256 digest.
+    #[error("the chain head {text:?} needs a sequence from 1 and a sha256:<64 hex> digest")]
+    HeadInvalid {
+        /// The stored text.
+        text: String,
+    },
+}
+
+impl ChainHead {
+    /// Reads a head as stored in its parameter (JSON `{"sequence", "digest"}`).
+    /// (The type is the switches' storage, [`crate::evidence::ChainHead`];
+    /// what a valid head is, is the chain's rule, so its reading is here.)
+    pub fn parse(text: &str) -> Result<ChainHead, AuditError> {
+        let head: ChainHead = serde_json::from_str(text).map_err(|e| AuditError::HeadNotJson {
+            text: text.to_string(),
+            reason: e.to_string(),
+        })?;
+        if head.sequence == 0 || !is_digest(&head.digest) {
+            return Err(AuditError::HeadInvalid {
+                text: text.to_string(),
+            });
+        }
+        Ok(head)
+    }
+}
 
 /// A record's place in its deployment's chain, as the record carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -84,19 +144,23 @@ impl AuditLink {
     }
 }
 
-/// The link of the next record, from the head as it was read with the switches
-/// (or why it could not be).
-pub fn next_link(stored: Result<&StoredHead, String>) -> AuditLink {
+/// The head the next record follows, from the head as it was read with the
+/// switches (or why it could not be): `None` for a deployment's first record.
+pub fn previous_head(stored: Result<&StoredHead, String>) -> Result<Option<ChainHead>, AuditError> {
     match stored {
-        Ok(StoredHead::NotKept) => AuditLink::unchained(
-            "no chain head is kept: the switches are off (GATE_SWITCH_PREFIX=none)".into(),
-        ),
-        Ok(StoredHead::Absent) => AuditLink::after(None),
-        Ok(StoredHead::Value(text)) => match ChainHead::parse(text) {
-            Ok(head) => AuditLink::after(Some(&head)),
-            Err(why) => AuditLink::unchained(why),
-        },
-        Err(why) => AuditLink::unchained(format!("the chain head could not be read: {why}")),
+        Ok(StoredHead::NotKept) => Err(AuditError::HeadNotKept),
+        Ok(StoredHead::Absent) => Ok(None),
+        Ok(StoredHead::Value(text)) => ChainHead::parse(text).map(Some),
+        Err(why) => Err(AuditError::HeadUnreadable(why)),
+    }
+}
+
+/// The link of the next record (see [`previous_head`]); a record that cannot
+/// be chained says why.
+pub fn next_link(stored: Result<&StoredHead, String>) -> AuditLink {
+    match previous_head(stored) {
+        Ok(previous) => AuditLink::after(previous.as_ref()),
+        Err(why) => AuditLink::unchained(why.to_string()),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Reading decision records as they were logged: the hooks' JSON lines, or
 //! the JSON `aws logs filter-log-events` prints.
 
-use super::RECORD_KIND;
+use super::{AuditError, RECORD_KIND};
 use serde_json::Value;
 
 /// A decision record read from a file, with where it came from.
@@ -33,35 +33,51 @@ pub fn read_records(name: &str, text: &str) -> (Vec<ReadRecord>, usize) {
         for document in documents {
             for event in document["events"].as_array().into_iter().flatten() {
                 n += 1;
-                let Some(message) = event["message"].as_str() else {
-                    unreadable += 1;
-                    continue;
+                let origin = format!("{name}: event {n}");
+                let read = match event["message"].as_str() {
+                    Some(message) => read_record(origin, message),
+                    None => Err(AuditError::NoMessage { origin }),
                 };
-                match serde_json::from_str::<Value>(message.trim()) {
-                    Ok(value) if value["record"] == RECORD_KIND => records.push(ReadRecord {
-                        origin: format!("{name}: event {n}"),
-                        record: value,
-                    }),
-                    Ok(_) => {}
-                    Err(_) => unreadable += 1,
-                }
+                keep(read, &mut records, &mut unreadable);
             }
         }
         return (records, unreadable);
     }
     for (i, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() {
+        if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Value>(line) {
-            Ok(value) if value["record"] == RECORD_KIND => records.push(ReadRecord {
-                origin: format!("{name}:{}", i + 1),
-                record: value,
-            }),
-            Ok(_) => {}
-            Err(_) => unreadable += 1,
-        }
+        let read = read_record(format!("{name}:{}", i + 1), line);
+        keep(read, &mut records, &mut unreadable);
     }
     (records, unreadable)
+}
+
+/// The decision record logged as `line` (read at `origin`), or `None` when
+/// the line is JSON but another kind of log line (a metric, another log).
+pub fn read_record(origin: String, line: &str) -> Result<Option<ReadRecord>, AuditError> {
+    match serde_json::from_str::<Value>(line.trim()) {
+        Ok(value) if value["record"] == RECORD_KIND => Ok(Some(ReadRecord {
+            origin,
+            record: value,
+        })),
+        Ok(_) => Ok(None),
+        Err(e) => Err(AuditError::NotJson {
+            origin,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// Keeps a record read, counts a line that could not be.
+fn keep(
+    read: Result<Option<ReadRecord>, AuditError>,
+    records: &mut Vec<ReadRecord>,
+    unreadable: &mut usize,
+) {
+    match read {
+        Ok(Some(record)) => records.push(record),
+        Ok(None) => {}
+        Err(_) => *unreadable += 1,
+    }
 }
