@@ -241,32 +241,41 @@ async fn exchange(
             url = target;
             continue;
         }
-        let mut body = response.into_body();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                format!(
-                    "the body broke off after {} bytes: {}",
-                    progress.body_bytes,
-                    transport_error(&e)
-                )
-            })?;
-            let Ok(data) = frame.into_data() else {
-                continue; // trailers
-            };
-            let room = MAX_BODY_BYTES - progress.body_bytes;
-            let take = data.len().min(room);
-            if keep_body {
-                progress.body.extend_from_slice(&data[..take]);
-            }
-            progress.body_bytes += take;
-            if data.len() > room {
-                // The rest is never read: dropping the body closes the connection.
-                progress.body_truncated = true;
-                break;
-            }
-        }
-        return Ok(());
+        return read_body(response.into_body(), progress, keep_body).await;
     }
+}
+
+/// Reads at most [`MAX_BODY_BYTES`] of `body` into `progress`; the rest is
+/// never read.
+async fn read_body(
+    mut body: hyper::body::Incoming,
+    progress: &mut Progress,
+    keep_body: bool,
+) -> Result<(), String> {
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            format!(
+                "the body broke off after {} bytes: {}",
+                progress.body_bytes,
+                transport_error(&e)
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let room = MAX_BODY_BYTES - progress.body_bytes;
+        let take = data.len().min(room);
+        if keep_body {
+            progress.body.extend_from_slice(&data[..take]);
+        }
+        progress.body_bytes += take;
+        if data.len() > room {
+            // The rest is never read: dropping the body closes the connection.
+            progress.body_truncated = true;
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Where a redirect from `from` to `location` leads, if it may be followed:
