@@ -7,6 +7,7 @@ use crate::policy::Severity;
 use crate::report::{DecisionRecord, PolicyRef, ReportSummary};
 use crate::vocab::hook::Hook;
 use serde_json::json;
+use std::collections::HashMap;
 
 const DEPLOYMENT: &str = "d-ABCDEF123";
 
@@ -374,4 +375,73 @@ fn records_are_read_from_json_lines_and_from_the_aws_cli_export() {
     assert_eq!((read.len(), unreadable), (2, 0));
     assert_eq!(read[1].origin, "export.json: event 3");
     assert!(check(&read).intact());
+}
+
+#[test]
+fn a_line_that_is_not_json_is_an_error_naming_where_it_was_read() {
+    let record = &chain(DEPLOYMENT, 1)[0].record;
+    let read = read_record("a.log:1".into(), &format!("  {record}\n")).unwrap();
+    assert_eq!(read.map(|r| r.origin).as_deref(), Some("a.log:1"));
+    assert!(matches!(
+        read_record("a.log:2".into(), r#"{"level":"INFO"}"#),
+        Ok(None)
+    ));
+    let error = read_record("a.log:3".into(), "not json at all").unwrap_err();
+    assert!(
+        matches!(&error, AuditError::NotJson { origin, .. } if origin == "a.log:3"),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().starts_with("a.log:3: not JSON: "),
+        "{error}"
+    );
+    // An exported event without a message counts as unreadable.
+    let export = json!({"events": [{"timestamp": 1}, {"message": record.to_string()}]});
+    let (read, unreadable) = read_records("export.json", &export.to_string());
+    assert_eq!((read.len(), unreadable), (1, 1));
+    assert_eq!(read[0].origin, "export.json: event 2");
+}
+
+#[test]
+fn a_head_that_cannot_be_followed_is_an_audit_error() {
+    use crate::evidence::switches::StoredHead;
+    let digest = format!("sha256:{}", "cd".repeat(32));
+    let text = format!(r#"{{"sequence":3,"digest":"{digest}"}}"#);
+    assert_eq!(
+        ChainHead::parse(&text),
+        Ok(ChainHead {
+            sequence: 3,
+            digest: digest.clone()
+        })
+    );
+    assert_eq!(
+        previous_head(Ok(&StoredHead::Value(text)))
+            .unwrap()
+            .map(|h| h.sequence),
+        Some(3)
+    );
+    assert_eq!(previous_head(Ok(&StoredHead::Absent)), Ok(None));
+    assert_eq!(
+        previous_head(Ok(&StoredHead::NotKept)),
+        Err(AuditError::HeadNotKept)
+    );
+    assert_eq!(
+        previous_head(Err("AccessDenied".into())),
+        Err(AuditError::HeadUnreadable("AccessDenied".into()))
+    );
+    assert!(matches!(
+        ChainHead::parse("7"),
+        Err(AuditError::HeadNotJson { text, .. }) if text == "7"
+    ));
+    let zero = format!(r#"{{"sequence":0,"digest":"{digest}"}}"#);
+    assert_eq!(
+        ChainHead::parse(&zero),
+        Err(AuditError::HeadInvalid { text: zero.clone() })
+    );
+    assert_eq!(
+        ChainHead::parse(r#"{"sequence":1,"digest":"sha256:00"}"#)
+            .unwrap_err()
+            .to_string(),
+        r#"the chain head "{\"sequence\":1,\"digest\":\"sha256:00\"}" needs a sequence from 1 and a sha256:<64 hex> digest"#
+    );
 }

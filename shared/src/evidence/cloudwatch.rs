@@ -11,9 +11,11 @@ use super::{
     Datapoint, EvidenceError, MetricData, MetricIdentity, MetricRequest, MetricSource, RawSeries,
     SeriesStatus,
 };
+use crate::policy::MetricQuery;
 use aws_sdk_cloudwatch::error::DisplayErrorContext;
 use aws_sdk_cloudwatch::types::{
-    Dimension, DimensionFilter, Metric, MetricDataQuery, MetricStat, ScanBy, StatusCode,
+    Dimension, DimensionFilter, Metric, MetricDataQuery, MetricDataResult, MetricStat, ScanBy,
+    StatusCode,
 };
 use aws_sdk_cloudwatch::Client;
 use aws_smithy_types::DateTime;
@@ -41,7 +43,7 @@ impl CloudWatchMetrics {
         &self,
         request: &MetricRequest,
         offset: usize,
-        chunk: &[crate::policy::MetricQuery],
+        chunk: &[MetricQuery],
         data: &mut MetricData,
     ) -> Result<(), EvidenceError> {
         let queries: Vec<MetricDataQuery> = chunk
@@ -49,12 +51,17 @@ impl CloudWatchMetrics {
             .enumerate()
             .map(|(i, q)| to_sdk_query(&format!("q{}", offset + i), q))
             .collect();
-        let mut by_id: BTreeMap<String, (Vec<Datapoint>, SeriesStatus, Vec<String>)> =
-            BTreeMap::new();
+        let mut by_id = BTreeMap::new();
         let mut next_token: Option<String> = None;
         for page in 0.. {
             if page == MAX_PAGES {
-                return Err(malformed("GetMetricData", format!("still paging after {MAX_PAGES} pages; refusing to follow NextToken further")));
+                return Err(malformed(
+                    "GetMetricData",
+                    format!(
+                        "still paging after {MAX_PAGES} pages; refusing to follow NextToken \
+                         further"
+                    ),
+                ));
             }
             let output = self
                 .client
@@ -67,85 +74,16 @@ impl CloudWatchMetrics {
                 .send()
                 .await
                 .map_err(|e| api("GetMetricData", &DisplayErrorContext(&e)))?;
+            let more = output.next_token().is_some();
             for result in output.metric_data_results() {
-                let id = result.id().unwrap_or_default().to_string();
-                let index: usize = id
-                    .strip_prefix('q')
-                    .and_then(|n| n.parse().ok())
-                    .filter(|n| (offset..offset + chunk.len()).contains(n))
-                    .ok_or_else(|| {
-                        malformed(
-                            "GetMetricData",
-                            format!("a result for query id {id:?}, which was never asked for"),
-                        )
-                    })?;
-                let timestamps = result.timestamps();
-                let values = result.values();
-                if timestamps.len() != values.len() {
-                    return Err(malformed(
-                        "GetMetricData",
-                        format!(
-                            "query {id} has {} timestamps but {} values",
-                            timestamps.len(),
-                            values.len()
-                        ),
-                    ));
-                }
-                let entry = by_id
-                    .entry(id.clone())
-                    .or_insert_with(|| (Vec::new(), SeriesStatus::Complete, Vec::new()));
-                entry.0.extend(
-                    timestamps
-                        .iter()
-                        .map(DateTime::secs)
-                        .zip(values.iter().copied()),
-                );
-                entry.2.extend(
-                    result
-                        .messages()
-                        .iter()
-                        .filter_map(|m| m.value())
-                        .map(str::to_string),
-                );
-                entry.1 = match result.status_code() {
-                    Some(StatusCode::Complete) | None => entry.1.clone(),
-                    Some(StatusCode::PartialData) => SeriesStatus::PartialData,
-                    Some(other) => SeriesStatus::Failed(format!(
-                        "CloudWatch status {} for {}",
-                        other.as_str(),
-                        chunk[index - offset]
-                    )),
-                };
-                if result.status_code() == Some(&StatusCode::PartialData)
-                    && output.next_token().is_some()
-                {
-                    // PartialData on a page that has a successor only means "read on".
-                    entry.1 = SeriesStatus::Complete;
-                }
+                add_result(&mut by_id, result, offset, chunk, more)?;
             }
             match output.next_token() {
                 Some(token) if !token.is_empty() => next_token = Some(token.to_string()),
                 _ => break,
             }
         }
-        for (i, query) in chunk.iter().enumerate() {
-            let id = format!("q{}", offset + i);
-            let series = match by_id.remove(&id) {
-                Some((points, status, messages)) => RawSeries {
-                    points,
-                    status,
-                    messages,
-                },
-                None => RawSeries {
-                    points: Vec::new(),
-                    status: SeriesStatus::Failed(format!(
-                        "CloudWatch returned no result for {query}"
-                    )),
-                    messages: Vec::new(),
-                },
-            };
-            data.insert(query.clone(), series);
-        }
+        add_series(by_id, offset, chunk, data);
         Ok(())
     }
 }
@@ -207,7 +145,100 @@ impl MetricSource for CloudWatchMetrics {
     }
 }
 
-fn to_sdk_query(id: &str, query: &crate::policy::MetricQuery) -> MetricDataQuery {
+/// A query's series as read so far: datapoints, status, messages.
+type PartialSeries = (Vec<Datapoint>, SeriesStatus, Vec<String>);
+
+/// Adds one page's result for a query of `chunk` (ids `q{offset}` on) to what
+/// was read so far; `more` says the page has a successor.
+fn add_result(
+    by_id: &mut BTreeMap<String, PartialSeries>,
+    result: &MetricDataResult,
+    offset: usize,
+    chunk: &[MetricQuery],
+    more: bool,
+) -> Result<(), EvidenceError> {
+    let id = result.id().unwrap_or_default().to_string();
+    let index: usize = id
+        .strip_prefix('q')
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (offset..offset + chunk.len()).contains(n))
+        .ok_or_else(|| {
+            malformed(
+                "GetMetricData",
+                format!("a result for query id {id:?}, which was never asked for"),
+            )
+        })?;
+    let timestamps = result.timestamps();
+    let values = result.values();
+    if timestamps.len() != values.len() {
+        return Err(malformed(
+            "GetMetricData",
+            format!(
+                "query {id} has {} timestamps but {} values",
+                timestamps.len(),
+                values.len()
+            ),
+        ));
+    }
+    let entry = by_id
+        .entry(id.clone())
+        .or_insert_with(|| (Vec::new(), SeriesStatus::Complete, Vec::new()));
+    entry.0.extend(
+        timestamps
+            .iter()
+            .map(DateTime::secs)
+            .zip(values.iter().copied()),
+    );
+    entry.2.extend(
+        result
+            .messages()
+            .iter()
+            .filter_map(|m| m.value())
+            .map(str::to_string),
+    );
+    entry.1 = match result.status_code() {
+        Some(StatusCode::Complete) | None => entry.1.clone(),
+        Some(StatusCode::PartialData) => SeriesStatus::PartialData,
+        Some(other) => SeriesStatus::Failed(format!(
+            "CloudWatch status {} for {}",
+            other.as_str(),
+            chunk[index - offset]
+        )),
+    };
+    if result.status_code() == Some(&StatusCode::PartialData) && more {
+        // PartialData on a page that has a successor only means "read on".
+        entry.1 = SeriesStatus::Complete;
+    }
+    Ok(())
+}
+
+/// Every query of `chunk` into `data`: its series as read, or a failed one
+/// when CloudWatch returned nothing for it.
+fn add_series(
+    mut by_id: BTreeMap<String, PartialSeries>,
+    offset: usize,
+    chunk: &[MetricQuery],
+    data: &mut MetricData,
+) {
+    for (i, query) in chunk.iter().enumerate() {
+        let id = format!("q{}", offset + i);
+        let series = match by_id.remove(&id) {
+            Some((points, status, messages)) => RawSeries {
+                points,
+                status,
+                messages,
+            },
+            None => RawSeries {
+                points: Vec::new(),
+                status: SeriesStatus::Failed(format!("CloudWatch returned no result for {query}")),
+                messages: Vec::new(),
+            },
+        };
+        data.insert(query.clone(), series);
+    }
+}
+
+fn to_sdk_query(id: &str, query: &MetricQuery) -> MetricDataQuery {
     let dimensions = query
         .dimensions
         .iter()

@@ -8,51 +8,13 @@
 //! create time before it can ask for metrics, so it calls `GetDeployment` first
 //! and pays one more sequential round trip; a failure then fails those gates.
 
-use super::discovery::{Discovery, DiscoverySource, NoDiscovery};
-use super::EvidenceError;
+// The trait and values this provider implements, where callers import them.
+pub use super::{DeploymentInfo, DeploymentSource};
+use super::{DiscoverySource, EvidenceError, NoDiscovery};
+use crate::bind::Discovery;
 use aws_sdk_codedeploy::error::DisplayErrorContext;
 use aws_sdk_codedeploy::Client;
-use serde::Serialize;
 use std::future::Future;
-
-/// What the decision record says about the deployment being gated.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct DeploymentInfo {
-    /// CodeDeploy application.
-    pub application_name: Option<String>,
-    /// Deployment group.
-    pub deployment_group_name: Option<String>,
-    /// e.g. `CodeDeployDefault.ECSCanary10Percent5Minutes`.
-    pub deployment_config_name: Option<String>,
-    /// `ECS`, `Lambda` or `Server`.
-    pub compute_platform: Option<String>,
-    /// `InProgress`, `Stopped`, ...
-    pub status: Option<String>,
-    /// `user`, `autoscaling`, `codeDeployRollback`, ...
-    pub creator: Option<String>,
-    /// When the deployment was created, epoch seconds: where a
-    /// `before_deployment` baseline's window ends.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub create_time: Option<i64>,
-}
-
-/// Looks a deployment up.
-pub trait DeploymentSource: Sync {
-    /// The deployment's description.
-    fn deployment(
-        &self,
-        deployment_id: &str,
-    ) -> impl Future<Output = Result<DeploymentInfo, EvidenceError>> + Send;
-
-    /// What the deployment deploys: its canary and baseline (see
-    /// [`super::discovery`]). Only called when the policy needs it.
-    fn discover(
-        &self,
-        deployment_id: &str,
-    ) -> impl Future<Output = Result<Discovery, EvidenceError>> + Send {
-        NoDiscovery.discover(deployment_id)
-    }
-}
 
 /// CodeDeploy through the AWS SDK.
 #[derive(Debug, Clone)]

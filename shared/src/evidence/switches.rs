@@ -20,14 +20,15 @@
 //! `PutParameter` after the report ([`ScopedSsmSwitches::write_head`]).
 
 use super::EvidenceError;
+// The trait and values this provider implements, where callers import them.
+pub use super::{ChainHead, HeadStore, NoSwitches, StoredHead, SwitchSource, SwitchValues};
 use crate::vocab::hook::Hook;
 use crate::vocab::stamp;
 use aws_sdk_ssm::error::DisplayErrorContext;
 use aws_sdk_ssm::Client;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
-use serde::{Deserialize, Serialize};
-use std::future::Future;
+use serde::Serialize;
 
 /// The default parameter prefix.
 pub const DEFAULT_PREFIX: &str = "/codedeploy-gates/";
@@ -67,98 +68,10 @@ pub struct Switches {
     pub ignored_override: Option<String>,
 }
 
-/// The raw values of the parameters read for one hook execution.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SwitchValues {
-    /// The freeze parameter's value, `None` when absent.
-    pub freeze: Option<String>,
-    /// This hook's override parameter's value, `None` when absent.
-    pub override_: Option<String>,
-    /// The deployment's audit chain head, as stored.
-    pub audit_head: StoredHead,
-}
-
-impl From<(Option<String>, Option<String>)> for SwitchValues {
-    /// Freeze and override values, with no chain head kept.
-    fn from((freeze, override_): (Option<String>, Option<String>)) -> Self {
-        SwitchValues {
-            freeze,
-            override_,
-            audit_head: StoredHead::NotKept,
-        }
-    }
-}
-
-/// The audit chain head as a switch source found it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum StoredHead {
-    /// This source keeps no chain head (switches off, a rehearsal, a test).
-    #[default]
-    NotKept,
-    /// Kept, but none yet: the deployment's first record.
-    Absent,
-    /// The parameter's value.
-    Value(String),
-}
-
 /// The SSM parameter holding a deployment's chain head, under `prefix`
 /// (the switch prefix, ending in `/`).
 pub fn head_parameter(prefix: &str, deployment_id: &str) -> String {
     format!("{prefix}audit/{deployment_id}")
-}
-
-/// Where a chain stands: its newest record's sequence number and digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChainHead {
-    /// The newest record's sequence number (the first record is 1).
-    pub sequence: u64,
-    /// The newest record's digest.
-    pub digest: String,
-}
-
-impl ChainHead {
-    /// Reads a head as stored in its parameter (JSON `{"sequence", "digest"}`).
-    pub fn parse(text: &str) -> Result<ChainHead, String> {
-        let head: ChainHead = serde_json::from_str(text).map_err(|e| {
-            format!("the chain head {text:?} is not JSON {{\"sequence\", \"digest\"}}: {e}")
-        })?;
-        if head.sequence == 0 || !crate::vocab::digest::is_digest(&head.digest) {
-            return Err(format!(
-                "the chain head {text:?} needs a sequence from 1 and a sha256:<64 hex> digest"
-            ));
-        }
-        Ok(head)
-    }
-
-    /// The parameter's value.
-    pub fn to_parameter_value(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
-
-/// Keeps a deployment's chain head.
-pub trait HeadStore: Sync {
-    /// Overwrites the head with `head`.
-    fn write_head(
-        &self,
-        head: &ChainHead,
-    ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
-}
-
-/// Reads the raw switch parameters.
-pub trait SwitchSource: Sync {
-    /// The freeze and override values for `hook` (and the audit chain head,
-    /// when the source keeps one).
-    fn read(&self, hook: Hook) -> impl Future<Output = Result<SwitchValues, EvidenceError>> + Send;
-}
-
-/// No switches at all (switches turned off, or a rehearsal).
-pub struct NoSwitches;
-
-impl SwitchSource for NoSwitches {
-    async fn read(&self, _hook: Hook) -> Result<SwitchValues, EvidenceError> {
-        Ok(SwitchValues::default())
-    }
 }
 
 /// SSM Parameter Store through the AWS SDK.

@@ -220,8 +220,7 @@ pub fn alert_for(record: &DecisionRecord) -> Option<Alert> {
 mod tests {
     use super::*;
     use crate::evidence::deployment::DeploymentInfo;
-    use crate::judge::GateOutcome;
-    use crate::judge::{GateSeries, Observation};
+    use crate::judge::{GateOutcome, GateSeries, Observation};
     use crate::policy::Severity;
     use crate::report::{PolicyRef, RECORD_KIND};
     use crate::vocab::hook::Hook;

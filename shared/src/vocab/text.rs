@@ -17,3 +17,19 @@ pub fn bounded(message: String) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn long_error_texts_are_cut() {
+        assert_eq!(bounded("short".into()), "short");
+        let long = "x".repeat(1000);
+        let cut = bounded(long);
+        assert!(cut.starts_with(&"x".repeat(400)));
+        assert!(cut.ends_with("... (600 more bytes)"), "{cut}");
+        // Cuts on a character boundary.
+        assert!(bounded("é".repeat(500)).ends_with("... (200 more bytes)"));
+    }
+}

@@ -20,14 +20,14 @@
 //! carry one TLS implementation (see [`crate::aws_http`]). The TLS configuration is built once, on the
 //! first probe, so hooks without probes pay nothing at cold start.
 
+// The trait and values this provider implements, where callers import them.
+pub use super::{NoProbes, ProbeAttempt, ProbeRun, ProbeSource};
 use crate::policy::{AllowedHost, ProbeCheck};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use serde::Serialize;
-use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::time::{timeout, Instant};
@@ -38,62 +38,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Redirects followed per attempt.
 pub const MAX_REDIRECTS: usize = 5;
-
-/// One request of a probe and what came of it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ProbeAttempt {
-    /// 1-based, in the order attempts were started.
-    pub index: u32,
-    /// The final answer's status, when one arrived (also when the body then failed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// From sending the request to the end of the bounded body, or to the failure.
-    pub latency_ms: u64,
-    /// The first [`MAX_BODY_BYTES`] of the body. Kept only when an expectation
-    /// reads it, and never written to records (it may hold anything).
-    #[serde(skip)]
-    pub body: Vec<u8>,
-    /// Bytes of body read (at most [`MAX_BODY_BYTES`]).
-    pub body_bytes: usize,
-    /// The body was longer than [`MAX_BODY_BYTES`]: only its start was read.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub body_truncated: bool,
-    /// Redirect targets followed, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub redirects: Vec<String>,
-    /// Why there is no complete answer: the transport error, a timeout, a
-    /// refused redirect. `None` when the answer was read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// What a probe gate's evidence is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
-pub enum ProbeRun {
-    /// Every attempt, in index order.
-    Attempts(Vec<ProbeAttempt>),
-    /// The source does not send probes (a rehearsal, an offline evaluation):
-    /// why, for the gate's reason.
-    NotRun(String),
-}
-
-/// Sends probes.
-pub trait ProbeSource: Sync {
-    /// Makes every attempt of `check`, none of them running past `deadline`.
-    fn probe(&self, check: &ProbeCheck, deadline: Instant)
-        -> impl Future<Output = ProbeRun> + Send;
-}
-
-/// A source that sends nothing: for callers that collect evidence without a
-/// network to the test listener. Every probe gate is then inconclusive.
-pub struct NoProbes;
-
-impl ProbeSource for NoProbes {
-    async fn probe(&self, _check: &ProbeCheck, _deadline: Instant) -> ProbeRun {
-        ProbeRun::NotRun("this command does not send HTTP probes".into())
-    }
-}
 
 /// The HTTP implementation.
 #[derive(Default)]
@@ -297,32 +241,41 @@ async fn exchange(
             url = target;
             continue;
         }
-        let mut body = response.into_body();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                format!(
-                    "the body broke off after {} bytes: {}",
-                    progress.body_bytes,
-                    transport_error(&e)
-                )
-            })?;
-            let Ok(data) = frame.into_data() else {
-                continue; // trailers
-            };
-            let room = MAX_BODY_BYTES - progress.body_bytes;
-            let take = data.len().min(room);
-            if keep_body {
-                progress.body.extend_from_slice(&data[..take]);
-            }
-            progress.body_bytes += take;
-            if data.len() > room {
-                // The rest is never read: dropping the body closes the connection.
-                progress.body_truncated = true;
-                break;
-            }
-        }
-        return Ok(());
+        return read_body(response.into_body(), progress, keep_body).await;
     }
+}
+
+/// Reads at most [`MAX_BODY_BYTES`] of `body` into `progress`; the rest is
+/// never read.
+async fn read_body(
+    mut body: hyper::body::Incoming,
+    progress: &mut Progress,
+    keep_body: bool,
+) -> Result<(), String> {
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            format!(
+                "the body broke off after {} bytes: {}",
+                progress.body_bytes,
+                transport_error(&e)
+            )
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let room = MAX_BODY_BYTES - progress.body_bytes;
+        let take = data.len().min(room);
+        if keep_body {
+            progress.body.extend_from_slice(&data[..take]);
+        }
+        progress.body_bytes += take;
+        if data.len() > room {
+            // The rest is never read: dropping the body closes the connection.
+            progress.body_truncated = true;
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Where a redirect from `from` to `location` leads, if it may be followed:
