@@ -147,7 +147,25 @@ impl Validator<'_> {
             None if self.side == Side::Baseline => defaults.baseline_dimensions.clone(),
             None => defaults.dimensions.clone(),
         };
-        let kind = match &raw.kind {
+        let kind = self.series_kind(raw.kind.as_ref(), stat_kind, path);
+        MetricQuery {
+            namespace,
+            metric_name,
+            dimensions,
+            stat,
+            period_secs,
+            kind,
+        }
+    }
+
+    /// `kind` as written, else what the statistic implies (a gauge when unknown).
+    fn series_kind(
+        &mut self,
+        raw: Option<&Spanned<String>>,
+        stat_kind: Option<SeriesKind>,
+        path: &str,
+    ) -> SeriesKind {
+        match raw {
             None => stat_kind.unwrap_or(SeriesKind::Gauge),
             Some(k) => match k.value.as_str() {
                 "counter" => SeriesKind::Counter,
@@ -161,14 +179,6 @@ impl Validator<'_> {
                     SeriesKind::Gauge
                 }
             },
-        };
-        MetricQuery {
-            namespace,
-            metric_name,
-            dimensions,
-            stat,
-            period_secs,
-            kind,
         }
     }
 

@@ -6,7 +6,7 @@
 use super::scalars::describe;
 use super::Validator;
 use crate::policy::raw::Spanned;
-use crate::policy::raw::{Location, RawGate, RawProbe};
+use crate::policy::raw::{Location, RawGate, RawProbe, RawProbeExpect, RawProbeTimeout};
 use crate::policy::raw::{RawScalar, RawStatus};
 use crate::policy::{JsonPointerExpectation, ProbeCheck, ProbeExpectations, StatusMatch};
 use std::collections::BTreeMap;
@@ -35,6 +35,8 @@ const RESERVED_PROBE_HEADERS: [&str; 5] = [
 ];
 
 impl Validator<'_> {
+    /// A gate with `probe`: nothing else that says what to check, and none
+    /// of the threshold gate's fields.
     pub(super) fn probe_gate(
         &mut self,
         gate: &RawGate,
@@ -55,37 +57,48 @@ impl Validator<'_> {
             self.problem(at, path, format!("a gate needs exactly one of `metric`, `ratio`, `alarms` or `probe`, found `probe` and `{}`", others.join("`, `")));
             return None;
         }
-        for (field, present) in [
-            ("comparison", gate.comparison.is_some()),
-            ("threshold", gate.threshold.is_some()),
-            ("window", gate.window.is_some()),
-            ("period", gate.period.is_some()),
-            ("evaluation_periods", gate.evaluation_periods.is_some()),
-            ("datapoints_to_alarm", gate.datapoints_to_alarm.is_some()),
-            ("missing_data", gate.missing_data.is_some()),
-            ("min_sample", gate.min_sample.is_some()),
-            ("baseline", gate.baseline.is_some()),
-            (
-                "pass_if_not_worse_than",
-                gate.pass_if_not_worse_than.is_some(),
-            ),
-            ("test", gate.test.is_some()),
-            ("alpha", gate.alpha.is_some()),
-            ("weight", gate.weight.is_some()),
-            ("direction", gate.direction.is_some()),
-            ("nan_strategy", gate.nan_strategy.is_some()),
-        ] {
-            if present {
-                self.problem(at, format!("{path}.{field}"), "does not apply to a `probe` gate: its expectations are under `probe.expect`, its limits are `max_latency` and `min_success`");
-            }
-        }
+        self.refuse_threshold_fields(gate, path, at, "does not apply to a `probe` gate: its expectations are under `probe.expect`, its limits are `max_latency` and `min_success`");
         Some(self.probe(raw, &format!("{path}.probe")))
     }
 
     fn probe(&mut self, raw: Spanned<RawProbe>, path: &str) -> ProbeCheck {
         let probe_at = raw.referenced;
         let raw = raw.value;
-        let method = match &raw.method {
+        let method = self.probe_method(raw.method.as_ref(), path);
+        let url = self.probe_url(&raw.url, &format!("{path}.url"));
+        let headers = raw
+            .headers
+            .map(|h| self.probe_headers(h, &format!("{path}.headers")))
+            .unwrap_or_default();
+        let expect = self.probe_expectations(raw.expect, path);
+        let (connect_timeout_ms, total_timeout_ms) =
+            self.probe_timeouts(raw.timeout.as_ref(), raw.url.referenced, path);
+        let max_latency_ms = self.max_latency(raw.max_latency.as_ref(), total_timeout_ms, path);
+        let (repeat, concurrency) = self.probe_attempts(
+            raw.repeat.as_ref(),
+            raw.concurrency.as_ref(),
+            probe_at,
+            total_timeout_ms,
+            path,
+        );
+        let min_success = self.min_success(raw.min_success.as_ref(), path);
+        ProbeCheck {
+            method,
+            url,
+            headers,
+            expect,
+            max_latency_ms,
+            repeat,
+            concurrency,
+            min_success,
+            connect_timeout_ms,
+            total_timeout_ms,
+            allowed_hosts: self.probe_hosts.clone().unwrap_or_default(),
+        }
+    }
+
+    fn probe_method(&mut self, raw: Option<&Spanned<String>>, path: &str) -> String {
+        match raw {
             None => "GET".to_string(),
             Some(m) => {
                 const METHODS: [&str; 7] =
@@ -103,116 +116,6 @@ impl Validator<'_> {
                 }
                 m.value.clone()
             }
-        };
-        let url = self.probe_url(&raw.url, &format!("{path}.url"));
-        let headers = raw
-            .headers
-            .map(|h| self.probe_headers(h, &format!("{path}.headers")))
-            .unwrap_or_default();
-        let expect = self.probe_expectations(raw.expect, path);
-        let connect_timeout_ms = raw
-            .timeout
-            .as_ref()
-            .and_then(|t| t.value.connect.as_ref())
-            .map(|c| self.millis(c, &format!("{path}.timeout.connect")))
-            .unwrap_or(DEFAULT_PROBE_CONNECT_MS);
-        let total_timeout_ms = raw
-            .timeout
-            .as_ref()
-            .and_then(|t| t.value.total.as_ref())
-            .map(|c| self.millis(c, &format!("{path}.timeout.total")))
-            .unwrap_or(DEFAULT_PROBE_TOTAL_MS);
-        let timeout_at = raw
-            .timeout
-            .as_ref()
-            .map(|t| t.referenced)
-            .unwrap_or(raw.url.referenced);
-        if total_timeout_ms > MAX_PROBE_TOTAL_MS {
-            self.problem(
-                timeout_at,
-                format!("{path}.timeout.total"),
-                format!(
-                    "at most {}s per attempt, found {total_timeout_ms}ms",
-                    MAX_PROBE_TOTAL_MS / 1000
-                ),
-            );
-        }
-        if connect_timeout_ms > total_timeout_ms {
-            let connect_at = raw
-                .timeout
-                .as_ref()
-                .and_then(|t| t.value.connect.as_ref())
-                .map_or(timeout_at, |c| c.referenced);
-            self.problem(connect_at, format!("{path}.timeout.connect"), format!("the connect timeout ({connect_timeout_ms}ms) must not exceed the total timeout ({total_timeout_ms}ms)"));
-        }
-        let max_latency_ms = raw.max_latency.as_ref().map(|l| {
-            let ms = self.millis(l, &format!("{path}.max_latency"));
-            if ms > total_timeout_ms {
-                self.problem(l.referenced, format!("{path}.max_latency"), format!("{ms}ms can never be observed: the total timeout ({total_timeout_ms}ms) ends every attempt first; raise `timeout.total` or lower `max_latency`"));
-            }
-            ms
-        });
-        let repeat = match &raw.repeat {
-            None => 1,
-            Some(r) => {
-                if r.value == 0 || r.value > MAX_PROBE_REPEAT {
-                    self.problem(
-                        r.referenced,
-                        format!("{path}.repeat"),
-                        format!(
-                            "must be between 1 and {MAX_PROBE_REPEAT}, found {}",
-                            r.value
-                        ),
-                    );
-                }
-                r.value.clamp(1, MAX_PROBE_REPEAT)
-            }
-        };
-        let concurrency = match &raw.concurrency {
-            None => 1,
-            Some(c) => {
-                if c.value == 0 || c.value > MAX_PROBE_CONCURRENCY || c.value > repeat {
-                    self.problem(c.referenced, format!("{path}.concurrency"), format!("must be between 1 and the smaller of {MAX_PROBE_CONCURRENCY} and `repeat` ({repeat}), found {}", c.value));
-                }
-                c.value.clamp(1, MAX_PROBE_CONCURRENCY.min(repeat))
-            }
-        };
-        let rounds = u64::from(repeat.div_ceil(concurrency));
-        if rounds * total_timeout_ms > MAX_PROBE_WORST_CASE_MS {
-            self.problem(probe_at, path.to_string(), format!("{repeat} attempts, {concurrency} at a time, of up to {total_timeout_ms}ms each could take {}s, longer than a Lambda invocation can last ({}s): lower `repeat` or `timeout.total`, or raise `concurrency`", rounds * total_timeout_ms / 1000, MAX_PROBE_WORST_CASE_MS / 1000));
-        }
-        let min_success = match &raw.min_success {
-            None => 1.0,
-            Some(m) => {
-                let parsed = match &m.value {
-                    RawScalar::Number(n) => Some(*n),
-                    RawScalar::Text(t) => t
-                        .trim()
-                        .strip_suffix('%')
-                        .and_then(|n| n.trim().parse::<f64>().ok())
-                        .map(|n| n / 100.0),
-                };
-                match parsed {
-                    Some(f) if f > 0.0 && f <= 1.0 => f,
-                    _ => {
-                        self.problem(m.referenced, format!("{path}.min_success"), format!("expected a percentage above 0% and at most 100% (e.g. `90%`), or a fraction in (0, 1], found {}", describe(&m.value)));
-                        1.0
-                    }
-                }
-            }
-        };
-        ProbeCheck {
-            method,
-            url,
-            headers,
-            expect,
-            max_latency_ms,
-            repeat,
-            concurrency,
-            min_success,
-            connect_timeout_ms,
-            total_timeout_ms,
-            allowed_hosts: self.probe_hosts.clone().unwrap_or_default(),
         }
     }
 
@@ -241,7 +144,7 @@ impl Validator<'_> {
 
     fn probe_expectations(
         &mut self,
-        raw: Option<Spanned<crate::policy::raw::RawProbeExpect>>,
+        raw: Option<Spanned<RawProbeExpect>>,
         path: &str,
     ) -> ProbeExpectations {
         let Some(raw) = raw.map(|r| r.value) else {
@@ -254,29 +157,7 @@ impl Validator<'_> {
         let path = format!("{path}.expect");
         let status = match raw.status {
             None => vec![StatusMatch::Class(2)],
-            Some(s) => {
-                let entries = match s.value {
-                    RawStatus::One(one) => vec![one],
-                    RawStatus::Many(many) => many,
-                };
-                if entries.is_empty() {
-                    self.problem(
-                        s.referenced,
-                        format!("{path}.status"),
-                        "name at least one status, e.g. `200` or `2xx`",
-                    );
-                }
-                entries
-                    .iter()
-                    .filter_map(|entry| {
-                        let parsed = status_match(entry);
-                        if parsed.is_none() {
-                            self.problem(s.referenced, format!("{path}.status"), format!("expected an HTTP status (100 to 599) or a class such as `2xx`, found {}", describe(entry)));
-                        }
-                        parsed
-                    })
-                    .collect()
-            }
+            Some(s) => self.expected_statuses(s, &path),
         };
         let body_contains = raw.body_contains.map(|b| {
             let text = self.text(&b, &format!("{path}.body_contains"));
@@ -303,6 +184,149 @@ impl Validator<'_> {
             status,
             body_contains,
             json_pointer,
+        }
+    }
+
+    /// `expect.status`: one or more codes or classes.
+    fn expected_statuses(&mut self, s: Spanned<RawStatus>, path: &str) -> Vec<StatusMatch> {
+        let entries = match s.value {
+            RawStatus::One(one) => vec![one],
+            RawStatus::Many(many) => many,
+        };
+        if entries.is_empty() {
+            self.problem(
+                s.referenced,
+                format!("{path}.status"),
+                "name at least one status, e.g. `200` or `2xx`",
+            );
+        }
+        entries
+            .iter()
+            .filter_map(|entry| {
+                let parsed = status_match(entry);
+                if parsed.is_none() {
+                    self.problem(s.referenced, format!("{path}.status"), format!("expected an HTTP status (100 to 599) or a class such as `2xx`, found {}", describe(entry)));
+                }
+                parsed
+            })
+            .collect()
+    }
+
+    /// `timeout.connect` and `timeout.total`: the total within its maximum,
+    /// the connect limit within the total.
+    fn probe_timeouts(
+        &mut self,
+        timeout: Option<&Spanned<RawProbeTimeout>>,
+        url_at: Location,
+        path: &str,
+    ) -> (u64, u64) {
+        let connect_timeout_ms = timeout
+            .and_then(|t| t.value.connect.as_ref())
+            .map(|c| self.millis(c, &format!("{path}.timeout.connect")))
+            .unwrap_or(DEFAULT_PROBE_CONNECT_MS);
+        let total_timeout_ms = timeout
+            .and_then(|t| t.value.total.as_ref())
+            .map(|c| self.millis(c, &format!("{path}.timeout.total")))
+            .unwrap_or(DEFAULT_PROBE_TOTAL_MS);
+        let timeout_at = timeout.map(|t| t.referenced).unwrap_or(url_at);
+        if total_timeout_ms > MAX_PROBE_TOTAL_MS {
+            self.problem(
+                timeout_at,
+                format!("{path}.timeout.total"),
+                format!(
+                    "at most {}s per attempt, found {total_timeout_ms}ms",
+                    MAX_PROBE_TOTAL_MS / 1000
+                ),
+            );
+        }
+        if connect_timeout_ms > total_timeout_ms {
+            let connect_at = timeout
+                .and_then(|t| t.value.connect.as_ref())
+                .map_or(timeout_at, |c| c.referenced);
+            self.problem(connect_at, format!("{path}.timeout.connect"), format!("the connect timeout ({connect_timeout_ms}ms) must not exceed the total timeout ({total_timeout_ms}ms)"));
+        }
+        (connect_timeout_ms, total_timeout_ms)
+    }
+
+    /// `max_latency`, which the total timeout must leave room to observe.
+    fn max_latency(
+        &mut self,
+        raw: Option<&Spanned<RawScalar>>,
+        total_timeout_ms: u64,
+        path: &str,
+    ) -> Option<u64> {
+        raw.map(|l| {
+            let ms = self.millis(l, &format!("{path}.max_latency"));
+            if ms > total_timeout_ms {
+                self.problem(l.referenced, format!("{path}.max_latency"), format!("{ms}ms can never be observed: the total timeout ({total_timeout_ms}ms) ends every attempt first; raise `timeout.total` or lower `max_latency`"));
+            }
+            ms
+        })
+    }
+
+    /// `repeat` and `concurrency`, and whether every attempt can finish
+    /// within one Lambda invocation.
+    fn probe_attempts(
+        &mut self,
+        repeat: Option<&Spanned<u32>>,
+        concurrency: Option<&Spanned<u32>>,
+        probe_at: Location,
+        total_timeout_ms: u64,
+        path: &str,
+    ) -> (u32, u32) {
+        let repeat = match repeat {
+            None => 1,
+            Some(r) => {
+                if r.value == 0 || r.value > MAX_PROBE_REPEAT {
+                    self.problem(
+                        r.referenced,
+                        format!("{path}.repeat"),
+                        format!(
+                            "must be between 1 and {MAX_PROBE_REPEAT}, found {}",
+                            r.value
+                        ),
+                    );
+                }
+                r.value.clamp(1, MAX_PROBE_REPEAT)
+            }
+        };
+        let concurrency = match concurrency {
+            None => 1,
+            Some(c) => {
+                if c.value == 0 || c.value > MAX_PROBE_CONCURRENCY || c.value > repeat {
+                    self.problem(c.referenced, format!("{path}.concurrency"), format!("must be between 1 and the smaller of {MAX_PROBE_CONCURRENCY} and `repeat` ({repeat}), found {}", c.value));
+                }
+                c.value.clamp(1, MAX_PROBE_CONCURRENCY.min(repeat))
+            }
+        };
+        let rounds = u64::from(repeat.div_ceil(concurrency));
+        if rounds * total_timeout_ms > MAX_PROBE_WORST_CASE_MS {
+            self.problem(probe_at, path.to_string(), format!("{repeat} attempts, {concurrency} at a time, of up to {total_timeout_ms}ms each could take {}s, longer than a Lambda invocation can last ({}s): lower `repeat` or `timeout.total`, or raise `concurrency`", rounds * total_timeout_ms / 1000, MAX_PROBE_WORST_CASE_MS / 1000));
+        }
+        (repeat, concurrency)
+    }
+
+    /// `min_success`: a percentage or a fraction in (0, 1]; all by default.
+    fn min_success(&mut self, raw: Option<&Spanned<RawScalar>>, path: &str) -> f64 {
+        match raw {
+            None => 1.0,
+            Some(m) => {
+                let parsed = match &m.value {
+                    RawScalar::Number(n) => Some(*n),
+                    RawScalar::Text(t) => t
+                        .trim()
+                        .strip_suffix('%')
+                        .and_then(|n| n.trim().parse::<f64>().ok())
+                        .map(|n| n / 100.0),
+                };
+                match parsed {
+                    Some(f) if f > 0.0 && f <= 1.0 => f,
+                    _ => {
+                        self.problem(m.referenced, format!("{path}.min_success"), format!("expected a percentage above 0% and at most 100% (e.g. `90%`), or a fraction in (0, 1], found {}", describe(&m.value)));
+                        1.0
+                    }
+                }
+            }
         }
     }
 

@@ -4,25 +4,96 @@
 //! when the gate has a `baseline` is read by [`super::baseline`]; the signal's
 //! queries by [`super::metrics`].
 
-use super::baseline::{parse_relative, BaselineInputs};
+use super::baseline::{relative_threshold, BaselineInputs, BaselineOptions, RelativeThreshold};
 use super::metrics::Defaults;
 use super::scalars::describe;
 use super::Validator;
-use crate::policy::raw::{Location, RawGate, RawScalar, Spanned};
+use crate::policy::raw::{Location, RawGate, RawMinSample, RawScalar, Spanned};
 use crate::policy::{
     Comparison, MinSample, MissingData, Signal, Threshold, ThresholdCheck, ThresholdUnit,
 };
 
 /// One day of minutes: more datapoints per gate than this is a policy mistake.
 const MAX_DATAPOINTS_PER_GATE: i64 = 1440;
+
+/// A threshold gate's time frame.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    /// The period of every query.
+    period_secs: i64,
+    /// How far back the gate looks.
+    window_secs: i64,
+    /// How many whole periods the window holds (0 when the period is invalid).
+    periods: i64,
+}
+
 impl Validator<'_> {
+    /// A `metric` or `ratio` gate, read field by field in the order its
+    /// problems have always been found: window, signal, comparison,
+    /// threshold, M of N, sample, then the baseline.
     pub(super) fn threshold_check(
         &mut self,
-        raw: RawGate,
+        mut raw: RawGate,
         path: &str,
         at: Location,
         defaults: &Defaults,
     ) -> Option<ThresholdCheck> {
+        let window = self.window(&raw, path, at, defaults);
+        let options = BaselineOptions::take(&mut raw);
+        let signal = self.signal(raw.metric, raw.ratio, path, defaults, window.period_secs);
+        let comparison = self.comparison(raw.comparison.as_ref(), path, at);
+        let relative = relative_threshold(raw.threshold.as_ref());
+        let threshold = self.threshold_value(raw.threshold.as_ref(), relative.as_ref(), path, at);
+        let evaluation_periods =
+            self.evaluation_periods(raw.evaluation_periods.as_ref(), window.periods, path);
+        let datapoints_to_alarm =
+            self.datapoints_to_alarm(raw.datapoints_to_alarm.as_ref(), evaluation_periods, path);
+        let missing_data = self.missing_data(raw.missing_data.as_ref(), path);
+        let min_sample = raw
+            .min_sample
+            .and_then(|m| self.min_sample(m, &signal, path, defaults, window.period_secs));
+        let weight = self.weight(options.weight.as_ref(), &options.test, path);
+        let baseline = match options.baseline {
+            Some((raw_baseline, written)) => self.baseline(
+                raw_baseline,
+                BaselineInputs {
+                    written,
+                    canary: &signal,
+                    canary_min: min_sample.as_ref(),
+                    relative: relative.as_ref().and_then(|(_, r)| r.clone().ok()),
+                    not_worse: options.not_worse,
+                    test: options.test,
+                    weight,
+                    comparison,
+                    window_secs: window.window_secs,
+                    period_secs: window.period_secs,
+                },
+                path,
+                defaults,
+            ),
+            None => {
+                let relative = relative.is_some();
+                self.without_baseline(relative, options.not_worse, &options.test, path, at);
+                None
+            }
+        };
+        Some(ThresholdCheck {
+            baseline,
+            signal,
+            comparison,
+            threshold,
+            window_secs: window.window_secs,
+            period_secs: window.period_secs,
+            evaluation_periods,
+            datapoints_to_alarm,
+            missing_data,
+            min_sample,
+        })
+    }
+
+    /// The gate's period and window (the defaults' when absent); the window
+    /// must hold a whole number of periods, and not too many.
+    fn window(&mut self, raw: &RawGate, path: &str, at: Location, defaults: &Defaults) -> Window {
         let period_secs = raw
             .period
             .as_ref()
@@ -44,25 +115,20 @@ impl Validator<'_> {
         if periods_in_window > MAX_DATAPOINTS_PER_GATE {
             self.problem(window_at, format!("{path}.window"), format!("{periods_in_window} periods in one window; at most {MAX_DATAPOINTS_PER_GATE}: use a longer period"));
         }
-        let mut raw = raw;
-        let baseline_raw = raw.baseline.take();
-        let not_worse_raw = raw.pass_if_not_worse_than.take();
-        let test_raw = (
-            raw.test.take(),
-            raw.alpha.take(),
-            raw.direction.take(),
-            raw.nan_strategy.take(),
-        );
-        let weight_raw = raw.weight.take();
-        let baseline_inputs = baseline_raw.as_ref().map(|_| {
-            (
-                raw.metric.clone(),
-                raw.ratio.clone(),
-                raw.min_sample.clone(),
-            )
-        });
-        let signal = self.signal(raw.metric, raw.ratio, path, defaults, period_secs);
-        let comparison = match &raw.comparison {
+        Window {
+            period_secs,
+            window_secs,
+            periods: periods_in_window,
+        }
+    }
+
+    fn comparison(
+        &mut self,
+        raw: Option<&Spanned<String>>,
+        path: &str,
+        at: Location,
+    ) -> Comparison {
+        match raw {
             None => {
                 self.problem(
                     at,
@@ -85,15 +151,20 @@ impl Validator<'_> {
                     Comparison::GreaterThan
                 }
             },
-        };
-        let relative = raw.threshold.as_ref().and_then(|t| match &t.value {
-            RawScalar::Text(text) if text.contains("baseline") => Some((
-                t.referenced,
-                parse_relative(text).ok_or_else(|| text.clone()),
-            )),
-            _ => None,
-        });
-        let threshold = match (&raw.threshold, &relative) {
+        }
+    }
+
+    /// The gate's absolute threshold. A threshold relative to the baseline
+    /// (`relative`, read from the same field) leaves a placeholder here: the
+    /// baseline's rule carries the bound.
+    fn threshold_value(
+        &mut self,
+        raw: Option<&Spanned<RawScalar>>,
+        relative: Option<&RelativeThreshold>,
+        path: &str,
+        at: Location,
+    ) -> Threshold {
+        match (raw, relative) {
             (None, _) => {
                 self.problem(
                     at,
@@ -115,8 +186,17 @@ impl Validator<'_> {
                 }
             }
             (Some(t), None) => self.threshold(t, &format!("{path}.threshold")),
-        };
-        let evaluation_periods = match &raw.evaluation_periods {
+        }
+    }
+
+    /// N, all the periods in the window by default.
+    fn evaluation_periods(
+        &mut self,
+        raw: Option<&Spanned<u32>>,
+        periods_in_window: i64,
+        path: &str,
+    ) -> usize {
+        match raw {
             None => periods_in_window.max(1) as usize,
             Some(n) => {
                 if n.value == 0 || i64::from(n.value) > periods_in_window {
@@ -124,8 +204,17 @@ impl Validator<'_> {
                 }
                 n.value as usize
             }
-        };
-        let datapoints_to_alarm = match &raw.datapoints_to_alarm {
+        }
+    }
+
+    /// M, all N by default.
+    fn datapoints_to_alarm(
+        &mut self,
+        raw: Option<&Spanned<u32>>,
+        evaluation_periods: usize,
+        path: &str,
+    ) -> usize {
+        match raw {
             None => evaluation_periods,
             Some(m) => {
                 if m.value == 0 || m.value as usize > evaluation_periods {
@@ -133,8 +222,11 @@ impl Validator<'_> {
                 }
                 m.value as usize
             }
-        };
-        let missing_data = match &raw.missing_data {
+        }
+    }
+
+    fn missing_data(&mut self, raw: Option<&Spanned<String>>, path: &str) -> MissingData {
+        match raw {
             None => MissingData::Inconclusive,
             Some(m) => match m.value.as_str() {
                 "breaching" => MissingData::Breaching,
@@ -146,92 +238,13 @@ impl Validator<'_> {
                     MissingData::Inconclusive
                 }
             },
-        };
-        let min_sample = raw
-            .min_sample
-            .and_then(|m| self.min_sample(m, &signal, path, defaults, period_secs));
-        let weight = match &weight_raw {
-            None => 1.0,
-            Some(w) => {
-                if !(w.value.is_finite() && w.value > 0.0) {
-                    self.problem(
-                        w.referenced,
-                        format!("{path}.weight"),
-                        format!("a positive number, found {}", w.value),
-                    );
-                }
-                if test_raw.0.is_none() {
-                    self.problem(w.referenced, format!("{path}.weight"), "weighs a statistically tested gate in the hook's `canary_score`: add `baseline` and `test`");
-                }
-                w.value
-            }
-        };
-        let baseline = match (baseline_raw, baseline_inputs) {
-            (Some(b), Some((metric, ratio, min_raw))) => self.baseline(
-                b,
-                BaselineInputs {
-                    metric,
-                    ratio,
-                    min_raw,
-                    canary: &signal,
-                    canary_min: min_sample.as_ref(),
-                    relative: relative.as_ref().and_then(|(_, r)| r.clone().ok()),
-                    not_worse: not_worse_raw,
-                    test: test_raw,
-                    weight,
-                    comparison,
-                    window_secs,
-                    period_secs,
-                },
-                path,
-                defaults,
-            ),
-            _ => {
-                if relative.is_some() {
-                    self.problem(at, format!("{path}.threshold"), "a threshold relative to the baseline needs `baseline: live` or `baseline: {{ history: 7d }}`");
-                }
-                if let Some(n) = &not_worse_raw {
-                    self.problem(
-                        n.referenced,
-                        format!("{path}.pass_if_not_worse_than"),
-                        "needs `baseline`: what the canary is compared with",
-                    );
-                }
-                let (test, alpha, direction, nan_strategy) = &test_raw;
-                for (field, at) in [
-                    ("test", test.as_ref().map(|t| t.referenced)),
-                    ("alpha", alpha.as_ref().map(|a| a.referenced)),
-                    ("direction", direction.as_ref().map(|d| d.referenced)),
-                    ("nan_strategy", nan_strategy.as_ref().map(|n| n.referenced)),
-                ] {
-                    if let Some(at) = at {
-                        self.problem(
-                            at,
-                            format!("{path}.{field}"),
-                            "needs `baseline`: a statistical test compares the canary with it",
-                        );
-                    }
-                }
-                None
-            }
-        };
-        Some(ThresholdCheck {
-            baseline,
-            signal,
-            comparison,
-            threshold,
-            window_secs,
-            period_secs,
-            evaluation_periods,
-            datapoints_to_alarm,
-            missing_data,
-            min_sample,
-        })
+        }
     }
 
+    /// The gate's `min_sample`: its own metric, or a ratio's one denominator.
     pub(super) fn min_sample(
         &mut self,
-        m: Spanned<crate::policy::raw::RawMinSample>,
+        m: Spanned<RawMinSample>,
         signal: &Signal,
         path: &str,
         defaults: &Defaults,
@@ -267,6 +280,7 @@ impl Validator<'_> {
         })
     }
 
+    /// A number, or a percentage (`1%`, stored as a fraction).
     fn threshold(&mut self, raw: &Spanned<RawScalar>, path: &str) -> Threshold {
         let parsed = match &raw.value {
             RawScalar::Number(n) => Some(Threshold {
