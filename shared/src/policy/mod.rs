@@ -829,6 +829,3 @@ pub struct AnalysisPolicy {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod probe_tests;

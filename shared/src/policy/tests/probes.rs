@@ -2,6 +2,8 @@
 
 use super::*;
 
+// The probe tests' own environment (a test listener and a token) and their
+// own `problems`, which resolves against it: both shadow the module's.
 fn env(name: &str) -> Option<String> {
     match name {
         "TEST_LISTENER" => Some("test.internal.example.com:8443".into()),
@@ -314,7 +316,7 @@ fn an_invalid_header_value_is_not_quoted() {
 
 #[test]
 fn the_example_policy_has_a_smoke_probe() {
-    let text = include_str!("../../../gates.example.yaml");
+    let text = include_str!("../../../../gates.example.yaml");
     let policy = Policy::from_yaml(text, "gates.example.yaml", &|name: &str| {
         Some(format!("value-of-{name}"))
     })

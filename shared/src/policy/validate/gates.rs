@@ -1,0 +1,188 @@
+//! One gate: its name and severity, which kind of check it is (exactly one of
+//! `metric`, `ratio`, `alarms` or `probe`), and the `alarms` gate, whose check
+//! is no more than names. The threshold and probe gates have files of their
+//! own ([`super::threshold`], [`super::probes`]); the fields only a threshold
+//! gate reads are listed here, once, for the other kinds to refuse by name.
+
+use super::metrics::Defaults;
+use super::Validator;
+use crate::policy::raw::{Location, RawGate, Spanned};
+use crate::policy::{AlarmCheck, Gate, GateCheck, Severity};
+
+impl Validator<'_> {
+    pub(super) fn gate(
+        &mut self,
+        raw: Spanned<RawGate>,
+        path: &str,
+        defaults: &Defaults,
+    ) -> Option<Gate> {
+        let at = raw.referenced;
+        let mut raw = raw.value;
+        let name = raw.name.value.clone();
+        let description = raw.description.take();
+        let dry_run = raw.dry_run.unwrap_or(false);
+        self.gate_name(&raw.name, path);
+        let severity = self.severity(raw.severity.as_ref(), path);
+        let check = self.gate_check(raw, path, at, defaults)?;
+        Some(Gate {
+            name,
+            description,
+            severity,
+            dry_run,
+            check,
+        })
+    }
+
+    fn gate_name(&mut self, name: &Spanned<String>, path: &str) {
+        if name.value.is_empty()
+            || !name
+                .value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            self.problem(
+                name.referenced,
+                format!("{path}.name"),
+                format!(
+                    "gate names use letters, digits, '-', '_' and '.', found {:?}",
+                    name.value
+                ),
+            );
+        }
+    }
+
+    fn severity(&mut self, raw: Option<&Spanned<String>>, path: &str) -> Severity {
+        match raw {
+            None => Severity::Critical,
+            Some(s) => match s.value.as_str() {
+                "critical" => Severity::Critical,
+                "warning" => Severity::Warning,
+                other => {
+                    self.problem(
+                        s.referenced,
+                        format!("{path}.severity"),
+                        format!("expected `critical` or `warning`, found {other:?}"),
+                    );
+                    Severity::Critical
+                }
+            },
+        }
+    }
+
+    /// What the gate checks. A probe is told apart first, as it names its
+    /// own conflicts; otherwise exactly one of `metric`, `ratio` and `alarms`.
+    fn gate_check(
+        &mut self,
+        mut raw: RawGate,
+        path: &str,
+        at: Location,
+        defaults: &Defaults,
+    ) -> Option<GateCheck> {
+        if let Some(probe) = raw.probe.take() {
+            let check = self.probe_gate(&raw, probe, path, at)?;
+            return Some(GateCheck::Probe(Box::new(check)));
+        }
+        let sources = [
+            raw.metric.is_some(),
+            raw.ratio.is_some(),
+            raw.alarms.is_some() || raw.alarm_prefix.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
+        if sources != 1 {
+            self.problem(
+                at,
+                path,
+                format!(
+                    "a gate needs exactly one of `metric`, `ratio`, `alarms` or `probe`, found {sources}"
+                ),
+            );
+            return None;
+        }
+        if raw.alarms.is_some() || raw.alarm_prefix.is_some() {
+            Some(GateCheck::Alarms(self.alarm_check(&raw, path, at)))
+        } else {
+            let check = self.threshold_check(raw, path, at, defaults)?;
+            Some(GateCheck::Threshold(Box::new(check)))
+        }
+    }
+
+    fn alarm_check(&mut self, raw: &RawGate, path: &str, at: Location) -> AlarmCheck {
+        self.refuse_threshold_fields(
+            raw,
+            path,
+            at,
+            "does not apply to an `alarms` gate: the alarm's own configuration decides its state",
+        );
+        if let Some(alarms) = raw.alarms.as_ref().filter(|a| a.value.is_empty()) {
+            if raw.alarm_prefix.is_none() {
+                self.problem(
+                    alarms.referenced,
+                    format!("{path}.alarms"),
+                    "name at least one alarm, or an `alarm_prefix`",
+                );
+            }
+        }
+        let names = raw
+            .alarms
+            .iter()
+            .flat_map(|a| a.value.iter())
+            .enumerate()
+            .map(|(i, n)| self.text(n, &format!("{path}.alarms[{i}]")))
+            .collect();
+        let prefix = raw.alarm_prefix.as_ref().map(|p| {
+            let text = self.text(p, &format!("{path}.alarm_prefix"));
+            if text.trim().is_empty() {
+                self.problem(
+                    p.referenced,
+                    format!("{path}.alarm_prefix"),
+                    "must not be empty: an empty prefix would watch every alarm in the account",
+                );
+            }
+            text
+        });
+        AlarmCheck { names, prefix }
+    }
+
+    /// Names, one problem each, the threshold-gate fields a gate of another
+    /// kind sets, with `why` they do not apply to it.
+    pub(super) fn refuse_threshold_fields(
+        &mut self,
+        raw: &RawGate,
+        path: &str,
+        at: Location,
+        why: &str,
+    ) {
+        for (field, present) in threshold_fields(raw) {
+            if present {
+                self.problem(at, format!("{path}.{field}"), why);
+            }
+        }
+    }
+}
+
+/// The fields only a threshold gate reads, in the order they are reported,
+/// each with whether `raw` sets it.
+fn threshold_fields(raw: &RawGate) -> [(&'static str, bool); 15] {
+    [
+        ("comparison", raw.comparison.is_some()),
+        ("threshold", raw.threshold.is_some()),
+        ("window", raw.window.is_some()),
+        ("period", raw.period.is_some()),
+        ("evaluation_periods", raw.evaluation_periods.is_some()),
+        ("datapoints_to_alarm", raw.datapoints_to_alarm.is_some()),
+        ("missing_data", raw.missing_data.is_some()),
+        ("min_sample", raw.min_sample.is_some()),
+        ("baseline", raw.baseline.is_some()),
+        (
+            "pass_if_not_worse_than",
+            raw.pass_if_not_worse_than.is_some(),
+        ),
+        ("test", raw.test.is_some()),
+        ("alpha", raw.alpha.is_some()),
+        ("weight", raw.weight.is_some()),
+        ("direction", raw.direction.is_some()),
+        ("nan_strategy", raw.nan_strategy.is_some()),
+    ]
+}
