@@ -8,7 +8,7 @@
 //! retried by Lambda, whose retry will alert if it gets through.
 
 use super::{DecisionRecord, ReportSummary};
-use crate::judge::{GateOutcome, GateResult, LifecycleStatus};
+use crate::judge::{GateResult, LifecycleStatus};
 use crate::vocab::stamp;
 use aws_sdk_sns::error::DisplayErrorContext;
 use std::fmt::Write as _;
@@ -220,7 +220,7 @@ pub fn alert_for(record: &DecisionRecord) -> Option<Alert> {
 mod tests {
     use super::*;
     use crate::evidence::deployment::DeploymentInfo;
-    use crate::judge::{GateSeries, Observation};
+    use crate::judge::{GateOutcome, GateSeries, Observation};
     use crate::policy::Severity;
     use crate::report::{PolicyRef, RECORD_KIND};
     use crate::vocab::hook::Hook;
