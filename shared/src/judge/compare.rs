@@ -2,13 +2,14 @@
 //! period by period: the two-proportion test for error counts, Mann-Whitney U
 //! for per-period values. The statistics themselves live in [`super::statistics`];
 //! this file only turns a gate's aligned evidence into their inputs and their
-//! answer into a gate result.
+//! answer into a gate result. Threshold gates hand their baseline gates here
+//! (`threshold` uses this module, never the other way round): the types of
+//! the hand-over ([`Aligned`], [`Sides`]) are this module's.
 
 use super::statistics::{
     compare_proportions, compare_samples, Classification, Direction, EffectTolerance,
     MetricEvidence, NanStrategy, Proportion, ProportionOptions, RankTestOptions, Side, Tolerance,
 };
-use super::threshold::Aligned;
 use super::{GateOutcome, GateResult};
 use crate::policy::{
     BaselineCheck, BaselineRule, BaselineTest, Comparison, MetricQuery, RelativeBound, Signal,
@@ -20,6 +21,12 @@ use std::collections::BTreeMap;
 const DEFAULT_MIN_TRIALS: u64 = 100;
 /// The fewest periods with a value per side a rank test judges.
 const MIN_RANK_VALUES: usize = 5;
+
+/// One query's values on the window's grid, as the statistical tests take
+/// them: `None` where there is no value.
+pub(super) struct Aligned {
+    pub(super) values: Vec<Option<f64>>,
+}
 
 /// One side's aligned queries and signal values.
 pub(super) type SideEvidence<'a, 'q> = (&'a BTreeMap<&'q MetricQuery, Aligned>, &'a [Option<f64>]);
