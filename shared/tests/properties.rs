@@ -1,6 +1,6 @@
 //! Properties of the judgement, over generated policies and evidence.
 //!
-//! The table tests in `src/judge/tests.rs` pin the verdict for hand-picked
+//! The table tests in `src/judge/tests/` pin the verdict for hand-picked
 //! figures; these check rules that must hold for *every* policy and series a
 //! hook can meet, the ones a rollback decision relies on:
 //!

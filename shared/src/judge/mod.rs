@@ -534,6 +534,4 @@ fn score_gate(canary_score: &crate::policy::CanaryScore, gates: &[GateResult]) -
 }
 
 #[cfg(test)]
-mod baseline_tests;
-#[cfg(test)]
 mod tests;

@@ -1,9 +1,9 @@
 //! Gates compared with a baseline: the version being replaced (live) or the
 //! metric's own history, and the "not worse than current" excuse.
 
-use super::*;
 use crate::bind::{bind_discovery, BindError, Discovery};
 use crate::evidence::{MetricData, PreflightEvidence, RawSeries};
+use crate::judge::*;
 use crate::policy::Policy;
 use crate::Hook;
 

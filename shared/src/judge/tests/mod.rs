@@ -1,5 +1,8 @@
 //! Table-driven judgement tests on the ADR's thresholds (default policy), with
 //! the edges: exactly at the threshold, empty series, NaN, one datapoint.
+//! Gates compared with a baseline are in [`baseline`].
+
+mod baseline;
 
 use super::*;
 use crate::evidence::{
