@@ -78,7 +78,7 @@ impl Args {
             None => {}
         }
         for gate in &verdict.gates {
-            println!("  {}", gate_line(gate, gate.threshold_value, colour));
+            println!("  {}", gate_line(gate, gate.threshold_value(), colour));
         }
         println!("would report {}: {}", verdict.status, verdict.reason);
         Ok(match verdict.status {

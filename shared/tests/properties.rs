@@ -390,7 +390,7 @@ proptest! {
         prop_assert_ne!(verdict.status, LifecycleStatus::Succeeded, "{}", verdict.reason);
         prop_assert_eq!(outcome(&verdict), GateOutcome::Fail, "{}", verdict.reason);
         prop_assert!(
-            verdict.gates[0].breaching.unwrap_or(0) >= spec.datapoints_to_alarm,
+            verdict.gates[0].breaching().unwrap_or(0) >= spec.datapoints_to_alarm,
             "{:?}",
             verdict.gates[0]
         );

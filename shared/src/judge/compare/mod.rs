@@ -10,7 +10,7 @@ use super::statistics::{
     compare_proportions, compare_samples, Classification, Direction, EffectTolerance,
     MetricEvidence, NanStrategy, Proportion, ProportionOptions, RankTestOptions, Side, Tolerance,
 };
-use super::{GateOutcome, GateResult};
+use super::{GateOutcome, TestFigures};
 use crate::policy::{
     BaselineCheck, BaselineRule, BaselineTest, Comparison, MetricQuery, RelativeBound, Signal,
     ThresholdCheck,
@@ -37,12 +37,13 @@ pub(super) struct Sides<'a, 'q> {
     pub(super) baseline: SideEvidence<'a, 'q>,
 }
 
-/// Judges `check` against its baseline with the test it names.
+/// Judges `check` against its baseline with the test it names, recording
+/// the test's figures in `test` when it answers.
 pub(super) fn judge(
     check: &ThresholdCheck,
     baseline: &BaselineCheck,
     sides: Sides<'_, '_>,
-    result: &mut GateResult,
+    test: &mut Option<Box<TestFigures>>,
 ) -> (GateOutcome, String) {
     let bound = match baseline.rule {
         BaselineRule::Relative(bound) => bound,
@@ -60,7 +61,7 @@ pub(super) fn judge(
             "a per-period comparison is not a statistical test".into(),
         ),
         BaselineTest::TwoProportion { alpha } => {
-            two_proportion(check, baseline, bound, alpha, sides, result)
+            two_proportion(check, baseline, bound, alpha, sides, test)
         }
         BaselineTest::MannWhitney {
             alpha,
@@ -76,7 +77,7 @@ pub(super) fn judge(
                 weight: baseline.weight,
             },
             sides,
-            result,
+            test,
         ),
     }
 }
@@ -87,7 +88,7 @@ fn two_proportion(
     bound: RelativeBound,
     alpha: f64,
     sides: Sides<'_, '_>,
-    result: &mut GateResult,
+    test: &mut Option<Box<TestFigures>>,
 ) -> (GateOutcome, String) {
     let totals = |signal: &Signal, aligned: &BTreeMap<&MetricQuery, Aligned>| {
         let sum = |queries: &[MetricQuery]| -> f64 {
@@ -138,12 +139,12 @@ fn two_proportion(
     };
     match compare_proportions(canary, base, &options) {
         Ok(comparison) => {
-            result.statistics = serde_json::to_value(&comparison).ok();
-            result.scored = Some((
-                baseline.weight,
-                MetricEvidence::Proportion(comparison.clone()),
-            ));
-            (comparison.outcome.gate_outcome(), comparison.reason)
+            let answer = (comparison.outcome.gate_outcome(), comparison.reason.clone());
+            *test = Some(Box::new(TestFigures {
+                weight: baseline.weight,
+                evidence: MetricEvidence::Proportion(comparison),
+            }));
+            answer
         }
         Err(error) => (GateOutcome::Error, format!("two-proportion test: {error}")),
     }
@@ -162,7 +163,7 @@ struct RankGate {
 fn rank_sum(
     gate: RankGate,
     sides: Sides<'_, '_>,
-    result: &mut GateResult,
+    test: &mut Option<Box<TestFigures>>,
 ) -> (GateOutcome, String) {
     let RankGate {
         comparison,
@@ -220,14 +221,17 @@ fn rank_sum(
         &options,
     ) {
         Ok(ranked) => {
-            result.statistics = serde_json::to_value(&ranked).ok();
-            result.scored = Some((weight, MetricEvidence::Rank(ranked.clone())));
             let outcome = match ranked.classification {
                 Classification::Pass => GateOutcome::Pass,
                 Classification::High | Classification::Low => GateOutcome::Fail,
                 Classification::NoData => GateOutcome::Inconclusive,
             };
-            (outcome, ranked.reason)
+            let answer = (outcome, ranked.reason.clone());
+            *test = Some(Box::new(TestFigures {
+                weight,
+                evidence: MetricEvidence::Rank(ranked),
+            }));
+            answer
         }
         Err(error) => (GateOutcome::Error, format!("Mann-Whitney test: {error}")),
     }

@@ -8,16 +8,18 @@
 
 use super::columns::{Columns, Grid};
 use super::side::{align_side, options, Slots};
-use super::{reasons, series_values, signal, Early};
+use super::{reasons, series_values, signal, Early, Found};
 use crate::evidence::{Evidence, MetricData};
-use crate::judge::{compare, GateOutcome, GateResult};
+use crate::judge::{compare, GateOutcome};
 use crate::policy::{BaselineCheck, BaselineSource, BaselineTest, MinSample, ThresholdCheck};
 use crate::vocab::Side;
 
-/// The gate compared with a baseline: its check and its side's slots.
+/// The gate compared with a baseline: its check, its side's slots and its
+/// window's periods.
 pub(super) struct Canary<'a, 'q, 'e> {
     pub(super) check: &'a ThresholdCheck,
     pub(super) slots: &'a Slots<'q, 'e>,
+    pub(super) grid: Grid,
 }
 
 /// The baseline's signal per period of the canary's window, for a gate
@@ -26,28 +28,32 @@ pub(super) struct Canary<'a, 'q, 'e> {
 pub(super) fn per_period<'e>(
     canary: Canary<'_, '_, 'e>,
     baseline: &BaselineCheck,
-    grid: Grid,
     live: &'e MetricData,
     evidence: &'e Evidence,
     columns: &mut Columns<'e>,
-    result: &mut GateResult,
+    found: &mut Found,
 ) -> Early<Vec<f64>> {
     let (base_values, base_slots) =
-        baseline_values(baseline, grid, live, evidence, columns, result)?;
+        baseline_values(baseline, canary.grid, live, evidence, columns, found)?;
     if baseline.test == BaselineTest::PerPeriod {
         return Ok(base_values);
     }
     // The tests take `Option` columns; they run on a few gates, so the
     // conversion is not worth avoiding.
     let canary_aligned = canary.slots.as_options(columns);
-    let canary_values = options(series_values(result));
+    let canary_values = options(series_values(&found.figures));
     let base_aligned = base_slots.as_options(columns);
     let base_values = options(&base_values);
     let sides = compare::Sides {
         canary: (&canary_aligned, &canary_values),
         baseline: (&base_aligned, &base_values),
     };
-    Err(compare::judge(canary.check, baseline, sides, result))
+    Err(compare::judge(
+        canary.check,
+        baseline,
+        sides,
+        &mut found.figures.test,
+    ))
 }
 
 /// The baseline's signal per period of the canary's window (a history
@@ -61,7 +67,7 @@ fn baseline_values<'a, 'e>(
     live: &'e MetricData,
     evidence: &'e Evidence,
     columns: &mut Columns<'e>,
-    result: &mut GateResult,
+    found: &mut Found,
 ) -> Early<(Vec<f64>, Slots<'a, 'e>)> {
     let data = baseline_data(baseline, live, evidence)?;
     let grid = grid.earlier(baseline.offset_secs());
@@ -71,11 +77,11 @@ fn baseline_values<'a, 'e>(
         data,
         grid,
         columns,
-        &mut result.completeness,
+        &mut found.figures.completeness,
     )?;
     let primary = baseline.signal.primary_queries();
     if primary.iter().all(|q| slots.present(columns, q) == 0) {
-        result.no_evidence = true;
+        found.no_evidence = true;
         return Err((
             GateOutcome::Inconclusive,
             reasons::no_baseline_datapoints(primary),

@@ -40,10 +40,13 @@ mod signal;
 
 pub(crate) use columns::Columns;
 
-use super::{GateOutcome, GateResult, GateSeries};
+use super::{
+    BaselineFigure, GateFigures, GateOutcome, GateResult, GateSeries, Rule, ThresholdFigure,
+    ThresholdFigures,
+};
 use crate::evidence::{Evidence, MetricData};
-use crate::policy::{BaselineRule, Gate, ThresholdCheck};
-use crate::vocab::{Side, TimeRange};
+use crate::policy::{Gate, ThresholdCheck};
+use crate::vocab::Side;
 use crate::window::gate_window;
 use columns::Grid;
 
@@ -80,100 +83,101 @@ pub(crate) fn judge_with<'e>(
     columns: &mut Columns<'e>,
 ) -> GateResult {
     let range = gate_window(check, evidence.now, ingestion_lag_secs);
-    let mut result = GateResult::new(&gate.name, gate.severity, GateOutcome::Error, String::new());
-    // Written once, read in the threshold and in the reason.
-    let absolute = check.threshold.format_value(check.threshold.value);
-    result.threshold = Some(reasons::describe_threshold(check, &absolute));
-    result.threshold_value = match check.baseline.as_deref().map(|b| b.rule) {
-        Some(BaselineRule::Relative(_)) => None,
-        _ => Some(check.threshold.value),
+    let mut found = Found {
+        figures: ThresholdFigures::new(threshold_figure(check), rule(check), range),
+        no_evidence: false,
     };
-    result.window = Some(range);
-    result.rule = Some(format!(
-        "{} of the last {} periods of {}s",
-        check.datapoints_to_alarm, check.evaluation_periods, check.period_secs
-    ));
     let (outcome, reason) = match &evidence.metrics {
         None => (
             GateOutcome::Error,
             "no metric evidence was collected for this gate".to_string(),
         ),
         Some(Err(error)) => (GateOutcome::Error, format!("evidence unavailable: {error}")),
-        Some(Ok(data)) => evaluate(
-            check,
-            &absolute,
-            range,
-            data,
-            evidence,
-            columns,
-            &mut result,
-        ),
+        Some(Ok(data)) => match judge_evidence(check, data, evidence, columns, &mut found) {
+            Ok(decided) | Err(decided) => decided,
+        },
     };
-    result.outcome = outcome;
-    result.reason = reason;
+    let mut result = GateResult::new(&gate.name, gate.severity, outcome, reason);
+    result.no_evidence = found.no_evidence;
+    result.figures = GateFigures::Threshold(found.figures);
     result
 }
 
-/// The gate judged on metric evidence that was collected.
-fn evaluate<'e>(
-    check: &ThresholdCheck,
-    absolute: &str,
-    range: TimeRange,
-    data: &'e MetricData,
-    evidence: &'e Evidence,
-    columns: &mut Columns<'e>,
-    result: &mut GateResult,
-) -> Decided {
-    let grid = Grid::of(range, check.period_secs);
-    match judge_evidence(check, absolute, grid, data, evidence, columns, result) {
-        Ok(decided) | Err(decided) => decided,
+/// What the gate is held to, as the check says it.
+fn threshold_figure(check: &ThresholdCheck) -> ThresholdFigure {
+    ThresholdFigure {
+        comparison: check.comparison,
+        limit: check.threshold,
+        baseline: check.baseline.as_deref().map(|b| BaselineFigure {
+            rule: b.rule,
+            source: b.source.clone(),
+        }),
     }
 }
 
-/// The checks in the order of the module's documentation, each of which
-/// may decide the gate before the periods are counted.
+/// M of N, as the check says it.
+fn rule(check: &ThresholdCheck) -> Rule {
+    Rule {
+        datapoints_to_alarm: check.datapoints_to_alarm,
+        evaluation_periods: check.evaluation_periods,
+        period_secs: check.period_secs,
+    }
+}
+
+/// What judging a gate records besides its outcome and reason.
+struct Found {
+    /// The gate's figures, filled in step by step.
+    figures: ThresholdFigures,
+    /// Not one datapoint of the primary metric, the canary's or the baseline's.
+    no_evidence: bool,
+}
+
+/// The checks in the order of the module's documentation on metric evidence
+/// that was collected, each of which may decide the gate before the periods
+/// are counted.
 fn judge_evidence<'e>(
     check: &ThresholdCheck,
-    absolute: &str,
-    grid: Grid,
     data: &'e MetricData,
     evidence: &'e Evidence,
     columns: &mut Columns<'e>,
-    result: &mut GateResult,
+    found: &mut Found,
 ) -> Early<Decided> {
+    let grid = Grid::of(found.figures.window, check.period_secs);
     let canary = side::align_side(
         Side::Canary,
         check.queries(),
         data,
         grid,
         columns,
-        &mut result.completeness,
+        &mut found.figures.completeness,
     )?;
     let values = signal::signal_values(&check.signal, |q| canary.column(columns, q)).into_owned();
-    result.series = Some(GateSeries::unjudged(grid.start, grid.period, values));
-    sample::require_datapoints(check, &canary, columns, &mut result.no_evidence)?;
-    sample::require_sample(check, &canary, columns, &mut result.sample)?;
+    found.figures.series = Some(GateSeries::unjudged(grid.start, grid.period, values));
+    sample::require_datapoints(check, &canary, columns, &mut found.no_evidence)?;
+    sample::require_sample(check, &canary, columns, &mut found.figures.sample)?;
     let baseline = match check.baseline.as_deref() {
         None => None,
         Some(b) => {
             let gate = baseline::Canary {
                 check,
                 slots: &canary,
+                grid,
             };
-            let values = baseline::per_period(gate, b, grid, data, evidence, columns, result)?;
+            let values = baseline::per_period(gate, b, data, evidence, columns, found)?;
             Some((b.rule, values))
         }
     };
-    let Some(series) = result.series.as_mut() else {
+    let Some(series) = found.figures.series.as_mut() else {
         unreachable!("the series was recorded above")
     };
     let tally = periods::judge_window(check, baseline, series);
-    result.breaching = Some(tally.breaching);
-    Ok(reasons::decide(check, absolute, &tally, canary.partial()))
+    found.figures.breaching = Some(tally.breaching);
+    Ok(reasons::decide(check, &tally, canary.partial()))
 }
 
-fn series_values(result: &GateResult) -> &[f64] {
-    result.series.as_ref().map_or(&[], |s| s.values.as_slice())
+/// The canary's signal per period, as recorded.
+fn series_values(figures: &ThresholdFigures) -> &[f64] {
+    figures.series.as_ref().map_or(&[], |s| s.values.as_slice())
 }
 
 #[cfg(test)]

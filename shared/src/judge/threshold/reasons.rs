@@ -7,32 +7,7 @@
 use super::periods::{MOfN, Tally};
 use super::Decided;
 use crate::judge::GateOutcome;
-use crate::policy::{BaselineRule, BaselineSource, MetricQuery, ThresholdCheck};
-use std::borrow::Cow;
-
-/// What the gate's threshold says, as people read it; `absolute` is the
-/// threshold's value as written back to them.
-pub(super) fn describe_threshold(check: &ThresholdCheck, absolute: &str) -> String {
-    let op = check.comparison;
-    match check.baseline.as_deref() {
-        None => format!("{op} {absolute}"),
-        Some(b) => {
-            let against = match b.source {
-                BaselineSource::Live => String::new(),
-                BaselineSource::History { offset_secs } => {
-                    format!(" ({} earlier)", human_duration(offset_secs))
-                }
-                BaselineSource::BeforeDeployment(ref start) => format!(" ({start})"),
-            };
-            match b.rule {
-                BaselineRule::Relative(bound) => format!("{op} {bound}{against}"),
-                BaselineRule::PassIfNotWorseThan(bound) => {
-                    format!("{op} {absolute} and {op} {bound}{against}")
-                }
-            }
-        }
-    }
-}
+use crate::policy::{BaselineRule, MetricQuery, ThresholdCheck};
 
 /// The gate's outcome from its counted periods, and the reason: M of N, or
 /// too few periods judged; a pass on a series CloudWatch marked
@@ -40,7 +15,6 @@ pub(super) fn describe_threshold(check: &ThresholdCheck, absolute: &str) -> Stri
 /// partial data is still a breach, an absence of one is not proof.
 pub(super) fn decide<'q>(
     check: &ThresholdCheck,
-    absolute: &str,
     tally: &Tally,
     partial: impl Iterator<Item = &'q MetricQuery>,
 ) -> Decided {
@@ -58,7 +32,7 @@ pub(super) fn decide<'q>(
         );
     };
     let op = check.comparison.symbol();
-    let thr = threshold_in_reason(check, absolute);
+    let thr = threshold_in_reason(check);
     let worst = worst_text(check, worst);
     match m_of_n {
         MOfN::Breached => (
@@ -94,15 +68,16 @@ pub(super) fn decide<'q>(
 }
 
 /// The threshold as the reason names it, after the operator: the absolute
-/// value, the bound relative to the baseline, or both.
-fn threshold_in_reason<'a>(check: &ThresholdCheck, absolute: &'a str) -> Cow<'a, str> {
+/// value as written, the bound relative to the baseline, or both.
+fn threshold_in_reason(check: &ThresholdCheck) -> String {
     let op = check.comparison.symbol();
+    let absolute = || check.threshold.format_value(check.threshold.value);
     match check.baseline.as_deref().map(|b| b.rule) {
-        Some(BaselineRule::Relative(bound)) => bound.to_string().into(),
+        Some(BaselineRule::Relative(bound)) => bound.to_string(),
         Some(BaselineRule::PassIfNotWorseThan(bound)) => {
-            format!("{absolute} and {op} {bound}").into()
+            format!("{} and {op} {bound}", absolute())
         }
-        None => absolute.into(),
+        None => absolute(),
     }
 }
 
@@ -178,15 +153,5 @@ fn trim(value: f64) -> String {
         format!("{value:.0}")
     } else {
         format!("{value:.2}")
-    }
-}
-
-/// `7d`, `1h`, `90m`: how a history offset is written back to people.
-fn human_duration(secs: i64) -> String {
-    match secs {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3600 == 0 => format!("{}h", s / 3600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
     }
 }
