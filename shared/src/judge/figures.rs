@@ -9,7 +9,6 @@
 //! is the report's (`crate::report::threshold_text`, `rule_text`, and the
 //! record's JSON of a gate) and the CLI's; the judge writes only the reason.
 
-use super::probes::ProbeFigures;
 use super::statistics::{MetricEvidence, ProportionComparison, RankComparison, ScoreReport};
 use super::GateSeries;
 use crate::evidence::SeriesStatus;
@@ -153,6 +152,45 @@ pub struct ProbeGateFigures {
     pub failed: Option<usize>,
     /// Each attempt's figures (bounded), when attempts were made.
     pub attempts: Option<ProbeFigures>,
+}
+
+/// A probe gate's attempts, for the record (listed by [`super::probes`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProbeFigures {
+    /// Attempts made.
+    pub attempts: usize,
+    /// Attempts that met every expectation.
+    pub met: usize,
+    /// Up to [`MAX_RECORDED_ATTEMPTS`](super::probes::MAX_RECORDED_ATTEMPTS)
+    /// attempts in index order: every failed one that fits, then the earliest
+    /// good ones (chosen by the probe judge).
+    pub listed: Vec<AttemptFigures>,
+    /// Attempts made but not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_listed: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// One attempt's figures. The body itself is never recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AttemptFigures {
+    /// 1-based, in the order attempts were started.
+    pub index: u32,
+    /// Whether it met every expectation.
+    pub met: bool,
+    /// The final answer's status, when one arrived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Sending the request to the end of the (bounded) body, or to the failure.
+    pub latency_ms: u64,
+    /// Body bytes read.
+    pub bytes: usize,
+    /// Why there is no complete answer (transport error, timeout, refused redirect).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The canary score's thresholds and report.

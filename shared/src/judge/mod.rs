@@ -24,8 +24,9 @@ pub mod threshold;
 
 pub use decision::combine;
 pub use figures::{
-    BaselineFigure, GateFigures, ProbeGateFigures, Rule, SampleFigures, ScoreFigures,
-    SeriesCompleteness, Statistics, TestFigures, ThresholdFigure, ThresholdFigures,
+    AttemptFigures, BaselineFigure, GateFigures, ProbeFigures, ProbeGateFigures, Rule,
+    SampleFigures, ScoreFigures, SeriesCompleteness, Statistics, TestFigures, ThresholdFigure,
+    ThresholdFigures,
 };
 pub use series::{GateSeries, Observation};
 
@@ -198,7 +199,7 @@ impl GateResult {
     }
 
     /// A probe gate's attempts (at most [`probes::MAX_RECORDED_ATTEMPTS`]).
-    pub fn probe(&self) -> Option<&probes::ProbeFigures> {
+    pub fn probe(&self) -> Option<&ProbeFigures> {
         match &self.figures {
             GateFigures::Probe(p) => p.attempts.as_ref(),
             _ => None,

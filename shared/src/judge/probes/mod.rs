@@ -13,55 +13,16 @@
 //! 256 KB, so at most [`MAX_RECORDED_ATTEMPTS`] are listed, failed attempts
 //! first chosen, and the record says how many were left out.
 
-use super::{GateFigures, GateOutcome, GateResult, ProbeGateFigures};
+use super::{AttemptFigures, GateFigures, GateOutcome, GateResult, ProbeFigures, ProbeGateFigures};
 use crate::evidence::probes::{ProbeAttempt, ProbeRun, MAX_BODY_BYTES};
 use crate::evidence::EvidenceError;
 use crate::policy::{Gate, ProbeCheck};
-use serde::Serialize;
 
 /// The longest quote of a body or JSON value in a reason.
 const MAX_QUOTE_CHARS: usize = 80;
 
 /// The most attempts a probe gate lists in the record.
 pub const MAX_RECORDED_ATTEMPTS: usize = 20;
-
-/// A probe gate's attempts, for the record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProbeFigures {
-    /// Attempts made.
-    pub attempts: usize,
-    /// Attempts that met every expectation.
-    pub met: usize,
-    /// Up to [`MAX_RECORDED_ATTEMPTS`] attempts in index order: every failed
-    /// one that fits, then the earliest good ones.
-    pub listed: Vec<AttemptFigures>,
-    /// Attempts made but not listed.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub not_listed: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-/// One attempt's figures. The body itself is never recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AttemptFigures {
-    /// 1-based, in the order attempts were started.
-    pub index: u32,
-    /// Whether it met every expectation.
-    pub met: bool,
-    /// The final answer's status, when one arrived.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// Sending the request to the end of the (bounded) body, or to the failure.
-    pub latency_ms: u64,
-    /// Body bytes read.
-    pub bytes: usize,
-    /// Why there is no complete answer (transport error, timeout, refused redirect).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
 
 impl ProbeFigures {
     /// The figures of `attempts`; `failed[i]` says whether attempt `i` failed.

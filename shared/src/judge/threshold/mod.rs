@@ -20,13 +20,12 @@
 //! is one point per period, oldest first, is copied without a division per
 //! point; and the record of the periods is columns too ([`GateSeries`]), not
 //! a struct per period.
-
 //!
-//! One file per step: [`columns`] keeps the aligned series (what a column
-//! holds is [`align`]'s), [`side`] finds a side's queries in the evidence,
-//! [`signal`] computes the signal per period, [`sample`] asks for evidence
-//! enough to judge, [`baseline`] brings a baseline's values (or hands the gate
-//! to a statistical test), [`periods`] counts M of N, and [`reasons`] writes
+//! One file per step: `columns` keeps the aligned series (what a column
+//! holds is `align`'s), `side` finds a side's queries in the evidence,
+//! `signal` computes the signal per period, `sample` asks for evidence
+//! enough to judge, `baseline` brings a baseline's values (or hands the gate
+//! to a statistical test), `periods` counts M of N, and `reasons` writes
 //! the line a person reads.
 
 mod align;
