@@ -177,10 +177,10 @@ impl Args {
                 timelines.entry(gate.name.clone()).or_default().push(mark);
                 let newest = gate.observations().rev().find(|o| o.judged);
                 let (entry, observations) = replay.entry(gate.name.clone()).or_insert_with(|| {
-                    let result = GateResult {
-                        series: None,
-                        ..gate.clone()
-                    };
+                    let mut result = gate.clone();
+                    if let Some(figures) = result.threshold_figures_mut() {
+                        figures.series = None;
+                    }
                     (result, Vec::new())
                 });
                 entry.outcome = gate.outcome.max(entry.outcome);
@@ -232,8 +232,10 @@ impl Args {
                 .map(|(mut g, observations)| {
                     g.reason = format!("worst outcome over the replay: {}", g.outcome);
                     // One period per evaluation, `step` apart.
-                    g.series = (!observations.is_empty())
-                        .then(|| GateSeries::from_observations(step, &observations));
+                    if let Some(figures) = g.threshold_figures_mut() {
+                        figures.series = (!observations.is_empty())
+                            .then(|| GateSeries::from_observations(step, &observations));
+                    }
                     g
                 })
                 .collect();

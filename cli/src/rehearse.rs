@@ -176,7 +176,7 @@ fn print_timeline(
                     if verbose || deciding || record.status == LifecycleStatus::Failed {
                         println!(
                             "           {}",
-                            gate_line(gate, gate.threshold_value, colour)
+                            gate_line(gate, gate.threshold_value(), colour)
                         );
                     }
                 }

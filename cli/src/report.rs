@@ -5,6 +5,7 @@
 use metric_gate::judge::{GateOutcome, GateResult, Observation};
 use metric_gate::policy::Policy;
 use metric_gate::rehearsal::{Rehearsal, Scenario, Step};
+use metric_gate::report::threshold_text;
 use std::fmt::Write;
 
 const WIDTH: f64 = 520.0;
@@ -72,7 +73,7 @@ pub fn html(policy: &Policy, rehearsals: &[(Scenario, Rehearsal)]) -> String {
                     for gate in record
                         .gates
                         .iter()
-                        .filter(|g| g.series.as_ref().is_some_and(|s| !s.is_empty()))
+                        .filter(|g| g.series().is_some_and(|s| !s.is_empty()))
                     {
                         let _ = write!(out, "<div class=\"gate\">{}</div>", chart(gate));
                     }
@@ -101,7 +102,7 @@ pub fn chart(gate: &GateResult) -> String {
         .iter()
         .flatten()
         .copied()
-        .chain(gate.threshold_value)
+        .chain(gate.threshold_value())
         .fold(0.0_f64, f64::max)
         .max(f64::MIN_POSITIVE)
         * 1.15;
@@ -121,14 +122,14 @@ pub fn chart(gate: &GateResult) -> String {
         }
     }
     flush(&mut svg, &mut run);
-    if let Some(threshold) = gate.threshold_value {
+    if let Some(threshold) = gate.threshold_value() {
         let _ = write!(
             svg,
             "<line x1=\"{PAD}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#cf222e\" stroke-dasharray=\"5 4\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"10\" fill=\"#cf222e\" text-anchor=\"end\">{}</text>",
             WIDTH - PAD,
             WIDTH - PAD,
             y(threshold) - 3.0,
-            escape(gate.threshold.as_deref().unwrap_or("")),
+            escape(&threshold_text(gate).unwrap_or_default()),
             y = y(threshold)
         );
     }
@@ -150,7 +151,10 @@ pub fn chart(gate: &GateResult) -> String {
         }
     }
     // Axes: the value scale on the left, the first and last period below.
-    let percent = gate.threshold.as_deref().is_some_and(|t| t.ends_with('%'));
+    // Percentages when the threshold is one, on its own (not beside a baseline).
+    let percent = gate
+        .threshold_figures()
+        .is_some_and(|f| f.threshold.plain_percent());
     let label = |v: f64| {
         if percent {
             format!("{:.2}%", v * 100.0)

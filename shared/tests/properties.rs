@@ -1,6 +1,6 @@
 //! Properties of the judgement, over generated policies and evidence.
 //!
-//! The table tests in `src/judge/tests.rs` pin the verdict for hand-picked
+//! The table tests in `src/judge/tests/` pin the verdict for hand-picked
 //! figures; these check rules that must hold for *every* policy and series a
 //! hook can meet, the ones a rollback decision relies on:
 //!
@@ -390,7 +390,7 @@ proptest! {
         prop_assert_ne!(verdict.status, LifecycleStatus::Succeeded, "{}", verdict.reason);
         prop_assert_eq!(outcome(&verdict), GateOutcome::Fail, "{}", verdict.reason);
         prop_assert!(
-            verdict.gates[0].breaching.unwrap_or(0) >= spec.datapoints_to_alarm,
+            verdict.gates[0].breaching().unwrap_or(0) >= spec.datapoints_to_alarm,
             "{:?}",
             verdict.gates[0]
         );

@@ -2,10 +2,14 @@
 //! the right link.
 
 use super::*;
-use crate::judge::{GateOutcome, GateResult, GateSeries, LifecycleStatus, Observation};
-use crate::policy::Severity;
+use crate::judge::{
+    GateFigures, GateOutcome, GateResult, GateSeries, LifecycleStatus, Observation, Rule,
+    ThresholdFigure, ThresholdFigures,
+};
+use crate::policy::{Comparison, Severity, Threshold, ThresholdUnit};
 use crate::report::{DecisionRecord, PolicyRef, ReportSummary};
 use crate::vocab::hook::Hook;
+use crate::vocab::TimeRange;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -280,8 +284,26 @@ fn a_sealed_decision_record_verifies_from_its_logged_line() {
         GateOutcome::Fail,
         "3 of 5".into(),
     );
-    gate.threshold_value = Some(0.01);
-    gate.series = Some(GateSeries::from_observations(
+    let mut figures = ThresholdFigures::new(
+        ThresholdFigure {
+            comparison: Comparison::GreaterThan,
+            limit: Threshold {
+                value: 0.01,
+                unit: ThresholdUnit::Plain,
+            },
+            baseline: None,
+        },
+        Rule {
+            datapoints_to_alarm: 3,
+            evaluation_periods: 5,
+            period_secs: 60,
+        },
+        TimeRange {
+            start: 1_795_428_000,
+            end: 1_795_428_300,
+        },
+    );
+    figures.series = Some(GateSeries::from_observations(
         60,
         &[
             Observation {
@@ -307,6 +329,7 @@ fn a_sealed_decision_record_verifies_from_its_logged_line() {
             },
         ],
     ));
+    gate.figures = GateFigures::Threshold(figures);
     let mut previous = None;
     let mut lines = Vec::new();
     for i in 1..=3 {

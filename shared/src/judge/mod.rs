@@ -8,25 +8,36 @@
 //! with `Inconclusive` mapped by the hook's `on_inconclusive`.
 //!
 //! One file per kind of check: [`threshold`], [`alarms`], [`preflight`], [`probes`].
+//! What each gate was held to and what was measured are typed figures
+//! ([`GateFigures`], in `figures.rs`; a gate's periods in `series.rs`), never
+//! text: the report and the CLI write them for people and for the record.
 
 pub mod alarms;
 mod compare;
 mod decision;
+mod figures;
 pub mod preflight;
 pub mod probes;
+mod series;
 pub mod statistics;
 pub mod threshold;
 
 pub use decision::{
     combine, decide, switched, with_not_judged, Decision, DryRunSummary, SwitchReading,
 };
+pub use figures::{
+    AttemptFigures, BaselineFigure, GateFigures, ProbeFigures, ProbeGateFigures, Rule,
+    SampleFigures, ScoreFigures, SeriesCompleteness, Statistics, TestFigures, ThresholdFigure,
+    ThresholdFigures,
+};
+pub use series::{GateSeries, Observation};
 
-use crate::evidence::{Evidence, SeriesStatus};
+use crate::evidence::Evidence;
 use crate::policy::{GateCheck, HookPolicy, InconclusiveAction, Severity};
 use crate::window::TimeRange;
 use serde::{Deserialize, Serialize};
+use statistics::MetricEvidence;
 use std::fmt;
-use std::sync::Arc;
 
 /// A gate's outcome, best first: the derived order is the combination order.
 /// Also a bake measurement's outcome, carried in the continuation state.
@@ -79,261 +90,18 @@ impl fmt::Display for LifecycleStatus {
     }
 }
 
-/// One period of a judged signal, as [`GateSeries::observations`] yields it
-/// to the consumers that draw or list periods one by one.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Observation {
-    /// Period start, epoch seconds.
-    pub timestamp: i64,
-    /// The signal's value; `None` when missing (no datapoint, 0/0, NaN).
-    pub value: Option<f64>,
-    /// Whether this period counted as a breach.
-    pub breaching: bool,
-    /// Whether this period was among the N judged.
-    pub judged: bool,
-    /// The baseline's value in the same period, for gates compared with one
-    /// period by period (`None` for periods that were not judged).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<f64>,
-}
-
-/// Every period of a gate's window, column by column.
-///
-/// A day of one-minute periods is 1440 of them per gate, and a hook may judge
-/// hundreds of gates: a struct per period cost more to build than the judging
-/// itself and serialised to 120 KB of JSON per gate. Columns cost one `f64`
-/// per period in memory and about one number per period in the record; the
-/// per-period view is still there for whoever wants it
-/// ([`GateSeries::observations`]).
-///
-/// In the record: `{"start", "period", "values": [v, null, ...],
-/// "baseline": [...], "judged_from": i, "skipped": [...], "breaching": [...]}`.
-/// Period `i` starts at `start + i * period`; it was judged when
-/// `i >= judged_from` and `i` is not in `skipped` (periods without a value
-/// under `missing_data: ignore`); `breaching` lists the periods that counted
-/// as breaches, all of them judged.
-#[derive(Debug, Clone, Serialize)]
-pub struct GateSeries {
-    /// The first period's start, epoch seconds.
-    pub start: i64,
-    /// Seconds per period.
-    pub period: i64,
-    /// The signal per period; NaN where it has no value (`null` in JSON).
-    #[serde(serialize_with = "nan_as_null")]
-    pub values: Vec<f64>,
-    /// The baseline's value per period, for gates compared with one period
-    /// by period; NaN where it has none.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "optional_nan_as_null"
-    )]
-    pub baseline: Option<Vec<f64>>,
-    /// The first judged period; `values.len()` when none was judged.
-    pub judged_from: usize,
-    /// Periods at or after `judged_from` that were not judged, ascending.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub skipped: Vec<u32>,
-    /// The periods that counted as breaches, ascending.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub breaching: Vec<u32>,
-}
-
-impl GateSeries {
-    /// A window of `values` from `start`, none of them judged.
-    pub fn unjudged(start: i64, period: i64, values: Vec<f64>) -> Self {
-        GateSeries {
-            start,
-            period,
-            judged_from: values.len(),
-            values,
-            baseline: None,
-            skipped: Vec::new(),
-            breaching: Vec::new(),
-        }
-    }
-
-    /// How many periods.
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// Whether there is no period at all.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    /// Whether period `i` was judged.
-    pub fn is_judged(&self, i: usize) -> bool {
-        i >= self.judged_from && !contains(&self.skipped, i)
-    }
-
-    /// Every period, oldest first, one [`Observation`] each.
-    pub fn observations(&self) -> impl DoubleEndedIterator<Item = Observation> + '_ {
-        self.values.iter().enumerate().map(move |(i, &value)| {
-            let judged = self.is_judged(i);
-            Observation {
-                timestamp: self.start + i as i64 * self.period,
-                value: known(value),
-                breaching: judged && contains(&self.breaching, i),
-                judged,
-                baseline: self
-                    .baseline
-                    .as_ref()
-                    .filter(|_| judged)
-                    .and_then(|base| base.get(i).copied().and_then(known)),
-            }
-        })
-    }
-
-    /// Leaves out the periods before the first judged one, returning how many
-    /// went: what is left starts at the first judged period.
-    pub fn drop_unjudged(&mut self) -> usize {
-        let from = self.judged_from.min(self.values.len());
-        if from == 0 {
-            return 0;
-        }
-        self.values.drain(..from);
-        if let Some(baseline) = &mut self.baseline {
-            baseline.drain(..from.min(baseline.len()));
-        }
-        self.start += from as i64 * self.period;
-        let shift = from as u32;
-        for index in self.skipped.iter_mut().chain(&mut self.breaching) {
-            *index -= shift;
-        }
-        self.judged_from = 0;
-        from
-    }
-
-    /// The series of `observations`, which must be one per period from the
-    /// first one's timestamp, `period` apart (as [`GateSeries::observations`]
-    /// yields them). For tests and tools that build a series by hand.
-    pub fn from_observations(period: i64, observations: &[Observation]) -> Self {
-        let start = observations.first().map_or(0, |o| o.timestamp);
-        let values: Vec<f64> = observations
-            .iter()
-            .map(|o| o.value.unwrap_or(f64::NAN))
-            .collect();
-        let judged_from = observations
-            .iter()
-            .position(|o| o.judged)
-            .unwrap_or(values.len());
-        let indexes = |keep: &dyn Fn(&Observation) -> bool| -> Vec<u32> {
-            observations
-                .iter()
-                .enumerate()
-                .skip(judged_from)
-                .filter(|(_, o)| keep(o))
-                .map(|(i, _)| i as u32)
-                .collect()
-        };
-        let baseline = observations.iter().any(|o| o.baseline.is_some()).then(|| {
-            observations
-                .iter()
-                .map(|o| o.baseline.unwrap_or(f64::NAN))
-                .collect()
-        });
-        GateSeries {
-            start,
-            period,
-            values,
-            baseline,
-            judged_from,
-            skipped: indexes(&|o| !o.judged),
-            breaching: indexes(&|o| o.judged && o.breaching),
-        }
-    }
-}
-
-/// NaN-aware: two series are equal when they say the same, NaN standing for
-/// "no value" on both sides (a verdict judged twice from the same evidence
-/// must compare equal).
-impl PartialEq for GateSeries {
-    fn eq(&self, other: &Self) -> bool {
-        fn same(a: &[f64], b: &[f64]) -> bool {
-            a.len() == b.len()
-                && a.iter()
-                    .zip(b)
-                    .all(|(x, y)| x == y || (x.is_nan() && y.is_nan()))
-        }
-        self.start == other.start
-            && self.period == other.period
-            && same(&self.values, &other.values)
-            && match (&self.baseline, &other.baseline) {
-                (Some(a), Some(b)) => same(a, b),
-                (None, None) => true,
-                _ => false,
-            }
-            && self.judged_from == other.judged_from
-            && self.skipped == other.skipped
-            && self.breaching == other.breaching
-    }
-}
-
-fn contains(sorted: &[u32], i: usize) -> bool {
-    u32::try_from(i).is_ok_and(|i| sorted.binary_search(&i).is_ok())
-}
-
-fn known(value: f64) -> Option<f64> {
-    (!value.is_nan()).then_some(value)
-}
-
-/// A shared string, written as the string it is.
-fn shared_str<S: serde::Serializer>(value: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(value)
-}
-
-fn nan_as_null<S: serde::Serializer>(values: &[f64], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_seq(values.iter().map(|&v| known(v)))
-}
-
-fn optional_nan_as_null<S: serde::Serializer>(
-    values: &Option<Vec<f64>>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match values {
-        Some(values) => nan_as_null(values, serializer),
-        None => serializer.serialize_none(),
-    }
-}
-
-/// How complete one fetched series was over a gate's window.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SeriesCompleteness {
-    /// The query, human-readable. Shared: a judgement names each series once
-    /// and every gate's record that reads it holds the same name (hundreds
-    /// of copies otherwise, an allocation each).
-    #[serde(serialize_with = "shared_str")]
-    pub query: Arc<str>,
-    /// Periods in the window.
-    pub expected: usize,
-    /// Periods that had a datapoint.
-    pub present: usize,
-    /// CloudWatch's status for the series.
-    pub status: SeriesStatus,
-}
-
-/// The sample a gate needed and saw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SampleFigures {
-    /// The sample metric, human-readable (shared, as in [`SeriesCompleteness`]).
-    #[serde(serialize_with = "shared_str")]
-    pub query: Arc<str>,
-    /// Its sum over the window.
-    pub observed: f64,
-    /// The policy's minimum.
-    pub required: f64,
-}
-
 /// Everything the judge found about one gate.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// Its JSON is the decision record's business: `crate::report` serialises
+/// it (field by field, with the figures written as text where the record
+/// has always shown text), so the format of the record is defined in one place.
+#[derive(Debug, Clone, PartialEq)]
 pub struct GateResult {
     /// The gate's name.
     pub name: String,
     /// Whether it could block.
     pub severity: Severity,
     /// Judged in shadow mode: recorded, never blocks.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
     /// The outcome.
     pub outcome: GateOutcome,
@@ -342,53 +110,15 @@ pub struct GateResult {
     /// hook's `on_inconclusive`. Renderers read it; none recomputes it.
     /// Not in the record (its format is unchanged): the record's `status` and
     /// `reason` already say what blocked.
-    #[serde(skip)]
     pub blocking: bool,
     /// One line for a person.
     pub reason: String,
-    /// e.g. `> 1%`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub threshold: Option<String>,
-    /// The threshold as a number in the signal's unit (a percentage as a fraction).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub threshold_value: Option<f64>,
-    /// The judged window.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub window: Option<TimeRange>,
-    /// M of N.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    /// Breaching datapoints among the judged.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub breaching: Option<usize>,
-    /// Every period of the window, for gates judged period by period (and
-    /// threshold gates stopped before judging). The record may omit it to fit
-    /// a log event: see [`crate::report::DecisionRecord::fit_log_event`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub series: Option<GateSeries>,
-    /// The minimum-sample check.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sample: Option<SampleFigures>,
-    /// Per fetched series.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub completeness: Vec<SeriesCompleteness>,
     /// The gate's metric had no datapoint at all: not thin evidence but none,
     /// which blocks even under `on_inconclusive: pass` (a typo in a dimension
     /// must never read as a success).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub no_evidence: bool,
-    /// A statistical comparison's figures (test, counts, rates, p-value), for
-    /// gates judged by a test rather than period by period.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub statistics: Option<serde_json::Value>,
-    /// A probe gate's attempts: each one's status, latency, bytes and error
-    /// (at most [`probes::MAX_RECORDED_ATTEMPTS`] of them).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub probe: Option<probes::ProbeFigures>,
-    /// A statistically tested gate's weight and comparison, for the hook's
-    /// `canary_score` (the figures are in `statistics`).
-    #[serde(skip)]
-    pub scored: Option<(f64, statistics::MetricEvidence)>,
+    /// What the gate was held to and what was measured, by kind of check.
+    pub figures: GateFigures,
 }
 
 impl GateResult {
@@ -401,24 +131,82 @@ impl GateResult {
             outcome,
             blocking: false,
             reason,
-            threshold: None,
-            threshold_value: None,
-            window: None,
-            rule: None,
-            breaching: None,
-            series: None,
-            sample: None,
-            completeness: Vec::new(),
             no_evidence: false,
-            statistics: None,
-            probe: None,
-            scored: None,
+            figures: GateFigures::None,
         }
+    }
+
+    /// A threshold gate's figures.
+    pub fn threshold_figures(&self) -> Option<&ThresholdFigures> {
+        match &self.figures {
+            GateFigures::Threshold(figures) => Some(figures),
+            _ => None,
+        }
+    }
+
+    /// A threshold gate's figures, to change.
+    pub fn threshold_figures_mut(&mut self) -> Option<&mut ThresholdFigures> {
+        match &mut self.figures {
+            GateFigures::Threshold(figures) => Some(figures),
+            _ => None,
+        }
+    }
+
+    /// Every period of the window, for threshold gates that got as far as
+    /// aligning their series.
+    pub fn series(&self) -> Option<&GateSeries> {
+        self.threshold_figures()?.series.as_ref()
     }
 
     /// Every period of the window, oldest first (none when there is no series).
     pub fn observations(&self) -> impl DoubleEndedIterator<Item = Observation> + '_ {
-        self.series.iter().flat_map(GateSeries::observations)
+        self.series().into_iter().flat_map(GateSeries::observations)
+    }
+
+    /// The judged window, for threshold gates.
+    pub fn window(&self) -> Option<TimeRange> {
+        self.threshold_figures().map(|f| f.window)
+    }
+
+    /// The threshold as a number in the signal's unit (a percentage as a
+    /// fraction; a probe's latency in seconds): what a chart draws as its
+    /// line. None for a bound relative to a baseline.
+    pub fn threshold_value(&self) -> Option<f64> {
+        match &self.figures {
+            GateFigures::Threshold(f) => f.threshold.absolute().map(|t| t.value),
+            GateFigures::Probe(p) => p.max_latency_ms.map(|ms| ms as f64 / 1000.0),
+            GateFigures::None | GateFigures::CanaryScore(_) => None,
+        }
+    }
+
+    /// Breaching periods (a probe's failed attempts) among the judged, once counted.
+    pub fn breaching(&self) -> Option<usize> {
+        match &self.figures {
+            GateFigures::Threshold(f) => f.breaching,
+            GateFigures::Probe(p) => p.failed,
+            GateFigures::None | GateFigures::CanaryScore(_) => None,
+        }
+    }
+
+    /// A statistical comparison's figures, for gates judged by a test and
+    /// for the canary score.
+    pub fn statistics(&self) -> Option<Statistics<'_>> {
+        match &self.figures {
+            GateFigures::Threshold(f) => f.test.as_ref().map(|t| match &t.evidence {
+                MetricEvidence::Proportion(p) => Statistics::TwoProportion(p),
+                MetricEvidence::Rank(r) => Statistics::MannWhitney(r),
+            }),
+            GateFigures::CanaryScore(score) => Some(Statistics::CanaryScore(&score.report)),
+            GateFigures::None | GateFigures::Probe(_) => None,
+        }
+    }
+
+    /// A probe gate's attempts (at most [`probes::MAX_RECORDED_ATTEMPTS`]).
+    pub fn probe(&self) -> Option<&ProbeFigures> {
+        match &self.figures {
+            GateFigures::Probe(p) => p.attempts.as_ref(),
+            _ => None,
+        }
     }
 
     /// Whether this result makes the hook fail under `on_inconclusive`. No
@@ -497,13 +285,13 @@ fn score_gate(canary_score: &crate::policy::CanaryScore, gates: &[GateResult]) -
     let metrics = gates
         .iter()
         .filter_map(|g| {
-            let (weight, evidence) = g.scored.as_ref()?;
+            let test = g.threshold_figures()?.test.as_deref()?;
             Some(statistics::MetricResult {
                 name: g.name.clone(),
                 group: None,
-                weight: *weight,
+                weight: test.weight,
                 critical: g.severity == Severity::Critical && !g.dry_run,
-                evidence: evidence.clone(),
+                evidence: test.evidence.clone(),
             })
         })
         .collect();
@@ -520,11 +308,11 @@ fn score_gate(canary_score: &crate::policy::CanaryScore, gates: &[GateResult]) -
                 report.gate_outcome(),
                 report.reason.clone(),
             );
-            result.threshold = Some(format!(
-                "pass >= {}, marginal >= {}",
-                canary_score.pass, canary_score.marginal
-            ));
-            result.statistics = serde_json::to_value(&report).ok();
+            result.figures = GateFigures::CanaryScore(Box::new(ScoreFigures {
+                pass: canary_score.pass,
+                marginal: canary_score.marginal,
+                report,
+            }));
             result
         }
         Err(error) => GateResult::new(
@@ -536,7 +324,5 @@ fn score_gate(canary_score: &crate::policy::CanaryScore, gates: &[GateResult]) -
     }
 }
 
-#[cfg(test)]
-mod baseline_tests;
 #[cfg(test)]
 mod tests;

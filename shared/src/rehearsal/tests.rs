@@ -202,7 +202,7 @@ async fn a_scenario_says_what_a_smoke_probe_answers() {
     let (healthy, smoke) = rehearse_probe("healthy").await;
     assert_eq!(healthy.status, LifecycleStatus::Succeeded);
     assert_eq!(smoke.outcome, GateOutcome::Pass, "{}", smoke.reason);
-    let figures = smoke.probe.unwrap();
+    let figures = smoke.probe().unwrap();
     assert_eq!((figures.attempts, figures.met), (5, 5));
     assert!(figures
         .listed

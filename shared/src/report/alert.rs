@@ -7,8 +7,9 @@
 //! (already completed) must not page twice, and a report that failed is
 //! retried by Lambda, whose retry will alert if it gets through.
 
-use super::{DecisionRecord, ReportSummary};
+use super::{rule_text, threshold_text, DecisionRecord, ReportSummary};
 use crate::judge::{GateResult, LifecycleStatus};
+use crate::policy::ThresholdUnit;
 use crate::vocab::stamp;
 use aws_sdk_sns::error::DisplayErrorContext;
 use std::fmt::Write as _;
@@ -144,8 +145,12 @@ pub fn alert_for(record: &DecisionRecord) -> Option<Alert> {
         let _ = writeln!(m, "Gates that blocked (observed vs threshold):");
         for gate in &blocked {
             let _ = writeln!(m, "- {} [{}]: {}", gate.name, gate.outcome, gate.reason);
-            let percent = gate.threshold.as_deref().is_some_and(|t| t.contains('%'));
-            if let Some(threshold) = &gate.threshold {
+            // Values in percent when the gate's absolute threshold is one.
+            let percent = gate
+                .threshold_figures()
+                .and_then(|f| f.threshold.absolute())
+                .is_some_and(|t| t.unit == ThresholdUnit::Percent);
+            if let Some(threshold) = threshold_text(gate) {
                 let judged: Vec<String> = gate
                     .observations()
                     .filter(|o| o.judged)
@@ -161,8 +166,7 @@ pub fn alert_for(record: &DecisionRecord) -> Option<Alert> {
                 let _ = writeln!(
                     m,
                     "    threshold: breach when {threshold}{}",
-                    gate.rule
-                        .as_deref()
+                    rule_text(gate)
                         .map(|r| format!(", {r}"))
                         .unwrap_or_default()
                 );
@@ -170,7 +174,7 @@ pub fn alert_for(record: &DecisionRecord) -> Option<Alert> {
                     let _ = writeln!(m, "    observed, oldest first: {}", judged.join(", "));
                 }
             }
-            if let Some(window) = &gate.window {
+            if let Some(window) = gate.window() {
                 let _ = writeln!(
                     m,
                     "    window: {} to {}",
@@ -220,10 +224,33 @@ pub fn alert_for(record: &DecisionRecord) -> Option<Alert> {
 mod tests {
     use super::*;
     use crate::evidence::deployment::DeploymentInfo;
-    use crate::judge::{GateOutcome, GateSeries, Observation};
-    use crate::policy::Severity;
+    use crate::judge::{
+        GateFigures, GateOutcome, GateSeries, Observation, Rule, ThresholdFigure, ThresholdFigures,
+    };
+    use crate::policy::{Comparison, Severity, Threshold};
     use crate::report::{PolicyRef, RECORD_KIND};
     use crate::vocab::hook::Hook;
+    use crate::vocab::TimeRange;
+
+    /// A `>` threshold gate's figures, 3 of the last 5 one-minute periods.
+    fn threshold_figures(value: f64, unit: ThresholdUnit) -> ThresholdFigures {
+        ThresholdFigures::new(
+            ThresholdFigure {
+                comparison: Comparison::GreaterThan,
+                limit: Threshold { value, unit },
+                baseline: None,
+            },
+            Rule {
+                datapoints_to_alarm: 3,
+                evaluation_periods: 5,
+                period_secs: 60,
+            },
+            TimeRange {
+                start: 1_795_428_000,
+                end: 1_795_428_300,
+            },
+        )
+    }
 
     fn failed_record() -> DecisionRecord {
         let mut p95 = GateResult::new(
@@ -232,8 +259,6 @@ mod tests {
             GateOutcome::Fail,
             "5 of the last 5 periods > 1 (fails at 3); worst 1.6".into(),
         );
-        p95.threshold = Some("> 1".into());
-        p95.rule = Some("3 of 5".into());
         let observations: Vec<Observation> = (0..5)
             .map(|i| Observation {
                 baseline: None,
@@ -243,15 +268,17 @@ mod tests {
                 judged: true,
             })
             .collect();
-        p95.series = Some(GateSeries::from_observations(60, &observations));
+        let mut figures = threshold_figures(1.0, ThresholdUnit::Plain);
+        figures.series = Some(GateSeries::from_observations(60, &observations));
+        p95.figures = GateFigures::Threshold(figures);
         let mut errors = GateResult::new(
             "error-rate",
             Severity::Critical,
             GateOutcome::Fail,
             "2 of 5 > 1%".into(),
         );
-        errors.threshold = Some("> 1%".into());
-        errors.series = Some(GateSeries::from_observations(
+        let mut figures = threshold_figures(0.01, ThresholdUnit::Percent);
+        figures.series = Some(GateSeries::from_observations(
             60,
             &[Observation {
                 baseline: None,
@@ -261,6 +288,7 @@ mod tests {
                 judged: true,
             }],
         ));
+        errors.figures = GateFigures::Threshold(figures);
         let healthy = GateResult::new(
             "healthy-hosts",
             Severity::Critical,
@@ -327,7 +355,8 @@ mod tests {
             "The AfterAllowTraffic gate FAILED deployment d-ROLLME of application web, deployment group web-prod.",
             "shifts traffic back to the original version",
             "- latency-p95 [fail]: 5 of the last 5 periods > 1 (fails at 3); worst 1.6",
-            "threshold: breach when > 1, 3 of 5",
+            "threshold: breach when > 1, 3 of the last 5 periods of 60s",
+            "window: 2026-11-23T10:00:00Z to 2026-11-23T10:05:00Z",
             "observed, oldest first: 1.2 (breach), 1.3 (breach), 1.4 (breach), 1.5 (breach), 1.6 (breach)",
             "- error-rate [fail]: 2 of 5 > 1%",
             "observed, oldest first: 3.4% (breach)",

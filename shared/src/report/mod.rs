@@ -3,17 +3,21 @@
 //!
 //! One model, several outputs (as ripgrep's printers share one search result):
 //! [`DecisionRecord`] is built once from the verdict and rendered as a JSON log
-//! line; [`codedeploy`] sends the status; [`emf`] renders its metrics and
-//! [`alert`] the message a person gets on `Failed`; [`after`] writes the audit
-//! chain head and publishes the alert once the status is delivered. None of
-//! them recomputes anything.
+//! line, each gate's typed figures written as the record has always shown
+//! them (`gate.rs`: [`threshold_text`], [`rule_text`] and a gate's JSON);
+//! [`codedeploy`] sends the status; [`emf`] renders its metrics and [`alert`]
+//! the message a person gets on `Failed`; [`after`] writes the audit chain
+//! head and publishes the alert once the status is delivered. None of them
+//! recomputes anything.
 
 pub mod after;
 pub mod alert;
 pub mod codedeploy;
 pub mod emf;
+mod gate;
 mod record;
 
+pub use gate::{rule_text, threshold_figure_text, threshold_text};
 pub use record::{
     AnalysisSummary, DecisionRecord, DryRunSummary, Omission, OmissionStep, Omitted, PolicyRef,
     ReportSummary, Subject, LOG_EVENT_BOUND, RECORD_KIND,

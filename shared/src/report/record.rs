@@ -252,7 +252,7 @@ impl DecisionRecord {
     fn series_bytes_at_least(&self) -> usize {
         self.gates
             .iter()
-            .filter_map(|g| g.series.as_ref())
+            .filter_map(GateResult::series)
             .map(|s| 2 * (s.values.len() + s.baseline.as_ref().map_or(0, Vec::len)))
             .sum()
     }
@@ -341,25 +341,28 @@ impl Omission {
 
     /// Leaves this out of `gates`, returning the names of those it changed.
     fn apply(self, gates: &mut [GateResult]) -> Vec<String> {
-        let failing = |g: &GateResult| {
+        let is_failing = |g: &GateResult| {
             g.outcome == GateOutcome::Fail && g.severity == Severity::Critical && !g.dry_run
         };
         let mut changed = Vec::new();
         for gate in gates.iter_mut() {
+            let passed = gate.outcome == GateOutcome::Pass;
+            let failing = is_failing(gate);
+            // Only threshold gates have series and completeness.
+            let Some(figures) = gate.threshold_figures_mut() else {
+                continue;
+            };
             let did = match self {
-                Omission::PassedSeries => {
-                    gate.outcome == GateOutcome::Pass && gate.series.take().is_some()
-                }
-                Omission::NonBlockingSeries => !failing(gate) && gate.series.take().is_some(),
+                Omission::PassedSeries => passed && figures.series.take().is_some(),
+                Omission::NonBlockingSeries => !failing && figures.series.take().is_some(),
                 Omission::PassedCompleteness => {
-                    gate.outcome == GateOutcome::Pass
-                        && !std::mem::take(&mut gate.completeness).is_empty()
+                    passed && !std::mem::take(&mut figures.completeness).is_empty()
                 }
-                Omission::UnjudgedPeriods => gate
+                Omission::UnjudgedPeriods => figures
                     .series
                     .as_mut()
                     .is_some_and(|series| series.drop_unjudged() > 0),
-                Omission::FailingSeries => gate.series.take().is_some(),
+                Omission::FailingSeries => figures.series.take().is_some(),
             };
             if did {
                 changed.push(gate.name.clone());
@@ -373,7 +376,9 @@ impl Omission {
 mod tests {
     use super::*;
     use crate::audit::{read_records, verify, AuditLink};
-    use crate::judge::GateSeries;
+    use crate::judge::{GateFigures, GateSeries, Rule, ThresholdFigure, ThresholdFigures};
+    use crate::policy::{Comparison, Threshold, ThresholdUnit};
+    use crate::vocab::TimeRange;
     use serde_json::Value;
     use std::collections::HashMap;
 
@@ -389,11 +394,26 @@ mod tests {
             outcome,
             format!("{breaching} of the last {judged} periods > 1%; worst 3.1%"),
         );
-        gate.threshold = Some("> 1%".into());
-        gate.threshold_value = Some(0.01);
-        gate.rule = Some(format!("3 of the last {judged} periods of 60s"));
-        gate.breaching = Some(breaching);
-        gate.completeness = vec![crate::judge::SeriesCompleteness {
+        let threshold = ThresholdFigure {
+            comparison: Comparison::GreaterThan,
+            limit: Threshold {
+                value: 0.01,
+                unit: ThresholdUnit::Percent,
+            },
+            baseline: None,
+        };
+        let rule = Rule {
+            datapoints_to_alarm: 3,
+            evaluation_periods: judged,
+            period_secs: 60,
+        };
+        let window = TimeRange {
+            start: START,
+            end: START + 60 * PERIODS as i64,
+        };
+        let mut figures = ThresholdFigures::new(threshold, rule, window);
+        figures.breaching = Some(breaching);
+        figures.completeness = vec![crate::judge::SeriesCompleteness {
             query: format!("Bench/Checkout {name} Sum").into(),
             expected: PERIODS,
             present: PERIODS,
@@ -405,7 +425,8 @@ mod tests {
         let mut series = GateSeries::unjudged(START, 60, values);
         series.judged_from = PERIODS - judged;
         series.breaching = ((PERIODS - breaching) as u32..PERIODS as u32).collect();
-        gate.series = Some(series);
+        figures.series = Some(series);
+        gate.figures = GateFigures::Threshold(figures);
         gate
     }
 
@@ -457,8 +478,8 @@ mod tests {
             assert_eq!(logged["outcome"], gate.outcome.to_string());
             assert_eq!(logged["reason"], gate.reason.as_str());
             assert_eq!(logged["threshold"], "> 1%");
-            assert_eq!(logged["rule"], gate.rule.as_deref().unwrap());
-            assert_eq!(logged["breaching"], gate.breaching.unwrap());
+            assert_eq!(logged["rule"], crate::report::rule_text(gate).unwrap());
+            assert_eq!(logged["breaching"], gate.breaching().unwrap());
         }
         json
     }
@@ -550,7 +571,7 @@ mod tests {
         );
         for (kept, gate) in record.gates.iter().zip(&gates) {
             let blocks = gate.outcome == GateOutcome::Fail && gate.severity == Severity::Critical;
-            assert_eq!(kept.series.is_some(), blocks, "{}", gate.name);
+            assert_eq!(kept.series().is_some(), blocks, "{}", gate.name);
         }
     }
 

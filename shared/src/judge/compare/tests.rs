@@ -2,7 +2,8 @@
 //! options change in the answer.
 
 use crate::evidence::{Evidence, MetricData, PreflightEvidence, RawSeries, SeriesStatus};
-use crate::judge::{judge, GateOutcome, GateResult};
+use crate::judge::statistics::Classification;
+use crate::judge::{judge, GateOutcome, GateResult, Statistics};
 use crate::policy::{GateCheck, Policy};
 use crate::window::{gate_window, period_starts};
 use crate::Hook;
@@ -86,17 +87,21 @@ fn the_two_nan_strategies_answer_differently_on_the_same_data() {
     for policy in [policy(None), policy(Some("remove"))] {
         let removed = throughput(&policy, &canary, &baseline);
         assert_eq!(removed.outcome, GateOutcome::Pass, "{}", removed.reason);
-        let figures = removed.statistics.as_ref().unwrap();
-        assert_eq!(figures["canary_count"], 5, "{figures}");
-        assert_eq!(figures["canary_non_finite"], 10, "{figures}");
+        let Some(Statistics::MannWhitney(figures)) = removed.statistics() else {
+            panic!("Mann-Whitney figures: {:?}", removed.statistics());
+        };
+        assert_eq!(figures.canary_count, 5, "{figures:?}");
+        assert_eq!(figures.canary_non_finite, 10, "{figures:?}");
     }
 
     // Read as zero: ten periods of no orders is a significant drop.
     let zeros = throughput(&policy(Some("replace_with_zero")), &canary, &baseline);
     assert_eq!(zeros.outcome, GateOutcome::Fail, "{}", zeros.reason);
-    let figures = zeros.statistics.as_ref().unwrap();
-    assert_eq!(figures["canary_count"], 15, "{figures}");
-    assert_eq!(figures["classification"], "low", "{figures}");
+    let Some(Statistics::MannWhitney(figures)) = zeros.statistics() else {
+        panic!("Mann-Whitney figures: {:?}", zeros.statistics());
+    };
+    assert_eq!(figures.canary_count, 15, "{figures:?}");
+    assert_eq!(figures.classification, Classification::Low, "{figures:?}");
 }
 
 #[test]

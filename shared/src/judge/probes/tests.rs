@@ -63,10 +63,13 @@ fn every_attempt_meeting_the_expectations_passes() {
         result.reason,
         "probe GET http://test.internal.example.com/health: all 3 attempts met the expectations (latency p50 30ms, max 40ms)"
     );
-    assert_eq!(result.breaching, Some(0));
-    assert_eq!(result.threshold.as_deref(), Some("latency <= 500ms"));
+    assert_eq!(result.breaching(), Some(0));
     assert_eq!(
-        result.rule.as_deref(),
+        crate::report::threshold_text(&result).as_deref(),
+        Some("latency <= 500ms")
+    );
+    assert_eq!(
+        crate::report::rule_text(&result).as_deref(),
         Some("min_success 100% of 3 attempts")
     );
 }
@@ -185,7 +188,7 @@ fn each_failed_expectation_is_named_with_got_and_expected() {
             "{case}: {:?} lacks {want:?}",
             result.reason
         );
-        assert_eq!(result.breaching, Some(1), "{case}");
+        assert_eq!(result.breaching(), Some(1), "{case}");
     }
 }
 
@@ -217,7 +220,7 @@ fn min_success_allows_a_share_of_failures() {
     );
     let two_bad = run(&lenient, attempts(2));
     assert_eq!(two_bad.outcome, GateOutcome::Fail, "{}", two_bad.reason);
-    assert_eq!(two_bad.breaching, Some(2));
+    assert_eq!(two_bad.breaching(), Some(2));
 }
 
 #[test]
@@ -329,7 +332,7 @@ fn each_attempts_figures_are_recorded_without_the_body() {
         &check(),
         vec![ok(1, 20, "{\"secret\":1}"), refused, ok(3, 700, "")],
     );
-    let figures = result.probe.as_ref().expect("probe figures");
+    let figures = result.probe().expect("probe figures");
     assert_eq!(
         (figures.attempts, figures.met, figures.not_listed),
         (3, 1, 0)
@@ -359,7 +362,7 @@ fn a_large_repeat_lists_a_bounded_number_of_attempts_failures_first() {
     many.min_success = 0.9;
     let result = run(&many, attempts);
     assert_eq!(result.outcome, GateOutcome::Pass, "{}", result.reason);
-    let figures = result.probe.unwrap();
+    let figures = result.probe().unwrap();
     assert_eq!(figures.listed.len(), MAX_RECORDED_ATTEMPTS);
     assert_eq!(figures.not_listed, 500 - MAX_RECORDED_ATTEMPTS);
     assert_eq!(figures.met, 495);
@@ -388,5 +391,5 @@ fn a_probe_that_was_not_sent_records_no_attempts() {
         &check(),
         Some(&Ok(ProbeRun::NotRun("a rehearsal".into()))),
     );
-    assert_eq!(result.probe, None);
+    assert_eq!(result.probe(), None);
 }

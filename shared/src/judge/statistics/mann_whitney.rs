@@ -442,24 +442,8 @@ pub fn compare_samples(
     options: &RankTestOptions,
 ) -> Result<RankComparison, StatisticsError> {
     options.validate()?;
-    let clean = |values: &[f64]| -> (Vec<f64>, usize) {
-        let mut kept = Vec::with_capacity(values.len());
-        let mut non_finite = 0;
-        for &v in values {
-            if v.is_finite() {
-                kept.push(v + 0.0); // -0.0 becomes 0.0, so ties compare equal
-            } else {
-                non_finite += 1;
-                if options.nan_strategy == NanStrategy::ReplaceWithZero {
-                    kept.push(0.0);
-                }
-            }
-        }
-        kept.sort_unstable_by(f64::total_cmp);
-        (kept, non_finite)
-    };
-    let (canary, canary_non_finite) = clean(canary);
-    let (baseline, baseline_non_finite) = clean(baseline);
+    let (canary, canary_non_finite) = clean(canary, options.nan_strategy);
+    let (baseline, baseline_non_finite) = clean(baseline, options.nan_strategy);
     let (canary_median, baseline_median) = (median(&canary), median(&baseline));
     let effect_ratio = canary_median
         .zip(baseline_median)
@@ -478,39 +462,14 @@ pub fn compare_samples(
         alpha: options.alpha,
         reason: String::new(),
     };
-    let short: Vec<String> = [
-        (Side::Canary, canary.len(), canary_non_finite),
-        (Side::Baseline, baseline.len(), baseline_non_finite),
-    ]
-    .iter()
-    .filter(|(_, used, _)| *used < options.min_values)
-    .map(
-        |(side, used, dropped)| match (options.nan_strategy, dropped) {
-            (NanStrategy::Remove, d) if *d > 0 => {
-                format!("{side} {used} (after removing {d} without a value)")
-            }
-            _ => format!("{side} {used}"),
-        },
-    )
-    .collect();
-    if !short.is_empty() {
-        result.reason = format!(
-            "no data: too few values to compare, {} (at least {} per side)",
-            short.join(", "),
-            options.min_values
-        );
+    if let Some(reason) = too_few(&result, options) {
+        result.reason = reason;
         return Ok(result);
     }
 
     let alternative = Alternative::for_direction(options.direction);
     let test = test_sorted(&canary, &baseline, alternative, options.exact_max_total);
     result.test = Some(test);
-    let significant = test.p_value < options.alpha;
-    let higher = match alternative {
-        Alternative::Greater => true,
-        Alternative::Less => false,
-        Alternative::TwoSided => test.u > test.mean_u,
-    };
     let ratio_text = effect_ratio.map_or_else(|| "n/a".to_string(), |r| format!("{}x", num(r)));
     let figures = format!(
         "canary median {} vs baseline {} ({ratio_text}), U = {}, {} p = {} ({}, n = {}/{})",
@@ -526,7 +485,78 @@ pub fn compare_samples(
         canary.len(),
         baseline.len()
     );
-    let (classification, verdict) = if !significant {
+    let (classification, verdict) = classify(&test, alternative, effect_ratio, options);
+    result.classification = classification;
+    result.reason = format!("{verdict}: {figures}");
+    Ok(result)
+}
+
+/// A side's values for the test, sorted: the finite ones (-0 read as 0, so
+/// ties compare equal), and under `ReplaceWithZero` a 0 for each of the
+/// others; with how many were not finite.
+fn clean(values: &[f64], nan_strategy: NanStrategy) -> (Vec<f64>, usize) {
+    let mut kept = Vec::with_capacity(values.len());
+    let mut non_finite = 0;
+    for &v in values {
+        if v.is_finite() {
+            kept.push(v + 0.0); // -0.0 becomes 0.0, so ties compare equal
+        } else {
+            non_finite += 1;
+            if nan_strategy == NanStrategy::ReplaceWithZero {
+                kept.push(0.0);
+            }
+        }
+    }
+    kept.sort_unstable_by(f64::total_cmp);
+    (kept, non_finite)
+}
+
+/// Why there is no test, when a side has fewer than `min_values` values.
+fn too_few(counts: &RankComparison, options: &RankTestOptions) -> Option<String> {
+    let short: Vec<String> = [
+        (Side::Canary, counts.canary_count, counts.canary_non_finite),
+        (
+            Side::Baseline,
+            counts.baseline_count,
+            counts.baseline_non_finite,
+        ),
+    ]
+    .iter()
+    .filter(|(_, used, _)| *used < options.min_values)
+    .map(
+        |(side, used, dropped)| match (options.nan_strategy, dropped) {
+            (NanStrategy::Remove, d) if *d > 0 => {
+                format!("{side} {used} (after removing {d} without a value)")
+            }
+            _ => format!("{side} {used}"),
+        },
+    )
+    .collect();
+    (!short.is_empty()).then(|| {
+        format!(
+            "no data: too few values to compare, {} (at least {} per side)",
+            short.join(", "),
+            options.min_values
+        )
+    })
+}
+
+/// The classification the test's answer gives, and why: not significant
+/// passes; a significant shift fails (high or low) unless the medians'
+/// ratio is within the allowed effect.
+fn classify(
+    test: &MannWhitney,
+    alternative: Alternative,
+    effect_ratio: Option<f64>,
+    options: &RankTestOptions,
+) -> (Classification, String) {
+    let significant = test.p_value < options.alpha;
+    let higher = match alternative {
+        Alternative::Greater => true,
+        Alternative::Less => false,
+        Alternative::TwoSided => test.u > test.mean_u,
+    };
+    if !significant {
         let what = match options.direction {
             Direction::Increase => "increase",
             Direction::Decrease => "decrease",
@@ -562,10 +592,7 @@ pub fn compare_samples(
                 ),
             )
         }
-    };
-    result.classification = classification;
-    result.reason = format!("{verdict}: {figures}");
-    Ok(result)
+    }
 }
 
 /// "significantly higher", naming the tolerance when there is one.

@@ -265,18 +265,7 @@ pub fn compare_proportions(
     baseline: Proportion,
     options: &ProportionOptions,
 ) -> Result<ProportionComparison, StatisticsError> {
-    check_alpha(options.alpha)?;
-    options.tolerance.validate()?;
-    if !(options.min_expected.is_finite() && options.min_expected >= 0.0) {
-        return Err(StatisticsError::InvalidOption {
-            name: "min_expected",
-            expected: "a finite number of at least 0 (5 is the usual rule)",
-            value: options.min_expected,
-        });
-    }
-    for (side, p) in [(Side::Canary, canary), (Side::Baseline, baseline)] {
-        Proportion::new(p.events, p.trials, side)?;
-    }
+    check_proportion_inputs(canary, baseline, options)?;
     let (canary_rate, baseline_rate) = (canary.rate(), baseline.rate());
     let mut result = ProportionComparison {
         outcome: ProportionOutcome::NotEnoughEvidence,
@@ -307,42 +296,7 @@ pub fn compare_proportions(
         return Ok(result);
     }
 
-    let restricted = restricted_estimates(canary, baseline, options.tolerance);
-    let sparse = [
-        canary.trials as f64 * restricted.canary,
-        canary.trials as f64 * (1.0 - restricted.canary),
-        baseline.trials as f64 * restricted.baseline,
-        baseline.trials as f64 * (1.0 - restricted.baseline),
-    ]
-    .iter()
-    .any(|&expected| expected < options.min_expected);
-    let (test, z, p) = if sparse {
-        match options.tolerance {
-            t if t.is_none() => (
-                ProportionTest::FisherExact,
-                None,
-                fisher_upper(canary, baseline),
-            ),
-            Tolerance::Relative(r) => (
-                ProportionTest::ConditionalBinomial,
-                None,
-                conditional_binomial_upper(canary, baseline, r),
-            ),
-            Tolerance::Absolute(_) => (
-                ProportionTest::ExactAtRestrictedEstimate,
-                None,
-                exact_at_restricted(canary, baseline, restricted),
-            ),
-        }
-    } else {
-        let z = score_z(canary, baseline, options.tolerance, restricted);
-        let p = if z.is_nan() {
-            1.0
-        } else {
-            Normal::standard().sf(z)
-        };
-        (ProportionTest::ScoreZ, Some(z), p)
-    };
+    let (test, z, p) = one_sided_test(canary, baseline, options);
     let p = p.clamp(0.0, 1.0);
     result.test = Some(test);
     result.z = z;
@@ -371,6 +325,74 @@ pub fn compare_proportions(
         options.alpha
     );
     Ok(result)
+}
+
+/// The options in range and both sides' counts valid.
+fn check_proportion_inputs(
+    canary: Proportion,
+    baseline: Proportion,
+    options: &ProportionOptions,
+) -> Result<(), StatisticsError> {
+    check_alpha(options.alpha)?;
+    options.tolerance.validate()?;
+    if !(options.min_expected.is_finite() && options.min_expected >= 0.0) {
+        return Err(StatisticsError::InvalidOption {
+            name: "min_expected",
+            expected: "a finite number of at least 0 (5 is the usual rule)",
+            value: options.min_expected,
+        });
+    }
+    for (side, p) in [(Side::Canary, canary), (Side::Baseline, baseline)] {
+        Proportion::new(p.events, p.trials, side)?;
+    }
+    Ok(())
+}
+
+/// The test the counts allow and its one-sided p-value of "the canary's
+/// rate is above the allowed rate" (with the z statistic, for the score
+/// test): an exact test when an expected count under the null is below
+/// `min_expected`, the score z test otherwise.
+fn one_sided_test(
+    canary: Proportion,
+    baseline: Proportion,
+    options: &ProportionOptions,
+) -> (ProportionTest, Option<f64>, f64) {
+    let restricted = restricted_estimates(canary, baseline, options.tolerance);
+    let sparse = [
+        canary.trials as f64 * restricted.canary,
+        canary.trials as f64 * (1.0 - restricted.canary),
+        baseline.trials as f64 * restricted.baseline,
+        baseline.trials as f64 * (1.0 - restricted.baseline),
+    ]
+    .iter()
+    .any(|&expected| expected < options.min_expected);
+    if sparse {
+        match options.tolerance {
+            t if t.is_none() => (
+                ProportionTest::FisherExact,
+                None,
+                fisher_upper(canary, baseline),
+            ),
+            Tolerance::Relative(r) => (
+                ProportionTest::ConditionalBinomial,
+                None,
+                conditional_binomial_upper(canary, baseline, r),
+            ),
+            Tolerance::Absolute(_) => (
+                ProportionTest::ExactAtRestrictedEstimate,
+                None,
+                exact_at_restricted(canary, baseline, restricted),
+            ),
+        }
+    } else {
+        let z = score_z(canary, baseline, options.tolerance, restricted);
+        let p = if z.is_nan() {
+            1.0
+        } else {
+            Normal::standard().sf(z)
+        };
+        (ProportionTest::ScoreZ, Some(z), p)
+    }
 }
 
 /// Rates maximising the likelihood on the null boundary.

@@ -199,6 +199,35 @@ pub fn score(
     metrics: Vec<MetricResult>,
     options: &ScoreOptions,
 ) -> Result<ScoreReport, StatisticsError> {
+    check_inputs(&metrics, options)?;
+    let tally = Tally::of(&metrics, options.no_data);
+    let score = ratio(tally.passed_weight, tally.counted_weight);
+    let (outcome, reason) = decide(&metrics, &tally, score, options);
+    let Tally {
+        passed_weight,
+        counted_weight,
+        groups,
+        critical_failures,
+        critical_without_data,
+        ..
+    } = tally;
+    Ok(ScoreReport {
+        outcome,
+        score,
+        passed_weight,
+        counted_weight,
+        critical_failures,
+        critical_without_data,
+        groups,
+        metrics,
+        options: *options,
+        reason,
+    })
+}
+
+/// The thresholds in order and in range, at least one metric, and every
+/// weight a finite number above 0.
+fn check_inputs(metrics: &[MetricResult], options: &ScoreOptions) -> Result<(), StatisticsError> {
     let (pass, marginal) = (options.pass_threshold, options.marginal_threshold);
     if !(pass.is_finite() && (0.0..=100.0).contains(&pass)) {
         return Err(StatisticsError::InvalidOption {
@@ -226,41 +255,56 @@ pub fn score(
             weight: bad.weight,
         });
     }
+    Ok(())
+}
 
-    let mut passed_weight = 0.0;
-    let mut counted_weight = 0.0;
-    let mut groups: Vec<GroupScore> = Vec::new();
-    let mut critical_failures = Vec::new();
-    let mut critical_without_data = Vec::new();
-    let mut failed_names = Vec::new();
-    for metric in &metrics {
+/// The weights that passed and counted, overall and per group (each
+/// group's score filled in), and the metrics that did not pass.
+struct Tally {
+    passed_weight: f64,
+    counted_weight: f64,
+    groups: Vec<GroupScore>,
+    critical_failures: Vec<String>,
+    critical_without_data: Vec<String>,
+    /// `name classification` of every metric that did not pass.
+    failed_names: Vec<String>,
+}
+
+impl Tally {
+    fn of(metrics: &[MetricResult], no_data: NoDataPolicy) -> Tally {
+        let mut tally = Tally {
+            passed_weight: 0.0,
+            counted_weight: 0.0,
+            groups: Vec::new(),
+            critical_failures: Vec::new(),
+            critical_without_data: Vec::new(),
+            failed_names: Vec::new(),
+        };
+        for metric in metrics {
+            tally.add(metric, no_data);
+        }
+        for group in &mut tally.groups {
+            group.score = ratio(group.passed_weight, group.counted_weight);
+        }
+        tally
+    }
+
+    fn add(&mut self, metric: &MetricResult, no_data: NoDataPolicy) {
         let class = metric.evidence.classification();
-        let counted =
-            class != Classification::NoData || options.no_data == NoDataPolicy::CountAsFailed;
+        let counted = class != Classification::NoData || no_data == NoDataPolicy::CountAsFailed;
         let passed = class == Classification::Pass;
         if counted {
-            counted_weight += metric.weight;
+            self.counted_weight += metric.weight;
             if passed {
-                passed_weight += metric.weight;
+                self.passed_weight += metric.weight;
             }
         }
         if let Some(name) = &metric.group {
-            let index = match groups.iter().position(|g| &g.name == name) {
-                Some(index) => index,
-                None => {
-                    groups.push(GroupScore {
-                        name: name.clone(),
-                        score: None,
-                        passed_weight: 0.0,
-                        counted_weight: 0.0,
-                    });
-                    groups.len() - 1
-                }
-            };
+            let group = self.group(name);
             if counted {
-                groups[index].counted_weight += metric.weight;
+                group.counted_weight += metric.weight;
                 if passed {
-                    groups[index].passed_weight += metric.weight;
+                    group.passed_weight += metric.weight;
                 }
             }
         }
@@ -268,34 +312,58 @@ pub fn score(
         match class {
             Classification::High | Classification::Low => {
                 if metric.critical {
-                    critical_failures.push(metric.name.clone());
+                    self.critical_failures.push(metric.name.clone());
                 }
-                failed_names.push(label);
+                self.failed_names.push(label);
             }
             Classification::NoData => {
                 if metric.critical {
-                    critical_without_data.push(metric.name.clone());
+                    self.critical_without_data.push(metric.name.clone());
                 }
-                failed_names.push(label);
+                self.failed_names.push(label);
             }
             Classification::Pass => {}
         }
     }
-    let ratio = |passed: f64, counted: f64| (counted > 0.0).then(|| passed * 100.0 / counted);
-    for group in &mut groups {
-        group.score = ratio(group.passed_weight, group.counted_weight);
+
+    /// The group `name`, added (in order of first appearance) if new.
+    fn group(&mut self, name: &str) -> &mut GroupScore {
+        let index = match self.groups.iter().position(|g| g.name == name) {
+            Some(index) => index,
+            None => {
+                self.groups.push(GroupScore {
+                    name: name.to_string(),
+                    score: None,
+                    passed_weight: 0.0,
+                    counted_weight: 0.0,
+                });
+                self.groups.len() - 1
+            }
+        };
+        &mut self.groups[index]
     }
-    let score = ratio(passed_weight, counted_weight);
+}
+
+/// A score out of 100; `None` when nothing counted.
+fn ratio(passed: f64, counted: f64) -> Option<f64> {
+    (counted > 0.0).then(|| passed * 100.0 / counted)
+}
+
+/// The outcome and its reason: a critical failure fails whatever the
+/// score; otherwise the score against the thresholds, a pass with a
+/// critical metric unmeasured being only marginal; no score is no data.
+fn decide(
+    metrics: &[MetricResult],
+    tally: &Tally,
+    score: Option<f64>,
+    options: &ScoreOptions,
+) -> (ScoreOutcome, String) {
+    let (pass, marginal) = (options.pass_threshold, options.marginal_threshold);
     let score_text = score.map_or_else(|| "no score".to_string(), |s| format!("score {s:.1}"));
-    let not_passing = if failed_names.is_empty() {
-        String::new()
-    } else {
-        format!("; not passing: {}", failed_names.join(", "))
-    };
-    let (outcome, reason) = if !critical_failures.is_empty() {
+    if !tally.critical_failures.is_empty() {
         let details: Vec<String> = metrics
             .iter()
-            .filter(|m| critical_failures.contains(&m.name))
+            .filter(|m| tally.critical_failures.contains(&m.name))
             .map(|m| {
                 format!(
                     "{} {} ({})",
@@ -305,57 +373,50 @@ pub fn score(
                 )
             })
             .collect();
-        (
+        return (
             ScoreOutcome::Fail,
             format!(
                 "critical metric failed whatever the score ({score_text}): {}",
                 details.join("; ")
             ),
-        )
-    } else if let Some(s) = score {
-        let (base, comparison) = if s + SCORE_EPSILON >= pass {
-            (ScoreOutcome::Pass, format!(">= pass threshold {pass}"))
-        } else if s + SCORE_EPSILON >= marginal {
-            (
-                ScoreOutcome::Marginal,
-                format!("below pass threshold {pass}, >= marginal {marginal}"),
-            )
-        } else {
-            (
-                ScoreOutcome::Fail,
-                format!("below marginal threshold {marginal}"),
-            )
-        };
-        if base == ScoreOutcome::Pass && !critical_without_data.is_empty() {
-            (
-                ScoreOutcome::Marginal,
-                format!(
-                    "{score_text} {comparison}, but critical metric without data: {} (a pass needs it measured)",
-                    critical_without_data.join(", ")
-                ),
-            )
-        } else {
-            (base, format!("{score_text} {comparison}{not_passing}"))
-        }
-    } else {
-        (
+        );
+    }
+    let Some(s) = score else {
+        return (
             ScoreOutcome::NoData,
             format!(
                 "no metric had enough data to score: {}",
-                failed_names.join(", ")
+                tally.failed_names.join(", ")
             ),
+        );
+    };
+    let (base, comparison) = if s + SCORE_EPSILON >= pass {
+        (ScoreOutcome::Pass, format!(">= pass threshold {pass}"))
+    } else if s + SCORE_EPSILON >= marginal {
+        (
+            ScoreOutcome::Marginal,
+            format!("below pass threshold {pass}, >= marginal {marginal}"),
+        )
+    } else {
+        (
+            ScoreOutcome::Fail,
+            format!("below marginal threshold {marginal}"),
         )
     };
-    Ok(ScoreReport {
-        outcome,
-        score,
-        passed_weight,
-        counted_weight,
-        critical_failures,
-        critical_without_data,
-        groups,
-        metrics,
-        options: *options,
-        reason,
-    })
+    if base == ScoreOutcome::Pass && !tally.critical_without_data.is_empty() {
+        (
+            ScoreOutcome::Marginal,
+            format!(
+                "{score_text} {comparison}, but critical metric without data: {} (a pass needs it measured)",
+                tally.critical_without_data.join(", ")
+            ),
+        )
+    } else {
+        let not_passing = if tally.failed_names.is_empty() {
+            String::new()
+        } else {
+            format!("; not passing: {}", tally.failed_names.join(", "))
+        };
+        (base, format!("{score_text} {comparison}{not_passing}"))
+    }
 }

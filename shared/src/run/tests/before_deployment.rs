@@ -185,7 +185,7 @@ async fn the_deployment_is_described_first_and_places_the_baseline_before_it() {
         relative.reason
     );
     assert_eq!(
-        relative.threshold.as_deref(),
+        crate::report::threshold_text(relative).as_deref(),
         Some("> 1.4 x baseline (the window before the deployment began, ending 2023-11-14T22:14:00Z)")
     );
     assert_eq!(gate(&record, "latency-static").outcome, GateOutcome::Pass);

@@ -2,14 +2,15 @@
 //! period by period: the two-proportion test for error counts, Mann-Whitney U
 //! for per-period values. The statistics themselves live in [`super::statistics`];
 //! this file only turns a gate's aligned evidence into their inputs and their
-//! answer into a gate result.
+//! answer into a gate result. Threshold gates hand their baseline gates here
+//! (`threshold` uses this module, never the other way round): the types of
+//! the hand-over ([`Aligned`], [`Sides`]) are this module's.
 
 use super::statistics::{
     compare_proportions, compare_samples, Classification, Direction, EffectTolerance,
     MetricEvidence, NanStrategy, Proportion, ProportionOptions, RankTestOptions, Side, Tolerance,
 };
-use super::threshold::Aligned;
-use super::{GateOutcome, GateResult};
+use super::{GateOutcome, TestFigures};
 use crate::policy::{
     BaselineCheck, BaselineRule, BaselineTest, Comparison, MetricQuery, RelativeBound, Signal,
     ThresholdCheck,
@@ -21,6 +22,12 @@ const DEFAULT_MIN_TRIALS: u64 = 100;
 /// The fewest periods with a value per side a rank test judges.
 const MIN_RANK_VALUES: usize = 5;
 
+/// One query's values on the window's grid, as the statistical tests take
+/// them: `None` where there is no value.
+pub(super) struct Aligned {
+    pub(super) values: Vec<Option<f64>>,
+}
+
 /// One side's aligned queries and signal values.
 pub(super) type SideEvidence<'a, 'q> = (&'a BTreeMap<&'q MetricQuery, Aligned>, &'a [Option<f64>]);
 
@@ -30,12 +37,13 @@ pub(super) struct Sides<'a, 'q> {
     pub(super) baseline: SideEvidence<'a, 'q>,
 }
 
-/// Judges `check` against its baseline with the test it names.
+/// Judges `check` against its baseline with the test it names, recording
+/// the test's figures in `test` when it answers.
 pub(super) fn judge(
     check: &ThresholdCheck,
     baseline: &BaselineCheck,
     sides: Sides<'_, '_>,
-    result: &mut GateResult,
+    test: &mut Option<Box<TestFigures>>,
 ) -> (GateOutcome, String) {
     let bound = match baseline.rule {
         BaselineRule::Relative(bound) => bound,
@@ -53,7 +61,7 @@ pub(super) fn judge(
             "a per-period comparison is not a statistical test".into(),
         ),
         BaselineTest::TwoProportion { alpha } => {
-            two_proportion(check, baseline, bound, alpha, sides, result)
+            two_proportion(check, baseline, bound, alpha, sides, test)
         }
         BaselineTest::MannWhitney {
             alpha,
@@ -69,7 +77,7 @@ pub(super) fn judge(
                 weight: baseline.weight,
             },
             sides,
-            result,
+            test,
         ),
     }
 }
@@ -80,7 +88,7 @@ fn two_proportion(
     bound: RelativeBound,
     alpha: f64,
     sides: Sides<'_, '_>,
-    result: &mut GateResult,
+    test: &mut Option<Box<TestFigures>>,
 ) -> (GateOutcome, String) {
     let totals = |signal: &Signal, aligned: &BTreeMap<&MetricQuery, Aligned>| {
         let sum = |queries: &[MetricQuery]| -> f64 {
@@ -131,12 +139,12 @@ fn two_proportion(
     };
     match compare_proportions(canary, base, &options) {
         Ok(comparison) => {
-            result.statistics = serde_json::to_value(&comparison).ok();
-            result.scored = Some((
-                baseline.weight,
-                MetricEvidence::Proportion(comparison.clone()),
-            ));
-            (comparison.outcome.gate_outcome(), comparison.reason)
+            let answer = (comparison.outcome.gate_outcome(), comparison.reason.clone());
+            *test = Some(Box::new(TestFigures {
+                weight: baseline.weight,
+                evidence: MetricEvidence::Proportion(comparison),
+            }));
+            answer
         }
         Err(error) => (GateOutcome::Error, format!("two-proportion test: {error}")),
     }
@@ -155,7 +163,7 @@ struct RankGate {
 fn rank_sum(
     gate: RankGate,
     sides: Sides<'_, '_>,
-    result: &mut GateResult,
+    test: &mut Option<Box<TestFigures>>,
 ) -> (GateOutcome, String) {
     let RankGate {
         comparison,
@@ -213,14 +221,17 @@ fn rank_sum(
         &options,
     ) {
         Ok(ranked) => {
-            result.statistics = serde_json::to_value(&ranked).ok();
-            result.scored = Some((weight, MetricEvidence::Rank(ranked.clone())));
             let outcome = match ranked.classification {
                 Classification::Pass => GateOutcome::Pass,
                 Classification::High | Classification::Low => GateOutcome::Fail,
                 Classification::NoData => GateOutcome::Inconclusive,
             };
-            (outcome, ranked.reason)
+            let answer = (outcome, ranked.reason.clone());
+            *test = Some(Box::new(TestFigures {
+                weight,
+                evidence: MetricEvidence::Rank(ranked),
+            }));
+            answer
         }
         Err(error) => (GateOutcome::Error, format!("Mann-Whitney test: {error}")),
     }

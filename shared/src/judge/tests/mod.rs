@@ -1,9 +1,13 @@
 //! Table-driven judgement tests on the ADR's thresholds (default policy), with
 //! the edges: exactly at the threshold, empty series, NaN, one datapoint.
+//! Gates compared with a baseline are in [`baseline`].
+
+mod baseline;
 
 use super::*;
 use crate::evidence::{
     AlarmObservation, EvidenceError, MetricData, MetricIdentity, PreflightEvidence, RawSeries,
+    SeriesStatus,
 };
 use crate::policy::{InconclusiveAction, MetricQuery, MissingData, Policy};
 use crate::Hook;
@@ -280,14 +284,15 @@ fn a_failing_gate_explains_itself() {
         gate.reason,
         "5 of the last 5 periods > 1% (fails at 2); worst 3%"
     );
-    assert_eq!(gate.threshold.as_deref(), Some("> 1%"));
-    assert_eq!(gate.breaching, Some(5));
+    assert_eq!(crate::report::threshold_text(gate).as_deref(), Some("> 1%"));
+    assert_eq!(gate.breaching(), Some(5));
     assert_eq!(gate.observations().count(), 5);
     assert!(gate
         .observations()
         .all(|o| o.breaching && o.judged && o.value == Some(0.03)));
-    assert_eq!(gate.sample.as_ref().unwrap().observed, 5000.0);
-    assert!(gate
+    let figures = gate.threshold_figures().unwrap();
+    assert_eq!(figures.sample.as_ref().unwrap().observed, 5000.0);
+    assert!(figures
         .completeness
         .iter()
         .all(|c| c.expected == 5 && c.present == 5));

@@ -1,9 +1,9 @@
 //! Gates compared with a baseline: the version being replaced (live) or the
 //! metric's own history, and the "not worse than current" excuse.
 
-use super::*;
 use crate::bind::{bind_discovery, BindError, Discovery};
 use crate::evidence::{MetricData, PreflightEvidence, RawSeries};
+use crate::judge::*;
 use crate::policy::Policy;
 use crate::Hook;
 
@@ -337,7 +337,7 @@ fn a_history_baseline_reads_the_same_metric_a_week_earlier() {
         gate_result.reason
     );
     assert_eq!(
-        gate_result.threshold.as_deref(),
+        crate::report::threshold_text(gate_result).as_deref(),
         Some("> 1.5 x baseline (7d earlier)")
     );
     assert_eq!(
@@ -488,9 +488,11 @@ fn sparse_errors_on_a_clean_baseline_fail_the_two_proportion_test() {
     );
     let errors = gate(&verdict, "errors-two-proportion");
     assert_eq!(errors.outcome, GateOutcome::Fail, "{}", errors.reason);
-    let figures = errors.statistics.as_ref().unwrap();
-    assert_eq!(figures["canary"]["events"], 8);
-    assert_eq!(figures["baseline"]["trials"], 5000);
+    let Some(Statistics::TwoProportion(figures)) = errors.statistics() else {
+        panic!("two-proportion figures: {:?}", errors.statistics());
+    };
+    assert_eq!(figures.canary.events, 8);
+    assert_eq!(figures.baseline.trials, 5000);
     // 2 in 1000 against 10 in 10000: noise.
     let verdict = judge_statistical(
         [
@@ -590,8 +592,11 @@ fn a_canary_score_weighs_the_tested_gates() {
         score(&slow).reason
     );
     assert_eq!(slow.status, LifecycleStatus::Failed);
-    let figures = score(&slow).statistics.unwrap();
-    assert_eq!(figures["score"], 25.0, "{figures}");
+    let slow_score = score(&slow);
+    let Some(Statistics::CanaryScore(figures)) = slow_score.statistics() else {
+        panic!("canary score figures: {:?}", slow_score.statistics());
+    };
+    assert_eq!(figures.score, Some(25.0), "{figures:?}");
 
     // Errors alone fail: 3 of 4 weight passed, 75: marginal, which blocks
     // under on_inconclusive: fail.

@@ -13,55 +13,16 @@
 //! 256 KB, so at most [`MAX_RECORDED_ATTEMPTS`] are listed, failed attempts
 //! first chosen, and the record says how many were left out.
 
-use super::{GateOutcome, GateResult};
+use super::{AttemptFigures, GateFigures, GateOutcome, GateResult, ProbeFigures, ProbeGateFigures};
 use crate::evidence::probes::{ProbeAttempt, ProbeRun, MAX_BODY_BYTES};
 use crate::evidence::EvidenceError;
 use crate::policy::{Gate, ProbeCheck};
-use serde::Serialize;
 
 /// The longest quote of a body or JSON value in a reason.
 const MAX_QUOTE_CHARS: usize = 80;
 
 /// The most attempts a probe gate lists in the record.
 pub const MAX_RECORDED_ATTEMPTS: usize = 20;
-
-/// A probe gate's attempts, for the record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProbeFigures {
-    /// Attempts made.
-    pub attempts: usize,
-    /// Attempts that met every expectation.
-    pub met: usize,
-    /// Up to [`MAX_RECORDED_ATTEMPTS`] attempts in index order: every failed
-    /// one that fits, then the earliest good ones.
-    pub listed: Vec<AttemptFigures>,
-    /// Attempts made but not listed.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub not_listed: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-/// One attempt's figures. The body itself is never recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AttemptFigures {
-    /// 1-based, in the order attempts were started.
-    pub index: u32,
-    /// Whether it met every expectation.
-    pub met: bool,
-    /// The final answer's status, when one arrived.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// Sending the request to the end of the (bounded) body, or to the failure.
-    pub latency_ms: u64,
-    /// Body bytes read.
-    pub bytes: usize,
-    /// Why there is no complete answer (transport error, timeout, refused redirect).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
 
 impl ProbeFigures {
     /// The figures of `attempts`; `failed[i]` says whether attempt `i` failed.
@@ -113,11 +74,6 @@ pub fn judge(
     evidence: Option<&Result<ProbeRun, EvidenceError>>,
 ) -> GateResult {
     let target = format!("{} {}", check.method, check.url);
-    let rule = format!(
-        "min_success {} of {} attempts",
-        percent(check.min_success),
-        check.repeat
-    );
     let (outcome, reason, failed, figures) = match evidence {
         None => (
             GateOutcome::Error,
@@ -143,48 +99,58 @@ pub fn judge(
             None,
             None,
         ),
-        Some(Ok(ProbeRun::Attempts(attempts))) => {
-            let problems: Vec<Vec<String>> = attempts
-                .iter()
-                .map(|a| attempt_failures(check, a))
-                .collect();
-            let failed: Vec<bool> = problems.iter().map(|p| !p.is_empty()).collect();
-            let figures = ProbeFigures::new(attempts, &failed);
-            let failures: Vec<(&ProbeAttempt, Vec<String>)> = attempts
-                .iter()
-                .zip(problems)
-                .filter(|(_, problems)| !problems.is_empty())
-                .collect();
-            let total = attempts.len();
-            let good = total - failures.len();
-            let share = good as f64 / total as f64;
-            // A small tolerance so that 9 of 10 meets `90%` despite binary fractions.
-            let enough = share + 1e-9 >= check.min_success;
-            let latency = latency_summary(attempts);
-            let reason = match failures.first() {
-                None => format!("probe {target}: all {total} attempts met the expectations ({latency})"),
-                Some((attempt, problems)) => format!(
-                    "probe {target}: {good} of {total} attempts met the expectations, {} required; first failure, attempt {}: {} ({latency})",
-                    percent(check.min_success),
-                    attempt.index,
-                    problems.join("; ")
-                ),
-            };
-            let outcome = if enough {
-                GateOutcome::Pass
-            } else {
-                GateOutcome::Fail
-            };
-            (outcome, reason, Some(failures.len()), Some(figures))
-        }
+        Some(Ok(ProbeRun::Attempts(attempts))) => judge_attempts(check, &target, attempts),
     };
     let mut result = GateResult::new(&gate.name, gate.severity, outcome, reason);
-    result.threshold = check.max_latency_ms.map(|ms| format!("latency <= {ms}ms"));
-    result.threshold_value = check.max_latency_ms.map(|ms| ms as f64 / 1000.0);
-    result.rule = Some(rule);
-    result.breaching = failed;
-    result.probe = figures;
+    result.figures = GateFigures::Probe(ProbeGateFigures {
+        max_latency_ms: check.max_latency_ms,
+        min_success: check.min_success,
+        repeat: check.repeat,
+        failed,
+        attempts: figures,
+    });
     result
+}
+
+/// The outcome and reason of a probe gate whose attempts were made, with
+/// how many failed and their figures.
+fn judge_attempts(
+    check: &ProbeCheck,
+    target: &str,
+    attempts: &[ProbeAttempt],
+) -> (GateOutcome, String, Option<usize>, Option<ProbeFigures>) {
+    let problems: Vec<Vec<String>> = attempts
+        .iter()
+        .map(|a| attempt_failures(check, a))
+        .collect();
+    let failed: Vec<bool> = problems.iter().map(|p| !p.is_empty()).collect();
+    let figures = ProbeFigures::new(attempts, &failed);
+    let failures: Vec<(&ProbeAttempt, Vec<String>)> = attempts
+        .iter()
+        .zip(problems)
+        .filter(|(_, problems)| !problems.is_empty())
+        .collect();
+    let total = attempts.len();
+    let good = total - failures.len();
+    let share = good as f64 / total as f64;
+    // A small tolerance so that 9 of 10 meets `90%` despite binary fractions.
+    let enough = share + 1e-9 >= check.min_success;
+    let latency = latency_summary(attempts);
+    let reason = match failures.first() {
+        None => format!("probe {target}: all {total} attempts met the expectations ({latency})"),
+        Some((attempt, problems)) => format!(
+            "probe {target}: {good} of {total} attempts met the expectations, {} required; first failure, attempt {}: {} ({latency})",
+            percent(check.min_success),
+            attempt.index,
+            problems.join("; ")
+        ),
+    };
+    let outcome = if enough {
+        GateOutcome::Pass
+    } else {
+        GateOutcome::Fail
+    };
+    (outcome, reason, Some(failures.len()), Some(figures))
 }
 
 /// Everything wrong with one attempt, most fundamental first; empty when it
@@ -302,7 +268,8 @@ fn cut(text: &str) -> String {
     }
 }
 
-fn percent(fraction: f64) -> String {
+/// A share as a percentage, without trailing zeros: `90%`, `99.5%`.
+pub(crate) fn percent(fraction: f64) -> String {
     let text = format!("{:.2}", fraction * 100.0);
     format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
 }
