@@ -316,15 +316,16 @@ pub enum Omission {
     /// The series of the gates that passed: the reason already says how
     /// many periods breached and the worst value.
     PassedSeries,
-    /// The series of every gate that could not have failed the hook: not
-    /// failing (inconclusive, error), a warning, or in dry run.
+    /// The series of every gate that did not block the hook (the judge's
+    /// [`GateResult::blocking`]): a warning, in dry run, or not blocking
+    /// under `on_inconclusive`.
     NonBlockingSeries,
     /// The per-series completeness of the gates that passed.
     PassedCompleteness,
-    /// The periods of failing gates' series before the judged ones: the
+    /// The periods of blocking gates' series before the judged ones: the
     /// periods the gate was decided on stay.
     UnjudgedPeriods,
-    /// Failing gates' series altogether, their figures staying: the last
+    /// Blocking gates' series altogether, their figures staying: the last
     /// resort, for a record that could not be logged at all otherwise.
     FailingSeries,
 }
@@ -341,13 +342,11 @@ impl Omission {
 
     /// Leaves this out of `gates`, returning the names of those it changed.
     fn apply(self, gates: &mut [GateResult]) -> Vec<String> {
-        let is_failing = |g: &GateResult| {
-            g.outcome == GateOutcome::Fail && g.severity == Severity::Critical && !g.dry_run
-        };
         let mut changed = Vec::new();
         for gate in gates.iter_mut() {
             let passed = gate.outcome == GateOutcome::Pass;
-            let failing = is_failing(gate);
+            // The gates that made the hook fail, as the judge marked them.
+            let failing = gate.blocking;
             // Only threshold gates have series and completeness.
             let Some(figures) = gate.threshold_figures_mut() else {
                 continue;
@@ -394,6 +393,8 @@ mod tests {
             outcome,
             format!("{breaching} of the last {judged} periods > 1%; worst 3.1%"),
         );
+        // As the judge marks a critical gate under `on_inconclusive: pass`.
+        gate.blocking = outcome == GateOutcome::Fail;
         let threshold = ThresholdFigure {
             comparison: Comparison::GreaterThan,
             limit: Threshold {
@@ -551,6 +552,7 @@ mod tests {
                 gates.push(gate(&format!("fail-{i:02}"), GateOutcome::Fail, 15, 9));
                 let mut warning = gate(&format!("warn-{i:02}"), GateOutcome::Fail, 15, 9);
                 warning.severity = Severity::Warning;
+                warning.blocking = false;
                 gates.push(warning);
             }
         }
