@@ -14,7 +14,7 @@ use super::{ReportError, ReportOutcome};
 use crate::evidence::deployment::{DeploymentEvidence, DeploymentInfo};
 pub use crate::judge::DryRunSummary;
 use crate::judge::{Decision, GateOutcome, GateResult, LifecycleStatus};
-use crate::policy::{Policy, Severity};
+use crate::policy::Policy;
 use crate::vocab::hook::Hook;
 use serde::Serialize;
 
@@ -374,6 +374,7 @@ impl Omission {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::Severity;
     use crate::audit::{read_records, verify, AuditLink};
     use crate::judge::{GateFigures, GateSeries, Rule, ThresholdFigure, ThresholdFigures};
     use crate::policy::{Comparison, Threshold, ThresholdUnit};
