@@ -114,3 +114,6 @@ fn unbound_dry_runs(policy: &Policy, hook: Hook, why: &str) -> Vec<(String, Stri
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

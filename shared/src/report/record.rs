@@ -374,9 +374,9 @@ impl Omission {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::Severity;
     use crate::audit::{read_records, verify, AuditLink};
     use crate::judge::{GateFigures, GateSeries, Rule, ThresholdFigure, ThresholdFigures};
+    use crate::policy::Severity;
     use crate::policy::{Comparison, Threshold, ThresholdUnit};
     use crate::vocab::TimeRange;
     use serde_json::Value;
