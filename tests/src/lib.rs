@@ -346,6 +346,18 @@ impl AlbMinute {
             unhealthy: Some(0.0),
         }
     }
+
+    /// The same minute with every latency `factor` times longer.
+    pub fn slower(self, factor: f64) -> AlbMinute {
+        AlbMinute {
+            latencies: self
+                .latencies
+                .iter()
+                .map(|(seconds, count)| (seconds * factor, *count))
+                .collect(),
+            ..self
+        }
+    }
 }
 
 /// Wall-clock epoch seconds.
@@ -814,6 +826,26 @@ impl Emulator {
                 "taskSetsInfo": [task_set("Blue", blue_group, 90.0), task_set("Green", green_group, 10.0)],
             })],
         );
+    }
+
+    /// An ECS blue/green deployment behind one ALB: target groups `web-blue`
+    /// (Blue, serving production) and `web-green` (Green, the replacement),
+    /// `minutes` of healthy ALB metrics on both, Green's latencies
+    /// `green_slowdown` times Blue's. Returns the ALB.
+    pub fn ecs_blue_green_with_slower_green(
+        &self,
+        deployment_id: &str,
+        minutes: usize,
+        green_slowdown: f64,
+    ) -> AlbSetup {
+        let alb = self.create_alb_with_target_groups("web", &["web-blue", "web-green"]);
+        let (blue, green) = (&alb.target_groups[0], &alb.target_groups[1]);
+        self.register_ecs_blue_green(deployment_id, "cluster:web", "web-blue", "web-green");
+        self.seed_alb_on(green, &alb.load_balancer, minutes, |_| {
+            AlbMinute::healthy().slower(green_slowdown)
+        });
+        self.seed_alb_on(blue, &alb.load_balancer, minutes, |_| AlbMinute::healthy());
+        alb
     }
 
     /// One Lambda target `function:alias` shifting traffic from `current` to `target`.

@@ -35,18 +35,6 @@ hooks:
         threshold: 1.0
 "#;
 
-/// `minute` with every latency multiplied by `factor`.
-fn slower(minute: AlbMinute, factor: f64) -> AlbMinute {
-    AlbMinute {
-        latencies: minute
-            .latencies
-            .iter()
-            .map(|(seconds, count)| (seconds * factor, *count))
-            .collect(),
-        ..minute
-    }
-}
-
 /// Seeds canary and baseline, runs BeforeAllowTraffic once, returns the record.
 fn compare(canary: AlbMinute, baseline: AlbMinute) -> (Vec<String>, Value) {
     let emulator = Emulator::start();
@@ -81,7 +69,7 @@ fn gate<'a>(record: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn a_canary_one_and_a_half_times_slower_fails_under_the_static_threshold() {
-    let (accepted, record) = compare(slower(AlbMinute::healthy(), 1.5), AlbMinute::healthy());
+    let (accepted, record) = compare(AlbMinute::healthy().slower(1.5), AlbMinute::healthy());
     assert_eq!(accepted, vec!["Failed"], "{record}");
     let relative = gate(&record, "latency-vs-baseline");
     assert_eq!(relative["outcome"], "fail", "{relative}");
@@ -116,7 +104,7 @@ fn equal_distributions_pass() {
 fn low_canary_traffic_is_inconclusive_and_blocks() {
     let trickle = AlbMinute {
         requests: Some(10.0),
-        ..slower(AlbMinute::healthy(), 1.5)
+        ..AlbMinute::healthy().slower(1.5)
     };
     let (accepted, record) = compare(trickle, AlbMinute::healthy());
     assert_eq!(accepted, vec!["Failed"], "{record}");
@@ -157,13 +145,8 @@ fn a_missing_baseline_is_not_a_pass() {
 fn discovery_finds_green_and_blue_and_compares_them() {
     let emulator = Emulator::start();
     let deployment = emulator.create_deployment();
-    let alb = emulator.create_alb_with_target_groups("web", &["web-blue", "web-green"]);
+    let alb = emulator.ecs_blue_green_with_slower_green(&deployment, 10, 1.5);
     let (blue, green) = (&alb.target_groups[0], &alb.target_groups[1]);
-    emulator.register_ecs_blue_green(&deployment, "cluster:web", "web-blue", "web-green");
-    emulator.seed_alb_on(green, &alb.load_balancer, 10, |_| {
-        slower(AlbMinute::healthy(), 1.5)
-    });
-    emulator.seed_alb_on(blue, &alb.load_balancer, 10, |_| AlbMinute::healthy());
     let policy = temp_file("baseline.yaml", POLICY);
     // Empty overrides: the hook must find both sides from the deployment.
     let hook = HookProcess::start(
@@ -289,7 +272,7 @@ fn before_deployment(after: AlbMinute) -> (Vec<String>, Value, Vec<(String, f64)
 
 #[test]
 fn a_canary_slower_than_the_window_before_the_deployment_fails() {
-    let (accepted, record, calls) = before_deployment(slower(AlbMinute::healthy(), 1.5));
+    let (accepted, record, calls) = before_deployment(AlbMinute::healthy().slower(1.5));
     assert_eq!(accepted, vec!["Failed"], "{record}");
     let relative = gate(&record, "latency-vs-before-deployment");
     assert_eq!(relative["outcome"], "fail", "{relative}");
@@ -351,7 +334,7 @@ fn the_default_policy_records_its_shadow_comparison_without_blocking() {
     // failed, the deployment goes on, and the record says so.
     let emulator = Emulator::start();
     let deployment = emulator.create_deployment();
-    emulator.seed_alb(10, |_| slower(AlbMinute::healthy(), 1.5));
+    emulator.seed_alb(10, |_| AlbMinute::healthy().slower(1.5));
     emulator.seed_alb_for(BASELINE_TARGET_GROUP, 10, |_| AlbMinute::healthy());
     let hook = HookProcess::start(
         &emulator,

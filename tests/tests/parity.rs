@@ -9,8 +9,7 @@
 //! and outcome, then `would report STATUS: REASON`), not its code.
 
 use gate_tests::{
-    decision_records, hook_binary, invoke, lifecycle_event, workspace_root, AlbMinute, Emulator,
-    HookProcess,
+    decision_records, hook_binary, invoke, lifecycle_event, workspace_root, Emulator, HookProcess,
 };
 use serde_json::Value;
 use std::process::{Command, Output};
@@ -20,18 +19,6 @@ const POLICY: &str = "tests/fixtures/parity.yaml";
 
 /// The outcomes a gate line can show.
 const OUTCOMES: [&str; 4] = ["pass", "fail", "inconclusive", "error"];
-
-/// `minute` with every latency multiplied by `factor`.
-fn slower(minute: AlbMinute, factor: f64) -> AlbMinute {
-    AlbMinute {
-        latencies: minute
-            .latencies
-            .iter()
-            .map(|(seconds, count)| (seconds * factor, *count))
-            .collect(),
-        ..minute
-    }
-}
 
 /// `text` without ANSI escape sequences (`ESC [ ... letter`).
 fn strip_ansi(text: &str) -> String {
@@ -120,17 +107,11 @@ fn evaluate_prints_the_gate_outcomes_the_hook_records() {
     let emulator = Emulator::start();
     let deployment = emulator.create_deployment();
     // An ECS blue/green deployment: Blue serves production, Green is the
-    // replacement, each with its target group behind one ALB.
-    let alb = emulator.create_alb_with_target_groups("web", &["web-blue", "web-green"]);
-    let (blue, green) = (&alb.target_groups[0], &alb.target_groups[1]);
-    emulator.register_ecs_blue_green(&deployment, "cluster:web", "web-blue", "web-green");
-    // The replacement 1.5 x slower than Blue, both healthy otherwise; 15
-    // minutes, so the settled window has data whichever minute either run
+    // replacement 1.5 x slower, each with its target group behind one ALB;
+    // 15 minutes, so the settled window has data whichever minute either run
     // starts in.
-    emulator.seed_alb_on(green, &alb.load_balancer, 15, |_| {
-        slower(AlbMinute::healthy(), 1.5)
-    });
-    emulator.seed_alb_on(blue, &alb.load_balancer, 15, |_| AlbMinute::healthy());
+    let alb = emulator.ecs_blue_green_with_slower_green(&deployment, 15, 1.5);
+    let (blue, green) = (&alb.target_groups[0], &alb.target_groups[1]);
 
     // gatectl first: it must never report, so the hook then finds the
     // deployment as CodeDeploy left it.
