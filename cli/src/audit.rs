@@ -10,7 +10,7 @@
 
 use anyhow::{bail, Context, Result};
 use metric_gate::audit::{head_parameter, read_records, verify, ChainHead};
-use metric_gate::evidence::switches::DEFAULT_PREFIX;
+use metric_gate::evidence::switches::{switch_prefix, DEFAULT_PREFIX};
 use metric_gate::lambda::SWITCH_PREFIX_VAR;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -99,6 +99,10 @@ impl VerifyArgs {
                 .or_else(|| std::env::var(SWITCH_PREFIX_VAR).ok())
                 .filter(|p| !p.is_empty() && p != "none")
                 .unwrap_or_else(|| DEFAULT_PREFIX.to_string());
+            // The hooks' own reading of the prefix: `/gates` is `/gates/`.
+            let prefix = switch_prefix(&prefix).map_err(|why| {
+                anyhow::anyhow!("the switch prefix {prefix:?} is not valid: {why}")
+            })?;
             for (deployment, head) in read_heads(&prefix, &deployments)? {
                 match head {
                     Ok(head) => {

@@ -112,6 +112,32 @@ fn a_missing_lambda_variable_stops_the_function_naming_it() {
     }
 }
 
+/// A switch prefix that is no SSM path stops the function at init, naming
+/// the variable: a freeze must never be missed because of how the prefix was
+/// written (a missing final `/` is added instead: tests/tests/switches.rs).
+#[test]
+fn a_switch_prefix_that_is_no_ssm_path_stops_the_function_naming_it() {
+    for written in ["gates/", "/ga tes/", "//gates/"] {
+        let emulator = Emulator::start();
+        let hook = HookProcess::start(
+            &emulator,
+            "before-allow-traffic",
+            &[("GATE_SWITCH_PREFIX", written)],
+        );
+        let (code, stdout, stderr) = hook.wait_for_exit(Duration::from_secs(30));
+        assert_ne!(code, Some(0), "{written:?}");
+        let output = format!("{stdout}{stderr}");
+        assert!(
+            output.contains("GATE_SWITCH_PREFIX=") && output.contains("is not valid: an SSM path"),
+            "{written:?}: {output}"
+        );
+        assert!(
+            emulator.calls().is_empty(),
+            "{written:?}: nothing reaches AWS"
+        );
+    }
+}
+
 #[test]
 fn an_operator_alarm_vetoes_the_deployment() {
     let emulator = Emulator::start();

@@ -77,3 +77,30 @@ fn a_freeze_stops_a_healthy_release_and_switches_can_be_turned_off() {
     drop(off);
     assert_eq!(unswitched["body"]["status"], "Succeeded", "{unswitched}");
 }
+
+/// `GATE_SWITCH_PREFIX=/team-a/gates` (no trailing slash) means the same
+/// folder as `/team-a/gates/`: the freeze at `/team-a/gates/freeze` is found,
+/// never missed by reading `/team-a/gatesfreeze`. A prefix that is no SSM path
+/// stops the function at init, naming the variable.
+#[test]
+fn a_prefix_without_its_trailing_slash_still_finds_the_freeze() {
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    emulator.seed_alb(10, |_| AlbMinute::healthy());
+    emulator.put_parameter("/team-a/gates/freeze", "incident INC-13 in progress");
+    let hook = HookProcess::start(
+        &emulator,
+        "before-allow-traffic",
+        &[("GATE_SWITCH_PREFIX", "/team-a/gates")],
+    );
+    let frozen = invoke(&emulator, lifecycle_event(&deployment, "exec-p"), 30_000);
+    drop(hook);
+    assert_eq!(frozen["body"]["status"], "Failed", "{frozen}");
+    assert!(
+        frozen["body"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("deployment freeze: incident INC-13")),
+        "{frozen}"
+    );
+    assert_eq!(emulator.accepted_statuses(), vec!["Failed"]);
+}

@@ -33,6 +33,50 @@ use serde::Serialize;
 /// The default parameter prefix.
 pub const DEFAULT_PREFIX: &str = "/codedeploy-gates/";
 
+/// The longest prefix accepted: SSM parameter names are at most 1011
+/// characters, and the prefix leaves room for `override/AfterAllowTestTraffic`
+/// and `audit/{deployment-id}`.
+const MAX_PREFIX_CHARS: usize = 512;
+
+/// A switch prefix as an operator wrote it (`GATE_SWITCH_PREFIX`, `gatectl
+/// audit verify --prefix`), in the form parameter names are built from: an
+/// absolute SSM path ending in `/`, the `/` added when it is missing, so
+/// `/gates` and `/gates/` both mean the folder `/gates/` and a freeze at
+/// `/gates/freeze` is never missed by reading `/gatesfreeze`. Anything that
+/// is not such a path (relative, blank, spaces or control characters,
+/// characters SSM refuses in a name, `//`, `.` or `..` segments) is refused
+/// with why.
+pub fn switch_prefix(written: &str) -> Result<String, String> {
+    if !written.starts_with('/') {
+        return Err("an SSM path starts with /".into());
+    }
+    if written.chars().count() > MAX_PREFIX_CHARS {
+        return Err(format!("at most {MAX_PREFIX_CHARS} characters"));
+    }
+    if let Some(bad) = written
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '.' | '-')))
+    {
+        return Err(format!(
+            "{bad:?} is not allowed in an SSM parameter name (letters, digits, / _ . - only)"
+        ));
+    }
+    if written.contains("//") {
+        return Err("an empty path segment (//)".into());
+    }
+    if written
+        .split('/')
+        .any(|segment| segment == "." || segment == "..")
+    {
+        return Err("a . or .. path segment".into());
+    }
+    Ok(if written.ends_with('/') {
+        written.to_string()
+    } else {
+        format!("{written}/")
+    })
+}
+
 /// An active deployment freeze.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Freeze {
@@ -251,6 +295,31 @@ fn parse_override(value: &str) -> Result<Override, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefix_is_a_folder_whether_or_not_its_last_slash_was_written() {
+        assert_eq!(switch_prefix("/gates").unwrap(), "/gates/");
+        assert_eq!(switch_prefix("/gates/").unwrap(), "/gates/");
+        assert_eq!(
+            switch_prefix("/team-a/gates.v2_x").unwrap(),
+            "/team-a/gates.v2_x/"
+        );
+        assert_eq!(switch_prefix(DEFAULT_PREFIX).unwrap(), DEFAULT_PREFIX);
+        for (written, why) in [
+            ("gates/", "starts with /"),
+            ("", "starts with /"),
+            ("/ga tes/", "' ' is not allowed"),
+            ("/gates\n", "'\\n' is not allowed"),
+            ("/gates\u{1b}[31m/", "'\\u{1b}' is not allowed"),
+            ("//gates/", "empty path segment"),
+            ("/gates/../x/", "a . or .. path segment"),
+            ("/gates/./", "a . or .. path segment"),
+        ] {
+            let error = switch_prefix(written).expect_err(written);
+            assert!(error.contains(why), "{written:?}: {error}");
+        }
+        assert!(switch_prefix(&format!("/{}", "a".repeat(600))).is_err());
+    }
 
     const NOW: i64 = 1_795_428_240; // 2026-11-23T10:04:00Z
 

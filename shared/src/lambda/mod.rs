@@ -22,7 +22,7 @@ use crate::evidence::cloudwatch::CloudWatchMetrics;
 use crate::evidence::deployment::CodeDeployDeployments;
 use crate::evidence::discovery::CodeDeployDiscovery;
 use crate::evidence::probes::HttpProbes;
-use crate::evidence::switches::{SsmSwitches, DEFAULT_PREFIX};
+use crate::evidence::switches::{switch_prefix, SsmSwitches, DEFAULT_PREFIX};
 use crate::judge::judge;
 use crate::policy::Policy;
 use crate::report::after::after_report;
@@ -109,10 +109,18 @@ impl HookFunction {
         let sdk = lambda_sdk_config(&env)?;
         let switches = match env(SWITCH_PREFIX_VAR).as_deref() {
             Some("none") => Switchboard::Off,
-            prefix => Switchboard::Ssm(SsmSwitches::new(
+            None | Some("") => Switchboard::Ssm(SsmSwitches::new(
                 aws_sdk_ssm::Client::new(&sdk),
-                prefix.filter(|p| !p.is_empty()).unwrap_or(DEFAULT_PREFIX),
+                DEFAULT_PREFIX,
             )),
+            Some(written) => {
+                let prefix = switch_prefix(written).map_err(|_| StartupError::Setting {
+                    var: SWITCH_PREFIX_VAR,
+                    value: written.to_string(),
+                    expected: "an SSM path such as /codedeploy-gates/ (letters, digits, / _ . -; a missing final / is added), or none",
+                })?;
+                Switchboard::Ssm(SsmSwitches::new(aws_sdk_ssm::Client::new(&sdk), &prefix))
+            }
         };
         let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
         let codedeploy = aws_sdk_codedeploy::Client::new(&sdk);
