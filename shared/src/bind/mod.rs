@@ -16,31 +16,35 @@ pub use discovered::{
 
 use crate::policy::{Policy, DISCOVERY_OVERRIDES};
 use crate::vocab::Hook;
+use std::borrow::Cow;
 
 /// A policy placed on one deployment for one hook at one instant: what the
 /// plan fetches for and the judge judges.
+///
+/// The policy is borrowed when nothing had to be filled in or placed (the
+/// common case of a policy without `${canary.*}` or `before_deployment`), so a
+/// measurement copies it only when binding changed it.
 #[derive(Debug, Clone)]
-pub struct Placement {
+pub struct Placement<'a> {
     /// The policy with every discovered value it could use filled in and its
     /// `before_deployment` baselines placed: the judge reads this hook's
     /// section of it, in full.
-    pub policy: Policy,
+    pub policy: Cow<'a, Policy>,
     /// Dry-run gates that still name an undiscovered value, each with why it
     /// is not judged: nothing is fetched for them, and the judge records
     /// them as not judged.
     pub not_judged: Vec<(String, String)>,
 }
 
-impl Placement {
+impl Placement<'_> {
     /// The policy the plan fetches for: [`Placement::policy`] without the
-    /// gates that are not judged.
-    pub fn to_fetch(&self, hook: Hook) -> Policy {
-        let names: Vec<String> = self.not_judged.iter().map(|(n, _)| n.clone()).collect();
-        if names.is_empty() {
-            self.policy.clone()
-        } else {
-            self.policy.without_gates(hook, &names)
+    /// gates that are not judged (itself, not a copy, when there are none).
+    pub fn to_fetch(&self, hook: Hook) -> Cow<'_, Policy> {
+        if self.not_judged.is_empty() {
+            return Cow::Borrowed(&*self.policy);
         }
+        let names: Vec<String> = self.not_judged.iter().map(|(n, _)| n.clone()).collect();
+        Cow::Owned(self.policy.without_gates(hook, &names))
     }
 }
 
@@ -58,16 +62,16 @@ pub struct Unplaceable(pub String);
 ///
 /// Binding fails when a blocking gate cannot be bound; a dry-run gate that
 /// cannot be is left out and named in [`Placement::not_judged`]. Pure.
-pub fn place(
-    policy: &Policy,
+pub fn place<'a>(
+    policy: &'a Policy,
     hook: Hook,
     discovered: Option<Result<&Discovery, String>>,
     created_at: Option<Result<i64, String>>,
     now: i64,
-) -> Result<Placement, Unplaceable> {
+) -> Result<Placement<'a>, Unplaceable> {
     let (bound, not_judged) = match discovered {
         Some(Ok(found)) => match bind_discovery(policy, hook, found) {
-            Ok(bound) => (bound, Vec::new()),
+            Ok(bound) => (Cow::Owned(bound), Vec::new()),
             Err(error) => {
                 let partly = bind_found(policy, hook, found);
                 if !partly.unbound_blocking(hook).is_empty() {
@@ -77,7 +81,7 @@ pub fn place(
                 }
                 let why = format!("not judged: deployment discovery: {error}");
                 let not_judged = unbound_dry_runs(&partly, hook, &why);
-                (partly, not_judged)
+                (Cow::Owned(partly), not_judged)
             }
         },
         Some(Err(error)) => {
@@ -91,11 +95,11 @@ pub fn place(
                 DISCOVERY_OVERRIDES.join(", ")
             );
             let not_judged = unbound_dry_runs(policy, hook, &why);
-            (policy.clone(), not_judged)
+            (Cow::Borrowed(policy), not_judged)
         }
     };
     let policy = match created_at {
-        Some(created_at) => bind_deployment_start(&bound, hook, created_at, now),
+        Some(created_at) => Cow::Owned(bind_deployment_start(&bound, hook, created_at, now)),
         None => bound,
     };
     Ok(Placement { policy, not_judged })

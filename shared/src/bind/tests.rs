@@ -33,7 +33,7 @@ hooks:
 const HOOK: Hook = Hook::AfterAllowTraffic;
 const NOW: i64 = 1_700_000_400;
 
-fn policy() -> Policy {
+fn load() -> Policy {
     Policy::from_yaml(POLICY, "bind.yaml", &|_| None).unwrap()
 }
 
@@ -76,7 +76,8 @@ fn start_of(placement: &Placement) -> DeploymentStart {
 
 #[test]
 fn everything_found_binds_every_gate_and_judges_them_all() {
-    let placement = place(&policy(), HOOK, Some(Ok(&found(true))), None, NOW).unwrap();
+    let policy = load();
+    let placement = place(&policy, HOOK, Some(Ok(&found(true))), None, NOW).unwrap();
     assert!(placement.not_judged.is_empty());
     assert!(dimensions(&placement, "latency")
         .iter()
@@ -87,7 +88,8 @@ fn everything_found_binds_every_gate_and_judges_them_all() {
 
 #[test]
 fn a_dry_run_gate_discovery_cannot_serve_is_left_out_and_named() {
-    let placement = place(&policy(), HOOK, Some(Ok(&found(false))), None, NOW).unwrap();
+    let policy = load();
+    let placement = place(&policy, HOOK, Some(Ok(&found(false))), None, NOW).unwrap();
     assert_eq!(placement.not_judged.len(), 1, "{:?}", placement.not_judged);
     let (name, why) = &placement.not_judged[0];
     assert_eq!(name, "shadow");
@@ -111,13 +113,14 @@ fn a_dry_run_gate_discovery_cannot_serve_is_left_out_and_named() {
 
 #[test]
 fn a_blocking_gate_discovery_cannot_serve_makes_the_hook_unplaceable() {
+    let policy = load();
     let mut canary_missing = found(true);
     canary_missing.canary.clear();
-    let Err(Unplaceable(why)) = place(&policy(), HOOK, Some(Ok(&canary_missing)), None, NOW) else {
+    let Err(Unplaceable(why)) = place(&policy, HOOK, Some(Ok(&canary_missing)), None, NOW) else {
         panic!("a blocking gate without its canary must not be placed")
     };
     assert!(why.contains("${canary.target_group}"), "{why}");
-    let Err(Unplaceable(why)) = place(&policy(), HOOK, Some(Err("AccessDenied".into())), None, NOW)
+    let Err(Unplaceable(why)) = place(&policy, HOOK, Some(Err("AccessDenied".into())), None, NOW)
     else {
         panic!("failed discovery must not be placed")
     };
@@ -129,7 +132,8 @@ fn a_blocking_gate_discovery_cannot_serve_makes_the_hook_unplaceable() {
 
 #[test]
 fn without_discovery_the_dry_run_gates_that_need_it_are_not_judged() {
-    let placement = place(&policy(), HOOK, None, None, NOW).unwrap();
+    let policy = load();
+    let placement = place(&policy, HOOK, None, None, NOW).unwrap();
     let names: Vec<&str> = placement
         .not_judged
         .iter()
@@ -143,9 +147,10 @@ fn without_discovery_the_dry_run_gates_that_need_it_are_not_judged() {
 
 #[test]
 fn the_deployment_start_places_before_deployment_baselines_or_says_why_not() {
+    let policy = load();
     let created = NOW - 30 * 60;
     let placement = place(
-        &policy(),
+        &policy,
         HOOK,
         Some(Ok(&found(true))),
         Some(Ok(created)),
@@ -157,7 +162,7 @@ fn the_deployment_start_places_before_deployment_baselines_or_says_why_not() {
     };
     assert_eq!(created_at, created);
     let unknown = place(
-        &policy(),
+        &policy,
         HOOK,
         Some(Ok(&found(true))),
         Some(Err("GetDeployment denied".into())),

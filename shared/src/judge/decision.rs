@@ -181,14 +181,6 @@ pub struct Decision {
     pub switch_error: Option<String>,
 }
 
-impl Decision {
-    /// Whether a switch (a freeze or an override) decided, whatever the gates
-    /// said.
-    pub fn by_switch(&self) -> bool {
-        self.switches.as_ref().is_some_and(switched)
-    }
-}
-
 /// Whether a switch is on that decides whatever the gates say (a freeze or
 /// an override): a bake analysis stops measuring at once.
 pub fn switched(switches: &Switches) -> bool {
@@ -357,7 +349,7 @@ mod tests {
         };
         assert!(!switched(&ignored));
         let decision = decide(verdict(Failed), false, Some(Ok(ignored)));
-        assert!(!decision.by_switch());
+        assert!(!decision.switches.as_ref().is_some_and(switched));
         assert_eq!(decision.status, Failed);
     }
 }

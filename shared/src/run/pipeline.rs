@@ -23,6 +23,7 @@ use crate::evidence::{self, AlarmSource, Evidence, EvidenceError, MetricSource};
 use crate::judge::{self, Decision, Verdict};
 use crate::policy::{HookPolicy, Policy};
 use crate::vocab::Hook;
+use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 use tokio::time::{timeout, Instant};
@@ -248,14 +249,16 @@ where
     }
 }
 
-/// `section` without the gates named in `not_judged`.
-fn without(section: &HookPolicy, not_judged: &[(String, String)]) -> HookPolicy {
-    let mut kept = section.clone();
-    if !not_judged.is_empty() {
-        kept.gates
-            .retain(|gate| !not_judged.iter().any(|(name, _)| *name == gate.name));
+/// `section` without the gates named in `not_judged` (itself, not a copy,
+/// when there are none).
+fn without<'a>(section: &'a HookPolicy, not_judged: &[(String, String)]) -> Cow<'a, HookPolicy> {
+    if not_judged.is_empty() {
+        return Cow::Borrowed(section);
     }
-    kept
+    let mut kept = section.clone();
+    kept.gates
+        .retain(|gate| !not_judged.iter().any(|(name, _)| *name == gate.name));
+    Cow::Owned(kept)
 }
 
 /// The deployment's create time from `GetDeployment`'s answer, or why there is none.
