@@ -99,11 +99,7 @@ impl Args {
                 None => {}
             }
             match &outcome.found.discovery {
-                Some(Ok(found)) => println!(
-                    "discovered: canary {}; baseline {}",
-                    pairs(&found.canary),
-                    pairs(&found.baseline)
-                ),
+                Some(Ok(found)) => println!("discovered: {}", found.summary()),
                 Some(Err(error)) => println!("discovery failed: {error}"),
                 None => {}
             }
@@ -136,18 +132,6 @@ fn needs_no_deployment(policy: &metric_gate::policy::Policy, hook: Hook) -> Resu
         bail!("{hook}'s gates compare with the window before the deployment began: give --deployment ID");
     }
     Ok(())
-}
-
-/// `key=value, ...`, or `nothing`.
-fn pairs(values: &metric_gate::bind::SubjectValues) -> String {
-    if values.is_empty() {
-        return "nothing".into();
-    }
-    values
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The deployment's source: CodeDeploy when one was given, none otherwise

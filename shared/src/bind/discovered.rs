@@ -68,6 +68,27 @@ pub struct Discovery {
 }
 
 impl Discovery {
+    /// What was found, in one line for a person: `canary: KEY=VALUE, ...;
+    /// baseline: ...` (`nothing` for a side without values).
+    pub fn summary(&self) -> String {
+        let side = |values: &SubjectValues| {
+            if values.is_empty() {
+                "nothing".to_string()
+            } else {
+                values
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        format!(
+            "canary: {}; baseline: {}",
+            side(&self.canary),
+            side(&self.baseline)
+        )
+    }
+
     /// The values for one side.
     pub fn side(&self, side: Side) -> &SubjectValues {
         match side {
@@ -105,7 +126,7 @@ pub fn bind_discovery(
         (bound, None) => Ok(bound),
         (_, Some(reference)) => Err(BindError {
             missing: reference.to_string(),
-            found: describe(discovery),
+            found: discovery.summary(),
         }),
     }
 }
@@ -149,23 +170,4 @@ fn bind_value(value: &str, discovery: &Discovery) -> (String, Option<SubjectRef>
     }
     out.push_str(&value[last..]);
     (out, unanswered)
-}
-
-fn describe(discovery: &Discovery) -> String {
-    let side = |values: &SubjectValues| {
-        if values.is_empty() {
-            "nothing".to_string()
-        } else {
-            values
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
-    format!(
-        "canary: {}; baseline: {}",
-        side(&discovery.canary),
-        side(&discovery.baseline)
-    )
 }
