@@ -11,14 +11,23 @@
 //!    judges better: a `Fail` or `Inconclusive` never becomes a `Pass`;
 //! 4. no evidence (empty series, a missing series, a failed or absent fetch)
 //!    never yields `Succeeded`, not even under `on_inconclusive: pass` (that
-//!    once let an all-empty hook succeed; the last property pins the fix).
+//!    once let an all-empty hook succeed; the last property pins the fix);
+//! 5. an impossible value (any `f64`: NaN, ±infinity, a negative count, a
+//!    negative subnormal, a share above 100 %) in any period of any series a
+//!    gate reads, the canary's or the baseline's, makes the gate an error
+//!    naming the value, never a pass, whatever kind of gate reads it (a
+//!    static threshold, a ratio, a baseline period by period, Mann-Whitney
+//!    under either NaN strategy, two proportions, the canary score); a
+//!    possible one (a positive subnormal, -0, a custom gauge below zero) is
+//!    never called impossible (issue 15).
 //!
 //! Policies go through [`Policy::from_yaml`], as a hook's policy file does, so
 //! the generated gates are exactly the ones validation lets through: one
 //! threshold gate with a random comparison, threshold, period, window, N of M,
 //! `missing_data`, series kind and `on_inconclusive`. Values include missing
-//! periods and NaN. Datapoints are placed on the gate's own window
-//! ([`gate_window`]), with strays just outside it that must not count.
+//! periods and NaN (which is impossible: the properties that count breaches
+//! read sound series, see [`sound`]). Datapoints are placed on the gate's own
+//! window ([`gate_window`]), with strays just outside it that must not count.
 
 use metric_gate::evidence::{
     Datapoint, Evidence, EvidenceError, MetricData, PreflightEvidence, RawSeries, SeriesStatus,
@@ -236,6 +245,24 @@ fn series(points: Vec<Datapoint>, status: SeriesStatus) -> RawSeries {
     }
 }
 
+/// Whether the policy's words make `value` impossible for the generated
+/// gate's series (namespace `Prop`, not AWS's): not finite, or a negative count.
+fn impossible(spec: &GateSpec, value: f64) -> bool {
+    !value.is_finite() || (spec.kind == "counter" && value < 0.0)
+}
+
+/// `values` with every impossible value made possible: NaN as no datapoint,
+/// a negative count as its magnitude.
+fn sound(spec: &GateSpec, values: &[Option<f64>]) -> Vec<Option<f64>> {
+    values
+        .iter()
+        .map(|v| {
+            v.filter(|v| !v.is_nan())
+                .map(|v| if impossible(spec, v) { v.abs() } else { v })
+        })
+        .collect()
+}
+
 /// The only gate's outcome.
 fn outcome(verdict: &Verdict) -> GateOutcome {
     assert_eq!(verdict.gates.len(), 1, "{verdict:?}");
@@ -268,7 +295,7 @@ prop_compose! {
         stray in value(),
         spec in Just(spec),
     ) -> (GateSpec, Vec<Option<f64>>, SeriesStatus, i64, f64) {
-        let mut values = values;
+        let mut values = sound(&spec, &values);
         let first_judged = spec.periods - spec.evaluation_periods;
         for (position, amount) in positions.iter().zip(&amounts) {
             values[first_judged + position] = Some(breaching_value(&spec, *amount));
@@ -375,6 +402,9 @@ proptest! {
         (spec, values, status, now, stray) in breaching_case()
     ) {
         let section = spec.section();
+        // A breach of `< -1` by a counter is itself impossible: an error,
+        // which blocks as a failure does.
+        let corrupt = values.iter().flatten().any(|v| impossible(&spec, *v));
         // The case's own count, independent of the judge: real breaching values
         // among the newest N periods of the window.
         let judged = &values[spec.periods - spec.evaluation_periods..];
@@ -388,12 +418,16 @@ proptest! {
         let evidence = metric_evidence(&section, now, series(points(&section, now, &values, stray), status));
         let verdict = judge(&section, &evidence);
         prop_assert_ne!(verdict.status, LifecycleStatus::Succeeded, "{}", verdict.reason);
-        prop_assert_eq!(outcome(&verdict), GateOutcome::Fail, "{}", verdict.reason);
-        prop_assert!(
-            verdict.gates[0].breaching().unwrap_or(0) >= spec.datapoints_to_alarm,
-            "{:?}",
-            verdict.gates[0]
-        );
+        if corrupt {
+            prop_assert_eq!(outcome(&verdict), GateOutcome::Error, "{}", verdict.reason);
+        } else {
+            prop_assert_eq!(outcome(&verdict), GateOutcome::Fail, "{}", verdict.reason);
+            prop_assert!(
+                verdict.gates[0].breaching().unwrap_or(0) >= spec.datapoints_to_alarm,
+                "{:?}",
+                verdict.gates[0]
+            );
+        }
     }
 
     #[test]
@@ -421,6 +455,9 @@ proptest! {
         (spec, values, amounts, status, now) in worsening_case()
     ) {
         let section = spec.section();
+        // The series before is sound; the worse one may not be (a count moved
+        // below zero), and an error is worse than any other outcome.
+        let values = sound(&spec, &values);
         let worse: Vec<Option<f64>> = values
             .iter()
             .zip(&amounts)
@@ -439,7 +476,12 @@ proptest! {
             prop_assert_ne!(is, GateOutcome::Pass, "{} -> {}", before.reason, after.reason);
         }
         if was == GateOutcome::Fail {
-            prop_assert_eq!(is, GateOutcome::Fail, "{} -> {}", before.reason, after.reason);
+            prop_assert!(
+                matches!(is, GateOutcome::Fail | GateOutcome::Error),
+                "{} -> {}",
+                before.reason,
+                after.reason
+            );
         }
         // Pass < Inconclusive < Fail: the outcome only moves towards Fail.
         prop_assert!(is >= was, "{was} -> {is}: {} -> {}", before.reason, after.reason);
@@ -474,5 +516,250 @@ proptest! {
         let section = spec.section();
         let verdict = judge(&section, &without_evidence(&section, now, &NoEvidence::EmptySeries(status)));
         prop_assert_ne!(verdict.status, LifecycleStatus::Succeeded, "{}", verdict.reason);
+    }
+}
+
+// ---------------------------------------------------------------- impossible values
+
+/// Any `f64` at all, with the awkward ones drawn often: NaN, the
+/// infinities, negatives, subnormals of either sign, -0, huge values.
+fn any_value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        4 => any::<f64>(),
+        1 => Just(f64::NAN),
+        1 => Just(f64::INFINITY),
+        1 => Just(f64::NEG_INFINITY),
+        1 => Just(-0.0),
+        1 => (1u64..(1 << 52)).prop_map(f64::from_bits),
+        1 => (1u64..(1 << 52)).prop_map(|bits| -f64::from_bits(bits)),
+        2 => (-2000i32..2000).prop_map(|h| f64::from(h) / 2.0),
+    ]
+}
+
+prop_compose! {
+    /// A generated gate with a sound series (and, for a ratio, sound request
+    /// counts), and one period of one of its series replaced by any value.
+    fn injected_case()(spec in gate_spec(any::<bool>()))(
+        signal in values(spec.periods),
+        requests in values(spec.periods),
+        at in 0..spec.periods,
+        into_requests in any::<bool>(),
+        odd in any_value(),
+        now in now(),
+        spec in Just(spec),
+    ) -> (GateSpec, Vec<Option<f64>>, Vec<Option<f64>>, usize, bool, f64, i64) {
+        let signal = sound(&spec, &signal);
+        let requests = sound(&spec, &requests);
+        let into_requests = into_requests && spec.ratio;
+        (spec, signal, requests, at, into_requests, odd, now)
+    }
+}
+
+/// Whether a reason names a value as the judge writes it.
+fn names_value(reason: &str, value: f64) -> bool {
+    reason.contains(&format!("{value:?}"))
+}
+
+proptest! {
+    #[test]
+    fn an_impossible_value_in_any_period_never_passes(
+        (spec, signal, requests, at, into_requests, odd, now) in injected_case()
+    ) {
+        let section = spec.section();
+        let check = the_check(&section);
+        let (mut signal, mut requests) = (signal, requests);
+        let target = if into_requests { &mut requests } else { &mut signal };
+        target[at] = Some(odd);
+        let mut data = MetricData::new();
+        for (n, query) in check.queries().enumerate() {
+            let values = if n == 0 { &signal } else { &requests };
+            data.insert(query.clone(), series(points(&section, now, values, 0.0), SeriesStatus::Complete));
+        }
+        let verdict = judge(&section, &evidence(now, data));
+        let gate = &verdict.gates[0];
+        if impossible(&spec, odd) {
+            prop_assert_eq!(gate.outcome, GateOutcome::Error, "{}", gate.reason);
+            prop_assert_eq!(verdict.status, LifecycleStatus::Failed, "{}", verdict.reason);
+            prop_assert!(names_value(&gate.reason, odd), "{odd:?} in {}", gate.reason);
+            prop_assert!(gate.reason.contains("Prop/"), "the series: {}", gate.reason);
+        } else {
+            prop_assert!(!gate.reason.contains("cannot pass on it"), "{odd:?}: {}", gate.reason);
+        }
+    }
+}
+
+/// Window [T0, T0 + 5 min) for the default 2-minute lag; baselines ten minutes back.
+const T0: i64 = BASE_NOW;
+const NOW: i64 = T0 + 300 + 120 + 30;
+const BACK: i64 = 600;
+
+/// The gates compared with a baseline, one per kind, the statistically
+/// tested ones advisory under a canary score (so the score alone stands
+/// between an impossible value and a pass).
+const BASELINE_GATES: [&str; 5] = [
+    "      - name: g
+        metric: { name: TargetResponseTime, stat: p95 }
+        baseline: { history: 10m }
+        comparison: \">\"
+        threshold: 1.4 x baseline
+        evaluation_periods: 5
+        datapoints_to_alarm: 3
+        missing_data: ignore
+",
+    "      - name: g
+        ratio:
+          numerator: [{ name: HTTPCode_Target_5XX_Count, stat: Sum }]
+          denominator: [{ name: RequestCount, stat: Sum }]
+        baseline: { history: 10m }
+        comparison: \">\"
+        threshold: 1%
+        pass_if_not_worse_than: baseline + 0.5pp
+        datapoints_to_alarm: 2
+        missing_data: not_breaching
+",
+    "      - name: g
+        severity: warning
+        metric: { name: TargetResponseTime, stat: p95 }
+        baseline: { history: 10m }
+        comparison: \">\"
+        threshold: 1.2 x baseline
+        test: mann_whitney
+        nan_strategy: remove
+",
+    "      - name: g
+        severity: warning
+        metric: { name: TargetResponseTime, stat: p95 }
+        baseline: { history: 10m }
+        comparison: \">\"
+        threshold: 1.2 x baseline
+        test: mann_whitney
+        nan_strategy: replace_with_zero
+",
+    "      - name: g
+        severity: warning
+        ratio:
+          numerator: [{ name: HTTPCode_Target_5XX_Count, stat: Sum }]
+          denominator: [{ name: RequestCount, stat: Sum }]
+        baseline: { history: 10m }
+        comparison: \">\"
+        threshold: 1.5 x baseline
+        test: two_proportion
+",
+];
+
+/// One side's ALB minutes: requests, 5XX and p95 per period.
+#[derive(Debug, Clone)]
+struct Minutes {
+    requests: Vec<f64>,
+    errors: Vec<f64>,
+    p95: Vec<f64>,
+}
+
+fn minutes() -> impl Strategy<Value = Minutes> {
+    (
+        prop::collection::vec(500u32..2000, 5),
+        prop::collection::vec(0u32..10, 5),
+        prop::collection::vec(100u32..500, 5),
+    )
+        .prop_map(|(requests, errors, p95)| Minutes {
+            requests: requests.into_iter().map(f64::from).collect(),
+            errors: errors.into_iter().map(f64::from).collect(),
+            p95: p95.into_iter().map(|ms| f64::from(ms) / 1000.0).collect(),
+        })
+}
+
+impl Minutes {
+    fn of(&mut self, metric: &str) -> &mut Vec<f64> {
+        match metric {
+            "RequestCount" => &mut self.requests,
+            "HTTPCode_Target_5XX_Count" => &mut self.errors,
+            "TargetResponseTime" => &mut self.p95,
+            other => unreachable!("metric {other}"),
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn an_impossible_value_never_passes_a_comparison_with_a_baseline(
+        kind in 0..BASELINE_GATES.len(),
+        mut canary in minutes(),
+        mut baseline in minutes(),
+        on_baseline in any::<bool>(),
+        which in 0usize..3,
+        at in 0usize..5,
+        odd in any_value(),
+    ) {
+        let yaml = format!(
+            "version: 1\n\
+             metric_defaults:\n  namespace: AWS/ApplicationELB\n  dimensions: {{ TargetGroup: tg/green }}\n  period: 60s\n  window: 5m\n\
+             hooks:\n  BeforeAllowTraffic:\n{}    gates:\n{}",
+            if BASELINE_GATES[kind].contains("test:") {
+                "    canary_score: { pass: 50, marginal: 25 }\n"
+            } else {
+                ""
+            },
+            BASELINE_GATES[kind]
+        );
+        let section = Policy::from_yaml(&yaml, "prop.yaml", &|_| None)
+            .unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+            .hook(Hook::BeforeAllowTraffic)
+            .unwrap()
+            .clone();
+        let check = the_check(&section);
+        let metrics: Vec<&str> = check.canary_queries().map(|q| q.metric_name.as_str()).collect();
+        let metric = metrics[which % metrics.len()];
+        let ratio = matches!(check.signal, Signal::Ratio { .. });
+        let side = if on_baseline { &mut baseline } else { &mut canary };
+        let usual = side.of(metric)[at];
+        side.of(metric)[at] = odd;
+        // By the policy's words: an AWS metric is finite and not negative;
+        // a share (this ratio is one under either rule) counts no more
+        // errors than requests.
+        let share_broken = ratio && side.errors[at] > side.requests[at];
+        let is_impossible = !odd.is_finite() || odd < 0.0 || share_broken;
+
+        let data = |minutes: &Minutes, start: i64| -> MetricData {
+            let mut minutes = minutes.clone();
+            check
+                .all_queries()
+                .map(|q| {
+                    let points = minutes
+                        .of(&q.metric_name)
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| (start + 60 * i as i64, *v))
+                        .collect();
+                    (q.clone(), series(points, SeriesStatus::Complete))
+                })
+                .collect()
+        };
+        let evidence = Evidence {
+            now: NOW,
+            metrics: Some(Ok(data(&canary, T0))),
+            alarms: None,
+            preflight: PreflightEvidence::default(),
+            history: std::collections::BTreeMap::from([(BACK, Ok(data(&baseline, T0 - BACK)))]),
+            probes: Default::default(),
+        };
+        let verdict = judge(&section, &evidence);
+        let gate = &verdict.gates[0];
+        if is_impossible {
+            prop_assert_eq!(gate.outcome, GateOutcome::Error, "{} -> {:?}: {}", usual, odd, gate.reason);
+            prop_assert_ne!(verdict.status, LifecycleStatus::Succeeded, "{}", verdict.reason);
+            prop_assert!(
+                verdict.gates.iter().all(|g| g.outcome != GateOutcome::Pass),
+                "{:?}",
+                verdict.gates.iter().map(|g| (&g.name, g.outcome, &g.reason)).collect::<Vec<_>>()
+            );
+            prop_assert!(
+                share_broken || names_value(&gate.reason, odd),
+                "{odd:?} in {}",
+                gate.reason
+            );
+            prop_assert!(gate.reason.contains(metric) || share_broken, "{}", gate.reason);
+        } else {
+            prop_assert!(!gate.reason.contains("cannot pass on it"), "{odd:?}: {}", gate.reason);
+        }
     }
 }

@@ -13,7 +13,7 @@ use super::statistics::{MetricEvidence, ProportionComparison, RankComparison, Sc
 use super::GateSeries;
 use crate::evidence::SeriesStatus;
 use crate::policy::{BaselineRule, BaselineSource, Comparison, Threshold, ThresholdUnit};
-use crate::vocab::TimeRange;
+use crate::vocab::{Side, TimeRange};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -59,6 +59,9 @@ pub struct ThresholdFigures {
     /// A statistical test's figures, for gates judged by one (boxed: few
     /// gates are).
     pub test: Option<Box<TestFigures>>,
+    /// A value no metric can take, found in the gate's evidence: the gate is
+    /// an error, and the canary score cannot pass over it.
+    pub impossible: Option<ImpossibleValue>,
 }
 
 impl ThresholdFigures {
@@ -74,6 +77,7 @@ impl ThresholdFigures {
             sample: None,
             completeness: Vec::new(),
             test: None,
+            impossible: None,
         }
     }
 }
@@ -137,6 +141,33 @@ pub struct TestFigures {
     pub weight: f64,
     /// The comparison, as the test returned it.
     pub evidence: MetricEvidence,
+}
+
+/// A value no series of its kind can hold (not finite; negative where the
+/// series counts or AWS publishes it; a share outside [0, 1]), the first one
+/// a gate met: its reason says the same in words.
+#[derive(Debug, Clone)]
+pub struct ImpossibleValue {
+    /// Whose evidence held it: the canary's, or the baseline's.
+    pub side: Side,
+    /// The query as a person reads it, or for a share its ratio.
+    pub series: String,
+    /// The period's start, epoch seconds.
+    pub timestamp: i64,
+    /// The value as the evidence held it (a share as a fraction; infinite for
+    /// a count with nothing to count it of).
+    pub value: f64,
+}
+
+/// NaN-aware, as [`GateSeries`] is: the same evidence judged twice must
+/// compare equal, and the value may well be NaN.
+impl PartialEq for ImpossibleValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.side == other.side
+            && self.series == other.series
+            && self.timestamp == other.timestamp
+            && (self.value == other.value || (self.value.is_nan() && other.value.is_nan()))
+    }
 }
 
 /// A probe gate's figures.

@@ -26,9 +26,9 @@ pub use decision::{
     combine, decide, switched, with_not_judged, Decision, DryRunSummary, SwitchReading,
 };
 pub use figures::{
-    AttemptFigures, BaselineFigure, GateFigures, ProbeFigures, ProbeGateFigures, Rule,
-    SampleFigures, ScoreFigures, SeriesCompleteness, Statistics, TestFigures, ThresholdFigure,
-    ThresholdFigures,
+    AttemptFigures, BaselineFigure, GateFigures, ImpossibleValue, ProbeFigures, ProbeGateFigures,
+    Rule, SampleFigures, ScoreFigures, SeriesCompleteness, Statistics, TestFigures,
+    ThresholdFigure, ThresholdFigures,
 };
 pub use series::{GateSeries, Observation};
 
@@ -270,7 +270,7 @@ pub fn judge(section: &HookPolicy, evidence: &Evidence) -> Verdict {
         })
         .collect();
     if let Some(canary_score) = &section.canary_score {
-        gates.push(score_gate(canary_score, &gates));
+        gates.push(score_gate(canary_score, section, &gates));
     }
     if section.preflight {
         gates.extend(preflight::judge(evidence));
@@ -280,8 +280,39 @@ pub fn judge(section: &HookPolicy, evidence: &Evidence) -> Verdict {
 
 /// The Kayenta-style score over the hook's statistically tested gates, as a
 /// critical gate of its own: pass, marginal (inconclusive) or fail; a critical
-/// tested gate that is high or low fails it whatever the score.
-fn score_gate(canary_score: &crate::policy::CanaryScore, gates: &[GateResult]) -> GateResult {
+/// tested gate that is high or low fails it whatever the score. A tested gate
+/// whose evidence held an impossible value makes it an error: the score reads
+/// that gate's values too, and must not pass by leaving them out (the gate
+/// alone may not block, being advisory or in dry run).
+fn score_gate(
+    canary_score: &crate::policy::CanaryScore,
+    section: &HookPolicy,
+    gates: &[GateResult],
+) -> GateResult {
+    let tested = section.gates.iter().zip(gates).filter(|(gate, _)| {
+        matches!(&gate.check, GateCheck::Threshold(check)
+            if check.baseline.as_deref().is_some_and(|b| b.test != crate::policy::BaselineTest::PerPeriod))
+    });
+    let unreadable: Vec<&str> = tested
+        .filter(|(_, result)| {
+            result
+                .threshold_figures()
+                .is_some_and(|f| f.impossible.is_some())
+        })
+        .map(|(_, result)| result.name.as_str())
+        .collect();
+    if !unreadable.is_empty() {
+        return GateResult::new(
+            "canary-score",
+            Severity::Critical,
+            GateOutcome::Error,
+            format!(
+                "the canary score cannot be computed: the evidence of {} held an impossible value (see {})",
+                unreadable.join(", "),
+                if unreadable.len() == 1 { "its reason" } else { "their reasons" }
+            ),
+        );
+    }
     let metrics = gates
         .iter()
         .filter_map(|g| {

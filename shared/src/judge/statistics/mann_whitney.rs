@@ -23,6 +23,13 @@
 //! at most `exact_max_total` values in all; otherwise the normal
 //! approximation with the tie-corrected variance and a continuity
 //! correction. Ranks come from sorting each side once and merging, O(n log n).
+//!
+//! The NaN strategy is for periods without a value (NaN) only: removed, or
+//! read as 0. An infinity is no missing period but an impossible value, and
+//! neither strategy may make it disappear into a pass: [`compare_samples`]
+//! refuses a sample holding one ([`StatisticsError::InfiniteValue`]). (The
+//! judge never gets that far: it makes a gate whose evidence holds a
+//! non-finite datapoint an error before any test, see `judge::threshold`.)
 
 use super::{check_alpha, format_p, Direction, Side, StatisticsError};
 pub use crate::policy::NanStrategy;
@@ -321,7 +328,8 @@ pub struct RankTestOptions {
     pub alpha: f64,
     /// Which way is bad; decides the test's sides (default: increase).
     pub direction: Direction,
-    /// What to do with NaN and infinite values (default: remove).
+    /// What to do with NaN, a period without a value (default: remove). An
+    /// infinity is refused whatever the strategy.
     pub nan_strategy: NanStrategy,
     /// Fewest values per side, after NaN handling, to judge at all
     /// (default 10; at least 1).
@@ -435,13 +443,20 @@ pub struct RankComparison {
 }
 
 /// Classifies one metric from the canary's and the baseline's per-period
-/// values. Pure; NaN and infinite values follow `options.nan_strategy`.
+/// values. Pure; NaN values (periods without one) follow
+/// `options.nan_strategy`; an infinite value is an error
+/// ([`StatisticsError::InfiniteValue`]), never removed or replaced.
 pub fn compare_samples(
     canary: &[f64],
     baseline: &[f64],
     options: &RankTestOptions,
 ) -> Result<RankComparison, StatisticsError> {
     options.validate()?;
+    for (side, values) in [(Side::Canary, canary), (Side::Baseline, baseline)] {
+        if let Some(&value) = values.iter().find(|v| v.is_infinite()) {
+            return Err(StatisticsError::InfiniteValue { side, value });
+        }
+    }
     let (canary, canary_non_finite) = clean(canary, options.nan_strategy);
     let (baseline, baseline_non_finite) = clean(baseline, options.nan_strategy);
     let (canary_median, baseline_median) = (median(&canary), median(&baseline));
@@ -492,8 +507,8 @@ pub fn compare_samples(
 }
 
 /// A side's values for the test, sorted: the finite ones (-0 read as 0, so
-/// ties compare equal), and under `ReplaceWithZero` a 0 for each of the
-/// others; with how many were not finite.
+/// ties compare equal), and under `ReplaceWithZero` a 0 for each NaN; with
+/// how many were NaN (the caller refused infinities).
 fn clean(values: &[f64], nan_strategy: NanStrategy) -> (Vec<f64>, usize) {
     let mut kept = Vec::with_capacity(values.len());
     let mut non_finite = 0;

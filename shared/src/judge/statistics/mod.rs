@@ -128,6 +128,15 @@ pub enum StatisticsError {
         /// Which side.
         side: Side,
     },
+    /// An infinity in a sample given to `compare_samples`: the NaN strategy
+    /// covers periods without a value, and no metric's value is infinite.
+    #[error("the {side} sample holds {value}: no metric is infinite, and the NaN strategy applies to periods without a value, never to an impossible one")]
+    InfiniteValue {
+        /// Which side.
+        side: Side,
+        /// The infinity.
+        value: f64,
+    },
     /// A scored metric's weight is not a finite positive number.
     #[error("metric {metric}: weight must be a finite number above 0, got {weight}")]
     InvalidWeight {

@@ -860,3 +860,30 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn no_nan_strategy_drops_or_zeroes_an_infinity() {
+    // `remove` and `replace_with_zero` are for periods without a value; an
+    // infinity is an impossible one, and must not vanish into a pass.
+    let baseline: Vec<f64> = (0..12).map(|i| i as f64).collect();
+    let mut canary = baseline.clone();
+    canary[3] = f64::INFINITY;
+    for nan_strategy in [NanStrategy::Remove, NanStrategy::ReplaceWithZero] {
+        let options = RankTestOptions {
+            nan_strategy,
+            ..RankTestOptions::default()
+        };
+        assert_eq!(
+            compare_samples(&canary, &baseline, &options),
+            Err(StatisticsError::InfiniteValue {
+                side: Side::Canary,
+                value: f64::INFINITY
+            })
+        );
+        let error = compare_samples(&baseline, &[f64::NEG_INFINITY], &options).unwrap_err();
+        assert!(
+            error.to_string().contains("baseline sample holds -inf"),
+            "{error}"
+        );
+    }
+}

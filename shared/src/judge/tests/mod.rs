@@ -1,8 +1,11 @@
 //! Table-driven judgement tests on the ADR's thresholds (default policy), with
 //! the edges: exactly at the threshold, empty series, NaN, one datapoint.
+//! Impossible values (NaN, infinities, negative counts) are in
+//! [`evidence_values`].
 //! Gates compared with a baseline are in [`baseline`].
 
 mod baseline;
+mod evidence_values;
 
 use super::*;
 use crate::evidence::{
@@ -174,10 +177,19 @@ fn adr_thresholds_table() {
             LifecycleStatus::Succeeded,
         ),
         (
-            "p95 NaN is missing, ignored",
-            |a| a.p95 = minutes(&[f64::NAN, 1.5, 1.5, 1.5, f64::NAN]),
+            "p95 without a datapoint is missing, ignored",
+            |a| a.p95 = vec![None, Some(1.5), Some(1.5), Some(1.5), None],
             "latency-p95",
             Fail,
+            LifecycleStatus::Failed,
+        ),
+        (
+            // CloudWatch stores no NaN: one in an answer is no missing
+            // period but a corrupt one (issue 15; `evidence_values`).
+            "p95 NaN is an error, not a period to skip",
+            |a| a.p95 = minutes(&[f64::NAN, 0.2, 0.2, 0.2, f64::NAN]),
+            "latency-p95",
+            Error,
             LifecycleStatus::Failed,
         ),
         (

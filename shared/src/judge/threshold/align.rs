@@ -1,32 +1,52 @@
 //! Aligning one fetched series to a window's periods: the values a column
 //! holds. A counter's period without a datapoint is zero (CloudWatch omits zero
-//! counts), a gauge's has no value (NaN), and so has a non-finite datapoint.
+//! counts), a gauge's has no value (NaN). A datapoint the series cannot hold
+//! (not finite, or below zero where the series cannot be: [`super::impossible`])
+//! is found here, while the points are read, and reported with the column; a
+//! non-finite one is NaN in the column, never a number a gate could count.
 //! CloudWatch's usual answer (one point per period, oldest first, no gap) is
 //! copied in one pass without a division per point ([`copy_contiguous`]); any
 //! other shape is placed point by point ([`align_anywhere`]), and both agree.
 
+use super::impossible::{self, Impossible, Range};
 use crate::evidence::RawSeries;
 use crate::policy::SeriesKind;
 
+/// What aligning a series found besides its values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Found {
+    /// How many periods had a (finite) datapoint.
+    pub(super) present: usize,
+    /// The earliest datapoint in the window the series cannot hold.
+    pub(super) impossible: Option<Impossible>,
+}
+
 /// Appends `series` aligned to `periods` periods from `start` to `values`:
 /// NaN where there is no value, except a counter's, which is zero there.
-/// Returns how many periods had a datapoint.
+/// Returns how many periods had a datapoint, and the earliest impossible one
+/// for `range`.
 pub(super) fn align_into(
     values: &mut Vec<f64>,
     series: &RawSeries,
-    kind: SeriesKind,
+    (kind, range): (SeriesKind, Range),
     start: i64,
     period: i64,
     periods: usize,
-) -> usize {
+) -> Found {
     let at = values.len();
-    let present = match copy_contiguous(&series.points, start, period, periods, values) {
-        Some(present) => present,
-        None => {
-            values.truncate(at);
-            align_anywhere(&series.points, start, period, periods, values)
-        }
-    };
+    let Counted { present, suspect } =
+        match copy_contiguous(&series.points, range, start, period, periods, values) {
+            Some(counted) => counted,
+            None => {
+                values.truncate(at);
+                align_anywhere(&series.points, range, start, period, periods, values)
+            }
+        };
+    // The counts only say whether there is one; which is the earliest is
+    // worked out from the points, only then.
+    let impossible = suspect
+        .then(|| impossible::first_in(&series.points, range, start, period, periods))
+        .flatten();
     if kind == SeriesKind::Counter && present < periods {
         for value in &mut values[at..] {
             if value.is_nan() {
@@ -34,34 +54,55 @@ pub(super) fn align_into(
             }
         }
     }
-    present
+    Found {
+        present,
+        impossible,
+    }
+}
+
+/// What one pass over the points counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Counted {
+    /// Values present (finite) in the column.
+    pub(super) present: usize,
+    /// Some point in the window is one the series' range does not admit.
+    pub(super) suspect: bool,
 }
 
 /// Points of any shape (off the grid, out of order, repeated, with gaps)
 /// placed one by one, each by a division: the general path, which the
 /// contiguous one must agree with. Appends the column to `values`; returns
-/// how many of its values are present.
+/// how many of its values are present, and whether a point in the window is
+/// one `range` does not admit.
 pub(super) fn align_anywhere(
     points: &[(i64, f64)],
+    range: Range,
     start: i64,
     period: i64,
     periods: usize,
     values: &mut Vec<f64>,
-) -> usize {
+) -> Counted {
     let at = values.len();
     values.resize(at + periods, f64::NAN);
     let column = &mut values[at..];
+    let mut suspect = false;
     for &(timestamp, value) in points {
         let slot = timestamp
             .checked_sub(start)
             .map(|offset| offset.div_euclid(period))
             .and_then(|slot| usize::try_from(slot).ok())
             .filter(|&slot| slot < periods);
-        if let (Some(slot), true) = (slot, value.is_finite()) {
-            column[slot] = value;
+        if let Some(slot) = slot {
+            suspect |= !range.admits(value);
+            if value.is_finite() {
+                column[slot] = value;
+            }
         }
     }
-    column.iter().filter(|v| !v.is_nan()).count()
+    Counted {
+        present: column.iter().filter(|v| !v.is_nan()).count(),
+        suspect,
+    }
 }
 
 /// The usual shape of a CloudWatch answer, aligned without a division per
@@ -69,8 +110,9 @@ pub(super) fn align_anywhere(
 /// judgement reads): one point per period start, oldest first, no gap (the
 /// series may start before the window and end after it, when another gate
 /// asked for a longer range). Appends the column to `values` and returns how
-/// many of its values are present, or returns `None` for any other shape,
-/// having appended part of a column or none (the caller cuts it off).
+/// many of its values are present and whether one is impossible for `range`,
+/// or returns `None` for any other shape, having appended part of a column
+/// or none (the caller cuts it off).
 ///
 /// The column is written once: the periods before and after the points are
 /// filled with NaN, those the points cover are written from them, nothing is
@@ -79,15 +121,19 @@ pub(super) fn align_anywhere(
 /// sequence of instructions without AVX-512).
 pub(super) fn copy_contiguous(
     points: &[(i64, f64)],
+    range: Range,
     start: i64,
     period: i64,
     periods: usize,
     values: &mut Vec<f64>,
-) -> Option<usize> {
+) -> Option<Counted> {
     let at = values.len();
     let Some(&(first, _)) = points.first() else {
         values.resize(at + periods, f64::NAN);
-        return Some(0);
+        return Some(Counted {
+            present: 0,
+            suspect: false,
+        });
     };
     let offset = first
         .checked_sub(start)
@@ -122,11 +168,15 @@ pub(super) fn copy_contiguous(
     // finiteness is a floating-point comparison of the magnitude.)
     let mut late_bits = 0_i64;
     let mut present = 0;
+    // Negative values, counted as the non-finite ones are (by `present`):
+    // a sum, not a branch, per point.
+    let mut negative = 0;
     values.extend(window.iter().map(|&(timestamp, value)| {
         late_bits |= timestamp ^ due;
         due = due.wrapping_add(period);
         let finite = value.abs() < f64::INFINITY;
         present += usize::from(finite);
+        negative += usize::from(value < 0.0);
         if finite {
             value
         } else {
@@ -137,7 +187,8 @@ pub(super) fn copy_contiguous(
         return None;
     }
     values.resize(at + periods, f64::NAN);
-    Some(present)
+    let suspect = present < window.len() || (range == Range::NonNegative && negative > 0);
+    Some(Counted { present, suspect })
 }
 
 /// Whether `points` are one per period from `due` on, without a gap.

@@ -8,7 +8,7 @@
 
 use super::columns::{Columns, Grid};
 use super::side::{align_side, options, Slots};
-use super::{reasons, series_values, signal, Early, Found};
+use super::{impossible, reasons, series_values, signal, Early, Found};
 use crate::evidence::{Evidence, MetricData};
 use crate::judge::{compare, GateOutcome};
 use crate::policy::{BaselineCheck, BaselineSource, BaselineTest, MinSample, ThresholdCheck};
@@ -33,8 +33,15 @@ pub(super) fn per_period<'e>(
     columns: &mut Columns<'e>,
     found: &mut Found,
 ) -> Early<Vec<f64>> {
-    let (base_values, base_slots) =
-        baseline_values(baseline, canary.grid, live, evidence, columns, found)?;
+    let (base_values, base_slots) = baseline_values(
+        canary.check,
+        baseline,
+        canary.grid,
+        live,
+        evidence,
+        columns,
+        found,
+    )?;
     if baseline.test == BaselineTest::PerPeriod {
         return Ok(base_values);
     }
@@ -62,6 +69,7 @@ pub(super) fn per_period<'e>(
 /// data or too small a sample is `Inconclusive` — a comparison with nothing
 /// proves nothing.
 fn baseline_values<'a, 'e>(
+    check: &ThresholdCheck,
     baseline: &'a BaselineCheck,
     grid: Grid,
     live: &'e MetricData,
@@ -77,8 +85,19 @@ fn baseline_values<'a, 'e>(
         data,
         grid,
         columns,
-        &mut found.figures.completeness,
+        &mut found.figures,
     )?;
+    let values = signal::signal_values(&baseline.signal, |q| slots.column(columns, q)).into_owned();
+    if impossible::is_share(check, Some(baseline)) {
+        impossible::require_share(
+            Side::Baseline,
+            &baseline.signal,
+            &values,
+            (grid.start, grid.period),
+            |q| slots.column(columns, q),
+            &mut found.figures,
+        )?;
+    }
     let primary = baseline.signal.primary_queries();
     if primary.iter().all(|q| slots.present(columns, q) == 0) {
         found.no_evidence = true;
@@ -96,7 +115,6 @@ fn baseline_values<'a, 'e>(
             ));
         }
     }
-    let values = signal::signal_values(&baseline.signal, |q| slots.column(columns, q)).into_owned();
     Ok((values, slots))
 }
 

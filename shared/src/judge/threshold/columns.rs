@@ -4,6 +4,7 @@
 //! [`super::align`]; this file owns where columns live and how they are found.
 
 use super::align::align_into;
+use super::impossible::{Impossible, Range};
 use super::signal::sum_present;
 use crate::evidence::{MetricData, RawSeries};
 use crate::policy::{MetricQuery, SeriesKind, ThresholdCheck};
@@ -48,6 +49,10 @@ impl Grid {
 /// is reserved and never written costs address space, not memory.
 const MOST_RESERVED: usize = 1 << 22;
 
+/// What a column is aligned from and to: the series (by address), how it is
+/// read, the window's start, period and number of periods.
+type ColumnKey = (*const RawSeries, (SeriesKind, Range), i64, i64, usize);
+
 /// Fetched series aligned to gate windows, shared by the gates of one
 /// judgement: `Errors / Requests` with a minimum sample on `Requests` aligns
 /// `Requests` once, and so does every other gate over the same window.
@@ -60,10 +65,10 @@ pub(crate) struct Columns<'e> {
     /// Every column's values, one after the other.
     values: Vec<f64>,
     /// Index into `aligned` by series (its address in the evidence, which
-    /// outlives `'e`), kind, window start, period and number of periods.
-    /// (Ordered maps: their keys compare in a few integer comparisons, cheaper
-    /// than hashing them.)
-    index: BTreeMap<(*const RawSeries, SeriesKind, i64, i64, usize), usize>,
+    /// outlives `'e`), kind and range of values, window start, period and
+    /// number of periods. (Ordered maps: their keys compare in a few integer
+    /// comparisons, cheaper than hashing them.)
+    index: BTreeMap<ColumnKey, usize>,
     aligned: Vec<Column>,
     /// Each series' query as a person reads it, by series: written once,
     /// shared by every gate's record that names it.
@@ -119,23 +124,36 @@ impl<'e> Columns<'e> {
         self.aligned[slot].present
     }
 
-    /// The slot of `series` aligned to `grid`.
-    pub(super) fn align(&mut self, series: &'e RawSeries, kind: SeriesKind, grid: Grid) -> usize {
+    /// The earliest datapoint in the window of the column in `slot` that its
+    /// series cannot hold ([`super::impossible`]).
+    pub(super) fn impossible(&self, slot: usize) -> Option<Impossible> {
+        self.aligned[slot].impossible
+    }
+
+    /// The slot of `series`, the answer to `query`, aligned to `grid`.
+    pub(super) fn align(
+        &mut self,
+        series: &'e RawSeries,
+        query: &MetricQuery,
+        grid: Grid,
+    ) -> usize {
         let Grid {
             start,
             period,
             periods,
         } = grid;
-        let key = (std::ptr::from_ref(series), kind, start, period, periods);
+        let reading = (query.kind, Range::of(query));
+        let key = (std::ptr::from_ref(series), reading, start, period, periods);
         if let Some(&slot) = self.index.get(&key) {
             return slot;
         }
         let at = self.values.len();
-        let present = align_into(&mut self.values, series, kind, start, period, periods);
+        let found = align_into(&mut self.values, series, reading, start, period, periods);
         self.aligned.push(Column {
             at,
             len: periods,
-            present,
+            present: found.present,
+            impossible: found.impossible,
             sum: None,
         });
         let slot = self.aligned.len() - 1;
@@ -167,6 +185,8 @@ struct Column {
     len: usize,
     /// Periods that had an actual datapoint (before counters' zero-filling).
     present: usize,
+    /// The earliest datapoint in the window the series cannot hold.
+    impossible: Option<Impossible>,
     /// The sum of the values present, once a minimum sample asked for it.
     sum: Option<f64>,
 }

@@ -3,7 +3,10 @@
 //! The order of the checks is the order of what evidence can be trusted:
 //! 1. collection errors and per-series failures make the gate `Error`;
 //! 2. datapoints are aligned to the window's periods; a counter's missing period
-//!    is zero (CloudWatch omits zero counts), a gauge's is unknown; NaN is unknown;
+//!    is zero (CloudWatch omits zero counts), a gauge's is unknown; a value no
+//!    series of its kind can hold (NaN, an infinity, a negative count or AWS
+//!    metric, a share outside [0, 1]: `impossible`) makes the gate `Error`,
+//!    never a missing period;
 //! 3. no datapoint at all for the primary metric is `Inconclusive`, never a pass
 //!    ("all values under X" is vacuously true for no values);
 //! 4. a sample below the minimum is `Inconclusive`;
@@ -22,7 +25,8 @@
 //! a struct per period.
 //!
 //! One file per step: `columns` keeps the aligned series (what a column
-//! holds is `align`'s), `side` finds a side's queries in the evidence,
+//! holds is `align`'s, what it cannot hold is `impossible`'s), `side` finds
+//! a side's queries in the evidence,
 //! `signal` computes the signal per period, `sample` asks for evidence
 //! enough to judge, `baseline` brings a baseline's values (or hands the gate
 //! to a statistical test), `periods` counts M of N, and `reasons` writes
@@ -31,6 +35,7 @@
 mod align;
 mod baseline;
 mod columns;
+mod impossible;
 mod periods;
 mod reasons;
 mod sample;
@@ -148,10 +153,22 @@ fn judge_evidence<'e>(
         data,
         grid,
         columns,
-        &mut found.figures.completeness,
+        &mut found.figures,
     )?;
     let values = signal::signal_values(&check.signal, |q| canary.column(columns, q)).into_owned();
+    let share = impossible::is_share(check, check.baseline.as_deref());
+    let outside = share.then(|| {
+        impossible::require_share(
+            Side::Canary,
+            &check.signal,
+            &values,
+            (grid.start, grid.period),
+            |q| canary.column(columns, q),
+            &mut found.figures,
+        )
+    });
     found.figures.series = Some(GateSeries::unjudged(grid.start, grid.period, values));
+    outside.unwrap_or(Ok(()))?;
     sample::require_datapoints(check, &canary, columns, &mut found.no_evidence)?;
     sample::require_sample(check, &canary, columns, &mut found.figures.sample)?;
     let baseline = match check.baseline.as_deref() {

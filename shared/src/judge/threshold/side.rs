@@ -1,14 +1,16 @@
 //! One side of a gate (the canary's queries, or its baseline's) found in the
 //! evidence and aligned: each query with its series and its column's slot, so
 //! the evidence is searched once per query and no later step searches again.
-//! A series that is missing or that CloudWatch could not return decides the
+//! A series that is missing, that CloudWatch could not return, or that holds
+//! a value no series of its kind can (see [`super::impossible`]) decides the
 //! gate here (`Error`); each one found is recorded in the gate's completeness.
 
 use super::columns::{Columns, Grid};
+use super::impossible;
 use super::Early;
 use crate::evidence::{MetricData, RawSeries, SeriesStatus};
 use crate::judge::compare::Aligned;
-use crate::judge::{GateOutcome, SeriesCompleteness};
+use crate::judge::{GateOutcome, ImpossibleValue, SeriesCompleteness, ThresholdFigures};
 use crate::policy::MetricQuery;
 use crate::vocab::Side;
 use std::collections::BTreeMap;
@@ -61,14 +63,15 @@ impl<'q, 'e> Slots<'q, 'e> {
 }
 
 /// Looks up and aligns each of `queries` in `data` to `grid`, recording its
-/// completeness, or the gate's verdict when a series is missing or failed.
+/// completeness in `figures`, or the gate's verdict when a series is missing
+/// or failed, or holds an impossible value (recorded in `figures` too).
 pub(super) fn align_side<'q, 'e>(
     side: Side,
     queries: impl Iterator<Item = &'q MetricQuery>,
     data: &'e MetricData,
     grid: Grid,
     columns: &mut Columns<'e>,
-    completeness: &mut Vec<SeriesCompleteness>,
+    figures: &mut ThresholdFigures,
 ) -> Early<Slots<'q, 'e>> {
     let (label, the) = match side {
         Side::Canary => ("", ""),
@@ -88,17 +91,27 @@ pub(super) fn align_side<'q, 'e>(
                 format!("CloudWatch could not return {the}{query}: {message}"),
             ));
         }
-        let slot = columns.align(series, query.kind, grid);
+        let slot = columns.align(series, query, grid);
         let name = match side {
             Side::Canary => columns.name(series, query),
             Side::Baseline => format!("baseline: {query}").into(),
         };
-        completeness.push(SeriesCompleteness {
+        figures.completeness.push(SeriesCompleteness {
             query: name,
             expected: grid.periods,
             present: columns.present(slot),
             status: series.status.clone(),
         });
+        if let Some(found) = columns.impossible(slot) {
+            let reason = impossible::datapoint(side, query, found);
+            figures.impossible = Some(ImpossibleValue {
+                side,
+                series: query.to_string(),
+                timestamp: found.timestamp,
+                value: found.value,
+            });
+            return Err((GateOutcome::Error, reason));
+        }
         slots.push((query, slot, series));
     }
     Ok(Slots { slots })

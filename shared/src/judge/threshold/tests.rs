@@ -3,6 +3,7 @@
 //! arithmetic, and the counting passes.
 
 use super::align::{align_anywhere, align_into, copy_contiguous};
+use super::impossible::{Impossible, Range};
 use super::periods::count_values;
 use super::signal::{signal_values, sum_columns, sum_present};
 use crate::evidence::{RawSeries, SeriesStatus};
@@ -16,22 +17,61 @@ fn series(points: Vec<(i64, f64)>) -> RawSeries {
     }
 }
 
-/// A column as the judge aligns it, with how many of its values are present.
+/// A column as the judge aligns it, with how many of its values are present
+/// and the earliest impossible datapoint.
 struct Aligned {
     values: Vec<f64>,
     present: usize,
+    impossible: Option<Impossible>,
 }
 
 /// `series` aligned on its own, in a buffer holding another column
 /// before it, which must come out untouched.
-fn align(series: &RawSeries, kind: SeriesKind, start: i64, period: i64, periods: usize) -> Aligned {
+fn align(
+    series: &RawSeries,
+    reading: (SeriesKind, Range),
+    start: i64,
+    period: i64,
+    periods: usize,
+) -> Aligned {
     let earlier = [7.0, f64::NAN, -1.0];
     let mut values = earlier.to_vec();
-    let present = align_into(&mut values, series, kind, start, period, periods);
+    let found = align_into(&mut values, series, reading, start, period, periods);
     assert!(same(&values[..3], &earlier), "{values:?}");
     Aligned {
         values: values.split_off(3),
-        present,
+        present: found.present,
+        impossible: found.impossible,
+    }
+}
+
+/// The earliest point in the window `range` does not admit, the slow way.
+fn first_impossible(
+    points: &[(i64, f64)],
+    range: Range,
+    start: i64,
+    period: i64,
+    periods: usize,
+) -> Option<Impossible> {
+    let mut in_window: Vec<(i64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|&(t, _)| (0..periods as i64).contains(&(t - start).div_euclid(period)))
+        .filter(|&(_, v)| !v.is_finite() || (range == Range::NonNegative && v < 0.0))
+        .collect();
+    in_window.sort_by_key(|&(t, _)| t);
+    in_window.first().map(|&(t, value)| Impossible {
+        timestamp: start + (t - start).div_euclid(period) * period,
+        value,
+    })
+}
+
+/// NaN-aware equality of impossible points.
+fn same_impossible(a: Option<Impossible>, b: Option<Impossible>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.timestamp == b.timestamp && same(&[a.value], &[b.value]),
+        (None, None) => true,
+        _ => false,
     }
 }
 
@@ -54,6 +94,11 @@ fn the_contiguous_path_aligns_like_the_general_one() {
         (0..12).map(|k| (360 + 60 * k, k as f64)).collect(),
         // Starts inside the window, with a non-finite value.
         vec![(720, 1.0), (780, f64::INFINITY), (840, 3.0)],
+        // Negative values, and impossible ones before the window that must
+        // not count.
+        vec![(540, f64::NAN), (600, 1.0), (660, -2.0), (720, f64::NAN)],
+        vec![(780, -0.0), (720, f64::INFINITY), (660, -1.0), (540, -9.0)],
+        vec![(600, f64::from_bits(1)), (660, -f64::from_bits(1))],
         // Entirely before, entirely after.
         vec![(0, 1.0), (60, 2.0)],
         vec![(900, 1.0), (960, 2.0)],
@@ -72,8 +117,18 @@ fn the_contiguous_path_aligns_like_the_general_one() {
         Vec::new(),
     ];
     for points in shapes {
-        for kind in [SeriesKind::Counter, SeriesKind::Gauge] {
-            let aligned = align(&series(points.clone()), kind, start, period, periods);
+        for (kind, range) in [
+            (SeriesKind::Counter, Range::NonNegative),
+            (SeriesKind::Gauge, Range::Finite),
+            (SeriesKind::Gauge, Range::NonNegative),
+        ] {
+            let aligned = align(
+                &series(points.clone()),
+                (kind, range),
+                start,
+                period,
+                periods,
+            );
             // The general path alone: reversed points never take the contiguous path
             // (when there is more than one).
             let mut expected = vec![f64::NAN; periods];
@@ -96,6 +151,12 @@ fn the_contiguous_path_aligns_like_the_general_one() {
                 aligned.values
             );
             assert_eq!(aligned.present, present, "{points:?}");
+            let impossible = first_impossible(&points, range, start, period, periods);
+            assert!(
+                same_impossible(aligned.impossible, impossible),
+                "{points:?} {range:?}: {:?} != {impossible:?}",
+                aligned.impossible
+            );
         }
     }
 }
@@ -103,7 +164,13 @@ fn the_contiguous_path_aligns_like_the_general_one() {
 #[test]
 fn extreme_timestamps_are_dropped_not_wrapped() {
     let points = vec![(i64::MIN, 1.0), (i64::MAX, 2.0), (600, 3.0)];
-    let aligned = align(&series(points), SeriesKind::Gauge, 600, 60, 2);
+    let aligned = align(
+        &series(points),
+        (SeriesKind::Gauge, Range::Finite),
+        600,
+        60,
+        2,
+    );
     assert!(
         same(&aligned.values, &[3.0, f64::NAN]),
         "{:?}",
@@ -165,28 +232,35 @@ fn the_contiguous_copy_agrees_with_the_general_path_wherever_it_applies() {
             for len in 0..12_i64 {
                 let points: Vec<(i64, f64)> = (0..len)
                     .map(|k| {
-                        let value = match k % 5 {
+                        let value = match k % 6 {
                             3 => f64::NAN,
                             4 => f64::NEG_INFINITY,
+                            5 => -(k as f64),
                             _ => k as f64,
                         };
                         (start + (first_slot + k) * period, value)
                     })
                     .collect();
-                // Each appended after another column, which must stay as it was.
-                let earlier = vec![1.5, f64::NAN];
-                let mut copied = earlier.clone();
-                let copied_present = copy_contiguous(&points, start, period, periods, &mut copied)
-                    .unwrap_or_else(|| panic!("{points:?} is contiguous"));
-                let mut general = earlier.clone();
-                let general_present = align_anywhere(&points, start, period, periods, &mut general);
-                assert!(
-                    same(&copied, &general),
-                    "{points:?}: {copied:?} != {general:?}"
-                );
-                assert_eq!(copied_present, general_present, "{points:?}");
-                assert_eq!(copied.len(), earlier.len() + periods);
-                assert!(same(&copied[..2], &earlier));
+                for range in [Range::Finite, Range::NonNegative] {
+                    // Each appended after another column, which must stay as it was.
+                    let earlier = vec![1.5, f64::NAN];
+                    let mut copied = earlier.clone();
+                    let copied_counts =
+                        copy_contiguous(&points, range, start, period, periods, &mut copied)
+                            .unwrap_or_else(|| panic!("{points:?} is contiguous"));
+                    let mut general = earlier.clone();
+                    let general_counts =
+                        align_anywhere(&points, range, start, period, periods, &mut general);
+                    assert!(
+                        same(&copied, &general),
+                        "{points:?}: {copied:?} != {general:?}"
+                    );
+                    assert_eq!(copied_counts, general_counts, "{points:?} {range:?}");
+                    let impossible = first_impossible(&points, range, start, period, periods);
+                    assert_eq!(copied_counts.suspect, impossible.is_some(), "{points:?}");
+                    assert_eq!(copied.len(), earlier.len() + periods);
+                    assert!(same(&copied[..2], &earlier));
+                }
             }
         }
     }
@@ -198,7 +272,7 @@ fn the_contiguous_copy_agrees_with_the_general_path_wherever_it_applies() {
             let mut points = on_grid.clone();
             points[broken].0 += shift;
             assert!(
-                copy_contiguous(&points, 6000, 60, 5, &mut Vec::new()).is_none(),
+                copy_contiguous(&points, Range::Finite, 6000, 60, 5, &mut Vec::new()).is_none(),
                 "{points:?} is not contiguous"
             );
         }
