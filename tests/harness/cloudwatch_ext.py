@@ -76,6 +76,100 @@ def set_page_size(datapoints: int | None) -> None:
     if datapoints is not None and (not isinstance(datapoints, int) or isinstance(datapoints, bool) or datapoints <= 0):
         raise ValueError("datapoints must be a positive integer or null")
     _page_size = datapoints
+# Values GetMetricData serves in place of what the stored datums give, one
+# period of one metric each (POST /_harness/cloudwatch/served-values): NaN and
+# the infinities, which PutMetricData refuses (as the real API does, so they
+# cannot be seeded) but which a broken proxy, an export or a future API bug
+# could hand a hook, and any other value for a period. Cleared by a reset.
+_served: list[dict[str, Any]] = []
+_SPECIAL_VALUES = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def serve_values(entries: Any) -> list[dict[str, Any]]:
+    """Adds served values: each {"namespace", "metric_name", "dimensions"?:
+    {name: value} (absent: any), "stat"? (absent: any), "timestamp": epoch
+    seconds (any instant in the period), "value": a number or "NaN",
+    "Infinity", "-Infinity"}. Returns them as stored."""
+    if not isinstance(entries, list) or not entries:
+        raise ValueError("values must be a non-empty list")
+    parsed = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise ValueError("each value must be an object")
+        namespace, name = entry.get("namespace"), entry.get("metric_name")
+        timestamp, value = entry.get("timestamp"), entry.get("value")
+        dimensions, stat = entry.get("dimensions"), entry.get("stat")
+        if not isinstance(namespace, str) or not isinstance(name, str):
+            raise ValueError("namespace and metric_name are required strings")
+        if not isinstance(timestamp, (int, float)) or isinstance(timestamp, bool):
+            raise ValueError("timestamp must be epoch seconds")
+        if isinstance(value, str):
+            if value not in _SPECIAL_VALUES:
+                raise ValueError(f"value {value!r}: a number, or one of {sorted(_SPECIAL_VALUES)}")
+            number = _SPECIAL_VALUES[value]
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        else:
+            raise ValueError("value must be a number or a string such as \"NaN\"")
+        if dimensions is not None and not (isinstance(dimensions, dict) and all(isinstance(v, str) for v in dimensions.values())):
+            raise ValueError("dimensions must map names to string values")
+        if stat is not None and not isinstance(stat, str):
+            raise ValueError("stat must be a string")
+        parsed.append(
+            {
+                "namespace": namespace,
+                "metric_name": name,
+                "dimensions": None if dimensions is None else frozenset(dimensions.items()),
+                "stat": stat,
+                "timestamp": float(timestamp),
+                "value": number,
+            }
+        )
+    with _stored_lock:
+        _served.extend(parsed)
+    return [{**p, "dimensions": None if p["dimensions"] is None else dict(p["dimensions"]), "value": str(p["value"])} for p in parsed]
+
+
+def refuse_special_values(params: dict[str, Any]) -> None:
+    """PutMetricData as the real API checks it: "special values (for example,
+    NaN, +Infinity, -Infinity) are not supported", nor anything beyond 2^360
+    (moto stores them all). Raises the API's InvalidParameterValue."""
+    for index, datum in enumerate(params.get("MetricData") or [], start=1):
+        where = f"MetricData.member.{index}"
+        stats = datum.get("StatisticValues") or {}
+        numbers = [(f"{where}.Value", datum.get("Value"))]
+        numbers += [(f"{where}.Values.member.{i}", v) for i, v in enumerate(datum.get("Values") or [], start=1)]
+        numbers += [(f"{where}.StatisticValues.{k}", stats.get(k)) for k in ("SampleCount", "Sum", "Minimum", "Maximum")]
+        for name, value in numbers:
+            if isinstance(value, (int, float)) and not (math.isfinite(value) and abs(value) <= 2.0**360):
+                raise ApiError(400, "InvalidParameterValue", f"The value {value} for parameter {name} is invalid.")
+
+
+def clear_served_values() -> None:
+    with _stored_lock:
+        _served.clear()
+
+
+def _with_served(key: MetricKey, stat: str, period: int, start: float, end: float, points: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """`points` (oldest first) with the served values for this query's metric
+    and statistic in place of, or added to, what the datums gave."""
+    namespace, name, dimensions = key
+    served = {
+        int(entry["timestamp"] // period) * period: entry["value"]
+        for entry in _served
+        if entry["namespace"] == namespace
+        and entry["metric_name"] == name
+        and entry["dimensions"] in (None, dimensions)
+        and entry["stat"] in (None, stat)
+        and start <= entry["timestamp"] < end
+    }
+    if not served:
+        return points
+    merged = dict(points)
+    merged.update(served)
+    return sorted(merged.items())
+
+
 LIST_METRICS_PAGE = 500  # the real API's page size
 RECENTLY_ACTIVE_SECONDS = 3 * 3600  # RecentlyActive=PT3H
 
@@ -275,6 +369,7 @@ def get_metric_data(call: AwsCall, params: dict[str, Any]) -> dict[str, Any]:
                 group = [datum for _, datum in entries if unit is None or datum.unit == unit]
                 if group and (value := statistic(stat, group)) is not None:
                     points.append((bucket, value))
+            points = _with_served(key, stat, period, start, end, points)
             if scan_by == "TimestampDescending":
                 points.reverse()
             series.append((query, points))

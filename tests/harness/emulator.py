@@ -53,6 +53,11 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
                                  Lambda Invoke (InvocationType Event), default 30000
   POST   /_harness/cloudwatch/page-size  {"datapoints": N | null}: GetMetricData pages after N
                                  datapoints when the request sets no MaxDatapoints
+  POST   /_harness/cloudwatch/served-values  {"values": [{"namespace", "metric_name", "dimensions"?,
+                                 "stat"?, "timestamp", "value": N | "NaN" | "Infinity" | "-Infinity"}]}:
+                                 GetMetricData answers that value for the period holding the
+                                 timestamp (values PutMetricData refuses, as the real API does)
+  DELETE /_harness/cloudwatch/served-values  back to the stored datums only
   POST   /_harness/runtime/restart  a new function process is about to start: polls still
                                  open from earlier (killed) processes get no more events
   GET    /_harness/sns/messages  [{"topicArn", "messageId", "subject", "message"}]: every message
@@ -118,6 +123,8 @@ CONTROL_ROUTES = Map(
         Rule("/_harness/init-error", methods=["GET"], endpoint="init_error"),
         Rule("/_harness/runtime/restart", methods=["POST"], endpoint="runtime_restart"),
         Rule("/_harness/cloudwatch/page-size", methods=["POST"], endpoint="page_size"),
+        Rule("/_harness/cloudwatch/served-values", methods=["POST"], endpoint="serve_values"),
+        Rule("/_harness/cloudwatch/served-values", methods=["DELETE"], endpoint="clear_served_values"),
         Rule("/_harness/lambda/timeout", methods=["POST"], endpoint="lambda_timeout"),
         Rule("/_harness/codedeploy/list-targets-page-size", methods=["POST"], endpoint="list_targets_page_size"),
         Rule("/_harness/ec2/default-network", methods=["GET"], endpoint="default_network"),
@@ -227,6 +234,8 @@ class HarnessApp:
         try:
             if handler is not None:
                 return render_output(call, handler(call, params))
+            if call.service == "cloudwatch" and call.operation == "PutMetricData":
+                cloudwatch_ext.refuse_special_values(params)
             return forward_cbor_to_moto(self.moto, environ, call, params)
         except ApiError as error:
             return render_error(call, error)
@@ -317,6 +326,7 @@ class HarnessApp:
         self.codedeploy.reset()
         self.runtime.reset()
         cloudwatch_ext.set_page_size(None)
+        cloudwatch_ext.clear_served_values()
         moto_api_backend.reset()  # every moto backend, as POST /moto-api/reset does
         cloudwatch_ext.forget_stored_metrics()
         return _json({"reset": True})
@@ -362,6 +372,17 @@ class HarnessApp:
         except ValueError as error:
             return _json({"error": str(error)}, 400)
         return _json({"datapoints": datapoints})
+
+    def _control_serve_values(self, request: Request) -> Response:
+        try:
+            served = cloudwatch_ext.serve_values(self._body(request).get("values"))
+        except ValueError as error:
+            raise BadRequest(str(error))
+        return _json({"served": served})
+
+    def _control_clear_served_values(self, request: Request) -> Response:
+        cloudwatch_ext.clear_served_values()
+        return _json({"cleared": True})
 
     def _control_list_targets_page_size(self, request: Request) -> Response:
         targets = self._body(request).get("targets")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import subprocess
 import sys
@@ -745,3 +746,76 @@ def test_sns_messages_lists_what_topics_published(base_url: str) -> None:
     assert [(m["topicArn"], m["subject"], m["message"]) for m in messages] == [
         (arn, "Rollback: web d-1", "the gate failed")
     ]
+
+
+# ---------------------------------------------------------------- served values (issue 15)
+
+
+def test_put_metric_data_refuses_special_values_as_the_api_does(base_url: str) -> None:
+    for datum in (
+        {"MetricName": "Latency", "Timestamp": ts(BASE), "Value": float("nan")},
+        {"MetricName": "Latency", "Timestamp": ts(BASE), "Values": [1.0, float("inf")]},
+        {"MetricName": "Latency", "Timestamp": ts(BASE), "StatisticValues": {"SampleCount": 1.0, "Sum": float("-inf"), "Minimum": 0.0, "Maximum": 1.0}},
+    ):
+        response = cbor_request(base_url, "PutMetricData", {"Namespace": NS, "MetricData": [datum]})
+        assert response.status_code == 400, response.content
+        _, query_error, body = cbor_error(response)
+        assert query_error.startswith("InvalidParameterValue;"), query_error
+        assert "MetricData.member.1" in body["message"]
+    # A negative value is a value: the API takes it.
+    put_data(base_url, [{"MetricName": "Latency", "Dimensions": API, "Timestamp": ts(BASE), "Value": -2.0}])
+
+
+def test_served_values_replace_and_add_periods(base_url: str) -> None:
+    seed_latency(base_url)
+    served = control(
+        base_url,
+        "POST",
+        "cloudwatch/served-values",
+        {
+            "values": [
+                # Replaces the first period's Sum, and every statistic of the
+                # third (which holds the seed's stray 5000).
+                {"namespace": NS, "metric_name": "Latency", "dimensions": {"Service": "api"}, "stat": "Sum", "timestamp": BASE + 10, "value": "NaN"},
+                {"namespace": NS, "metric_name": "Latency", "timestamp": BASE + 120, "value": "-Infinity"},
+                # Another metric, another dimension set: not this query's.
+                {"namespace": NS, "metric_name": "Other", "timestamp": BASE, "value": "Infinity"},
+                {"namespace": NS, "metric_name": "Latency", "dimensions": {"Service": "other"}, "timestamp": BASE + 60, "value": -1},
+            ]
+        },
+    )
+    assert len(served["served"]) == 4
+
+    def values(stat: str) -> list[float]:
+        output = cbor_ok(
+            base_url,
+            "GetMetricData",
+            {"StartTime": ts(BASE), "EndTime": ts(BASE + 180), "ScanBy": "TimestampAscending", "MetricDataQueries": [stat_query("q", stat, API)]},
+        )
+        return output["MetricDataResults"][0]["Values"]
+
+    sums = values("Sum")
+    assert math.isnan(sums[0]) and sums[1] == 5050.0 and sums[2] == -math.inf, sums
+    # Without a stat, every statistic of the period is served the value.
+    assert values("Maximum")[1:] == [100.0, -math.inf]
+    control(base_url, "DELETE", "cloudwatch/served-values")
+    assert values("Sum") == [180.0, 5050.0, 5000.0]
+    control(base_url, "POST", "cloudwatch/served-values", {"values": [{"namespace": NS, "metric_name": "Latency", "timestamp": BASE, "value": 7}]})
+    assert values("Sum") == [7.0, 5050.0, 5000.0]
+    assert requests.post(f"{base_url}/_harness/reset").status_code == 200
+    seed_latency(base_url)
+    assert values("Sum") == [180.0, 5050.0, 5000.0]
+
+
+def test_served_values_reject_bad_input(base_url: str) -> None:
+    for body in (
+        {},
+        {"values": []},
+        {"values": [{"namespace": NS, "metric_name": "Latency", "timestamp": BASE, "value": "nan"}]},
+        {"values": [{"namespace": NS, "metric_name": "Latency", "timestamp": "now", "value": 1}]},
+        {"values": [{"metric_name": "Latency", "timestamp": BASE, "value": 1}]},
+        {"values": [{"namespace": NS, "metric_name": "Latency", "timestamp": BASE, "value": True}]},
+    ):
+        response = requests.post(f"{base_url}/_harness/cloudwatch/served-values", json=body, timeout=30)
+        assert response.status_code == 400, (body, response.text)
+        assert "error" in response.json()
