@@ -60,7 +60,10 @@ pub enum SeriesStatus {
 /// One query's datapoints as CloudWatch returned them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RawSeries {
-    /// Datapoints in any order; the judge aligns them to periods.
+    /// Datapoints in any order, values exactly as returned (NaN, an
+    /// infinity or a negative count included): the judge aligns them to
+    /// periods and decides what an impossible one means (an error, never a
+    /// missing period: `judge::threshold`).
     pub points: Vec<Datapoint>,
     /// The API's status for this series.
     pub status: SeriesStatus,
