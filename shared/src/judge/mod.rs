@@ -7,6 +7,10 @@
 //! best to worst; the hook's status is the worst outcome of its critical gates,
 //! with `Inconclusive` mapped by the hook's `on_inconclusive`.
 //!
+//! A value no metric can take (NaN, an infinity, a negative count, a share
+//! outside [0, 1]) is an error of every gate that reads it, never a missing
+//! period: checked once, where series are aligned (`threshold/impossible.rs`).
+//!
 //! One file per kind of check: [`threshold`], [`alarms`], [`preflight`], [`probes`].
 //! What each gate was held to and what was measured are typed figures
 //! ([`GateFigures`], in `figures.rs`; a gate's periods in `series.rs`), never
