@@ -570,12 +570,21 @@ proptest! {
         let (mut signal, mut requests) = (signal, requests);
         let target = if into_requests { &mut requests } else { &mut signal };
         target[at] = Some(odd);
-        let mut data = MetricData::new();
-        for (n, query) in check.queries().enumerate() {
-            let values = if n == 0 { &signal } else { &requests };
-            data.insert(query.clone(), series(points(&section, now, values, 0.0), SeriesStatus::Complete));
-        }
-        let verdict = judge(&section, &evidence(now, data));
+        let data = |stray: f64| -> MetricData {
+            check
+                .queries()
+                .enumerate()
+                .map(|(n, query)| {
+                    let values = if n == 0 { &signal } else { &requests };
+                    (query.clone(), series(points(&section, now, values, stray), SeriesStatus::Complete))
+                })
+                .collect()
+        };
+        let verdict = judge(&section, &evidence(now, data(0.0)));
+        // The strays just outside the window are none of the gate's business,
+        // whatever they hold.
+        prop_assert_eq!(&judge(&section, &evidence(now, data(f64::NAN))), &verdict);
+        prop_assert_eq!(&judge(&section, &evidence(now, data(-1.0))), &verdict);
         let gate = &verdict.gates[0];
         if impossible(&spec, odd) {
             prop_assert_eq!(gate.outcome, GateOutcome::Error, "{}", gate.reason);
