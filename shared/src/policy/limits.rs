@@ -49,6 +49,9 @@ pub const REASON_BYTES: usize = 1024;
 /// What a discovered value (`${canary.target_group}`, ...) may take once
 /// filled in: ARNs and names of the services discovery reads are shorter.
 pub const DISCOVERED_VALUE_BYTES: usize = 256;
+/// A series' entry in the record besides its label: counts, and the status,
+/// which may carry CloudWatch's error (cut to 400 characters).
+pub const SERIES_ENTRY_BYTES: usize = 576;
 /// A probe's attempts as the record lists them (at most 20, each with an
 /// error cut to 400 characters).
 pub const PROBE_ATTEMPTS_BYTES: usize = 20 * 512;
@@ -97,7 +100,7 @@ fn label_bytes(query: &MetricQuery) -> usize {
         .iter()
         .map(|(_, value)| super::reference::references(value).count())
         .sum();
-    json_len(&query.to_string()) + 64 + placeholders * DISCOVERED_VALUE_BYTES
+    json_len(&format!("baseline: {query}")) + SERIES_ENTRY_BYTES + placeholders * DISCOVERED_VALUE_BYTES
 }
 
 /// The bytes `text` takes as a JSON string.

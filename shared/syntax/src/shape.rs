@@ -33,6 +33,9 @@ pub struct UnknownField {
     pub path: String,
     /// What is wrong, with a suggestion when one is close.
     pub message: String,
+    /// The path of the suggested field, when there is one: its own
+    /// "missing" problem says the same thing again, and is left out.
+    pub meant: Option<String>,
 }
 
 /// Every unknown field in `text`, in file order. Text that is not YAML gives
@@ -323,7 +326,12 @@ impl Walk {
     }
 
     fn unknown(&mut self, kind: Kind, key: &str, path: String, (line, column): (u64, u64)) {
-        let message = match nearest(key, kind.fields().iter().copied()) {
+        let near = nearest(key, kind.fields().iter().copied());
+        let meant = near.map(|near| match path.rsplit_once('.') {
+            Some((parent, _)) => format!("{parent}.{near}"),
+            None => near.to_string(),
+        });
+        let message = match near {
             Some(near) => format!("unknown field; did you mean `{near}`?"),
             None => format!(
                 "unknown field: {} has no field of this name (the README's policy reference lists them)",
@@ -335,6 +343,7 @@ impl Walk {
             column,
             path,
             message,
+            meant,
         });
     }
 }

@@ -76,7 +76,9 @@ pub(super) fn validate(
         probe_hosts: None,
         hook: None,
     };
+    let mut meant = Vec::new();
     for unknown in super::raw::unknown_fields(text) {
+        meant.extend(unknown.meant);
         v.problems.push(Problem {
             source: source.to_string(),
             line: unknown.line,
@@ -105,6 +107,10 @@ pub(super) fn validate(
             None
         }
     };
+    // `treshold: 3` is one mistake: "did you mean `threshold`?" says it,
+    // and "threshold: missing" would say it again.
+    v.problems
+        .retain(|p| !(p.message.starts_with("missing") && meant.contains(&p.field)));
     let problems = once_each(v.problems);
     let warnings = once_each(v.warnings);
     let hooks = match hooks {
