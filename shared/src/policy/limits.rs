@@ -45,13 +45,14 @@ pub const GATE_FIXED_BYTES: usize = 1024;
 /// The longest reason the judge writes about one gate, besides the one label
 /// or alarm name it may quote; an AWS error in it is cut to 400 characters
 /// (`vocab::text::MAX_ERROR_CHARS`).
-pub const REASON_BYTES: usize = 1024;
+pub const REASON_BYTES: usize = 512;
 /// What a discovered value (`${canary.target_group}`, ...) may take once
 /// filled in: ARNs and names of the services discovery reads are shorter.
-pub const DISCOVERED_VALUE_BYTES: usize = 256;
-/// A series' entry in the record besides its label: counts, and the status,
-/// which may carry CloudWatch's error (cut to 400 characters).
-pub const SERIES_ENTRY_BYTES: usize = 576;
+pub const DISCOVERED_VALUE_BYTES: usize = 160;
+/// A series' entry in the record besides its label: keys, counts, and the
+/// status, which names the series again when CloudWatch failed it
+/// ("CloudWatch status InternalError for <label>").
+pub const SERIES_ENTRY_BYTES: usize = 128;
 /// A probe's attempts as the record lists them (at most 20, each with an
 /// error cut to 400 characters).
 pub const PROBE_ATTEMPTS_BYTES: usize = 20 * 512;
@@ -100,7 +101,8 @@ fn label_bytes(query: &MetricQuery) -> usize {
         .iter()
         .map(|(_, value)| super::reference::references(value).count())
         .sum();
-    json_len(&format!("baseline: {query}")) + SERIES_ENTRY_BYTES + placeholders * DISCOVERED_VALUE_BYTES
+    2 * (json_len(&format!("baseline: {query}")) + placeholders * DISCOVERED_VALUE_BYTES)
+        + SERIES_ENTRY_BYTES
 }
 
 /// The bytes `text` takes as a JSON string.

@@ -209,6 +209,21 @@ struct Walk {
     rooted: bool,
 }
 
+/// A key as a message names it: control characters escaped, and no more
+/// than its first 64 characters (a key may be 1,024 long, and is copied
+/// into logs).
+fn shown(key: &str) -> String {
+    let mut text: String = key
+        .chars()
+        .take(64)
+        .flat_map(char::escape_default)
+        .collect();
+    if key.chars().count() > 64 {
+        text.push_str("...");
+    }
+    text
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -246,7 +261,7 @@ impl Walk {
                         // A merge key brings in fields of the same struct.
                         Node::Scalar("<<") => (Shape::Struct(kind), key_path),
                         Node::Scalar(key) => {
-                            let path = join(&key_path, key);
+                            let path = join(&key_path, &shown(key));
                             self.unknown(kind, key, path.clone(), at);
                             (Shape::Leaf, path)
                         }
@@ -275,7 +290,7 @@ impl Walk {
                 }
                 None => {
                     let key = match node {
-                        Node::Scalar(key) => join(path, key),
+                        Node::Scalar(key) => join(path, &shown(key)),
                         _ => path.clone(),
                     };
                     *value = Some(key);

@@ -211,9 +211,11 @@ impl Validator<'_> {
                     self.cloudwatch_name(&literal, &name, &format!("{path}.{name}"), MAX_CLOUDWATCH_NAME_CHARS);
                 }
                 self.in_dimension = true;
+                let before = self.problems.len();
                 let resolved = self.text(&value, &format!("{path}.{name}"));
                 self.in_dimension = false;
-                if resolved.is_empty() {
+                // Empty because a reference in it was refused: said already.
+                if resolved.is_empty() && self.problems.len() == before {
                     self.problem(
                         value.defined,
                         format!("{path}.{name}"),
