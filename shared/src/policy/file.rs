@@ -50,9 +50,15 @@ pub fn read_policy_file(path: &Path) -> Result<String, PolicyError> {
 }
 
 /// Reads and validates the policy file at `path`, `${VAR}` resolved from `env`.
+/// Its warnings (a loopback probe host without a port) are logged: at a
+/// hook's cold start, that is the one place a person will see them.
 pub fn load_file(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Policy, PolicyError> {
     let text = read_policy_file(path)?;
-    Policy::from_yaml(&text, &path.display().to_string(), env)
+    let policy = Policy::from_yaml(&text, &path.display().to_string(), env)?;
+    for warning in &policy.warnings {
+        tracing::warn!(%warning, "policy warning");
+    }
+    Ok(policy)
 }
 
 /// Opens for reading with `O_NONBLOCK`, so that a FIFO put in the file's
