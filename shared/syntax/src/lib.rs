@@ -4,7 +4,7 @@
 //! Nothing here is trusted. Every value a person could get wrong is kept with its
 //! position (`Spanned`), so that metric-gate's validator can name the file, line and
 //! field of each problem. Unknown keys are refused, all of them at once, by
-//! [`unknown_fields`] (module `shape`): a misspelt `datapoints_to_alarm` silently
+//! [`shape_problems`] (module `shape`): a misspelt `datapoints_to_alarm` silently
 //! falling back to a default is how a gate ends up weaker than its author
 //! believes. The structs themselves accept unknown keys, so that serde does not
 //! stop at the first one and hide every other problem in the file.
@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 mod shape;
 pub use serde_saphyr::{Location, Spanned};
-pub use shape::{nearest, unknown_fields, UnknownField};
+pub use shape::{nearest, shape_problems, ShapeProblem};
 use std::collections::BTreeMap;
 
 /// The whole policy file.

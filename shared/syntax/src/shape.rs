@@ -1,15 +1,19 @@
-//! Unknown fields, all of them at once: a walk over the file's YAML events
-//! that holds every mapping to the fields its struct declares.
+//! The file's shape, every problem of it at once: a walk over the YAML events
+//! that holds every mapping to the fields its struct declares, and every value
+//! to the sort it must be (a mapping, a list, a whole number, `true`/`false`).
 //!
-//! serde stops at the first unknown key (`deny_unknown_fields`), with no field
-//! path and a list of every field the struct has. A policy is fixed in one
-//! edit, so the raw structs accept unknown keys and this walk names each one
-//! with its position, its path (`hooks.AfterAllowTraffic.gates[0].treshold`)
-//! and the nearest known field (`did you mean threshold?`).
+//! serde stops at the first problem, with no field path; for an unknown key
+//! (`deny_unknown_fields`) it lists every field the struct has. A policy is
+//! fixed in one edit, so the raw structs accept unknown keys and this walk
+//! names each one with its position, its path
+//! (`hooks.AfterAllowTraffic.gates[0].treshold`) and the nearest known field
+//! (`did you mean threshold?`), and each value of the wrong sort with its path.
+//! serde still reads the file afterwards, and its first error is reported too
+//! unless this walk already named that place.
 //!
 //! The field names are serde's own (read from the derived `Deserialize` of
 //! each raw struct, see [`fields_of`]); only which field holds which struct
-//! is written here, in [`child`]. The walk keeps a stack of frames, no
+//! or which sort of scalar is written here, in [`child`]. The walk keeps a stack of frames, no
 //! recursion, and never expands an alias: a block reused through `*name` is
 //! checked once, where it is defined, and a 100,000-deep nesting costs a
 //! counter, not a stack.
@@ -22,9 +26,10 @@ use crate::{
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_saphyr::granit_parser::{Event, Parser};
 
-/// One unknown field: where, which, and the nearest known one.
+/// One shape problem: where, which field, what is wrong (for an unknown
+/// field, with the nearest known one).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnknownField {
+pub struct ShapeProblem {
     /// 1-based line.
     pub line: u64,
     /// 1-based column.
@@ -38,10 +43,10 @@ pub struct UnknownField {
     pub meant: Option<String>,
 }
 
-/// Every unknown field in `text`, in file order. Text that is not YAML gives
+/// Every unknown field and every value of the wrong sort in `text`, in file order. Text that is not YAML gives
 /// what was found before the error: the parser's own error is reported by
 /// [`crate::parse_policy`].
-pub fn unknown_fields(text: &str) -> Vec<UnknownField> {
+pub fn shape_problems(text: &str) -> Vec<ShapeProblem> {
     let mut walk = Walk::default();
     for event in Parser::new_from_str(text) {
         let Ok((event, span)) = event else { break };
@@ -137,19 +142,91 @@ impl Kind {
 /// What a field's value is checked as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
-    /// Not looked into (scalars, free-form maps such as `dimensions`).
+    /// Anything (`expect.status`, `json_pointer.equals`, a merge's value).
     Leaf,
+    /// One scalar of that kind.
+    Scalar(Scalar),
+    /// A list of scalars (`probe_hosts`, `alarms`).
+    Scalars,
+    /// A mapping of free names to scalars (`dimensions`, `headers`).
+    Pairs,
     /// A mapping of that struct's fields.
     Struct(Kind),
+    /// That struct, or a scalar (`baseline: live`).
+    StructOrScalar(Kind),
     /// A mapping with free keys, each value that struct (`hooks`).
     Named(Kind),
     /// A list of that struct.
     List(Kind),
 }
 
-/// Which struct a field holds; every other field is a [`Shape::Leaf`].
+/// What a scalar must read as. Only what can never be read is reported:
+/// serde decides the rest (and a quoted `"3"` is left to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scalar {
+    /// Text, or a number or duration written with a unit.
+    Text,
+    /// A whole number.
+    Whole,
+    /// A number.
+    Number,
+    /// `true` or `false`.
+    Bool,
+}
+
+impl Scalar {
+    /// Whether `value` can be read as this, and what was expected if not.
+    fn check(self, value: &str) -> Result<(), &'static str> {
+        if matches!(value, "" | "~" | "null" | "Null" | "NULL") {
+            return Ok(()); // An absent optional value.
+        }
+        let ok = match self {
+            Scalar::Text => true,
+            Scalar::Whole => {
+                let digits = value.strip_prefix('+').unwrap_or(value);
+                digits.parse::<u64>().is_ok()
+                    || digits.starts_with("0x")
+                    || digits.starts_with("0o")
+                    || value.parse::<f64>().is_ok_and(|f| f.fract() == 0.0)
+            }
+            Scalar::Number => {
+                value.parse::<f64>().is_ok()
+                    || matches!(
+                        value.to_ascii_lowercase().as_str(),
+                        ".inf" | "+.inf" | "-.inf" | ".nan"
+                    )
+            }
+            Scalar::Bool => matches!(
+                value.to_ascii_lowercase().as_str(),
+                "true" | "false" | "yes" | "no" | "on" | "off"
+            ),
+        };
+        match (ok, self) {
+            (true, _) => Ok(()),
+            (false, Scalar::Whole) => Err("a whole number"),
+            (false, Scalar::Number) => Err("a number"),
+            (false, _) => Err("`true` or `false`"),
+        }
+    }
+}
+
+/// Which struct a field holds, or which kind of scalar.
 fn child(kind: Kind, field: &str) -> Shape {
+    let scalar = |s| Shape::Scalar(s);
     match (kind, field) {
+        (Kind::Policy, "version") => scalar(Scalar::Whole),
+        (Kind::Policy, "probe_hosts") | (Kind::Gate, "alarms") => Shape::Scalars,
+        (Kind::MetricDefaults | Kind::Query, "dimensions") | (Kind::Probe, "headers") => {
+            Shape::Pairs
+        }
+        (Kind::Hook, "preflight" | "dry_run") | (Kind::Gate, "dry_run") => scalar(Scalar::Bool),
+        (Kind::CanaryScore, "pass" | "marginal")
+        | (Kind::Gate, "alpha" | "weight")
+        | (Kind::MinSample, "at_least") => scalar(Scalar::Number),
+        (Kind::Analysis, "failure_limit" | "consecutive_error_limit" | "inconclusive_limit")
+        | (Kind::Gate, "evaluation_periods" | "datapoints_to_alarm")
+        | (Kind::Probe, "repeat" | "concurrency") => scalar(Scalar::Whole),
+        (Kind::ProbeExpect, "status") | (Kind::JsonPointer, "equals") => Shape::Leaf,
         (Kind::Policy, "metric_defaults") => Shape::Struct(Kind::MetricDefaults),
         (Kind::Policy, "hooks") => Shape::Named(Kind::Hook),
         (Kind::Hook, "analysis") => Shape::Struct(Kind::Analysis),
@@ -159,13 +236,14 @@ fn child(kind: Kind, field: &str) -> Shape {
         (Kind::Gate, "ratio") => Shape::Struct(Kind::Ratio),
         (Kind::Gate, "min_sample") => Shape::Struct(Kind::MinSample),
         // `baseline: live` is a scalar; only the long form is a mapping.
-        (Kind::Gate, "baseline") => Shape::Struct(Kind::BaselineSpec),
+        (Kind::Gate, "baseline") => Shape::StructOrScalar(Kind::BaselineSpec),
         (Kind::Gate, "probe") => Shape::Struct(Kind::Probe),
         (Kind::Ratio, "numerator" | "denominator") => Shape::List(Kind::Query),
         (Kind::Probe, "expect") => Shape::Struct(Kind::ProbeExpect),
         (Kind::Probe, "timeout") => Shape::Struct(Kind::ProbeTimeout),
         (Kind::ProbeExpect, "json_pointer") => Shape::Struct(Kind::JsonPointer),
-        _ => Shape::Leaf,
+        // Every other field is one scalar: text, or a value with a unit.
+        _ => scalar(Scalar::Text),
     }
 }
 
@@ -204,7 +282,7 @@ enum Frame {
 #[derive(Default)]
 struct Walk {
     stack: Vec<Frame>,
-    found: Vec<UnknownField>,
+    found: Vec<ShapeProblem>,
     /// The document's root was seen (a second document is not checked).
     rooted: bool,
 }
@@ -238,7 +316,7 @@ impl Walk {
         let Some(top) = self.stack.last_mut() else {
             if !self.rooted {
                 self.rooted = true;
-                self.enter(Shape::Struct(Kind::Policy), String::new(), &node);
+                self.enter(Shape::Struct(Kind::Policy), String::new(), &node, at);
             } else if collection {
                 self.stack.push(Frame::Skip(1));
             }
@@ -251,7 +329,7 @@ impl Walk {
                 }
             }
             Frame::Struct { kind, path, value } => match value.take() {
-                Some((shape, child_path)) => self.enter(shape, child_path, &node),
+                Some((shape, child_path)) => self.enter(shape, child_path, &node, at),
                 None => {
                     let (kind, key_path) = (*kind, path.clone());
                     let shape = match node {
@@ -259,7 +337,7 @@ impl Walk {
                             (child(kind, key), join(&key_path, key))
                         }
                         // A merge key brings in fields of the same struct.
-                        Node::Scalar("<<") => (Shape::Struct(kind), key_path),
+                        Node::Scalar("<<") => (Shape::Leaf, key_path),
                         Node::Scalar(key) => {
                             let path = join(&key_path, &shown(key));
                             self.unknown(kind, key, path.clone(), at);
@@ -286,7 +364,7 @@ impl Walk {
             Frame::Named { kind, path, value } => match value.take() {
                 Some(child_path) => {
                     let kind = *kind;
-                    self.enter(Shape::Struct(kind), child_path, &node)
+                    self.enter(Shape::Struct(kind), child_path, &node, at)
                 }
                 None => {
                     let key = match node {
@@ -302,15 +380,55 @@ impl Walk {
             Frame::List { kind, path, index } => {
                 let (kind, child_path) = (*kind, format!("{path}[{index}]"));
                 *index += 1;
-                self.enter(Shape::Struct(kind), child_path, &node);
+                self.enter(Shape::Struct(kind), child_path, &node, at);
             }
         }
     }
 
-    /// A value node of `shape` at `path`: a collection pushes its frame.
-    fn enter(&mut self, shape: Shape, path: String, node: &Node<'_>) {
+    /// A value node of `shape` at `path`: a collection pushes its frame; a
+    /// node of the wrong sort is reported (and a collection skipped).
+    fn enter(&mut self, shape: Shape, path: String, node: &Node<'_>, at: (u64, u64)) {
+        let found = match node {
+            Node::Mapping => "a mapping",
+            Node::Sequence => "a list",
+            Node::Scalar(_) => "a single value",
+            Node::Alias => return, // Checked where it is defined.
+        };
+        let expected = match (node, shape) {
+            (Node::Scalar(value), Shape::Scalar(scalar)) => match scalar.check(value) {
+                Ok(()) => None,
+                Err(expected) => {
+                    let message = format!("expected {expected}, found {:?}", shown(value));
+                    self.problem(at, path.clone(), message);
+                    None
+                }
+            },
+            (Node::Scalar(value), _) if matches!(*value, "" | "~" | "null") => None,
+            (_, Shape::Leaf) => None,
+            (Node::Scalar(_), Shape::StructOrScalar(_)) => None,
+            (
+                Node::Mapping,
+                Shape::Struct(_) | Shape::StructOrScalar(_) | Shape::Named(_) | Shape::Pairs,
+            ) => None,
+            (Node::Sequence, Shape::List(_) | Shape::Scalars) => None,
+            (_, Shape::Scalar(_)) => Some("a single value".to_string()),
+            (_, Shape::Scalars) => Some("a list of values, e.g. `[a, b]`".to_string()),
+            (_, Shape::Pairs) => Some("a mapping of names to values".to_string()),
+            (_, Shape::Struct(kind) | Shape::StructOrScalar(kind)) => {
+                Some(format!("a mapping of {}'s fields", kind.described()))
+            }
+            (_, Shape::Named(_)) => Some("a mapping of hook names to their sections".to_string()),
+            (_, Shape::List(kind)) => Some(format!("a list, each item {}", kind.described())),
+        };
+        if let Some(expected) = expected {
+            self.problem(at, path, format!("expected {expected}, found {found}"));
+            if matches!(node, Node::Mapping | Node::Sequence) {
+                self.stack.push(Frame::Skip(1));
+            }
+            return;
+        }
         let frame = match (node, shape) {
-            (Node::Mapping, Shape::Struct(kind)) => Frame::Struct {
+            (Node::Mapping, Shape::Struct(kind) | Shape::StructOrScalar(kind)) => Frame::Struct {
                 kind,
                 path,
                 value: None,
@@ -340,6 +458,16 @@ impl Walk {
         }
     }
 
+    fn problem(&mut self, (line, column): (u64, u64), path: String, message: String) {
+        self.found.push(ShapeProblem {
+            line,
+            column,
+            path,
+            message,
+            meant: None,
+        });
+    }
+
     fn unknown(&mut self, kind: Kind, key: &str, path: String, (line, column): (u64, u64)) {
         let near = nearest(key, kind.fields().iter().copied());
         let meant = near.map(|near| match path.rsplit_once('.') {
@@ -353,7 +481,7 @@ impl Walk {
                 kind.described()
             ),
         };
-        self.found.push(UnknownField {
+        self.found.push(ShapeProblem {
             line,
             column,
             path,
@@ -429,7 +557,7 @@ mod tests {
     #[test]
     fn unknown_fields_are_found_everywhere_once() {
         let text = "version: 1\nextra: 1\nhooks:\n  A:\n    gates:\n      - &g\n        name: x\n        probe: { urll: u, expect: { stauts: 200 } }\n      - *g\n      - name: y\n        ratio: { numerator: [{ nme: M }] }\n";
-        let found = unknown_fields(text);
+        let found = shape_problems(text);
         let paths: Vec<&str> = found.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -445,12 +573,32 @@ mod tests {
     }
 
     #[test]
+    fn values_of_the_wrong_sort_are_found_everywhere_at_once() {
+        let text = "version: one\nprobe_hosts: h\nhooks:\n  A:\n    preflight: maybe\n    gates:\n      - name: x\n        evaluation_periods: five\n        alpha: [1]\n        metric: M\n        baseline: live\n      - name: y\n        baseline: { history: 7d }\n        datapoints_to_alarm: 3\n        dry_run: ~\n";
+        let found: Vec<String> = shape_problems(text)
+            .iter()
+            .map(|p| format!("{}:{} {}: {}", p.line, p.column, p.path, p.message))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "1:10 version: expected a whole number, found \"one\"",
+                "2:14 probe_hosts: expected a list of values, e.g. `[a, b]`, found a single value",
+                "5:16 hooks.A.preflight: expected `true` or `false`, found \"maybe\"",
+                "8:29 hooks.A.gates[0].evaluation_periods: expected a whole number, found \"five\"",
+                "9:16 hooks.A.gates[0].alpha: expected a single value, found a list",
+                "10:17 hooks.A.gates[0].metric: expected a mapping of a metric query's fields, found a single value",
+            ]
+        );
+    }
+
+    #[test]
     fn deep_nesting_and_aliases_cost_no_recursion() {
         let deep = format!(
             "version: 1\nx: {}{}\n",
             "[".repeat(100_000),
             "]".repeat(100_000)
         );
-        assert_eq!(unknown_fields(&deep).len(), 1);
+        assert_eq!(shape_problems(&deep).len(), 1);
     }
 }

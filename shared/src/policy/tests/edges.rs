@@ -54,6 +54,35 @@ hooks:
 }
 
 #[test]
+fn values_of_the_wrong_sort_are_all_reported_with_their_paths() {
+    // serde stopped at the first ("invalid u32", no field path).
+    let yaml = "\
+version: 1
+hooks:
+  AfterAllowTraffic:
+    preflight: maybe
+    gates:
+      - name: errors
+        metric: { namespace: N, name: M, stat: Sum }
+        comparison: \">\"
+        threshold: 3
+        evaluation_periods: five
+        datapoints_to_alarm: [2]
+        tresholt: 1
+";
+    let found = problems(yaml);
+    assert_eq!(
+        found,
+        [
+            "gates.yaml:4:16: hooks.AfterAllowTraffic.preflight: expected `true` or `false`, found \"maybe\"",
+            "gates.yaml:10:29: hooks.AfterAllowTraffic.gates[0].evaluation_periods: expected a whole number, found \"five\"",
+            "gates.yaml:11:30: hooks.AfterAllowTraffic.gates[0].datapoints_to_alarm: expected a single value, found a list",
+            "gates.yaml:12:9: hooks.AfterAllowTraffic.gates[0].tresholt: unknown field; did you mean `threshold`?",
+        ]
+    );
+}
+
+#[test]
 fn a_misspelt_hook_name_gets_the_nearest_hook() {
     let found = problems("version: 1\nhooks:\n  AfterAllowTrafic:\n    gates: []\n");
     assert!(

@@ -77,7 +77,7 @@ pub(super) fn validate(
         hook: None,
     };
     let mut meant = Vec::new();
-    for unknown in super::raw::unknown_fields(text) {
+    for unknown in super::raw::shape_problems(text) {
         meant.extend(unknown.meant);
         v.problems.push(Problem {
             source: source.to_string(),
