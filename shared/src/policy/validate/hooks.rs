@@ -38,15 +38,26 @@ impl Validator<'_> {
             self.problem(raw.hooks.defined, "hooks", "no hook sections: name at least one of BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic");
         }
         for (name, section) in raw.hooks.value {
-            let path = format!("hooks.{name}");
             let Some(hook) = Hook::ALL.into_iter().find(|h| h.as_str() == name) else {
-                let message = match crate::policy::raw::nearest(&name, Hook::ALL.iter().map(|h| h.as_str())) {
-                    Some(near) => format!("unknown hook {name:?}; did you mean `{near}`?"),
-                    None => format!("unknown hook {name:?}; expected one of BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic"),
+                // A key may be 1,024 characters: named by its first 64.
+                let shown: String = name
+                    .chars()
+                    .take(64)
+                    .flat_map(char::escape_default)
+                    .collect();
+                let shown = if name.chars().count() > 64 {
+                    format!("{shown}...")
+                } else {
+                    shown
                 };
-                self.problem(section.defined, path, message);
+                let message = match crate::policy::raw::nearest(&name, Hook::ALL.iter().map(|h| h.as_str())) {
+                    Some(near) => format!("unknown hook \"{shown}\"; did you mean `{near}`?"),
+                    None => format!("unknown hook \"{shown}\"; expected one of BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic"),
+                };
+                self.problem(section.defined, format!("hooks.{shown}"), message);
                 continue;
             };
+            let path = format!("hooks.{name}");
             let section = self.hook_section(hook, &name, section, &path, &defaults);
             hooks.insert(hook, section);
         }
