@@ -1,11 +1,13 @@
 //! `gatectl validate POLICY...`: the hooks' own validation, run ahead of a deploy.
 //!
 //! `${VAR}` references to variables this shell does not set are not errors here
-//! (the functions set them, not the operator's shell): they are filled with a
-//! placeholder and listed in a note.
+//! (the functions set them, not the operator's shell): they are left as written,
+//! the checks that need their value are left to the functions, and they are
+//! listed in a note. Files are read as the functions read them: regular files
+//! of at most 1 MiB (`policy::read_policy_file`).
 
 use anyhow::Result;
-use metric_gate::policy::{Policy, PolicyError, DISCOVERY_OVERRIDES};
+use metric_gate::policy::{read_policy_file, Policy, PolicyError, DISCOVERY_OVERRIDES};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -24,23 +26,37 @@ impl Args {
         let mut failed = false;
         for path in &self.policies {
             let name = path.display().to_string();
-            let text = match std::fs::read_to_string(path) {
+            let text = match read_policy_file(path) {
                 Ok(text) => text,
-                Err(e) => {
-                    println!("{name}: cannot read: {e}");
+                Err(PolicyError::Read { source, .. }) => {
+                    println!("{name}: cannot read: {source}");
+                    failed = true;
+                    continue;
+                }
+                Err(PolicyError::Unreadable { why, .. }) => {
+                    println!("{name}: cannot read: {why}");
+                    failed = true;
+                    continue;
+                }
+                Err(other) => {
+                    println!("{name}: {other}");
                     failed = true;
                     continue;
                 }
             };
             let unset = RefCell::new(BTreeSet::new());
             let env = |var: &str| {
-                std::env::var(var).ok().or_else(|| {
+                let value = std::env::var(var).ok();
+                if value.is_none() {
                     unset.borrow_mut().insert(var.to_string());
-                    Some(format!("<{var}>"))
-                })
+                }
+                value
             };
             match Policy::from_yaml_for_discovery(&text, &name, &env) {
                 Ok(policy) => {
+                    for warning in &policy.warnings {
+                        println!("{warning} (warning)");
+                    }
                     let hooks: Vec<String> = policy
                         .hooks
                         .iter()

@@ -280,9 +280,14 @@ fn policy_with_broken_environment_references_names_them() {
         format!("version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: g\n        metric: {{namespace: N, name: M, stat: Sum, dimensions: {dims}}}\n        comparison: \">\"\n        threshold: 1\n")
     };
     assert_problem(&metric("{A: \"${TARGET_GROUP\"}"), "unterminated `${`");
-    assert_problem(&metric("{A: \"${}\"}"), "environment variable  is not set");
+    assert_problem(&metric("{A: \"${}\"}"), "`` is not a variable name");
     assert_problem(&metric("{A: \"${EMPTY}\"}"), "EMPTY is set but empty");
-    assert_problem(&metric("{A: \"${${TARGET_GROUP}}\"}"), "is not set");
+    assert_problem(
+        &metric("{A: \"${${TARGET_GROUP}}\"}"),
+        "`${TARGET_GROUP` is not a variable name",
+    );
+    // The refused reference is the one problem: no "must not be empty" after it.
+    assert_eq!(problems(&metric("{A: \"${A-B}\"}")).len(), 1);
 }
 
 #[test]
@@ -297,7 +302,9 @@ fn policy_with_a_huge_key_is_refused_without_echoing_it() {
         problems[0].len()
     );
     assert!(problems[0].starts_with("fuzz.yaml:2:"), "{problems:?}");
-    // Within the cap it is an unknown field, named.
+    // Within the cap it is an unknown field, named by its first characters.
     let text = format!("version: 1\n{}: 1\nhooks: {{}}\n", "k".repeat(1000));
-    assert_problem(&text, "unknown field `kkkk");
+    assert_problem(&text, &format!("{}...: unknown field", "k".repeat(64)));
+    let found = self::problems(&text);
+    assert!(found.iter().all(|p| p.len() < 400), "{found:?}");
 }

@@ -162,7 +162,13 @@ fn gate_spec(ratio: impl Strategy<Value = bool>) -> impl Strategy<Value = GateSp
                 GateSpec {
                     ratio,
                     comparison,
-                    threshold,
+                    // A share is never below 0: validation refuses a threshold
+                    // at or under 0 on a ratio (it can never pass, or never fail).
+                    threshold: if ratio && threshold <= 0.0 {
+                        0.5
+                    } else {
+                        threshold
+                    },
                     period_secs: period,
                     periods,
                     evaluation_periods: n,

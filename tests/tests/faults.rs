@@ -497,6 +497,47 @@ fn a_broken_policy_file_refuses_to_start_without_calling_aws() {
     }
 }
 
+/// Issue 15: a policy path naming a FIFO hung the function's init (the read
+/// waits for a writer that never comes). It is refused by name at once.
+#[test]
+fn a_policy_path_that_is_not_a_regular_file_refuses_to_start_at_once() {
+    let dir = temp_file("placeholder", "").parent().unwrap().to_path_buf();
+    let fifo = dir.join("policy-fifo.yaml");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for (path, kind) in [
+        (fifo.to_str().unwrap(), "named pipe"),
+        ("/dev/zero", "device"),
+    ] {
+        let emulator = Emulator::start();
+        let hook = HookProcess::start(
+            &emulator,
+            "after-allow-traffic",
+            &[("GATE_POLICY_FILE", path)],
+        );
+        let (code, stdout, stderr) = hook.wait_for_exit(Duration::from_secs(30));
+        assert_ne!(code, Some(0), "{path}: the function must not start");
+        let init_error = emulator.control("GET", "init-error", None);
+        assert_eq!(
+            init_error["errorType"], "PolicyInvalid",
+            "{path}: {init_error} {stdout}{stderr}"
+        );
+        let message = text_or_empty(&init_error, "errorMessage");
+        assert!(
+            message.contains(path) && message.contains(kind),
+            "{path}: {message}"
+        );
+        assert!(
+            emulator.calls().is_empty(),
+            "{path}: {:?}",
+            emulator.calls()
+        );
+    }
+}
+
 fn text_or_empty<'a>(value: &'a Value, field: &str) -> &'a str {
     value[field].as_str().unwrap_or_default()
 }

@@ -47,13 +47,7 @@ pub enum StartupError {
 pub fn load_policy(env: &dyn Fn(&str) -> Option<String>) -> Result<Policy, PolicyError> {
     match env(POLICY_FILE_VAR).filter(|p| !p.is_empty()) {
         None => Policy::embedded_default(env),
-        Some(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            Policy::from_yaml(&text, &path, env)
-        }
+        Some(path) => crate::policy::load_file(std::path::Path::new(&path), env),
     }
 }
 

@@ -8,6 +8,8 @@
 //! A [`Policy`] value can only exist if the whole file was valid: the hooks never
 //! judge with half a policy.
 
+mod file;
+pub mod limits;
 pub mod reference;
 mod validate;
 
@@ -17,6 +19,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use file::{load_file, read_policy_file, MAX_POLICY_BYTES};
+pub use limits::{MAX_GATES_PER_HOOK, MAX_GATE_NAME_CHARS};
 pub use reference::{cloudwatch_retention, is_unbound, SubjectRef, SUBJECT_KEYS};
 pub use validate::{PolicyError, Problem, DISCOVERY_OVERRIDES};
 
@@ -34,6 +38,9 @@ pub struct Policy {
     pub digest: String,
     /// Per-hook sections. A hook without a section has nothing to check.
     pub hooks: BTreeMap<Hook, HookPolicy>,
+    /// What validation found allowed but probably not meant (a loopback
+    /// probe host without a port), each with its place.
+    pub warnings: Vec<Problem>,
 }
 
 impl Policy {
@@ -47,9 +54,12 @@ impl Policy {
         Policy::parse(text, source, env, true)
     }
 
-    /// [`Policy::from_yaml`] without the overrides of discovered values
-    /// (`TARGET_GROUP`, ...): every `${canary.KEY}` stays for discovery. For
-    /// `gatectl validate`, which lists them instead of resolving them.
+    /// [`Policy::from_yaml`] as `gatectl validate` runs it, where the
+    /// functions' environment is not: without the overrides of discovered
+    /// values (`TARGET_GROUP`, ...), so every `${canary.KEY}` stays for
+    /// discovery, and with a `${VAR}` that `env` does not set left as written
+    /// (the caller lists them), its field's checks that need the value
+    /// skipped. A name no environment can set is still refused.
     pub fn from_yaml_for_discovery(
         text: &str,
         source: &str,
@@ -64,11 +74,12 @@ impl Policy {
         env: &dyn Fn(&str) -> Option<String>,
         apply_overrides: bool,
     ) -> Result<Policy, PolicyError> {
-        let hooks = validate::validate(text, source, env, apply_overrides)?;
+        let validated = validate::validate(text, source, env, apply_overrides);
         Ok(Policy {
             source: source.to_string(),
             digest: crate::vocab::sha256_digest(text.as_bytes()),
-            hooks,
+            hooks: validated.hooks?,
+            warnings: validated.warnings,
         })
     }
 

@@ -3,9 +3,11 @@
 //!
 //! Nothing here is trusted. Every value a person could get wrong is kept with its
 //! position (`Spanned`), so that metric-gate's validator can name the file, line and
-//! field of each problem. Unknown keys are rejected here: a misspelt
-//! `datapoints_to_alarm` silently falling back to a default is how a gate ends up
-//! weaker than its author believes.
+//! field of each problem. Unknown keys are refused, all of them at once, by
+//! [`shape_problems`] (module `shape`): a misspelt `datapoints_to_alarm` silently
+//! falling back to a default is how a gate ends up weaker than its author
+//! believes. The structs themselves accept unknown keys, so that serde does not
+//! stop at the first one and hide every other problem in the file.
 //!
 //! This is a crate of its own for the size of the hooks: the YAML deserializer is
 //! generic, and its instantiations for these types are compiled where the parse is
@@ -17,12 +19,14 @@
 //! what each means.
 
 use serde::Deserialize;
+
+mod shape;
 pub use serde_saphyr::{Location, Spanned};
+pub use shape::{nearest, shape_problems, ShapeProblem};
 use std::collections::BTreeMap;
 
 /// The whole policy file.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawPolicy {
     pub version: Spanned<u32>,
     #[serde(default)]
@@ -35,7 +39,6 @@ pub struct RawPolicy {
 
 /// Values every metric query and gate inherits unless it sets its own.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawMetricDefaults {
     pub namespace: Option<Spanned<String>>,
     pub dimensions: Option<BTreeMap<String, Spanned<String>>>,
@@ -45,7 +48,6 @@ pub struct RawMetricDefaults {
 
 /// One hook's section.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawHookPolicy {
     pub on_inconclusive: Option<Spanned<String>>,
     pub ingestion_lag: Option<Spanned<RawScalar>>,
@@ -61,7 +63,6 @@ pub struct RawHookPolicy {
 
 /// Kayenta-style scoring of a hook's statistically tested gates.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawCanaryScore {
     pub pass: Option<Spanned<f64>>,
     pub marginal: Option<Spanned<f64>>,
@@ -69,7 +70,6 @@ pub struct RawCanaryScore {
 
 /// A hook's bake analysis.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawAnalysis {
     pub duration: Spanned<RawScalar>,
     pub interval: Option<Spanned<RawScalar>>,
@@ -81,7 +81,6 @@ pub struct RawAnalysis {
 
 /// One gate.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawGate {
     pub name: Spanned<String>,
     pub description: Option<String>,
@@ -122,14 +121,12 @@ pub enum RawBaseline {
 
 /// The long form of a baseline.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawBaselineSpec {
     pub history: Spanned<RawScalar>,
 }
 
 /// An HTTP smoke probe.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawProbe {
     pub method: Option<Spanned<String>>,
     pub url: Spanned<String>,
@@ -145,7 +142,6 @@ pub struct RawProbe {
 
 /// What a probe's answers must show.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawProbeExpect {
     pub status: Option<Spanned<RawStatus>>,
     pub body_contains: Option<Spanned<String>>,
@@ -165,7 +161,6 @@ pub enum RawStatus {
 
 /// A JSON value expected at a pointer.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawJsonPointer {
     pub pointer: Spanned<String>,
     pub equals: Spanned<serde_json::Value>,
@@ -173,7 +168,6 @@ pub struct RawJsonPointer {
 
 /// Connect and total limits of one probe attempt.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawProbeTimeout {
     pub connect: Option<Spanned<RawScalar>>,
     pub total: Option<Spanned<RawScalar>>,
@@ -183,7 +177,6 @@ pub struct RawProbeTimeout {
 /// [Healthy] / [Healthy, UnHealthy]. Always lists: serde's untagged
 /// "one or many" would lose the positions the validator reports.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawRatio {
     pub numerator: Vec<Spanned<RawQuery>>,
     pub denominator: Vec<Spanned<RawQuery>>,
@@ -191,7 +184,6 @@ pub struct RawRatio {
 
 /// A minimum sample below which a gate cannot decide.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawMinSample {
     pub at_least: Spanned<f64>,
     /// Defaults to the ratio's denominator.
@@ -200,7 +192,6 @@ pub struct RawMinSample {
 
 /// One CloudWatch metric query.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawQuery {
     pub namespace: Option<Spanned<String>>,
     pub name: Spanned<String>,

@@ -46,7 +46,7 @@ fn baseline_rules_are_checked() {
         ),
         (
             "        threshold: 1.4 x baseline\n        baseline: live\n        dimensions_note: x\n",
-            "unknown field `dimensions_note`",
+            "gates[0].dimensions_note: unknown field",
         ),
         (
             "        threshold: 1.0\n        test: mann_whitney\n        alpha: 0.01\n",

@@ -42,10 +42,14 @@ hooks:
 
 #[test]
 fn shape_errors_name_line_and_key() {
+    // The unknown field, and what the gate lacks besides: every problem at once.
     let found = problems("version: 1\nhooks:\n  BeforeAllowTraffic:\n    gates:\n      - name: x\n        treshold: 3\n");
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].starts_with("gates.yaml:6:"), "{found:?}");
-    assert!(found[0].contains("treshold"), "{found:?}");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].contains("exactly one of"), "{found:?}");
+    assert_eq!(
+        found[1],
+        "gates.yaml:6:9: hooks.BeforeAllowTraffic.gates[0].treshold: unknown field; did you mean `threshold`?"
+    );
 
     let found = problems("version: 1\nhooks: [\n");
     assert!(found[0].starts_with("gates.yaml:"), "{found:?}");

@@ -11,6 +11,7 @@
 use super::*;
 
 mod baselines;
+mod edges;
 mod hooks;
 mod metrics;
 mod probes;

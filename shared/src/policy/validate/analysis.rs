@@ -8,7 +8,7 @@ use crate::policy::AnalysisPolicy;
 
 impl Validator<'_> {
     pub(super) fn analysis(&mut self, raw: Spanned<RawAnalysis>, path: &str) -> AnalysisPolicy {
-        let at = raw.referenced;
+        let at = raw.defined;
         let raw = raw.value;
         let duration_secs = self.duration(&raw.duration, &format!("{path}.duration"), false);
         let interval_secs = raw

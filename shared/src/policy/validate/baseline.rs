@@ -86,10 +86,9 @@ pub(super) type RelativeThreshold = (Location, Result<RelativeBound, String>);
 /// mentions the baseline at all.
 pub(super) fn relative_threshold(raw: Option<&Spanned<RawScalar>>) -> Option<RelativeThreshold> {
     raw.and_then(|t| match &t.value {
-        RawScalar::Text(text) if text.contains("baseline") => Some((
-            t.referenced,
-            parse_relative(text).ok_or_else(|| text.clone()),
-        )),
+        RawScalar::Text(text) if text.contains("baseline") => {
+            Some((t.defined, parse_relative(text).ok_or_else(|| text.clone())))
+        }
         _ => None,
     })
 }
@@ -102,7 +101,7 @@ impl Validator<'_> {
         path: &str,
         defaults: &Defaults,
     ) -> Option<Box<BaselineCheck>> {
-        let at = raw.referenced;
+        let at = raw.defined;
         let field = format!("{path}.baseline");
         let source = self.baseline_source(raw, &field, inputs.window_secs, inputs.period_secs)?;
         let rule = self.baseline_rule(inputs.relative, inputs.not_worse, path, at)?;
@@ -136,7 +135,7 @@ impl Validator<'_> {
         window_secs: i64,
         period_secs: i64,
     ) -> Option<BaselineSource> {
-        let at = raw.referenced;
+        let at = raw.defined;
         let source = match raw.value {
             RawBaseline::Name(name) if name == "live" => BaselineSource::Live,
             RawBaseline::Name(name) if name == "before_deployment" => {
@@ -172,12 +171,12 @@ impl Validator<'_> {
     ) -> BaselineSource {
         let offset_secs = self.duration(&spec.history, &format!("{field}.history"), false);
         if offset_secs < window_secs {
-            self.problem(spec.history.referenced, format!("{field}.history"), format!("must reach back at least one window ({window_secs}s), or the baseline overlaps the canary's own window"));
+            self.problem(spec.history.defined, format!("{field}.history"), format!("must reach back at least one window ({window_secs}s), or the baseline overlaps the canary's own window"));
         }
         // CloudWatch's retention by period: finer data ages out sooner.
         let (kept, kept_text) = cloudwatch_retention(period_secs);
         if offset_secs + window_secs > kept {
-            self.problem(spec.history.referenced, format!("{field}.history"), format!("CloudWatch keeps data for {kept_text}: a baseline {offset_secs}s back is gone; use a longer period or a shorter history"));
+            self.problem(spec.history.defined, format!("{field}.history"), format!("CloudWatch keeps data for {kept_text}: a baseline {offset_secs}s back is gone; use a longer period or a shorter history"));
         }
         BaselineSource::History { offset_secs }
     }
@@ -198,12 +197,12 @@ impl Validator<'_> {
                     BaselineRule::PassIfNotWorseThan(parse_relative(text)?)
                 }
                 other => {
-                    self.problem(raw_bound.referenced, format!("{path}.pass_if_not_worse_than"), format!("expected a bound relative to the baseline such as `baseline`, `1.1 x baseline` or `baseline + 0.2pp`, found {}", describe(other)));
+                    self.problem(raw_bound.defined, format!("{path}.pass_if_not_worse_than"), format!("expected a bound relative to the baseline such as `baseline`, `1.1 x baseline` or `baseline + 0.2pp`, found {}", describe(other)));
                     return None;
                 }
             },
             (Some(_), Some(raw_bound)) => {
-                self.problem(raw_bound.referenced, format!("{path}.pass_if_not_worse_than"), "applies to an absolute threshold only: a threshold relative to the baseline already compares with it");
+                self.problem(raw_bound.defined, format!("{path}.pass_if_not_worse_than"), "applies to an absolute threshold only: a threshold relative to the baseline already compares with it");
                 return None;
             }
             (None, None) => {
@@ -248,7 +247,7 @@ impl Validator<'_> {
         }
         if let Some(n) = &not_worse {
             self.problem(
-                n.referenced,
+                n.defined,
                 format!("{path}.pass_if_not_worse_than"),
                 "needs `baseline`: what the canary is compared with",
             );

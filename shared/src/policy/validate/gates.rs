@@ -6,6 +6,9 @@
 
 use super::metrics::Defaults;
 use super::Validator;
+use crate::policy::limits::{
+    MAX_CLOUDWATCH_NAME_CHARS, MAX_DESCRIPTION_CHARS, MAX_GATE_NAME_CHARS,
+};
 use crate::policy::raw::{Location, RawGate, Spanned};
 use crate::policy::{AlarmCheck, Gate, GateCheck, Severity};
 
@@ -16,10 +19,21 @@ impl Validator<'_> {
         path: &str,
         defaults: &Defaults,
     ) -> Option<Gate> {
-        let at = raw.referenced;
+        let at = raw.defined;
         let mut raw = raw.value;
         let name = raw.name.value.clone();
         let description = raw.description.take();
+        if let Some(chars) = description
+            .as_ref()
+            .map(|d| d.chars().count())
+            .filter(|chars| *chars > MAX_DESCRIPTION_CHARS)
+        {
+            self.problem(
+                at,
+                format!("{path}.description"),
+                format!("at most {MAX_DESCRIPTION_CHARS} characters, found {chars}"),
+            );
+        }
         let dry_run = raw.dry_run.unwrap_or(false);
         self.gate_name(&raw.name, path);
         let severity = self.severity(raw.severity.as_ref(), path);
@@ -34,14 +48,22 @@ impl Validator<'_> {
     }
 
     fn gate_name(&mut self, name: &Spanned<String>, path: &str) {
-        if name.value.is_empty()
+        let chars = name.value.chars().count();
+        if chars > MAX_GATE_NAME_CHARS {
+            // Not quoted: it is what is too long.
+            self.problem(
+                name.defined,
+                format!("{path}.name"),
+                format!("at most {MAX_GATE_NAME_CHARS} characters, found {chars}: every decision record names every gate, and must fit one CloudWatch Logs event"),
+            );
+        } else if name.value.is_empty()
             || !name
                 .value
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         {
             self.problem(
-                name.referenced,
+                name.defined,
                 format!("{path}.name"),
                 format!(
                     "gate names use letters, digits, '-', '_' and '.', found {:?}",
@@ -59,7 +81,7 @@ impl Validator<'_> {
                 "warning" => Severity::Warning,
                 other => {
                     self.problem(
-                        s.referenced,
+                        s.defined,
                         format!("{path}.severity"),
                         format!("expected `critical` or `warning`, found {other:?}"),
                     );
@@ -118,7 +140,7 @@ impl Validator<'_> {
         if let Some(alarms) = raw.alarms.as_ref().filter(|a| a.value.is_empty()) {
             if raw.alarm_prefix.is_none() {
                 self.problem(
-                    alarms.referenced,
+                    alarms.defined,
                     format!("{path}.alarms"),
                     "name at least one alarm, or an `alarm_prefix`",
                 );
@@ -129,13 +151,24 @@ impl Validator<'_> {
             .iter()
             .flat_map(|a| a.value.iter())
             .enumerate()
-            .map(|(i, n)| self.text(n, &format!("{path}.alarms[{i}]")))
+            .map(|(i, n)| {
+                let field = format!("{path}.alarms[{i}]");
+                let name = self.text(n, &field);
+                self.cloudwatch_name(n, &name, &field, MAX_CLOUDWATCH_NAME_CHARS);
+                name
+            })
             .collect();
         let prefix = raw.alarm_prefix.as_ref().map(|p| {
             let text = self.text(p, &format!("{path}.alarm_prefix"));
+            self.cloudwatch_name(
+                p,
+                &text,
+                &format!("{path}.alarm_prefix"),
+                MAX_CLOUDWATCH_NAME_CHARS,
+            );
             if text.trim().is_empty() {
                 self.problem(
-                    p.referenced,
+                    p.defined,
                     format!("{path}.alarm_prefix"),
                     "must not be empty: an empty prefix would watch every alarm in the account",
                 );
@@ -143,6 +176,32 @@ impl Validator<'_> {
             text
         });
         AlarmCheck { names, prefix }
+    }
+
+    /// A name or value CloudWatch takes (an alarm, a namespace, a metric, a
+    /// dimension): at most `limit` characters, no control characters (a NUL
+    /// or a newline would reach the API and every log line that names it).
+    pub(super) fn cloudwatch_name(
+        &mut self,
+        raw: &Spanned<String>,
+        text: &str,
+        path: &str,
+        limit: usize,
+    ) {
+        let chars = text.chars().count();
+        if chars > limit {
+            self.problem(
+                raw.defined,
+                path,
+                format!("at most {limit} characters (CloudWatch's limit), found {chars}"),
+            );
+        } else if text.chars().any(char::is_control) {
+            self.problem(
+                raw.defined,
+                path,
+                format!("control characters are not allowed, found {:?}", text),
+            );
+        }
     }
 
     /// Names, one problem each, the threshold-gate fields a gate of another

@@ -6,6 +6,7 @@
 
 use super::metrics::Defaults;
 use super::Validator;
+use crate::policy::limits::{self, MAX_GATES_PER_HOOK};
 use crate::policy::raw::{Location, RawCanaryScore, RawGate, RawHookPolicy, RawPolicy};
 use crate::policy::raw::{RawScalar, Spanned};
 use crate::policy::{
@@ -22,7 +23,7 @@ impl Validator<'_> {
     pub(super) fn policy(&mut self, raw: RawPolicy) -> BTreeMap<Hook, HookPolicy> {
         if raw.version.value != 1 {
             self.problem(
-                raw.version.referenced,
+                raw.version.defined,
                 "version",
                 format!(
                     "unsupported policy version {}; this build reads version 1",
@@ -34,18 +35,29 @@ impl Validator<'_> {
         self.probe_hosts = raw.probe_hosts.map(|hosts| self.allowed_hosts(hosts));
         let mut hooks = BTreeMap::new();
         if raw.hooks.value.is_empty() {
-            self.problem(raw.hooks.referenced, "hooks", "no hook sections: name at least one of BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic");
+            self.problem(raw.hooks.defined, "hooks", "no hook sections: name at least one of BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic");
         }
         for (name, section) in raw.hooks.value {
-            let path = format!("hooks.{name}");
             let Some(hook) = Hook::ALL.into_iter().find(|h| h.as_str() == name) else {
-                self.problem(
-                    section.referenced,
-                    path,
-                    format!("unknown hook {name:?}; expected one of BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic"),
-                );
+                // A key may be 1,024 characters: named by its first 64.
+                let shown: String = name
+                    .chars()
+                    .take(64)
+                    .flat_map(char::escape_default)
+                    .collect();
+                let shown = if name.chars().count() > 64 {
+                    format!("{shown}...")
+                } else {
+                    shown
+                };
+                let message = match crate::policy::raw::nearest(&name, Hook::ALL.iter().map(|h| h.as_str())) {
+                    Some(near) => format!("unknown hook \"{shown}\"; did you mean `{near}`?"),
+                    None => format!("unknown hook \"{shown}\"; expected one of BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic"),
+                };
+                self.problem(section.defined, format!("hooks.{shown}"), message);
                 continue;
             };
+            let path = format!("hooks.{name}");
             let section = self.hook_section(hook, &name, section, &path, &defaults);
             hooks.insert(hook, section);
         }
@@ -62,7 +74,7 @@ impl Validator<'_> {
         path: &str,
         defaults: &Defaults,
     ) -> HookPolicy {
-        let section_at = section.referenced;
+        let section_at = section.defined;
         let section = section.value;
         let on_inconclusive = self.on_inconclusive(section.on_inconclusive, path);
         let ingestion_lag_secs = self.ingestion_lag(section.ingestion_lag, path);
@@ -79,10 +91,7 @@ impl Validator<'_> {
             .iter()
             .any(|g: &Gate| g.severity == Severity::Critical && !g.dry_run)
             || canary_score.is_some();
-        if !has_critical && !preflight && self.problems.len() == problems_before {
-            self.problem(section_at, format!("{path}.gates"), "a hook section needs at least one critical gate that is not a dry run (or `preflight: true`); a hook with nothing that can block would always succeed, so leave the hook out of the AppSpec instead");
-        }
-        HookPolicy {
+        let section_policy = HookPolicy {
             on_inconclusive,
             ingestion_lag_secs,
             preflight,
@@ -90,7 +99,19 @@ impl Validator<'_> {
             analysis,
             canary_score,
             gates,
+        };
+        if section_policy.gates.len() > MAX_GATES_PER_HOOK {
+            self.problem(section_at, format!("{path}.gates"), format!("at most {MAX_GATES_PER_HOOK} gates per hook, found {}: every decision record names every gate, and must fit one CloudWatch Logs event", section_policy.gates.len()));
+        } else if self.problems.len() == problems_before {
+            let bytes = limits::record_bytes_at_most(&section_policy);
+            if bytes > limits::RECORD_BUDGET {
+                self.problem(section_at, format!("{path}.gates"), format!("the decision record of this hook could reach {bytes} bytes, more than one CloudWatch Logs event holds ({} bytes): fewer gates, fewer queries, or shorter names and labels", limits::RECORD_BUDGET));
+            }
         }
+        if !has_critical && !preflight && self.problems.len() == problems_before {
+            self.problem(section_at, format!("{path}.gates"), "a hook section needs at least one critical gate that is not a dry run (or `preflight: true`); a hook with nothing that can block would always succeed, so leave the hook out of the AppSpec instead");
+        }
+        section_policy
     }
 
     fn on_inconclusive(&mut self, raw: Option<Spanned<String>>, path: &str) -> InconclusiveAction {
@@ -101,7 +122,7 @@ impl Validator<'_> {
                 "pass" => InconclusiveAction::Pass,
                 other => {
                     self.problem(
-                        s.referenced,
+                        s.defined,
                         format!("{path}.on_inconclusive"),
                         format!("expected `fail` or `pass`, found {other:?}"),
                     );
@@ -117,7 +138,7 @@ impl Validator<'_> {
             Some(lag) => {
                 let secs = self.duration(&lag, &format!("{path}.ingestion_lag"), true);
                 if secs > 3600 {
-                    self.problem(lag.referenced, format!("{path}.ingestion_lag"), "at most 1h: CodeDeploy waits an hour for a hook, a longer lag judges nothing that happened during it");
+                    self.problem(lag.defined, format!("{path}.ingestion_lag"), "at most 1h: CodeDeploy waits an hour for a hook, a longer lag judges nothing that happened during it");
                 }
                 secs
             }
@@ -139,7 +160,7 @@ impl Validator<'_> {
             let gate_path = format!("{path}.gates[{i}]");
             if !names.insert(gate.value.name.value.clone()) {
                 self.problem(
-                    gate.value.name.referenced,
+                    gate.value.name.defined,
                     format!("{gate_path}.name"),
                     format!("duplicate gate name {:?} in {name}", gate.value.name.value),
                 );
@@ -164,14 +185,14 @@ impl Validator<'_> {
                 if t.baseline.as_ref().is_some_and(|b| b.test != BaselineTest::PerPeriod))
         });
         if !tested {
-            self.problem(raw.referenced, &field, "scores the hook's statistically tested gates, and there is none: give gates `baseline` and `test: mann_whitney` or `test: two_proportion`");
+            self.problem(raw.defined, &field, "scores the hook's statistically tested gates, and there is none: give gates `baseline` and `test: mann_whitney` or `test: two_proportion`");
         }
         let mut read = |value: Option<Spanned<f64>>, name: &str, default: f64| match value {
             None => default,
             Some(v) => {
                 if !(0.0..=100.0).contains(&v.value) {
                     self.problem(
-                        v.referenced,
+                        v.defined,
                         format!("{field}.{name}"),
                         format!("a score between 0 and 100, found {}", v.value),
                     );

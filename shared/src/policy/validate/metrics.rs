@@ -5,6 +5,7 @@
 //! [`Validator::as_baseline`]).
 
 use super::Validator;
+use crate::policy::limits::{MAX_CLOUDWATCH_NAME_CHARS, MAX_DIMENSION_VALUE_CHARS};
 use crate::policy::raw::{Location, RawMetricDefaults, RawQuery, RawRatio, RawScalar, Spanned};
 use crate::policy::{MetricQuery, SeriesKind, Signal};
 use crate::vocab::Side;
@@ -27,7 +28,7 @@ impl Validator<'_> {
     pub(super) fn defaults(&mut self, raw: RawMetricDefaults) -> Defaults {
         let namespace = raw
             .namespace
-            .map(|n| self.text(&n, "metric_defaults.namespace"));
+            .map(|n| self.namespace(&n, "metric_defaults.namespace"));
         let baseline_dimensions = match &raw.dimensions {
             Some(d) => self.as_baseline(|v| v.dimensions(d.clone(), "metric_defaults.dimensions")),
             None => Vec::new(),
@@ -66,7 +67,7 @@ impl Validator<'_> {
                 Signal::Metric(self.query(metric, &format!("{path}.metric"), defaults, period_secs))
             }
             (None, Some(ratio)) => {
-                let ratio_at = ratio.referenced;
+                let ratio_at = ratio.defined;
                 let ratio = ratio.value;
                 let numerator = self.queries(
                     ratio.numerator,
@@ -116,10 +117,10 @@ impl Validator<'_> {
         defaults: &Defaults,
         period_secs: i64,
     ) -> MetricQuery {
-        let at = raw.referenced;
+        let at = raw.defined;
         let raw = raw.value;
         let namespace = match &raw.namespace {
-            Some(n) => self.text(n, &format!("{path}.namespace")),
+            Some(n) => self.namespace(n, &format!("{path}.namespace")),
             None => defaults.namespace.clone().unwrap_or_else(|| {
                 self.problem(
                     at,
@@ -132,15 +133,21 @@ impl Validator<'_> {
         let metric_name = self.text(&raw.name, &format!("{path}.name"));
         if metric_name.is_empty() {
             self.problem(
-                raw.name.referenced,
+                raw.name.defined,
                 format!("{path}.name"),
                 "must not be empty",
             );
         }
+        self.cloudwatch_name(
+            &raw.name,
+            &metric_name,
+            &format!("{path}.name"),
+            MAX_CLOUDWATCH_NAME_CHARS,
+        );
         let stat = raw.stat.value.clone();
         let stat_kind = stat_kind(&stat);
         if stat_kind.is_none() {
-            self.problem(raw.stat.referenced, format!("{path}.stat"), format!("unknown statistic {stat:?}; expected Sum, Average, Minimum, Maximum, SampleCount, or a percentile such as p95 or p99.9"));
+            self.problem(raw.stat.defined, format!("{path}.stat"), format!("unknown statistic {stat:?}; expected Sum, Average, Minimum, Maximum, SampleCount, or a percentile such as p95 or p99.9"));
         }
         let dimensions = match raw.dimensions {
             Some(d) => self.dimensions(d, &format!("{path}.dimensions")),
@@ -172,7 +179,7 @@ impl Validator<'_> {
                 "gauge" => SeriesKind::Gauge,
                 other => {
                     self.problem(
-                        k.referenced,
+                        k.defined,
                         format!("{path}.kind"),
                         format!("expected `counter` or `gauge`, found {other:?}"),
                     );
@@ -198,27 +205,48 @@ impl Validator<'_> {
         raw.into_iter()
             .map(|(name, value)| {
                 if name.contains("${") || name.trim().is_empty() {
-                    self.problem(value.referenced, format!("{path}.{name}"), "a dimension name is literal and must not be empty: `${VAR}` is resolved in values only");
+                    self.problem(value.defined, format!("{path}.{name}"), "a dimension name is literal and must not be empty: `${VAR}` is resolved in values only");
+                } else if name.chars().count() > MAX_CLOUDWATCH_NAME_CHARS || name.chars().any(char::is_control) {
+                    let literal = Spanned { value: name.clone(), referenced: value.defined, defined: value.defined };
+                    self.cloudwatch_name(&literal, &name, &format!("{path}.{name}"), MAX_CLOUDWATCH_NAME_CHARS);
                 }
                 self.in_dimension = true;
+                let before = self.problems.len();
                 let resolved = self.text(&value, &format!("{path}.{name}"));
                 self.in_dimension = false;
-                if resolved.is_empty() {
+                // Empty because a reference in it was refused: said already.
+                if resolved.is_empty() && self.problems.len() == before {
                     self.problem(
-                        value.referenced,
+                        value.defined,
                         format!("{path}.{name}"),
                         "a dimension value must not be empty",
                     );
                 }
+                self.cloudwatch_name(&value, &resolved, &format!("{path}.{name}"), MAX_DIMENSION_VALUE_CHARS);
                 (name, resolved)
             })
             .collect()
     }
 
+    /// A namespace: not empty, and as CloudWatch takes it.
+    fn namespace(&mut self, raw: &Spanned<String>, path: &str) -> String {
+        let text = self.text(raw, path);
+        if text.trim().is_empty() {
+            self.problem(
+                raw.defined,
+                path,
+                "must not be empty: name the metrics' namespace, e.g. `AWS/ApplicationELB`",
+            );
+        } else {
+            self.cloudwatch_name(raw, &text, path, MAX_CLOUDWATCH_NAME_CHARS);
+        }
+        text
+    }
+
     pub(super) fn period(&mut self, raw: &Spanned<RawScalar>, path: &str) -> i64 {
         let secs = self.duration(raw, path, false);
         if secs > 0 && !(matches!(secs, 1 | 5 | 10 | 30) || secs % 60 == 0) {
-            self.problem(raw.referenced, path, format!("CloudWatch periods are 1, 5, 10, 30 or a multiple of 60 seconds, found {secs}s"));
+            self.problem(raw.defined, path, format!("CloudWatch periods are 1, 5, 10, 30 or a multiple of 60 seconds, found {secs}s"));
         }
         secs
     }

@@ -39,47 +39,101 @@ mod threshold;
 pub use problem::{PolicyError, Problem};
 pub use resolve::DISCOVERY_OVERRIDES;
 
-use super::raw::{Location, RawPolicy};
+use super::raw::Location;
 use super::{AllowedHost, HookPolicy};
 use crate::vocab::hook::Hook;
 use crate::vocab::Side;
 use std::collections::BTreeMap;
 
-/// Parses and validates; on success returns the hook sections.
+/// What a walk found: the hook sections when there is no problem, and the
+/// warnings either way.
+pub(super) struct Validated {
+    pub(super) hooks: Result<BTreeMap<Hook, HookPolicy>, PolicyError>,
+    pub(super) warnings: Vec<Problem>,
+}
+
+/// Parses and validates: every problem in one pass. The unknown fields are
+/// found first, by a walk over the YAML itself (serde would stop at the
+/// first); then the raw structs are read and the values validated, unless the
+/// text is not YAML of the policy's shape at all.
 pub(super) fn validate(
     text: &str,
     source: &str,
     env: &dyn Fn(&str) -> Option<String>,
     apply_overrides: bool,
-) -> Result<BTreeMap<Hook, HookPolicy>, PolicyError> {
-    let raw: RawPolicy = super::raw::parse_policy(text).map_err(|err| PolicyError::Invalid {
-        problems: vec![Problem {
-            source: source.to_string(),
-            line: err.line,
-            column: err.column,
-            field: String::new(),
-            message: problem::first_line(&err.message),
-        }],
-    })?;
+) -> Validated {
     let mut v = Validator {
         source,
         env,
         problems: Vec::new(),
+        warnings: Vec::new(),
         side: Side::Canary,
         in_dimension: false,
         apply_overrides,
+        list_unset: !apply_overrides,
+        unresolved: 0,
+        hosts_unresolved: false,
         probe_hosts: None,
         hook: None,
     };
-    let hooks = v.policy(raw);
-    if v.problems.is_empty() {
-        Ok(hooks)
-    } else {
-        v.problems.sort_by_key(|p| (p.line, p.column));
-        Err(PolicyError::Invalid {
-            problems: v.problems,
-        })
+    let mut meant = Vec::new();
+    for unknown in super::raw::shape_problems(text) {
+        meant.extend(unknown.meant);
+        v.problems.push(Problem {
+            source: source.to_string(),
+            line: unknown.line,
+            column: unknown.column,
+            field: unknown.path,
+            message: unknown.message,
+        });
     }
+    let hooks = match super::raw::parse_policy(text) {
+        Ok(raw) => Some(v.policy(raw)),
+        Err(err) => {
+            // Reported unless a field already named is what serde tripped on.
+            if !v
+                .problems
+                .iter()
+                .any(|p| (p.line, p.column) == (err.line, err.column))
+            {
+                v.problems.push(Problem {
+                    source: source.to_string(),
+                    line: err.line,
+                    column: err.column,
+                    field: String::new(),
+                    message: problem::first_line(&err.message),
+                });
+            }
+            None
+        }
+    };
+    // `treshold: 3` is one mistake: "did you mean `threshold`?" says it,
+    // and "threshold: missing" would say it again.
+    v.problems
+        .retain(|p| !(p.message.starts_with("missing") && meant.contains(&p.field)));
+    let problems = once_each(v.problems);
+    let warnings = once_each(v.warnings);
+    let hooks = match hooks {
+        Some(hooks) if problems.is_empty() => Ok(hooks),
+        _ => Err(PolicyError::Invalid { problems }),
+    };
+    Validated { hooks, warnings }
+}
+
+/// `problems` in file order, each once: a block reused through a YAML alias
+/// (`- *errors` in a second hook) is read again at every use, and problems
+/// are placed where a value is defined (`Spanned::defined`: the anchored
+/// block, which is where it is fixed), so the same problem comes back with
+/// the same place, message and field name, under another hook's path. The
+/// first use's path is kept.
+fn once_each(mut problems: Vec<Problem>) -> Vec<Problem> {
+    problems.sort_by_key(|p| (p.line, p.column));
+    let mut seen = std::collections::BTreeSet::new();
+    problems.retain(|p| {
+        let field = p.field.rsplit('.').next().unwrap_or_default().to_string();
+        p.line == 0 || seen.insert((p.line, p.column, field, p.message.clone()))
+    });
+    problems
 }
 
 /// One walk over a policy file: what it has read that later fields depend on,
@@ -88,6 +142,9 @@ struct Validator<'a> {
     source: &'a str,
     env: &'a dyn Fn(&str) -> Option<String>,
     problems: Vec<Problem>,
+    /// What is allowed but probably not meant (a loopback probe host with
+    /// no port): reported, never refused.
+    warnings: Vec<Problem>,
     /// The side queries are resolved for: a live baseline's queries are the
     /// canary's, validated again with `${canary.KEY}` read as `${baseline.KEY}`.
     side: Side,
@@ -95,6 +152,17 @@ struct Validator<'a> {
     in_dimension: bool,
     /// Whether `TARGET_GROUP` and friends replace discovered values at load time.
     apply_overrides: bool,
+    /// Whether an unset `${VAR}` is left as written and counted in
+    /// `unresolved` instead of refused: `gatectl validate` runs where the
+    /// functions' variables are not set, and lists them (README).
+    list_unset: bool,
+    /// How many unset references have been left as written so far: a field
+    /// compares it before and after reading its text to know whether it can
+    /// check the value at all.
+    unresolved: usize,
+    /// A `probe_hosts` entry names an unset variable: a probe URL outside
+    /// the other entries cannot be judged.
+    hosts_unresolved: bool,
     /// The top-level `probe_hosts`, `None` when the policy has none.
     probe_hosts: Option<Vec<AllowedHost>>,
     /// The hook whose gates are being validated (`baseline: default` depends on it).
@@ -113,14 +181,26 @@ impl Validator<'_> {
         });
     }
 
+    /// Records one warning at `at`.
+    fn warning(&mut self, at: Location, field: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Problem {
+            source: self.source.to_string(),
+            line: at.line(),
+            column: at.column(),
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
     /// Runs `f` with queries resolved for the baseline side. Its problems are
     /// dropped: the canary pass over the same text reports them once.
     fn as_baseline<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
-        let (side, kept) = (self.side, self.problems.len());
+        let (side, kept, warned) = (self.side, self.problems.len(), self.warnings.len());
         self.side = Side::Baseline;
         let out = f(self);
         self.side = side;
         self.problems.truncate(kept);
+        self.warnings.truncate(warned);
         out
     }
 }

@@ -62,7 +62,7 @@ impl Validator<'_> {
     }
 
     fn probe(&mut self, raw: Spanned<RawProbe>, path: &str) -> ProbeCheck {
-        let probe_at = raw.referenced;
+        let probe_at = raw.defined;
         let raw = raw.value;
         let method = self.probe_method(raw.method.as_ref(), path);
         let url = self.probe_url(&raw.url, &format!("{path}.url"));
@@ -72,7 +72,7 @@ impl Validator<'_> {
             .unwrap_or_default();
         let expect = self.probe_expectations(raw.expect, path);
         let (connect_timeout_ms, total_timeout_ms) =
-            self.probe_timeouts(raw.timeout.as_ref(), raw.url.referenced, path);
+            self.probe_timeouts(raw.timeout.as_ref(), raw.url.defined, path);
         let max_latency_ms = self.max_latency(raw.max_latency.as_ref(), total_timeout_ms, path);
         let (repeat, concurrency) = self.probe_attempts(
             raw.repeat.as_ref(),
@@ -105,7 +105,7 @@ impl Validator<'_> {
                     ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
                 if !METHODS.contains(&m.value.as_str()) {
                     self.problem(
-                        m.referenced,
+                        m.defined,
                         format!("{path}.method"),
                         format!(
                             "expected one of {} (upper case), found {:?}",
@@ -128,14 +128,14 @@ impl Validator<'_> {
             .map(|(name, value)| {
                 let field = format!("{path}.{name}");
                 if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                    self.problem(value.referenced, &field, format!("{name:?} is not a valid HTTP header name"));
+                    self.problem(value.defined, &field, format!("{name:?} is not a valid HTTP header name"));
                 } else if RESERVED_PROBE_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-                    self.problem(value.referenced, &field, format!("{name} frames the request and is set by the client, not by a policy"));
+                    self.problem(value.defined, &field, format!("{name} frames the request and is set by the client, not by a policy"));
                 }
                 let resolved = self.text(&value, &field);
                 if http::HeaderValue::from_str(&resolved).is_err() {
                     // The value is not quoted: it may be a resolved secret.
-                    self.problem(value.referenced, &field, "the value is not a valid HTTP header value (control characters or non-ASCII)");
+                    self.problem(value.defined, &field, "the value is not a valid HTTP header value (control characters or non-ASCII)");
                 }
                 (name, resolved)
             })
@@ -163,7 +163,7 @@ impl Validator<'_> {
             let text = self.text(&b, &format!("{path}.body_contains"));
             if text.is_empty() {
                 self.problem(
-                    b.referenced,
+                    b.defined,
                     format!("{path}.body_contains"),
                     "must not be empty: every body contains the empty string",
                 );
@@ -173,7 +173,7 @@ impl Validator<'_> {
         let json_pointer = raw.json_pointer.map(|j| {
             let j = j.value;
             if !(j.pointer.value.is_empty() || j.pointer.value.starts_with('/')) {
-                self.problem(j.pointer.referenced, format!("{path}.json_pointer.pointer"), format!("a JSON pointer (RFC 6901) is empty or starts with `/`, e.g. `/status`, found {:?}", j.pointer.value));
+                self.problem(j.pointer.defined, format!("{path}.json_pointer.pointer"), format!("a JSON pointer (RFC 6901) is empty or starts with `/`, e.g. `/status`, found {:?}", j.pointer.value));
             }
             JsonPointerExpectation {
                 pointer: j.pointer.value,
@@ -195,7 +195,7 @@ impl Validator<'_> {
         };
         if entries.is_empty() {
             self.problem(
-                s.referenced,
+                s.defined,
                 format!("{path}.status"),
                 "name at least one status, e.g. `200` or `2xx`",
             );
@@ -205,7 +205,7 @@ impl Validator<'_> {
             .filter_map(|entry| {
                 let parsed = status_match(entry);
                 if parsed.is_none() {
-                    self.problem(s.referenced, format!("{path}.status"), format!("expected an HTTP status (100 to 599) or a class such as `2xx`, found {}", describe(entry)));
+                    self.problem(s.defined, format!("{path}.status"), format!("expected an HTTP status (100 to 599) or a class such as `2xx`, found {}", describe(entry)));
                 }
                 parsed
             })
@@ -228,7 +228,7 @@ impl Validator<'_> {
             .and_then(|t| t.value.total.as_ref())
             .map(|c| self.millis(c, &format!("{path}.timeout.total")))
             .unwrap_or(DEFAULT_PROBE_TOTAL_MS);
-        let timeout_at = timeout.map(|t| t.referenced).unwrap_or(url_at);
+        let timeout_at = timeout.map(|t| t.defined).unwrap_or(url_at);
         if total_timeout_ms > MAX_PROBE_TOTAL_MS {
             self.problem(
                 timeout_at,
@@ -242,7 +242,7 @@ impl Validator<'_> {
         if connect_timeout_ms > total_timeout_ms {
             let connect_at = timeout
                 .and_then(|t| t.value.connect.as_ref())
-                .map_or(timeout_at, |c| c.referenced);
+                .map_or(timeout_at, |c| c.defined);
             self.problem(connect_at, format!("{path}.timeout.connect"), format!("the connect timeout ({connect_timeout_ms}ms) must not exceed the total timeout ({total_timeout_ms}ms)"));
         }
         (connect_timeout_ms, total_timeout_ms)
@@ -258,7 +258,7 @@ impl Validator<'_> {
         raw.map(|l| {
             let ms = self.millis(l, &format!("{path}.max_latency"));
             if ms > total_timeout_ms {
-                self.problem(l.referenced, format!("{path}.max_latency"), format!("{ms}ms can never be observed: the total timeout ({total_timeout_ms}ms) ends every attempt first; raise `timeout.total` or lower `max_latency`"));
+                self.problem(l.defined, format!("{path}.max_latency"), format!("{ms}ms can never be observed: the total timeout ({total_timeout_ms}ms) ends every attempt first; raise `timeout.total` or lower `max_latency`"));
             }
             ms
         })
@@ -279,7 +279,7 @@ impl Validator<'_> {
             Some(r) => {
                 if r.value == 0 || r.value > MAX_PROBE_REPEAT {
                     self.problem(
-                        r.referenced,
+                        r.defined,
                         format!("{path}.repeat"),
                         format!(
                             "must be between 1 and {MAX_PROBE_REPEAT}, found {}",
@@ -294,7 +294,7 @@ impl Validator<'_> {
             None => 1,
             Some(c) => {
                 if c.value == 0 || c.value > MAX_PROBE_CONCURRENCY || c.value > repeat {
-                    self.problem(c.referenced, format!("{path}.concurrency"), format!("must be between 1 and the smaller of {MAX_PROBE_CONCURRENCY} and `repeat` ({repeat}), found {}", c.value));
+                    self.problem(c.defined, format!("{path}.concurrency"), format!("must be between 1 and the smaller of {MAX_PROBE_CONCURRENCY} and `repeat` ({repeat}), found {}", c.value));
                 }
                 c.value.clamp(1, MAX_PROBE_CONCURRENCY.min(repeat))
             }
@@ -322,7 +322,7 @@ impl Validator<'_> {
                 match parsed {
                     Some(f) if f > 0.0 && f <= 1.0 => f,
                     _ => {
-                        self.problem(m.referenced, format!("{path}.min_success"), format!("expected a percentage above 0% and at most 100% (e.g. `90%`), or a fraction in (0, 1], found {}", describe(&m.value)));
+                        self.problem(m.defined, format!("{path}.min_success"), format!("expected a percentage above 0% and at most 100% (e.g. `90%`), or a fraction in (0, 1], found {}", describe(&m.value)));
                         1.0
                     }
                 }
@@ -343,7 +343,7 @@ impl Validator<'_> {
             Some(ms) if ms > 0 => ms,
             _ => {
                 self.problem(
-                    raw.referenced,
+                    raw.defined,
                     path,
                     format!(
                         "expected a duration such as `500ms`, `2s` or `1m` (more than 0), found {}",

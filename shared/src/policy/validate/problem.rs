@@ -17,6 +17,15 @@ pub enum PolicyError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The path names something that is not a policy file to read: a FIFO,
+    /// a device, a directory, or a file over the size limit.
+    #[error("cannot read policy file {path}: {why} (set GATE_POLICY_FILE to a regular YAML file of at most 1 MiB, or unset it to use the embedded default)")]
+    Unreadable {
+        /// The path.
+        path: String,
+        /// What it is, or how large.
+        why: String,
+    },
     /// The text is not YAML of the policy's shape (syntax, unknown key, wrong type).
     #[error("{}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid {
@@ -30,7 +39,7 @@ impl PolicyError {
     pub fn problems(&self) -> &[Problem] {
         match self {
             PolicyError::Invalid { problems } => problems,
-            PolicyError::Read { .. } => &[],
+            PolicyError::Read { .. } | PolicyError::Unreadable { .. } => &[],
         }
     }
 }

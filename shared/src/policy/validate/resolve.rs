@@ -29,7 +29,40 @@ fn override_variable(side: Side, key: &str) -> &'static [&'static str] {
     }
 }
 
+/// Whether an environment could hold a variable of this name (POSIX's
+/// portable names: letters, digits and `_`, not starting with a digit).
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A name as quoted in a message: control characters escaped, and no more
+/// than 64 characters of it.
+fn quoted(name: &str) -> String {
+    let mut text: String = name
+        .chars()
+        .take(64)
+        .flat_map(char::escape_default)
+        .collect();
+    if name.chars().count() > 64 {
+        text.push_str("...");
+    }
+    text
+}
+
 impl Validator<'_> {
+    /// [`Validator::text`], and whether the result still holds an unset
+    /// `${VAR}` left as written (only under `list_unset`): a check that
+    /// needs the value (a host, a URL) cannot be made then.
+    pub(super) fn text_resolved(&mut self, raw: &Spanned<String>, path: &str) -> (String, bool) {
+        let before = self.unresolved;
+        let text = self.text(raw, path);
+        (text, self.unresolved > before)
+    }
+
     /// Substitutes `${VAR}` references from the environment.
     pub(super) fn text(&mut self, raw: &Spanned<String>, path: &str) -> String {
         let mut out = String::new();
@@ -38,7 +71,7 @@ impl Validator<'_> {
             out.push_str(&rest[..start]);
             let Some(len) = rest[start + 2..].find('}') else {
                 self.problem(
-                    raw.referenced,
+                    raw.defined,
                     path,
                     format!("unterminated `${{` in {:?}", raw.value),
                 );
@@ -47,8 +80,8 @@ impl Validator<'_> {
             let var = &rest[start + 2..start + 2 + len];
             if let Some(subject) = parse_subject(var) {
                 match subject {
-                    Err(message) => self.problem(raw.referenced, path, message),
-                    Ok(_) if !self.in_dimension => self.problem(raw.referenced, path, format!("${{{var}}} is filled in by deployment discovery and is only allowed in dimension values")),
+                    Err(message) => self.problem(raw.defined, path, message),
+                    Ok(_) if !self.in_dimension => self.problem(raw.defined, path, format!("${{{var}}} is filled in by deployment discovery and is only allowed in dimension values")),
                     Ok(mut subject) => {
                         if self.side == Side::Baseline {
                             subject.side = Side::Baseline;
@@ -70,10 +103,21 @@ impl Validator<'_> {
                 rest = &rest[start + 3 + len..];
                 continue;
             }
+            if !is_variable_name(var) {
+                // No environment can set it: refused here, not at cold start.
+                self.problem(raw.defined, path, format!("`{}` is not a variable name: write `${{NAME}}` with letters, digits and `_`, not starting with a digit", quoted(var)));
+                rest = &rest[start + 3 + len..];
+                continue;
+            }
             match (self.env)(var) {
                 Some(value) if !value.is_empty() => out.push_str(&value),
-                Some(_) => self.problem(raw.referenced, path, format!("environment variable {var} is set but empty")),
-                None => self.problem(raw.referenced, path, format!("environment variable {var} is not set (the policy refers to it as ${{{var}}})")),
+                Some(_) => self.problem(raw.defined, path, format!("environment variable {var} is set but empty")),
+                // Listed by the caller (`gatectl validate`), left as written.
+                None if self.list_unset => {
+                    self.unresolved += 1;
+                    out.push_str(&format!("${{{var}}}"));
+                }
+                None => self.problem(raw.defined, path, format!("environment variable {var} is not set (the policy refers to it as ${{{var}}})")),
             }
             rest = &rest[start + 3 + len..];
         }

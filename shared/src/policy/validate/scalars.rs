@@ -19,7 +19,7 @@ impl Validator<'_> {
             Some(secs) if secs > 0 || zero_ok => secs,
             _ => {
                 self.problem(
-                    raw.referenced,
+                    raw.defined,
                     path,
                     format!(
                         "expected a duration such as `60s`, `5m` or `1h`{}, found {}",

@@ -51,7 +51,7 @@ impl Validator<'_> {
         let nan_value = self.nan_strategy(nan_strategy.as_ref(), test.as_ref(), path);
         let Some(test) = test else {
             if let Some(a) = alpha {
-                self.problem(a.referenced, format!("{path}.alpha"), "applies to a statistical test: add `test: two_proportion` or `test: mann_whitney`");
+                self.problem(a.defined, format!("{path}.alpha"), "applies to a statistical test: add `test: two_proportion` or `test: mann_whitney`");
             }
             return Some(BaselineTest::PerPeriod);
         };
@@ -63,11 +63,11 @@ impl Validator<'_> {
         match test.value.as_str() {
             "per_period" => Some(BaselineTest::PerPeriod),
             "two_proportion" => {
-                self.two_proportion_fits(test.referenced, &field, signal, relative, comparison);
+                self.two_proportion_fits(test.defined, &field, signal, relative, comparison);
                 Some(BaselineTest::TwoProportion { alpha: alpha_value })
             }
             "mann_whitney" => {
-                self.mann_whitney_fits(test.referenced, &field, relative, comparison);
+                self.mann_whitney_fits(test.defined, &field, relative, comparison);
                 Some(BaselineTest::MannWhitney {
                     alpha: alpha_value,
                     either,
@@ -75,7 +75,7 @@ impl Validator<'_> {
                 })
             }
             other => {
-                self.problem(test.referenced, &field, format!("expected `per_period` (default), `two_proportion` or `mann_whitney`, found {other:?}"));
+                self.problem(test.defined, &field, format!("expected `per_period` (default), `two_proportion` or `mann_whitney`, found {other:?}"));
                 None
             }
         }
@@ -87,7 +87,7 @@ impl Validator<'_> {
             Some(a) => {
                 if !(a.value > 0.0 && a.value <= 0.5) {
                     self.problem(
-                        a.referenced,
+                        a.defined,
                         format!("{path}.alpha"),
                         format!(
                             "a significance level in (0, 0.5], usually 0.05 or 0.01; found {}",
@@ -111,12 +111,12 @@ impl Validator<'_> {
             None => false,
             Some(d) if d.value == "either" => true,
             Some(d) if d.value == "increase" || d.value == "decrease" => {
-                self.problem(d.referenced, format!("{path}.direction"), "the comparison gives the direction (`>`: an increase is bad, `<`: a decrease is bad); `direction` only says `either`");
+                self.problem(d.defined, format!("{path}.direction"), "the comparison gives the direction (`>`: an increase is bad, `<`: a decrease is bad); `direction` only says `either`");
                 false
             }
             Some(d) => {
                 self.problem(
-                    d.referenced,
+                    d.defined,
                     format!("{path}.direction"),
                     format!("expected `either`, found {:?}", d.value),
                 );
@@ -126,7 +126,7 @@ impl Validator<'_> {
         if either && test.is_none_or(|t| t.value != "mann_whitney") {
             if let Some(d) = direction {
                 self.problem(
-                    d.referenced,
+                    d.defined,
                     format!("{path}.direction"),
                     "applies to `test: mann_whitney` only",
                 );
@@ -148,7 +148,7 @@ impl Validator<'_> {
             Some(n) if n.value == "replace_with_zero" => NanStrategy::ReplaceWithZero,
             Some(n) => {
                 self.problem(
-                    n.referenced,
+                    n.defined,
                     format!("{path}.nan_strategy"),
                     format!("expected `remove` (a period without a value is left out, the default) or `replace_with_zero` (it counts as 0), found {:?}", n.value),
                 );
@@ -158,7 +158,7 @@ impl Validator<'_> {
         if test.is_none_or(|t| t.value != "mann_whitney") {
             if let Some(n) = nan_strategy {
                 self.problem(
-                    n.referenced,
+                    n.defined,
                     format!("{path}.nan_strategy"),
                     "applies to `test: mann_whitney` only: a per-period comparison has `missing_data`, a two-proportion test sums counts",
                 );
@@ -223,13 +223,13 @@ impl Validator<'_> {
             Some(w) => {
                 if !(w.value.is_finite() && w.value > 0.0) {
                     self.problem(
-                        w.referenced,
+                        w.defined,
                         format!("{path}.weight"),
                         format!("a positive number, found {}", w.value),
                     );
                 }
                 if test.test.is_none() {
-                    self.problem(w.referenced, format!("{path}.weight"), "weighs a statistically tested gate in the hook's `canary_score`: add `baseline` and `test`");
+                    self.problem(w.defined, format!("{path}.weight"), "weighs a statistically tested gate in the hook's `canary_score`: add `baseline` and `test`");
                 }
                 w.value
             }
@@ -239,12 +239,12 @@ impl Validator<'_> {
     /// A gate without `baseline`: every test field it sets is refused.
     pub(super) fn test_without_baseline(&mut self, test: &RawTest, path: &str) {
         for (field, at) in [
-            ("test", test.test.as_ref().map(|t| t.referenced)),
-            ("alpha", test.alpha.as_ref().map(|a| a.referenced)),
-            ("direction", test.direction.as_ref().map(|d| d.referenced)),
+            ("test", test.test.as_ref().map(|t| t.defined)),
+            ("alpha", test.alpha.as_ref().map(|a| a.defined)),
+            ("direction", test.direction.as_ref().map(|d| d.defined)),
             (
                 "nan_strategy",
-                test.nan_strategy.as_ref().map(|n| n.referenced),
+                test.nan_strategy.as_ref().map(|n| n.defined),
             ),
         ] {
             if let Some(at) = at {

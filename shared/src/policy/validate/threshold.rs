@@ -23,8 +23,9 @@ struct Window {
     period_secs: i64,
     /// How far back the gate looks.
     window_secs: i64,
-    /// How many whole periods the window holds (0 when the period is invalid).
-    periods: i64,
+    /// How many whole periods the window holds; `None` when the period or
+    /// the window was refused, so nothing is held to a count nobody wrote.
+    periods: Option<i64>,
 }
 
 impl Validator<'_> {
@@ -41,13 +42,26 @@ impl Validator<'_> {
         let window = self.window(&raw, path, at, defaults);
         let options = BaselineOptions::take(&mut raw);
         let signal = self.signal(raw.metric, raw.ratio, path, defaults, window.period_secs);
+        let before = self.problems.len();
         let comparison = self.comparison(raw.comparison.as_ref(), path, at);
         let relative = relative_threshold(raw.threshold.as_ref());
         let threshold = self.threshold_value(raw.threshold.as_ref(), relative.as_ref(), path, at);
+        // Whether both were read as written: only then is their pairing judged.
+        let threshold_read = self.problems.len() == before;
         let evaluation_periods =
             self.evaluation_periods(raw.evaluation_periods.as_ref(), window.periods, path);
         let datapoints_to_alarm =
             self.datapoints_to_alarm(raw.datapoints_to_alarm.as_ref(), evaluation_periods, path);
+        if relative.is_none() && threshold_read {
+            self.reachable(
+                &signal,
+                comparison,
+                threshold,
+                raw.comparison.as_ref(),
+                raw.threshold.as_ref(),
+                path,
+            );
+        }
         let missing_data = self.missing_data(raw.missing_data.as_ref(), path);
         let min_sample = raw
             .min_sample
@@ -84,7 +98,8 @@ impl Validator<'_> {
             threshold,
             window_secs: window.window_secs,
             period_secs: window.period_secs,
-            evaluation_periods,
+            // Refused when unknown: the policy is invalid, the value unused.
+            evaluation_periods: evaluation_periods.unwrap_or(datapoints_to_alarm),
             datapoints_to_alarm,
             missing_data,
             min_sample,
@@ -94,6 +109,10 @@ impl Validator<'_> {
     /// The gate's period and window (the defaults' when absent); the window
     /// must hold a whole number of periods, and not too many.
     fn window(&mut self, raw: &RawGate, path: &str, at: Location, defaults: &Defaults) -> Window {
+        // A refused period or window is not divided into the other: its own
+        // problem says what is wrong, and a count from a fallback value would
+        // be a made-up follow-on error ("evaluation_periods (1)").
+        let before = self.problems.len();
         let period_secs = raw
             .period
             .as_ref()
@@ -103,22 +122,23 @@ impl Validator<'_> {
             Some(w) => self.duration(w, &format!("{path}.window"), false),
             None => defaults.window_secs,
         };
-        let window_at = raw.window.as_ref().map(|w| w.referenced).unwrap_or(at);
-        if period_secs > 0 && window_secs % period_secs != 0 {
+        let read = self.problems.len() == before && period_secs > 0 && window_secs > 0;
+        let window_at = raw.window.as_ref().map(|w| w.defined).unwrap_or(at);
+        let mut periods = None;
+        if read && window_secs % period_secs != 0 {
             self.problem(window_at, format!("{path}.window"), format!("the window ({window_secs}s) must be a whole number of periods ({period_secs}s)"));
-        }
-        let periods_in_window = if period_secs > 0 {
-            window_secs / period_secs
-        } else {
-            0
-        };
-        if periods_in_window > MAX_DATAPOINTS_PER_GATE {
-            self.problem(window_at, format!("{path}.window"), format!("{periods_in_window} periods in one window; at most {MAX_DATAPOINTS_PER_GATE}: use a longer period"));
+        } else if read {
+            let periods_in_window = window_secs / period_secs;
+            if periods_in_window > MAX_DATAPOINTS_PER_GATE {
+                self.problem(window_at, format!("{path}.window"), format!("{periods_in_window} periods in one window; at most {MAX_DATAPOINTS_PER_GATE}: use a longer period"));
+            } else {
+                periods = Some(periods_in_window);
+            }
         }
         Window {
             period_secs,
             window_secs,
-            periods: periods_in_window,
+            periods,
         }
     }
 
@@ -144,7 +164,7 @@ impl Validator<'_> {
                 "<=" => Comparison::LessThanOrEqual,
                 other => {
                     self.problem(
-                        c.referenced,
+                        c.defined,
                         format!("{path}.comparison"),
                         format!("expected one of `>`, `>=`, `<`, `<=`, found {other:?}"),
                     );
@@ -189,39 +209,110 @@ impl Validator<'_> {
         }
     }
 
-    /// N, all the periods in the window by default.
+    /// N, all the periods in the window by default; `None` when it cannot
+    /// be known (the window was refused) or was refused itself.
     fn evaluation_periods(
         &mut self,
         raw: Option<&Spanned<u32>>,
-        periods_in_window: i64,
+        periods_in_window: Option<i64>,
         path: &str,
-    ) -> usize {
-        match raw {
-            None => periods_in_window.max(1) as usize,
-            Some(n) => {
-                if n.value == 0 || i64::from(n.value) > periods_in_window {
-                    self.problem(n.referenced, format!("{path}.evaluation_periods"), format!("must be between 1 and the {periods_in_window} periods in the window, found {}", n.value));
-                }
-                n.value as usize
+    ) -> Option<usize> {
+        match (raw, periods_in_window) {
+            (None, periods) => periods.map(|p| p.max(1) as usize),
+            (Some(n), _) if n.value == 0 => {
+                self.problem(
+                    n.defined,
+                    format!("{path}.evaluation_periods"),
+                    "must be at least 1, found 0",
+                );
+                None
             }
+            (Some(n), Some(periods)) if i64::from(n.value) > periods => {
+                self.problem(
+                    n.defined,
+                    format!("{path}.evaluation_periods"),
+                    format!(
+                        "must be between 1 and the {periods} periods in the window, found {}",
+                        n.value
+                    ),
+                );
+                None
+            }
+            (Some(n), _) => Some(n.value as usize),
         }
     }
 
-    /// M, all N by default.
+    /// M, all N by default. Held to N only when N is known: N's own
+    /// problem is reported once, not again here.
     fn datapoints_to_alarm(
         &mut self,
         raw: Option<&Spanned<u32>>,
-        evaluation_periods: usize,
+        evaluation_periods: Option<usize>,
         path: &str,
     ) -> usize {
-        match raw {
-            None => evaluation_periods,
-            Some(m) => {
-                if m.value == 0 || m.value as usize > evaluation_periods {
-                    self.problem(m.referenced, format!("{path}.datapoints_to_alarm"), format!("must be between 1 and evaluation_periods ({evaluation_periods}), found {}", m.value));
-                }
+        match (raw, evaluation_periods) {
+            (None, n) => n.unwrap_or(1),
+            (Some(m), _) if m.value == 0 => {
+                self.problem(
+                    m.defined,
+                    format!("{path}.datapoints_to_alarm"),
+                    "must be at least 1, found 0",
+                );
+                1
+            }
+            (Some(m), Some(n)) if m.value as usize > n => {
+                self.problem(
+                    m.defined,
+                    format!("{path}.datapoints_to_alarm"),
+                    format!(
+                        "must be between 1 and evaluation_periods ({n}), found {}",
+                        m.value
+                    ),
+                );
                 m.value as usize
             }
+            (Some(m), _) => m.value as usize,
+        }
+    }
+
+    /// Refuses an absolute threshold that no value of the signal can be on
+    /// the healthy side of (`> -5%` on a share: the gate can never pass), or
+    /// that no value can breach (`< 0` on a share: it can never fail, and
+    /// checks nothing). A ratio of sums and a percentage are never below 0.
+    fn reachable(
+        &mut self,
+        signal: &Signal,
+        comparison: Comparison,
+        threshold: Threshold,
+        written_comparison: Option<&Spanned<String>>,
+        written: Option<&Spanned<RawScalar>>,
+        path: &str,
+    ) {
+        let (Some(_), Some(written)) = (written_comparison, written) else {
+            return;
+        };
+        let share =
+            matches!(signal, Signal::Ratio { .. }) || threshold.unit == ThresholdUnit::Percent;
+        if !share {
+            return;
+        }
+        let t = threshold.value;
+        let never = match comparison {
+            Comparison::GreaterThan if t < 0.0 => Some("pass: every value breaches"),
+            Comparison::GreaterThanOrEqual if t <= 0.0 => Some("pass: every value breaches"),
+            Comparison::LessThan if t <= 0.0 => Some("fail: no value breaches"),
+            Comparison::LessThanOrEqual if t < 0.0 => Some("fail: no value breaches"),
+            _ => None,
+        };
+        if let Some(never) = never {
+            self.problem(
+                written.defined,
+                format!("{path}.threshold"),
+                format!(
+                    "`{comparison} {}` can never {never}, as a share (a ratio or a percentage) is never below 0",
+                    describe(&written.value).trim_matches('"')
+                ),
+            );
         }
     }
 
@@ -234,7 +325,7 @@ impl Validator<'_> {
                 "ignore" => MissingData::Ignore,
                 "inconclusive" => MissingData::Inconclusive,
                 other => {
-                    self.problem(m.referenced, format!("{path}.missing_data"), format!("expected one of `breaching`, `not_breaching`, `ignore`, `inconclusive`, found {other:?}"));
+                    self.problem(m.defined, format!("{path}.missing_data"), format!("expected one of `breaching`, `not_breaching`, `ignore`, `inconclusive`, found {other:?}"));
                     MissingData::Inconclusive
                 }
             },
@@ -250,11 +341,11 @@ impl Validator<'_> {
         defaults: &Defaults,
         period_secs: i64,
     ) -> Option<MinSample> {
-        let m_at = m.referenced;
+        let m_at = m.defined;
         let m = m.value;
         if !m.at_least.value.is_finite() || m.at_least.value < 0.0 {
             self.problem(
-                m.at_least.referenced,
+                m.at_least.defined,
                 format!("{path}.min_sample.at_least"),
                 "must be a finite number >= 0",
             );
@@ -300,7 +391,7 @@ impl Validator<'_> {
             Some(t) if t.value.is_finite() => t,
             _ => {
                 self.problem(
-                    raw.referenced,
+                    raw.defined,
                     path,
                     format!(
                         "expected a number or a percentage such as `1%`, found {}",
