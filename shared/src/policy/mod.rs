@@ -267,7 +267,9 @@ pub struct CanaryScore {
     pub marginal: f64,
 }
 
-/// How non-finite values (NaN: a period without data; infinities) are read.
+/// How a period without a value (NaN as the judge marks it) is read. Never
+/// applies to an impossible value (a NaN or infinity CloudWatch returned, a
+/// negative count): the judge errors on those first (`judge::threshold`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum NanStrategy {
