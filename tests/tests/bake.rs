@@ -6,8 +6,8 @@
 //! (issue 15, "Bake analysis across Lambda runs").
 
 use gate_tests::{
-    await_invocation, decision_records, epoch_secs, invoke, lifecycle_event, temp_file,
-    AlbMinute, Emulator, HookProcess,
+    await_invocation, decision_records, epoch_secs, invoke, lifecycle_event, temp_file, AlbMinute,
+    Emulator, HookProcess,
 };
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -38,7 +38,11 @@ const RUN_MS: u64 = 40_000;
 
 /// The hook with the bake policy, continuations given `RUN_MS`.
 fn baking_hook(emulator: &Emulator, policy: &str, extra: &[(&str, &str)]) -> HookProcess {
-    emulator.control("POST", "lambda/timeout", Some(json!({"timeout_ms": RUN_MS})));
+    emulator.control(
+        "POST",
+        "lambda/timeout",
+        Some(json!({"timeout_ms": RUN_MS})),
+    );
     let policy = temp_file("bake.yaml", policy);
     let mut env = vec![
         ("GATE_POLICY_FILE", policy.to_str().unwrap().to_string()),
@@ -85,7 +89,10 @@ fn queue(emulator: &Emulator, event: Value, timeout_ms: u64) -> String {
         "invoke",
         Some(json!({"event": event, "timeout_ms": timeout_ms})),
     );
-    queued["requestId"].as_str().expect("a request id").to_string()
+    queued["requestId"]
+        .as_str()
+        .expect("a request id")
+        .to_string()
 }
 
 #[test]
@@ -153,8 +160,16 @@ fn a_timeout_too_short_to_measure_fails_at_once_naming_the_minimum() {
     let deployment = emulator.create_deployment();
     emulator.seed_alb(10, |_| AlbMinute::healthy());
     let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
-    emulator.control("POST", "lambda/timeout", Some(json!({"timeout_ms": 20_000})));
-    let answer = invoke(&emulator, lifecycle_event(&deployment, "exec-short"), 20_000);
+    emulator.control(
+        "POST",
+        "lambda/timeout",
+        Some(json!({"timeout_ms": 20_000})),
+    );
+    let answer = invoke(
+        &emulator,
+        lifecycle_event(&deployment, "exec-short"),
+        20_000,
+    );
     std::thread::sleep(Duration::from_millis(500));
     let (stdout, stderr) = hook.finish();
     assert_eq!(answer["body"]["status"], "Failed", "{answer}\n{stderr}");
@@ -180,7 +195,8 @@ fn a_forged_continuation_fails_the_hook() {
     });
     let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
     let now = epoch_secs();
-    let pass = |i: i64| json!({"at": now - 40 + 10 * i, "outcome": "pass", "reason": "all gates passed"});
+    let pass =
+        |i: i64| json!({"at": now - 40 + 10 * i, "outcome": "pass", "reason": "all gates passed"});
     let mut event = lifecycle_event(&deployment, "exec-forged");
     event["gate_analysis"] = json!({
         "version": 1,
@@ -208,7 +224,11 @@ fn a_replayed_continuation_stands_down() {
     let deployment = emulator.create_deployment();
     emulator.seed_alb(10, |_| AlbMinute::healthy());
     let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
-    invoke(&emulator, lifecycle_event(&deployment, "exec-replay"), RUN_MS);
+    invoke(
+        &emulator,
+        lifecycle_event(&deployment, "exec-replay"),
+        RUN_MS,
+    );
     await_status(&emulator, Duration::from_secs(120));
     let continuation = invocations(&emulator)
         .into_iter()
@@ -235,7 +255,10 @@ fn a_duplicate_delivery_during_a_bake_stands_down() {
     // The duplicate arrives while the first run measures.
     std::thread::sleep(Duration::from_secs(2));
     let duplicate = queue(&emulator, lifecycle_event(&deployment, "exec-dup"), RUN_MS);
-    assert_eq!(await_invocation(&emulator, &first)["body"]["status"], "InProgress");
+    assert_eq!(
+        await_invocation(&emulator, &first)["body"]["status"],
+        "InProgress"
+    );
     let duplicate = await_invocation(&emulator, &duplicate);
     assert_eq!(duplicate["body"]["status"], "StoodDown", "{duplicate}");
     let reason = duplicate["body"]["reason"].as_str().unwrap_or_default();
@@ -263,7 +286,11 @@ fn reaching_the_continuation_bound_fails_the_hook() {
     // 40 s every 10 s: five measurements, three runs, two continuations.
     let policy = BAKED_POLICY.replace("duration: 20s", "duration: 40s");
     let hook = baking_hook(&emulator, &policy, &[("GATE_MAX_CONTINUATIONS", "1")]);
-    invoke(&emulator, lifecycle_event(&deployment, "exec-bound"), RUN_MS);
+    invoke(
+        &emulator,
+        lifecycle_event(&deployment, "exec-bound"),
+        RUN_MS,
+    );
     await_status(&emulator, Duration::from_secs(120));
     let (stdout, _) = hook.finish();
     assert_eq!(emulator.accepted_statuses(), ["Failed"]);

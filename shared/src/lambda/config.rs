@@ -24,6 +24,10 @@ pub const SWITCH_PREFIX_VAR: &str = "GATE_SWITCH_PREFIX";
 /// Environment variable for the safety margin before the deadline, in milliseconds.
 pub const SAFETY_MARGIN_VAR: &str = "GATE_SAFETY_MARGIN_MS";
 const DEFAULT_SAFETY_MARGIN: Duration = Duration::from_millis(3000);
+/// Environment variable bounding the continuations of a bake analysis
+/// (default [`crate::analysis::DEFAULT_MAX_CONTINUATIONS`]; 0: a bake must
+/// fit in one run).
+pub const MAX_CONTINUATIONS_VAR: &str = "GATE_MAX_CONTINUATIONS";
 /// Why a function refuses to start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -72,6 +76,22 @@ pub(super) fn safety_margin(
                 var: SAFETY_MARGIN_VAR,
                 value,
                 expected: "whole milliseconds between 100 and 600000",
+            }),
+    }
+}
+
+pub(super) fn max_continuations(env: &dyn Fn(&str) -> Option<String>) -> Result<u32, StartupError> {
+    match env(MAX_CONTINUATIONS_VAR) {
+        None => Ok(crate::analysis::DEFAULT_MAX_CONTINUATIONS),
+        Some(value) => value
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 1000)
+            .ok_or(StartupError::Setting {
+                var: MAX_CONTINUATIONS_VAR,
+                value,
+                expected: "a whole number of continuations between 0 and 1000",
             }),
     }
 }
