@@ -529,4 +529,74 @@ mod tests {
             Err(StateError::Version { found: 0 })
         ));
     }
+
+    #[test]
+    fn the_digest_is_of_the_values_not_the_spelling() {
+        let state = state(&[Pass, Fail]);
+        let respelled: serde_json::Value = serde_json::from_str(&format!(
+            r#"{{ "measurements": {}, "runs": 1, "started_at": {T0}, "chain": "c1", "version": 1 }}"#,
+            serde_json::to_string(&state.measurements).unwrap()
+        ))
+        .unwrap();
+        let read = AnalysisState::from_json(&respelled, T0 + 200).unwrap();
+        assert_eq!(read.digest(), state.digest());
+        let mut edited = read.clone();
+        edited.measurements[1].outcome = Pass;
+        assert_ne!(edited.digest(), state.digest());
+        let mut renumbered = read;
+        renumbered.runs = 2;
+        assert_ne!(renumbered.digest(), state.digest());
+    }
+
+    #[test]
+    fn seals_round_trip_and_admit_only_the_run_handed_off() {
+        let mut handed = state(&[Pass, Pass]);
+        handed.runs = 3;
+        let seal = Seal::of(&handed);
+        assert_eq!(Seal::from_text(&seal.to_text()).unwrap(), seal);
+        assert!(matches!(
+            Seal::from_text(r#"{"version": 1}"#),
+            Err(StateError::Malformed(_))
+        ));
+        assert_eq!(admit_continuation(&handed, Some(&seal)), Admission::Proceed);
+        assert!(
+            matches!(admit_continuation(&handed, None), Admission::Refuse(r) if r.contains("forged"))
+        );
+        let mut later = handed.clone();
+        later.runs = 4;
+        assert!(
+            matches!(admit_continuation(&later, Some(&seal)), Admission::Refuse(r) if r.contains("forged or edited"))
+        );
+        let mut other_chain = handed.clone();
+        other_chain.chain = "c2\u{1b}[31m".into();
+        assert!(
+            matches!(admit_continuation(&other_chain, Some(&seal)), Admission::Refuse(r) if r.contains("\\u{1b}")),
+            "an attacker's chain id is quoted, escapes and all"
+        );
+        let mut earlier = handed.clone();
+        earlier.runs = 2;
+        assert!(
+            matches!(admit_continuation(&earlier, Some(&seal)), Admission::StandDown(r) if r.contains("run 2 was already handed on to run 3"))
+        );
+        let done = Seal::concluded(&handed, LifecycleStatus::Failed);
+        assert!(
+            matches!(admit_continuation(&handed, Some(&done)), Admission::StandDown(r) if r.contains("already concluded (Failed"))
+        );
+        assert_eq!(admit_first(None), Admission::Proceed);
+        assert!(
+            matches!(admit_first(Some(&seal)), Admission::StandDown(r) if r.contains("already running (chain c1, run 3)"))
+        );
+    }
+
+    #[test]
+    fn the_minimum_timeout_leaves_every_run_a_measurement() {
+        let mut p = policy();
+        assert_eq!(required_window(&p), 63);
+        assert_eq!(minimum_timeout_secs(&p, Duration::from_millis(3000)), 86);
+        p.interval_secs = 10;
+        assert_eq!(minimum_timeout_secs(&p, Duration::from_millis(1000)), 34);
+        assert_eq!(minimum_timeout_secs(&p, Duration::from_millis(1500)), 35);
+        p.initial_delay_secs = 300;
+        assert_eq!(required_window(&p), 300);
+    }
 }

@@ -214,3 +214,34 @@ pub(super) fn init_logging() {
         tracing::warn!(RUST_LOG = setting.as_deref().unwrap_or_default(), %error, "RUST_LOG not understood; logging at info");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_continuation_bound_is_read_once_and_refused_when_malformed() {
+        let with = |value: Option<&str>| {
+            let value = value.map(str::to_string);
+            max_continuations(&move |name: &str| {
+                (name == MAX_CONTINUATIONS_VAR)
+                    .then(|| value.clone())
+                    .flatten()
+            })
+        };
+        assert_eq!(
+            with(None).unwrap(),
+            crate::analysis::DEFAULT_MAX_CONTINUATIONS
+        );
+        assert_eq!(with(Some("0")).unwrap(), 0);
+        assert_eq!(with(Some(" 12 ")).unwrap(), 12);
+        for bad in ["", "-1", "1001", "many", "2.5"] {
+            let error = with(Some(bad)).unwrap_err().to_string();
+            assert!(
+                error.starts_with("GATE_MAX_CONTINUATIONS=")
+                    && error.contains("between 0 and 1000"),
+                "{bad:?}: {error}"
+            );
+        }
+    }
+}
