@@ -23,7 +23,10 @@
 //!   event (six hours, the longest an asynchronous event is kept);
 //! - `{prefix}bake/{deployment}/{execution}/run-{n}`: the claim of run n,
 //!   created with `Overwrite: false`, which SSM refuses when it exists: of two
-//!   deliveries of the same run, exactly one measures. Deleted after the report.
+//!   deliveries of the same run, exactly one measures. Deleted after the report
+//!   (only this run's, and the seal left running, when the report failed: the
+//!   invocation's error makes Lambda retry the same event, which may then
+//!   claim the run again).
 //!
 //! The role may write under `{prefix}bake/` only (template.yaml); SSM's
 //! `GetParameters` on the prefix was granted for the switches already.
@@ -108,6 +111,18 @@ impl SelfInvoke {
             }
             Err(e) => Err(ssm_error("PutParameter", &e)),
         }
+    }
+}
+
+impl SelfInvoke {
+    async fn delete(&self, names: Vec<String>) -> Result<(), EvidenceError> {
+        self.ssm
+            .delete_parameters()
+            .set_names(Some(names))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ssm_error("DeleteParameters", &e))
     }
 }
 
@@ -196,13 +211,12 @@ impl Continuation for SelfInvoke {
         // DeleteParameters takes ten names a call; names that are gone are
         // listed as invalid, not an error.
         for names in claims.chunks(10) {
-            self.ssm
-                .delete_parameters()
-                .set_names(Some(names.to_vec()))
-                .send()
-                .await
-                .map_err(|e| ssm_error("DeleteParameters", &e))?;
+            self.delete(names.to_vec()).await?;
         }
         Ok(())
+    }
+
+    async fn release(&self, execution: &Execution, run: u32) -> Result<(), EvidenceError> {
+        self.delete(vec![self.claim_name(execution, run)]).await
     }
 }

@@ -31,7 +31,7 @@ use crate::evidence::switches::{interpret, NoSwitches, SwitchSource};
 use crate::evidence::{AlarmSource, EvidenceError, MetricSource};
 use crate::judge::{LifecycleStatus, Verdict};
 use crate::policy::Policy;
-use crate::report::{AnalysisSummary, DecisionRecord, ReportError, StatusReporter};
+use crate::report::{AnalysisSummary, DecisionRecord, ReportError, ReportSummary, StatusReporter};
 use crate::vocab::Hook;
 use std::future::Future;
 use std::time::Duration;
@@ -172,6 +172,13 @@ pub trait Continuation: Sync {
         &self,
         execution: &Execution,
         seal: &Seal,
+    ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
+    /// After a report that failed: drops the claim of run `run`, so Lambda's
+    /// retry of the same event (the invocation returns an error) may run it.
+    fn release(
+        &self,
+        execution: &Execution,
+        run: u32,
     ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
 }
 
@@ -386,17 +393,23 @@ where
         Some(summary),
     )
     .await;
-    // After the report, so the seal never delays it: later deliveries of this
-    // execution (duplicates, replays) find the analysis over and stand down.
-    if let Err(error) = continuation
-        .close(execution, &Seal::concluded(&state, status))
-        .await
-    {
+    // After the report, so the seal never delays it. Delivered (or already
+    // there): later deliveries of this execution find the analysis over and
+    // stand down. Not delivered: the invocation fails so that Lambda retries
+    // the same event, which must then be able to claim this run again.
+    let sealed = if matches!(record.report, ReportSummary::Failed(_)) {
+        continuation.release(execution, state.runs).await
+    } else {
+        continuation
+            .close(execution, &Seal::concluded(&state, status))
+            .await
+    };
+    if let Err(error) = sealed {
         tracing::warn!(
             deployment = %execution.deployment_id,
             hook = %execution.hook,
             error = %error,
-            "the concluded analysis' seal was not written; a late duplicate delivery may bake again (CodeDeploy keeps the first status)"
+            "the analysis' seal or claim was not updated after the report; a later delivery may stand down or bake again (CodeDeploy keeps the first status)"
         );
     }
     AnalysisRun::Reported(Box::new(record))

@@ -50,6 +50,11 @@ impl Continuation for Ledger {
         self.claims.lock().unwrap().clear();
         Ok(())
     }
+
+    async fn release(&self, _: &Execution, run: u32) -> Result<(), EvidenceError> {
+        self.claims.lock().unwrap().remove(&run);
+        Ok(())
+    }
 }
 
 /// Healthy until `bad_from` (epoch seconds), then 10 % errors.
@@ -604,4 +609,50 @@ async fn a_duplicate_delivery_yields_one_bake_and_one_report() {
     );
     assert!(statuses(&reporter).is_empty());
     assert_eq!(clock.now(), T0, "nothing measured");
+}
+
+#[tokio::test]
+async fn a_report_that_failed_leaves_the_run_to_lambdas_retry() {
+    // The status call fails: the invocation errs and Lambda delivers the same
+    // continuation again, which must not stand down as a duplicate.
+    let mut handed = AnalysisState::new("chain-retry".into(), T0);
+    handed.runs = 2;
+    let ledger = Ledger::sealed(&handed);
+    let clock = SimClock(AtomicI64::new(T0 + 56 * 60));
+    let failing = FakeReporter::answering(Err(ReportError::Api {
+        code: Some("ThrottlingException".into()),
+        message: "slow down".into(),
+    }));
+    let run = one_run(
+        &healthy(),
+        &failing,
+        &ledger,
+        &clock,
+        RUN_SECS,
+        DEFAULT_MAX_CONTINUATIONS,
+        Arrival::Continued(handed.clone()),
+    )
+    .await;
+    let AnalysisRun::Reported(record) = run else {
+        panic!("{run:?}")
+    };
+    assert!(matches!(record.report, ReportSummary::Failed(_)));
+    assert!(ledger.claims.lock().unwrap().is_empty(), "claim released");
+    assert_eq!(ledger.seal.lock().unwrap().clone(), Some(Seal::of(&handed)));
+    let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
+    let retry = one_run(
+        &healthy(),
+        &reporter,
+        &ledger,
+        &clock,
+        RUN_SECS,
+        DEFAULT_MAX_CONTINUATIONS,
+        Arrival::Continued(handed),
+    )
+    .await;
+    let AnalysisRun::Reported(record) = retry else {
+        panic!("{retry:?}")
+    };
+    assert_eq!(record.report, ReportSummary::Accepted);
+    assert_eq!(statuses(&reporter), [LifecycleStatus::Failed]);
 }
