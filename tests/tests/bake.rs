@@ -244,6 +244,58 @@ fn a_replayed_continuation_stands_down() {
     assert_eq!(decision_records(&stdout).len(), 1);
 }
 
+/// An earlier continuation replayed while the bake runs on: the seal names a
+/// later run, so the replay stands down and the live chain reports once.
+#[test]
+fn a_continuation_replayed_during_the_bake_stands_down() {
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    emulator.seed_alb(10, |_| AlbMinute::healthy());
+    // 60 s every 10 s: seven measurements, two a run, three continuations.
+    let policy = BAKED_POLICY.replace("duration: 20s", "duration: 60s");
+    let hook = baking_hook(&emulator, &policy, &[]);
+    queue(
+        &emulator,
+        lifecycle_event(&deployment, "exec-midreplay"),
+        RUN_MS,
+    );
+    let started = Instant::now();
+    while continuations(&emulator) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "no second hand-off"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Run 3 is queued; the replay of run 2's continuation lands behind it and
+    // arrives once run 3 has handed on to run 4.
+    let run_2 = invocations(&emulator)
+        .into_iter()
+        .find(|i| i["event"]["gate_analysis"]["runs"] == 2)
+        .expect("run 2's continuation");
+    let replay = queue(&emulator, run_2["event"].clone(), RUN_MS);
+    let replay = await_invocation(&emulator, &replay);
+    assert_eq!(replay["body"]["status"], "StoodDown", "{replay}");
+    let reason = replay["body"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("run 2 was already handed on to run 4"),
+        "{reason}"
+    );
+    await_status(&emulator, Duration::from_secs(120));
+    let (stdout, _) = hook.finish();
+    assert_eq!(emulator.lifecycle().len(), 1, "one status");
+    assert_eq!(emulator.accepted_statuses(), ["Succeeded"]);
+    let records = decision_records(&stdout);
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0]["analysis"]["measurements"]
+            .as_array()
+            .unwrap()
+            .len(),
+        7
+    );
+}
+
 /// Issue 15: each duplicate delivery ran a whole bake of its own.
 #[test]
 fn a_duplicate_delivery_during_a_bake_stands_down() {
