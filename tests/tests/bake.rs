@@ -328,6 +328,35 @@ fn a_duplicate_delivery_during_a_bake_stands_down() {
     );
 }
 
+/// Two deliveries of the same run at once (before any seal): the run's claim
+/// is created with `Overwrite: false`, so SSM lets one of them through.
+#[test]
+fn a_delivery_finding_its_run_claimed_stands_down() {
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    emulator.seed_alb(10, |_| AlbMinute::healthy());
+    let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
+    // The other delivery's claim, as it would have written it.
+    emulator.put_parameter(
+        &format!("/codedeploy-gates/bake/{deployment}/exec-race/run-1"),
+        r#"{"run": 1}"#,
+    );
+    let answer = invoke(&emulator, lifecycle_event(&deployment, "exec-race"), RUN_MS);
+    let (stdout, _) = hook.finish();
+    assert_eq!(answer["body"]["status"], "StoodDown", "{answer}");
+    let reason = answer["body"]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("run 1 of this execution's analysis is already running"),
+        "{reason}"
+    );
+    assert!(emulator.lifecycle().is_empty(), "nothing reported");
+    assert_eq!(stdout.matches("analysis measurement").count(), 0);
+    assert!(
+        stdout.contains("analysis run stood down"),
+        "recorded: {stdout}"
+    );
+}
+
 /// The continuations are bounded: a bake that needs more than
 /// `GATE_MAX_CONTINUATIONS` fails when it reaches the bound.
 #[test]
