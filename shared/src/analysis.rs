@@ -170,12 +170,16 @@ pub fn required_window(policy: &AnalysisPolicy) -> i64 {
         .max(policy.interval_secs + HANDOFF_SLACK_SECS)
 }
 
+/// The safety margin in whole seconds, rounded up: a run's measuring time and
+/// the minimum timeout both count it so.
+pub fn margin_secs(safety_margin: Duration) -> i64 {
+    (safety_margin.as_millis() as i64 + 999) / 1000
+}
+
 /// The shortest Lambda timeout, in whole seconds, for a hook with `policy`
 /// and this safety margin.
 pub fn minimum_timeout_secs(policy: &AnalysisPolicy, safety_margin: Duration) -> i64 {
-    (safety_margin.as_millis() as i64 + 999) / 1000
-        + MEASUREMENT_ALLOWANCE_SECS
-        + required_window(policy)
+    margin_secs(safety_margin) + MEASUREMENT_ALLOWANCE_SECS + required_window(policy)
 }
 
 /// What the function keeps for one hook execution while it bakes (and after,

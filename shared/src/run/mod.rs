@@ -22,8 +22,9 @@ mod pipeline;
 pub use pipeline::{conclude, decide, measure, JudgeFn, Measured, Outcome, Question, Sources};
 
 use crate::analysis::{
-    admit_continuation, admit_first, classify, minimum_timeout_secs, next_step, required_window,
-    Admission, AnalysisPolicy, AnalysisState, Measurement, Next, Seal, MEASUREMENT_ALLOWANCE_SECS,
+    admit_continuation, admit_first, classify, margin_secs, minimum_timeout_secs, next_step,
+    required_window, Admission, AnalysisPolicy, AnalysisState, Measurement, Next, Seal,
+    MEASUREMENT_ALLOWANCE_SECS,
 };
 use crate::evidence::deployment::DeploymentSource;
 use crate::evidence::probes::{NoProbes, ProbeSource};
@@ -274,7 +275,7 @@ where
     let sources = providers.sources();
     let mut last: Option<Measured> = None;
     let stop_measuring_at =
-        deadline_at - execution.safety_margin.as_secs() as i64 - MEASUREMENT_ALLOWANCE_SECS;
+        deadline_at - margin_secs(execution.safety_margin) - MEASUREMENT_ALLOWANCE_SECS;
     let mut measured_here = 0usize;
     let too_short = stop_measuring_at - clock.now() < required_window(analysis);
     let concluded = match concluded {
