@@ -9,12 +9,28 @@
 //!
 //! This module is the pure part: the state, its validation, and [`next_step`],
 //! which decides from the measurements so far and the time whether to measure,
-//! when, or to conclude. The loop that sleeps, measures and hands off lives in
-//! [`crate::run`].
+//! when, or to conclude; how much measuring time a run needs
+//! ([`required_window`]); and the rules that admit a run ([`admit_first`],
+//! [`admit_continuation`]) against the [`Seal`] the function keeps for each
+//! execution. The loop that sleeps, measures and hands off lives in
+//! [`crate::run`]; the seal's storage in [`crate::continuation`].
+//!
+//! Why a seal beside the payload, rather than the whole state kept server-side:
+//! anyone allowed to invoke the function can write a payload, so the state it
+//! carries is believed only when its digest is the one the function recorded
+//! when it handed that run off (in SSM, under its own prefix, where only its
+//! role writes). A forged or edited state then fails the hook; an earlier
+//! state replayed names a run already handed on, and stands down. The state
+//! itself stays in the payload because it does not fit SSM: a 45-minute bake
+//! measured every 10 s is 271 measurements with their reasons, tens of
+//! kilobytes, against a standard parameter's 4 KB (8 KB advanced, which costs
+//! per parameter); the seal is a few hundred bytes.
 
 use crate::judge::{GateOutcome, LifecycleStatus, Verdict};
 pub use crate::policy::{AnalysisPolicy, HARD_LIMIT_SECS};
+use crate::vocab::digest::sha256_digest;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
 
 /// The state format this build writes and reads.
 pub const STATE_VERSION: u32 = 1;
@@ -118,6 +134,175 @@ impl AnalysisState {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
+
+    /// `sha256:<hex>` of the state's canonical JSON (its fields in declaration
+    /// order, as serde writes them): a state read back from a payload digests
+    /// the same as the state written, whatever spacing or key order the
+    /// payload used, and any change to a value changes it.
+    pub fn digest(&self) -> String {
+        sha256_digest(&serde_json::to_vec(self).unwrap_or_default())
+    }
+}
+
+/// Time a measurement plus a hand-off may take: a run stops measuring when less
+/// than this is left before its deadline minus the safety margin.
+pub const MEASUREMENT_ALLOWANCE_SECS: i64 = 20;
+
+/// Spare measuring time for the next run starting a little later than its
+/// predecessor handed off (the invocation's latency, a cold start).
+pub const HANDOFF_SLACK_SECS: i64 = 3;
+
+/// The default bound on continuations (`GATE_MAX_CONTINUATIONS`). Every run
+/// measures at least once, so a bake of n planned measurements needs at most
+/// n − 1 continuations; the longest a policy can ask for (45 minutes every
+/// 10 s) plans 271, so a valid policy never reaches this bound: it stops a
+/// chain that went wrong.
+pub const DEFAULT_MAX_CONTINUATIONS: u32 = 300;
+
+/// The measuring time (seconds before the run's deadline minus the safety
+/// margin and [`MEASUREMENT_ALLOWANCE_SECS`]) a run needs so that it, and every
+/// run after it, takes at least one measurement: the first is due
+/// `initial_delay` after the start, and each next one an `interval` after the
+/// last, which may have been taken at the very end of the previous run.
+pub fn required_window(policy: &AnalysisPolicy) -> i64 {
+    policy
+        .initial_delay_secs
+        .max(policy.interval_secs + HANDOFF_SLACK_SECS)
+}
+
+/// The safety margin in whole seconds, rounded up: a run's measuring time and
+/// the minimum timeout both count it so.
+pub fn margin_secs(safety_margin: Duration) -> i64 {
+    (safety_margin.as_millis() as i64 + 999) / 1000
+}
+
+/// The shortest Lambda timeout, in whole seconds, for a hook with `policy`
+/// and this safety margin.
+pub fn minimum_timeout_secs(policy: &AnalysisPolicy, safety_margin: Duration) -> i64 {
+    margin_secs(safety_margin) + MEASUREMENT_ALLOWANCE_SECS + required_window(policy)
+}
+
+/// What the function keeps for one hook execution while it bakes (and after,
+/// as a tombstone): the run the analysis was last handed to and the digest of
+/// the state handed over. A continuation is believed only when it matches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seal {
+    /// [`STATE_VERSION`].
+    pub version: u32,
+    /// The analysis' chain id.
+    pub chain: String,
+    /// The run the state was handed to (its `runs`).
+    pub runs: u32,
+    /// [`AnalysisState::digest`] of that state.
+    pub digest: String,
+    /// Once the analysis reported: the status it reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concluded: Option<String>,
+}
+
+impl Seal {
+    /// The seal of `state`, handed to its run `state.runs`.
+    pub fn of(state: &AnalysisState) -> Seal {
+        Seal {
+            version: STATE_VERSION,
+            chain: state.chain.clone(),
+            runs: state.runs,
+            digest: state.digest(),
+            concluded: None,
+        }
+    }
+
+    /// The tombstone of an analysis that reported `status` with `state`.
+    pub fn concluded(state: &AnalysisState, status: LifecycleStatus) -> Seal {
+        Seal {
+            concluded: Some(status.to_string()),
+            ..Seal::of(state)
+        }
+    }
+
+    /// Reads a stored seal.
+    pub fn from_text(text: &str) -> Result<Seal, StateError> {
+        let seal: Seal =
+            serde_json::from_str(text).map_err(|e| StateError::Malformed(e.to_string()))?;
+        if seal.version != STATE_VERSION {
+            return Err(StateError::Version {
+                found: seal.version,
+            });
+        }
+        Ok(seal)
+    }
+
+    /// The seal as stored.
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Whether a run may go ahead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Go ahead (after claiming the run).
+    Proceed,
+    /// Another run carries the analysis, or it is over: do nothing, report
+    /// nothing. Why, for the log.
+    StandDown(String),
+    /// The continuation is not one this function handed off: report `Failed`
+    /// for this reason.
+    Refuse(String),
+}
+
+/// Admits a first run (the CodeDeploy event) given the execution's seal: a
+/// seal means a bake of this execution already runs, or ran, so this delivery
+/// is a duplicate.
+pub fn admit_first(seal: Option<&Seal>) -> Admission {
+    match seal {
+        None => Admission::Proceed,
+        Some(seal) => Admission::StandDown(match &seal.concluded {
+            Some(status) => format!(
+                "a duplicate delivery: the analysis of this execution already concluded ({status}, chain {})",
+                seal.chain
+            ),
+            None => format!(
+                "a duplicate delivery: the analysis of this execution is already running (chain {}, run {})",
+                seal.chain, seal.runs
+            ),
+        }),
+    }
+}
+
+/// Admits a continuation carrying `state`, given the execution's seal.
+pub fn admit_continuation(state: &AnalysisState, seal: Option<&Seal>) -> Admission {
+    let Some(seal) = seal else {
+        return Admission::Refuse(format!(
+            "the continuation (run {}) was refused: no analysis of this execution was handed off by this function, so its state is forged (or outlived the record of its analysis); failing closed",
+            state.runs
+        ));
+    };
+    if let Some(status) = &seal.concluded {
+        return Admission::StandDown(format!(
+            "a replayed or duplicate continuation (run {}): the analysis already concluded ({status}, chain {})",
+            state.runs, seal.chain
+        ));
+    }
+    if state.runs < seal.runs {
+        return Admission::StandDown(format!(
+            "a replayed or duplicate continuation: run {} was already handed on to run {} (chain {})",
+            state.runs, seal.runs, seal.chain
+        ));
+    }
+    if state.runs > seal.runs || state.chain != seal.chain || state.digest() != seal.digest {
+        return Admission::Refuse(format!(
+            "the continuation (chain {:?}, run {}, state {}) is not the one handed off (chain {}, run {}, state {}): its state is forged or edited; failing closed",
+            state.chain,
+            state.runs,
+            state.digest(),
+            seal.chain,
+            seal.runs,
+            seal.digest
+        ));
+    }
+    Admission::Proceed
 }
 
 /// What to do next.
@@ -347,5 +532,75 @@ mod tests {
             AnalysisState::from_json(&serde_json::json!("x"), T0),
             Err(StateError::Version { found: 0 })
         ));
+    }
+
+    #[test]
+    fn the_digest_is_of_the_values_not_the_spelling() {
+        let state = state(&[Pass, Fail]);
+        let respelled: serde_json::Value = serde_json::from_str(&format!(
+            r#"{{ "measurements": {}, "runs": 1, "started_at": {T0}, "chain": "c1", "version": 1 }}"#,
+            serde_json::to_string(&state.measurements).unwrap()
+        ))
+        .unwrap();
+        let read = AnalysisState::from_json(&respelled, T0 + 200).unwrap();
+        assert_eq!(read.digest(), state.digest());
+        let mut edited = read.clone();
+        edited.measurements[1].outcome = Pass;
+        assert_ne!(edited.digest(), state.digest());
+        let mut renumbered = read;
+        renumbered.runs = 2;
+        assert_ne!(renumbered.digest(), state.digest());
+    }
+
+    #[test]
+    fn seals_round_trip_and_admit_only_the_run_handed_off() {
+        let mut handed = state(&[Pass, Pass]);
+        handed.runs = 3;
+        let seal = Seal::of(&handed);
+        assert_eq!(Seal::from_text(&seal.to_text()).unwrap(), seal);
+        assert!(matches!(
+            Seal::from_text(r#"{"version": 1}"#),
+            Err(StateError::Malformed(_))
+        ));
+        assert_eq!(admit_continuation(&handed, Some(&seal)), Admission::Proceed);
+        assert!(
+            matches!(admit_continuation(&handed, None), Admission::Refuse(r) if r.contains("forged"))
+        );
+        let mut later = handed.clone();
+        later.runs = 4;
+        assert!(
+            matches!(admit_continuation(&later, Some(&seal)), Admission::Refuse(r) if r.contains("forged or edited"))
+        );
+        let mut other_chain = handed.clone();
+        other_chain.chain = "c2\u{1b}[31m".into();
+        assert!(
+            matches!(admit_continuation(&other_chain, Some(&seal)), Admission::Refuse(r) if r.contains("\\u{1b}")),
+            "an attacker's chain id is quoted, escapes and all"
+        );
+        let mut earlier = handed.clone();
+        earlier.runs = 2;
+        assert!(
+            matches!(admit_continuation(&earlier, Some(&seal)), Admission::StandDown(r) if r.contains("run 2 was already handed on to run 3"))
+        );
+        let done = Seal::concluded(&handed, LifecycleStatus::Failed);
+        assert!(
+            matches!(admit_continuation(&handed, Some(&done)), Admission::StandDown(r) if r.contains("already concluded (Failed"))
+        );
+        assert_eq!(admit_first(None), Admission::Proceed);
+        assert!(
+            matches!(admit_first(Some(&seal)), Admission::StandDown(r) if r.contains("already running (chain c1, run 3)"))
+        );
+    }
+
+    #[test]
+    fn the_minimum_timeout_leaves_every_run_a_measurement() {
+        let mut p = policy();
+        assert_eq!(required_window(&p), 63);
+        assert_eq!(minimum_timeout_secs(&p, Duration::from_millis(3000)), 86);
+        p.interval_secs = 10;
+        assert_eq!(minimum_timeout_secs(&p, Duration::from_millis(1000)), 34);
+        assert_eq!(minimum_timeout_secs(&p, Duration::from_millis(1500)), 35);
+        p.initial_delay_secs = 300;
+        assert_eq!(required_window(&p), 300);
     }
 }

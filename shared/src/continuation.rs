@@ -1,39 +1,136 @@
 //! Handing a bake analysis to the next Lambda run: an asynchronous invocation
-//! of the function itself, with the event and the analysis state in the payload.
+//! of the function itself, with the event and the analysis state in the
+//! payload, and the execution's seal in SSM Parameter Store.
 //!
 //! Why self-invocation rather than a Step Functions wait loop: it needs no
 //! other resource to deploy, the state is small (a few kilobytes for an
 //! hour of minutes), and every run is the same code path as the first. The
 //! state is versioned and validated when read back
 //! ([`crate::analysis::AnalysisState::from_json`]).
+//!
+//! Why a seal in SSM: anyone allowed to invoke the function can write a
+//! payload, so a continuation is believed only when its state's digest is the
+//! one this function recorded when it handed the run off
+//! ([`crate::analysis::Seal`], [`crate::analysis::admit_continuation`]). The
+//! hooks already use SSM under their prefix (the switches, the audit chain
+//! head), so the seal needs no other service, key or resource: per execution,
+//!
+//! - `{prefix}bake/{deployment}/{execution}/seal`: the seal (a few hundred
+//!   bytes: a standard parameter), overwritten at every hand-off and left, once
+//!   the analysis reported, as a tombstone that makes later deliveries stand
+//!   down. One per baked execution stays, as the audit chain head does per
+//!   deployment; it may be deleted once Lambda can no longer deliver the
+//!   event (six hours, the longest an asynchronous event is kept);
+//! - `{prefix}bake/{deployment}/{execution}/run-{n}`: the claim of run n,
+//!   created with `Overwrite: false`, which SSM refuses when it exists: of two
+//!   deliveries of the same run, exactly one measures. Deleted after the report
+//!   (only this run's, and the seal left running, when the report failed: the
+//!   invocation's error makes Lambda retry the same event, which may then
+//!   claim the run again).
+//!
+//! The role may write under `{prefix}bake/` only (template.yaml); SSM's
+//! `GetParameters` on the prefix was granted for the switches already.
 
-use crate::analysis::AnalysisState;
+use crate::analysis::{AnalysisState, Seal};
 use crate::evidence::EvidenceError;
 use crate::run::{Continuation, Execution};
 use aws_sdk_lambda::error::DisplayErrorContext;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use aws_sdk_lambda::Client;
+use aws_sdk_ssm::types::ParameterType;
 use serde_json::json;
 
 /// The payload field that carries the state.
 pub const STATE_FIELD: &str = "gate_analysis";
 
-/// Invokes the running function again, asynchronously.
+/// Invokes the running function again, asynchronously, and keeps the seal.
 #[derive(Debug, Clone)]
 pub struct SelfInvoke {
-    client: Client,
+    lambda: aws_sdk_lambda::Client,
     function_arn: String,
+    ssm: aws_sdk_ssm::Client,
+    prefix: String,
 }
 
 impl SelfInvoke {
     /// `function_arn` is the invoked function's ARN (from the Lambda context),
-    /// so a continuation runs the same version or alias.
-    pub fn new(client: Client, function_arn: &str) -> Self {
+    /// so a continuation runs the same version or alias; `prefix` (an SSM path
+    /// ending in `/`) is where the seals and claims live, under `bake/`.
+    pub fn new(
+        lambda: aws_sdk_lambda::Client,
+        function_arn: &str,
+        ssm: aws_sdk_ssm::Client,
+        prefix: &str,
+    ) -> Self {
         SelfInvoke {
-            client,
+            lambda,
             function_arn: function_arn.to_string(),
+            ssm,
+            prefix: prefix.to_string(),
         }
+    }
+
+    fn folder(&self, execution: &Execution) -> String {
+        format!(
+            "{}bake/{}/{}/",
+            self.prefix, execution.deployment_id, execution.execution_id
+        )
+    }
+
+    fn seal_name(&self, execution: &Execution) -> String {
+        format!("{}seal", self.folder(execution))
+    }
+
+    fn claim_name(&self, execution: &Execution, run: u32) -> String {
+        format!("{}run-{run}", self.folder(execution))
+    }
+
+    async fn put(
+        &self,
+        name: String,
+        value: String,
+        overwrite: bool,
+    ) -> Result<bool, EvidenceError> {
+        match self
+            .ssm
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(ParameterType::String)
+            .overwrite(overwrite)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if !overwrite
+                    && e.as_service_error()
+                        .is_some_and(|e| e.is_parameter_already_exists()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(ssm_error("PutParameter", &e)),
+        }
+    }
+}
+
+impl SelfInvoke {
+    async fn delete(&self, names: Vec<String>) -> Result<(), EvidenceError> {
+        self.ssm
+            .delete_parameters()
+            .set_names(Some(names))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ssm_error("DeleteParameters", &e))
+    }
+}
+
+fn ssm_error<E: std::error::Error + 'static>(operation: &'static str, error: &E) -> EvidenceError {
+    EvidenceError::Api {
+        service: "SSM",
+        operation,
+        message: crate::evidence::bounded(DisplayErrorContext(error).to_string()),
     }
 }
 
@@ -47,13 +144,50 @@ pub fn continuation_payload(execution: &Execution, state: &AnalysisState) -> ser
 }
 
 impl Continuation for SelfInvoke {
+    async fn seal(&self, execution: &Execution) -> Result<Option<Seal>, EvidenceError> {
+        let name = self.seal_name(execution);
+        let output = self
+            .ssm
+            .get_parameters()
+            .names(&name)
+            .send()
+            .await
+            .map_err(|e| ssm_error("GetParameters", &e))?;
+        let Some(text) = output
+            .parameters()
+            .iter()
+            .find(|p| p.name() == Some(name.as_str()))
+            .and_then(|p| p.value())
+        else {
+            return Ok(None);
+        };
+        Seal::from_text(text)
+            .map(Some)
+            .map_err(|error| EvidenceError::Api {
+                service: "SSM",
+                operation: "GetParameters",
+                message: crate::evidence::bounded(format!(
+                    "the seal {name} is unreadable: {error}"
+                )),
+            })
+    }
+
+    async fn claim(&self, execution: &Execution, run: u32) -> Result<bool, EvidenceError> {
+        let claim = json!({"run": run, "claimed_at": execution.now}).to_string();
+        self.put(self.claim_name(execution, run), claim, false)
+            .await
+    }
+
     async fn hand_off(
         &self,
         execution: &Execution,
         state: &AnalysisState,
     ) -> Result<(), EvidenceError> {
+        // Sealed first: the next run must find the seal when it starts.
+        self.put(self.seal_name(execution), Seal::of(state).to_text(), true)
+            .await?;
         let payload = continuation_payload(execution, state);
-        self.client
+        self.lambda
             .invoke()
             .function_name(&self.function_arn)
             .invocation_type(InvocationType::Event)
@@ -66,5 +200,23 @@ impl Continuation for SelfInvoke {
                 message: crate::evidence::bounded(DisplayErrorContext(&e).to_string()),
             })?;
         Ok(())
+    }
+
+    async fn close(&self, execution: &Execution, seal: &Seal) -> Result<(), EvidenceError> {
+        self.put(self.seal_name(execution), seal.to_text(), true)
+            .await?;
+        let claims: Vec<String> = (1..=seal.runs)
+            .map(|run| self.claim_name(execution, run))
+            .collect();
+        // DeleteParameters takes ten names a call; names that are gone are
+        // listed as invalid, not an error.
+        for names in claims.chunks(10) {
+            self.delete(names.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    async fn release(&self, execution: &Execution, run: u32) -> Result<(), EvidenceError> {
+        self.delete(vec![self.claim_name(execution, run)]).await
     }
 }

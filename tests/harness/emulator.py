@@ -48,6 +48,8 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
   GET    /_harness/invocations/<requestId>?wait_ms=20000
                                  -> {"requestId", "state": "pending"|"success"|"error", "delivered",
                                      "body", "errorType", "errorMessage", "errorTypeHeader", ...}
+  GET    /_harness/invocations  every invocation so far, oldest first: the above plus "event"
+                                 (the payload, JSON when it is JSON) and "functionArn"
   GET    /_harness/init-error    null, or {"errorType", "errorMessage", "errorTypeHeader", "body", "at"}
   POST   /_harness/lambda/timeout  {"timeout_ms": N}: the deadline given to invocations queued by
                                  Lambda Invoke (InvocationType Event), default 30000
@@ -119,6 +121,7 @@ CONTROL_ROUTES = Map(
         Rule("/_harness/deployments/<deployment_id>", methods=["POST"], endpoint="patch_deployment"),
         Rule("/_harness/reset", methods=["POST"], endpoint="reset"),
         Rule("/_harness/invoke", methods=["POST"], endpoint="invoke"),
+        Rule("/_harness/invocations", methods=["GET"], endpoint="invocations"),
         Rule("/_harness/invocations/<request_id>", methods=["GET"], endpoint="invocation"),
         Rule("/_harness/init-error", methods=["GET"], endpoint="init_error"),
         Rule("/_harness/runtime/restart", methods=["POST"], endpoint="runtime_restart"),
@@ -354,6 +357,9 @@ class HarnessApp:
         if outcome is None:
             return _json({"error": f"unknown invocation {request_id}"}, 404)
         return _json(outcome)
+
+    def _control_invocations(self, request: Request) -> Response:
+        return _json(self.runtime.listing())
 
     def _control_init_error(self, request: Request) -> Response:
         return _json(self.runtime.init_error())

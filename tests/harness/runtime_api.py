@@ -120,6 +120,16 @@ class LambdaRuntime:
                 self._changed.wait(left)
             return invocation.describe()
 
+    def listing(self) -> list[dict[str, Any]]:
+        """Every invocation queued so far, oldest first, with its event (a
+        continuation's payload is what a test replays)."""
+        with self._changed:
+            invocations = sorted(self._invocations.values(), key=lambda i: i.queued_at)
+            return [
+                {**i.describe(), "event": _json_or_text(i.event), "functionArn": i.function_arn}
+                for i in invocations
+            ]
+
     def init_error(self) -> dict[str, Any] | None:
         with self._changed:
             return dict(self._init_error) if self._init_error else None

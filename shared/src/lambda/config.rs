@@ -24,6 +24,10 @@ pub const SWITCH_PREFIX_VAR: &str = "GATE_SWITCH_PREFIX";
 /// Environment variable for the safety margin before the deadline, in milliseconds.
 pub const SAFETY_MARGIN_VAR: &str = "GATE_SAFETY_MARGIN_MS";
 const DEFAULT_SAFETY_MARGIN: Duration = Duration::from_millis(3000);
+/// Environment variable bounding the continuations of a bake analysis
+/// (default [`crate::analysis::DEFAULT_MAX_CONTINUATIONS`]; 0: a bake must
+/// fit in one run).
+pub const MAX_CONTINUATIONS_VAR: &str = "GATE_MAX_CONTINUATIONS";
 /// Why a function refuses to start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -66,6 +70,22 @@ pub(super) fn safety_margin(
                 var: SAFETY_MARGIN_VAR,
                 value,
                 expected: "whole milliseconds between 100 and 600000",
+            }),
+    }
+}
+
+pub(super) fn max_continuations(env: &dyn Fn(&str) -> Option<String>) -> Result<u32, StartupError> {
+    match env(MAX_CONTINUATIONS_VAR) {
+        None => Ok(crate::analysis::DEFAULT_MAX_CONTINUATIONS),
+        Some(value) => value
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n <= 1000)
+            .ok_or(StartupError::Setting {
+                var: MAX_CONTINUATIONS_VAR,
+                value,
+                expected: "a whole number of continuations between 0 and 1000",
             }),
     }
 }
@@ -186,5 +206,36 @@ pub(super) fn init_logging() {
         .try_init();
     if let Some(Err(error)) = parsed {
         tracing::warn!(RUST_LOG = setting.as_deref().unwrap_or_default(), %error, "RUST_LOG not understood; logging at info");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_continuation_bound_is_read_once_and_refused_when_malformed() {
+        let with = |value: Option<&str>| {
+            let value = value.map(str::to_string);
+            max_continuations(&move |name: &str| {
+                (name == MAX_CONTINUATIONS_VAR)
+                    .then(|| value.clone())
+                    .flatten()
+            })
+        };
+        assert_eq!(
+            with(None).unwrap(),
+            crate::analysis::DEFAULT_MAX_CONTINUATIONS
+        );
+        assert_eq!(with(Some("0")).unwrap(), 0);
+        assert_eq!(with(Some(" 12 ")).unwrap(), 12);
+        for bad in ["", "-1", "1001", "many", "2.5"] {
+            let error = with(Some(bad)).unwrap_err().to_string();
+            assert!(
+                error.starts_with("GATE_MAX_CONTINUATIONS=")
+                    && error.contains("between 0 and 1000"),
+                "{bad:?}: {error}"
+            );
+        }
     }
 }

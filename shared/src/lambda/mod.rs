@@ -11,7 +11,8 @@ mod config;
 mod switchboard;
 
 pub use config::{
-    load_policy, StartupError, POLICY_FILE_VAR, SAFETY_MARGIN_VAR, SWITCH_PREFIX_VAR,
+    load_policy, StartupError, MAX_CONTINUATIONS_VAR, POLICY_FILE_VAR, SAFETY_MARGIN_VAR,
+    SWITCH_PREFIX_VAR,
 };
 
 use crate::analysis::AnalysisState;
@@ -32,12 +33,14 @@ use crate::report::emf::metric_lines;
 use crate::report::DecisionRecord;
 use crate::report::{ReportSummary, LOG_EVENT_BOUND};
 use crate::run::{
-    execute, execute_analysis, fail_without_evidence, remaining, AnalysisRun, Bake, Execution,
-    Providers, WallClock,
+    execute, execute_analysis, fail_without_evidence, remaining, AnalysisRun, Arrival, Bake,
+    Execution, Providers, WallClock,
 };
 use crate::vocab::hook::Hook;
 use aws_config::SdkConfig;
-use config::{init_logging, lambda_sdk_config, report_init_error, safety_margin};
+use config::{
+    init_logging, lambda_sdk_config, max_continuations, report_init_error, safety_margin,
+};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
@@ -94,6 +97,11 @@ pub struct HookFunction {
     /// Built on first use: only a hook whose section has an `analysis` hands
     /// off to itself, and a client costs cold-start time.
     lambda: OnceLock<aws_sdk_lambda::Client>,
+    /// Where a bake analysis keeps its seals: the switch prefix, or the
+    /// default one when the switches are off (a bake needs its seal).
+    bake_prefix: String,
+    /// `GATE_MAX_CONTINUATIONS`.
+    max_continuations: u32,
     sdk: SdkConfig,
     probes: HttpProbes,
     /// `GATE_ALERT_TOPIC_ARN`'s topic, when set.
@@ -106,7 +114,9 @@ impl HookFunction {
         let env = |name: &str| std::env::var(name).ok();
         let policy = load_policy(&env)?;
         let safety_margin = safety_margin(&env)?;
+        let max_continuations = max_continuations(&env)?;
         let sdk = lambda_sdk_config(&env)?;
+        let mut bake_prefix = DEFAULT_PREFIX.to_string();
         let switches = match env(SWITCH_PREFIX_VAR).as_deref() {
             Some("none") => Switchboard::Off,
             None | Some("") => Switchboard::Ssm(SsmSwitches::new(
@@ -119,6 +129,7 @@ impl HookFunction {
                     value: written.to_string(),
                     expected: "an SSM path such as /codedeploy-gates/ (letters, digits, / _ . -; a missing final / is added), or none",
                 })?;
+                bake_prefix.clone_from(&prefix);
                 Switchboard::Ssm(SsmSwitches::new(aws_sdk_ssm::Client::new(&sdk), &prefix))
             }
         };
@@ -141,6 +152,8 @@ impl HookFunction {
             reporter: CodeDeployReporter::new(codedeploy),
             switches,
             lambda: OnceLock::new(),
+            bake_prefix,
+            max_continuations,
             probes: HttpProbes::new(),
             alerts: env(ALERT_TOPIC_VAR)
                 .filter(|arn| !arn.is_empty())
@@ -170,6 +183,7 @@ impl HookFunction {
         // compiler's layout recursion limit in the binaries otherwise.
         match Box::pin(self.run(&execution, &switches, &event)).await {
             AnalysisRun::HandedOff(state) => Ok(handed_off(&execution, &state)),
+            AnalysisRun::StoodDown(reason) => Ok(json!({"status": "StoodDown", "reason": reason})),
             AnalysisRun::Reported(record) => {
                 self.publish(*record, &switches, event.context.deadline)
                     .await
@@ -213,10 +227,12 @@ impl HookFunction {
             let record = execute(&self.policy, execution, providers, judge).await;
             return AnalysisRun::Reported(Box::new(record));
         };
-        let state = match event.payload.get(STATE_FIELD) {
-            None => AnalysisState::new(event.context.request_id.clone(), execution.now),
+        let arrival = match event.payload.get(STATE_FIELD) {
+            None => Arrival::First {
+                chain: event.context.request_id.clone(),
+            },
             Some(value) => match AnalysisState::from_json(value, execution.now) {
-                Ok(state) => state,
+                Ok(state) => Arrival::Continued(state),
                 Err(error) => {
                     let reason = format!("the continuation is unusable: {error}; failing closed");
                     let record =
@@ -228,13 +244,26 @@ impl HookFunction {
         let lambda = self
             .lambda
             .get_or_init(|| aws_sdk_lambda::Client::new(&self.sdk));
-        let continuation = SelfInvoke::new(lambda.clone(), &event.context.invoked_function_arn);
+        let continuation = SelfInvoke::new(
+            lambda.clone(),
+            &event.context.invoked_function_arn,
+            aws_sdk_ssm::Client::new(&self.sdk),
+            &self.bake_prefix,
+        );
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis() as u64;
         let bake = Bake {
             analysis: &analysis,
             clock: &WallClock,
             continuation: &continuation,
             deadline_at: (event.context.deadline / 1000) as i64,
-            state,
+            run_secs: remaining(event.context.deadline, now_ms)
+                .as_secs_f64()
+                .ceil() as i64,
+            max_continuations: self.max_continuations,
+            arrival,
         };
         execute_analysis(&self.policy, execution, providers, judge, bake).await
     }

@@ -61,6 +61,10 @@ pub struct AnalysisSummary {
     pub started_at: i64,
     /// How many Lambda runs carried it.
     pub runs: u32,
+    /// How many times a run handed it on (`runs` − 1).
+    pub continuations: u32,
+    /// The bound on continuations it ran under (`GATE_MAX_CONTINUATIONS`).
+    pub max_continuations: u32,
     /// Every measurement, oldest first.
     pub measurements: Vec<crate::analysis::Measurement>,
 }

@@ -8,7 +8,11 @@
 //! - the status is reported exactly once per invocation, with whatever time the
 //!   margin left; the SDK retries throttling and 5xx within it;
 //! - a bake analysis never runs past its hard limit, and hands off before the
-//!   run's deadline.
+//!   run's deadline; a run is admitted only against the seal of its execution
+//!   (a forged continuation fails the hook, a duplicate or replayed one stands
+//!   down), measures at least once before it hands off (a run too short to
+//!   measure fails the hook, naming the timeout it needs), and the number of
+//!   continuations is bounded.
 //!
 //! Everything impure arrives as an argument (providers, reporter, clock, judge),
 //! so tests drive each rule with fakes and no network.
@@ -17,14 +21,18 @@ mod pipeline;
 
 pub use pipeline::{conclude, decide, measure, JudgeFn, Measured, Outcome, Question, Sources};
 
-use crate::analysis::{classify, next_step, AnalysisPolicy, AnalysisState, Measurement, Next};
+use crate::analysis::{
+    admit_continuation, admit_first, classify, margin_secs, minimum_timeout_secs, next_step,
+    required_window, Admission, AnalysisPolicy, AnalysisState, Measurement, Next, Seal,
+    MEASUREMENT_ALLOWANCE_SECS,
+};
 use crate::evidence::deployment::DeploymentSource;
 use crate::evidence::probes::{NoProbes, ProbeSource};
 use crate::evidence::switches::{interpret, NoSwitches, SwitchSource};
 use crate::evidence::{AlarmSource, EvidenceError, MetricSource};
 use crate::judge::{LifecycleStatus, Verdict};
 use crate::policy::Policy;
-use crate::report::{AnalysisSummary, DecisionRecord, ReportError, StatusReporter};
+use crate::report::{AnalysisSummary, DecisionRecord, ReportError, ReportSummary, StatusReporter};
 use crate::vocab::Hook;
 use std::future::Future;
 use std::time::Duration;
@@ -136,14 +144,55 @@ impl Clock for WallClock {
     }
 }
 
-/// Hands an unfinished analysis to the next Lambda run.
+/// Carries an analysis from one Lambda run to the next, and keeps the seal
+/// that tells a genuine continuation from a forged, replayed or duplicate one.
 pub trait Continuation: Sync {
-    /// Starts the next run with `state` (asynchronously: returns once queued).
+    /// The seal kept for the execution (`None`: no analysis of it was ever
+    /// handed off or concluded).
+    fn seal(
+        &self,
+        execution: &Execution,
+    ) -> impl Future<Output = Result<Option<Seal>, EvidenceError>> + Send;
+    /// Claims run `run` of the execution, atomically: `false` when a delivery
+    /// of the same run claimed it first.
+    fn claim(
+        &self,
+        execution: &Execution,
+        run: u32,
+    ) -> impl Future<Output = Result<bool, EvidenceError>> + Send;
+    /// Seals `state` for its run and starts that run (asynchronously: returns
+    /// once queued).
     fn hand_off(
         &self,
         execution: &Execution,
         state: &AnalysisState,
     ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
+    /// After the report: leaves `seal` (a tombstone: later deliveries stand
+    /// down) and drops the claims of runs 1 to `seal.runs`.
+    fn close(
+        &self,
+        execution: &Execution,
+        seal: &Seal,
+    ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
+    /// After a report that failed: drops the claim of run `run`, so Lambda's
+    /// retry of the same event (the invocation returns an error) may run it.
+    fn release(
+        &self,
+        execution: &Execution,
+        run: u32,
+    ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
+}
+
+/// How a run of an analysis arrived.
+#[derive(Debug, Clone)]
+pub enum Arrival {
+    /// The CodeDeploy event: a new analysis, with this chain id.
+    First {
+        /// Names the analysis (the first run's request id).
+        chain: String,
+    },
+    /// A continuation, carrying this state (admitted against the seal).
+    Continued(AnalysisState),
 }
 
 /// What an analysis run ended with.
@@ -153,30 +202,36 @@ pub enum AnalysisRun {
     Reported(Box<DecisionRecord>),
     /// This run's time is up: the next run carries on with the state.
     HandedOff(AnalysisState),
+    /// Another run carries the analysis, or it is over: nothing was measured
+    /// or reported. Why.
+    StoodDown(String),
 }
 
-/// Time a measurement plus a hand-off may take: a run stops measuring when less
-/// than this is left before its deadline minus the safety margin.
-const MEASUREMENT_ALLOWANCE_SECS: i64 = 20;
-
 /// A bake analysis as one Lambda run carries it: the settings, the clock it
-/// runs by, how it hands off, this run's deadline and the state so far.
+/// runs by, how it hands off, this run's deadline and how it arrived.
 pub struct Bake<'a, C, K> {
     /// The hook's analysis settings.
     pub analysis: &'a AnalysisPolicy,
     /// The clock: the wall clock on Lambda, a simulated one in tests.
     pub clock: &'a C,
-    /// Starts the next run.
+    /// Starts the next run, and keeps the seal.
     pub continuation: &'a K,
     /// This run's deadline, epoch seconds by `clock`.
     pub deadline_at: i64,
-    /// The measurements so far.
-    pub state: AnalysisState,
+    /// How long this run was given, whole seconds (the function's timeout):
+    /// for the reason when it is too short.
+    pub run_secs: i64,
+    /// The most continuations the analysis may use (`GATE_MAX_CONTINUATIONS`).
+    pub max_continuations: u32,
+    /// The CodeDeploy event or a continuation.
+    pub arrival: Arrival,
 }
 
-/// Runs (part of) a bake analysis: measures every interval until the analysis
-/// concludes, then reports; or, when this run's deadline comes near, hands the
-/// state to the next run. A freeze or an override ends the analysis at once.
+/// Runs (part of) a bake analysis: admits the run against the execution's
+/// seal, measures every interval until the analysis concludes, then reports;
+/// or, when the next measurement falls after this run's measuring time, hands
+/// the state to the next run. A freeze or an override ends the analysis at
+/// once.
 pub async fn execute_analysis<M, A, D, R, W, C, K, P>(
     policy: &Policy,
     execution: &Execution,
@@ -200,68 +255,104 @@ where
         clock,
         continuation,
         deadline_at,
-        mut state,
+        run_secs,
+        max_continuations,
+        arrival,
     } = bake;
+    let (mut state, concluded) = match admit(execution, continuation, arrival, clock.now()).await {
+        Admitted::Run(state) => (state, None),
+        Admitted::StandDown(reason) => {
+            tracing::warn!(
+                deployment = %execution.deployment_id,
+                hook = %execution.hook,
+                reason = %reason,
+                "analysis run stood down"
+            );
+            return AnalysisRun::StoodDown(reason);
+        }
+        Admitted::Fail(state, reason) => (state, Some((LifecycleStatus::Failed, reason))),
+    };
     let sources = providers.sources();
     let mut last: Option<Measured> = None;
     let stop_measuring_at =
-        deadline_at - execution.safety_margin.as_secs() as i64 - MEASUREMENT_ALLOWANCE_SECS;
-    let concluded = loop {
-        match next_step(analysis, &state, clock.now()) {
-            Next::Conclude(status, reason) => break Some((status, reason)),
-            Next::MeasureAt(at) => {
-                if at.max(clock.now()) > stop_measuring_at {
-                    // Use this run's time before handing off, so a short
-                    // Lambda timeout cannot turn into a loop of runs that
-                    // hand off at once.
-                    clock.sleep_until(stop_measuring_at).await;
-                    let mut next = state.clone();
-                    next.runs += 1;
-                    match continuation.hand_off(execution, &next).await {
-                        Ok(()) => return AnalysisRun::HandedOff(next),
-                        Err(error) => {
-                            break Some((
-                                LifecycleStatus::Failed,
-                                format!("the analysis could not be handed to the next run ({error}); failing closed"),
-                            ))
+        deadline_at - margin_secs(execution.safety_margin) - MEASUREMENT_ALLOWANCE_SECS;
+    let mut measured_here = 0usize;
+    let too_short = stop_measuring_at - clock.now() < required_window(analysis);
+    let concluded = match concluded {
+        Some(refused) => Some(refused),
+        // A run too short to measure would hand off at once, and so would every
+        // run after it: fail before anything is measured or invoked.
+        None if too_short => Some((
+            LifecycleStatus::Failed,
+            format!(
+                "the function's timeout of {run_secs} s leaves no time to measure: this analysis (interval {}s, initial delay {}s) needs a Lambda timeout of at least {} s (safety margin {} ms + {MEASUREMENT_ALLOWANCE_SECS} s for a measurement and the hand-off + {} s of measuring time); failing closed",
+                analysis.interval_secs,
+                analysis.initial_delay_secs,
+                minimum_timeout_secs(analysis, execution.safety_margin),
+                execution.safety_margin.as_millis(),
+                required_window(analysis),
+            ),
+        )),
+        None => loop {
+            match next_step(analysis, &state, clock.now()) {
+                Next::Conclude(status, reason) => break Some((status, reason)),
+                Next::MeasureAt(at) => {
+                    if at.max(clock.now()) > stop_measuring_at {
+                        if let Some(refusal) =
+                            hand_off_refusal(&state, measured_here, max_continuations)
+                        {
+                            break Some((LifecycleStatus::Failed, refusal));
+                        }
+                        let mut next = state.clone();
+                        next.runs += 1;
+                        match continuation.hand_off(execution, &next).await {
+                            Ok(()) => return AnalysisRun::HandedOff(next),
+                            Err(error) => {
+                                break Some((
+                                    LifecycleStatus::Failed,
+                                    format!("the analysis could not be handed to the next run ({error}); failing closed"),
+                                ))
+                            }
                         }
                     }
-                }
-                clock.sleep_until(at).await;
-                let now = clock.now();
-                let question = Question {
-                    policy,
-                    hook: execution.hook,
-                    deployment_id: &execution.deployment_id,
-                    now,
-                    budget: Duration::from_secs(MEASUREMENT_ALLOWANCE_SECS as u64),
-                };
-                let measured = measure(question, &sources, judge).await;
-                let outcome = classify(&measured.verdict);
-                state.measurements.push(Measurement {
-                    at: now,
-                    outcome,
-                    reason: measured.verdict.reason.clone(),
-                });
-                // Progress is visible: one line per measurement.
-                tracing::info!(
-                    deployment = %execution.deployment_id,
-                    hook = %execution.hook,
-                    chain = %state.chain,
-                    measurement = state.measurements.len(),
-                    outcome = ?outcome,
-                    reason = %measured.verdict.reason,
-                    "analysis measurement"
-                );
-                // A switch decides at once: the judge says whether one is on.
-                let switched = matches!(&measured.switches, Some(Ok(values))
-                    if crate::judge::switched(&interpret(values.freeze.as_deref(), values.override_.as_deref(), now)));
-                last = Some(measured);
-                if switched {
-                    break None; // the switches decide in the decision
+                    clock.sleep_until(at).await;
+                    let now = clock.now();
+                    let question = Question {
+                        policy,
+                        hook: execution.hook,
+                        deployment_id: &execution.deployment_id,
+                        now,
+                        budget: Duration::from_secs(MEASUREMENT_ALLOWANCE_SECS as u64),
+                    };
+                    let measured = measure(question, &sources, judge).await;
+                    let outcome = classify(&measured.verdict);
+                    state.measurements.push(Measurement {
+                        at: now,
+                        outcome,
+                        reason: measured.verdict.reason.clone(),
+                    });
+                    measured_here += 1;
+                    // Progress is visible: one line per measurement.
+                    tracing::info!(
+                        deployment = %execution.deployment_id,
+                        hook = %execution.hook,
+                        chain = %state.chain,
+                        run = state.runs,
+                        measurement = state.measurements.len(),
+                        outcome = ?outcome,
+                        reason = %measured.verdict.reason,
+                        "analysis measurement"
+                    );
+                    // A switch decides at once: the judge says whether one is on.
+                    let switched = matches!(&measured.switches, Some(Ok(values))
+                        if crate::judge::switched(&interpret(values.freeze.as_deref(), values.override_.as_deref(), now)));
+                    last = Some(measured);
+                    if switched {
+                        break None; // the switches decide in the decision
+                    }
                 }
             }
-        }
+        },
     };
     let measured = match last {
         Some(mut measured) => {
@@ -288,9 +379,12 @@ where
         chain: state.chain.clone(),
         started_at: state.started_at,
         runs: state.runs,
+        continuations: state.runs.saturating_sub(1),
+        max_continuations,
         measurements: state.measurements.clone(),
     };
     let outcome = conclude(policy, execution.hook, execution.now, measured);
+    let status = outcome.decision.status;
     let record = finish(
         policy,
         execution,
@@ -300,7 +394,108 @@ where
         Some(summary),
     )
     .await;
+    // After the report, so the seal never delays it. Delivered (or already
+    // there): later deliveries of this execution find the analysis over and
+    // stand down. Not delivered: the invocation fails so that Lambda retries
+    // the same event, which must then be able to claim this run again.
+    let sealed = if matches!(record.report, ReportSummary::Failed(_)) {
+        continuation.release(execution, state.runs).await
+    } else {
+        continuation
+            .close(execution, &Seal::concluded(&state, status))
+            .await
+    };
+    if let Err(error) = sealed {
+        tracing::warn!(
+            deployment = %execution.deployment_id,
+            hook = %execution.hook,
+            error = %error,
+            "the analysis' seal or claim was not updated after the report; a later delivery may stand down or bake again (CodeDeploy keeps the first status)"
+        );
+    }
     AnalysisRun::Reported(Box::new(record))
+}
+
+/// The outcome of admitting a run.
+enum Admitted {
+    /// Measure with this state.
+    Run(AnalysisState),
+    /// Do nothing: why.
+    StandDown(String),
+    /// Report `Failed` for this reason (the state, for the record).
+    Fail(AnalysisState, String),
+}
+
+/// Admits a run against its execution's seal, then claims it, so that one run
+/// of each number ever measures. An unreadable seal or claim fails closed.
+async fn admit<K: Continuation>(
+    execution: &Execution,
+    continuation: &K,
+    arrival: Arrival,
+    now: i64,
+) -> Admitted {
+    let (state, first) = match arrival {
+        Arrival::First { chain } => (AnalysisState::new(chain, now), true),
+        Arrival::Continued(state) => (state, false),
+    };
+    let seal = match continuation.seal(execution).await {
+        Ok(seal) => seal,
+        Err(error) => {
+            let reason = format!("the analysis' seal could not be read ({error}); failing closed");
+            return Admitted::Fail(state, reason);
+        }
+    };
+    let admission = if first {
+        admit_first(seal.as_ref())
+    } else {
+        admit_continuation(&state, seal.as_ref())
+    };
+    match admission {
+        Admission::Proceed => {}
+        Admission::StandDown(reason) => return Admitted::StandDown(reason),
+        // The forged state is not the analysis': the record carries none of it.
+        Admission::Refuse(reason) => {
+            return Admitted::Fail(AnalysisState::new(state.chain.clone(), now), reason)
+        }
+    }
+    match continuation.claim(execution, state.runs).await {
+        Ok(true) => Admitted::Run(state),
+        Ok(false) => Admitted::StandDown(format!(
+            "a duplicate delivery: run {} of this execution's analysis is already running (chain {})",
+            state.runs, state.chain
+        )),
+        Err(error) => {
+            let reason = format!(
+                "run {} of the analysis could not be claimed ({error}); failing closed",
+                state.runs
+            );
+            Admitted::Fail(state, reason)
+        }
+    }
+}
+
+/// Why this run must not hand off, if it must not: it measured nothing (the
+/// next run would be no better off), or the continuations reached their bound.
+fn hand_off_refusal(
+    state: &AnalysisState,
+    measured_here: usize,
+    max_continuations: u32,
+) -> Option<String> {
+    if measured_here == 0 {
+        return Some(format!(
+            "run {} of the analysis ended without a measurement (its timeout is shorter than the interval needs); failing closed rather than handing off without measuring",
+            state.runs
+        ));
+    }
+    // `state.runs` runs so far: handing off is continuation number `state.runs`.
+    if state.runs > max_continuations {
+        return Some(format!(
+            "the analysis reached its bound of {max_continuations} continuation{} (GATE_MAX_CONTINUATIONS) after {} measurements; failing closed",
+            if max_continuations == 1 { "" } else { "s" },
+            state.measurements.len()
+        ));
+    }
+    None
 }
 
 /// Reports `Failed` for `reason` without collecting evidence (an unreadable

@@ -4,7 +4,6 @@
 
 use super::*;
 use super::{every_minute, SimClock};
-use crate::analysis::AnalysisState;
 use crate::evidence::deployment::DeploymentInfo;
 use crate::evidence::{AlarmStates, MetricData, MetricIdentity, MetricRequest};
 use crate::judge::judge;
@@ -280,15 +279,7 @@ async fn without_a_create_time_only_the_gates_comparing_with_it_fail() {
     }
 }
 
-#[derive(Default)]
-struct Handoffs(Mutex<usize>);
-
-impl Continuation for Handoffs {
-    async fn hand_off(&self, _: &Execution, _: &AnalysisState) -> Result<(), EvidenceError> {
-        *self.0.lock().unwrap() += 1;
-        Ok(())
-    }
-}
+use super::bake::Ledger;
 
 #[tokio::test]
 async fn a_bake_compares_every_measurement_with_the_same_window_across_continuations() {
@@ -300,7 +291,7 @@ async fn a_bake_compares_every_measurement_with_the_same_window_across_continuat
     let analysis = section.analysis.unwrap();
     let start = CREATED + 10 * 60;
     let clock = SimClock(AtomicI64::new(start));
-    let handoffs = Handoffs::default();
+    let handoffs = Ledger::default();
     let log = Log::default();
     let metrics = Latency {
         after: 0.22,
@@ -310,7 +301,9 @@ async fn a_bake_compares_every_measurement_with_the_same_window_across_continuat
         answer: Ok(Some(CREATED)),
         log: &log,
     };
-    let mut state = AnalysisState::new("chain-before".into(), start);
+    let mut arrival = Arrival::First {
+        chain: "chain-before".into(),
+    };
     let mut record = None;
     for _run in 0..10 {
         let providers = Providers {
@@ -333,7 +326,9 @@ async fn a_bake_compares_every_measurement_with_the_same_window_across_continuat
                 clock: &clock,
                 continuation: &handoffs,
                 deadline_at,
-                state,
+                run_secs: 8 * 60,
+                max_continuations: crate::analysis::DEFAULT_MAX_CONTINUATIONS,
+                arrival,
             },
         )
         .await
@@ -344,8 +339,9 @@ async fn a_bake_compares_every_measurement_with_the_same_window_across_continuat
             }
             AnalysisRun::HandedOff(next) => {
                 clock.0.fetch_add(5, Ordering::SeqCst);
-                state = next;
+                arrival = Arrival::Continued(next);
             }
+            AnalysisRun::StoodDown(reason) => panic!("stood down: {reason}"),
         }
     }
     let record = record.expect("the bake concluded");
@@ -355,7 +351,7 @@ async fn a_bake_compares_every_measurement_with_the_same_window_across_continuat
         "{}",
         record.reason
     );
-    assert!(*handoffs.0.lock().unwrap() >= 2);
+    assert!(handoffs.handoffs().len() >= 2);
     let measurements = record.analysis.as_ref().unwrap().measurements.len();
     assert_eq!(measurements, 11, "{}", record.reason);
     // One GetDeployment per measurement, each before its metrics; every
