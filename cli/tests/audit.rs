@@ -90,6 +90,14 @@ fn a_tampered_file_names_the_first_broken_link() {
 
 #[test]
 fn a_file_without_records_is_an_error() {
-    let (code, _) = verify(&write("empty.jsonl", &[json!({"level": "INFO"})]));
+    let log = json!({"timestamp": "2026-12-06T22:00:00Z", "level": "INFO", "fields": {"message": "ready"}});
+    let (code, _) = verify(&write("empty.jsonl", &[log]));
     assert_eq!(code, Some(2));
+    // A line of no known kind is named, with exit status 1 (issue 15).
+    let (code, stdout) = verify(&write("unknown.jsonl", &[json!({"level": "INFO"})]));
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.starts_with("BROKEN: FILE:1: not a decision record"),
+        "{stdout}"
+    );
 }
