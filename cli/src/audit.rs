@@ -4,7 +4,8 @@
 //! The files are what a reviewer gets from the logs: the hooks' JSON lines, or
 //! `aws logs filter-log-events --output json` exports of the four log groups,
 //! in any order and overlapping. Every deployment's chain is checked and the
-//! first broken link named. `--head` compares each chain's end with the head
+//! first broken link named; every line that is neither a record nor a known
+//! log line is named `FILE:LINE` (exit 1), as it could hide a record. `--head` compares each chain's end with the head
 //! the hooks keep in SSM, which is the only way to see a truncated tail; it
 //! uses the standard credential chain (and `AWS_ENDPOINT_URL`).
 
@@ -66,8 +67,7 @@ impl VerifyArgs {
         for path in &self.files {
             let name = path.display().to_string();
             // A FIFO or a device would be read without end.
-            let meta =
-                std::fs::metadata(path).with_context(|| format!("reading {name}"))?;
+            let meta = std::fs::metadata(path).with_context(|| format!("reading {name}"))?;
             if !meta.is_file() {
                 bail!("{name} is not a regular file");
             }
@@ -184,12 +184,14 @@ impl VerifyArgs {
 /// Lines that cannot be read, shown per file (the count of the rest follows).
 const PROBLEMS_SHOWN: usize = 20;
 
-/// `line` with control characters escaped: ids and reasons come from the
-/// files verified, and an escape sequence in one must not reach the terminal.
+/// `line` with control characters (and the invisible ones that reorder
+/// text) escaped: ids and reasons come from the files verified, and an escape
+/// sequence in one must not reach the terminal.
 fn printable(line: &str) -> String {
     line.chars()
         .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
+            let hidden = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            let escaped: Vec<char> = if c.is_control() || hidden {
                 c.escape_default().collect()
             } else {
                 vec![c]

@@ -101,3 +101,19 @@ fn a_file_without_records_is_an_error() {
         "{stdout}"
     );
 }
+
+#[test]
+fn text_from_the_files_reaches_the_terminal_escaped() {
+    // Issue 15: ids and reasons come from the files verified.
+    let mut records = chain(1);
+    records[0]["deployment_id"] = json!("d-\u{1b}[2J\u{202e}X");
+    let record = records[0].clone();
+    records[0]["audit"]["digest"] = json!(record_digest(&record));
+    let (code, stdout) = verify(&write("escapes.jsonl", &records));
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("d-\\u{1b}[2J\\u{202e}X: intact: 1 record;"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{202e}'));
+}

@@ -362,7 +362,10 @@ fn forgeries_of_real_records_each_exit_1_naming_the_first_broken_link() {
         .expect("an unchained record");
 
     // The genuine logs verify, the unchained record with a note.
-    for (name, text) in [("genuine.log", lines.join("\n")), ("off.log", unchained.join("\n"))] {
+    for (name, text) in [
+        ("genuine.log", lines.join("\n")),
+        ("off.log", unchained.join("\n")),
+    ] {
         let file = temp_file(name, &text);
         let (output, text) = gatectl_verify(&emulator, &[file.to_str().unwrap()]);
         assert!(output.status.success(), "{name}: {text}");
@@ -382,7 +385,12 @@ fn forgeries_of_real_records_each_exit_1_naming_the_first_broken_link() {
     let mut record = parsed(&off_edited[off]);
     record["status"] = json!("Failed");
     off_edited[off] = record.to_string();
-    cases.push(("an edited unchained record", off_edited, Some(off + 1), "was altered"));
+    cases.push((
+        "an edited unchained record",
+        off_edited,
+        Some(off + 1),
+        "was altered",
+    ));
 
     let mut twin = parsed(&lines[two]);
     twin["status"] = json!("Failed");
@@ -412,15 +420,30 @@ fn forgeries_of_real_records_each_exit_1_naming_the_first_broken_link() {
     zero["audit"]["sequence"] = json!(0);
     let mut forged = lines.clone();
     forged.insert(two, reseal(zero).to_string());
-    cases.push(("a re-sealed record with sequence 0", forged, Some(two + 1), "audit.sequence"));
+    cases.push((
+        "a re-sealed record with sequence 0",
+        forged,
+        Some(two + 1),
+        "audit.sequence",
+    ));
 
     let mut forged = lines.clone();
     forged.insert(1, r#"{"events":[]}"#.into());
-    cases.push(("a stray export page among JSON lines", forged, Some(2), "not a decision record"));
+    cases.push((
+        "a stray export page among JSON lines",
+        forged,
+        Some(2),
+        "not a decision record",
+    ));
 
     let mut forged = lines.clone();
     forged[two] = forged[two].replacen('{', r#"{"status":"Failed","#, 1);
-    cases.push(("a record with two statuses", forged, Some(two + 1), "duplicate key \"status\""));
+    cases.push((
+        "a record with two statuses",
+        forged,
+        Some(two + 1),
+        "duplicate key \"status\"",
+    ));
 
     cases.push((
         "a record without its digest",
@@ -432,7 +455,9 @@ fn forgeries_of_real_records_each_exit_1_naming_the_first_broken_link() {
     ));
     cases.push((
         "a digest that is not hex",
-        edit(two, &|r| r["audit"]["digest"] = json!(format!("sha256:{}", "zz".repeat(32)))),
+        edit(two, &|r| {
+            r["audit"]["digest"] = json!(format!("sha256:{}", "zz".repeat(32)))
+        }),
         Some(two + 1),
         "is not a SHA-256 digest",
     ));
@@ -445,21 +470,33 @@ fn forgeries_of_real_records_each_exit_1_naming_the_first_broken_link() {
     repeat["audit"]["sequence"] = json!(2);
     let mut forged = lines.clone();
     forged[three] = reseal(repeat).to_string();
-    cases.push(("a sequence that repeats", forged, Some(three + 1), "record 2 exists twice"));
+    cases.push((
+        "a sequence that repeats",
+        forged,
+        Some(three + 1),
+        "record 2 exists twice",
+    ));
     let (mut a, mut b) = (parsed(&lines[two]), parsed(&lines[three]));
     a["audit"]["sequence"] = json!(3);
     b["audit"]["sequence"] = json!(2);
     let mut forged = lines.clone();
     forged[two] = reseal(a).to_string();
     forged[three] = reseal(b).to_string();
-    cases.push(("records reordered", forged, None, "follows record 1, not record 2"));
+    cases.push((
+        "records reordered",
+        forged,
+        None,
+        "follows record 1, not record 2",
+    ));
     let mut forged = lines[..=three].to_vec();
     let cut = forged[three].len() / 2;
     forged[three].truncate(cut);
     cases.push(("a truncated last line", forged, Some(three + 1), "not JSON"));
     cases.push((
         "a record of another kind",
-        edit(two, &|r| r["record"] = json!("codedeploy-gates.decision.v2")),
+        edit(two, &|r| {
+            r["record"] = json!("codedeploy-gates.decision.v2")
+        }),
         Some(two + 1),
         "codedeploy-gates.decision.v2",
     ));
@@ -477,12 +514,22 @@ fn forgeries_of_real_records_each_exit_1_naming_the_first_broken_link() {
         json!({"timestamp": "2026-12-06T22:00:00Z", "level": "INFO", "fields": {"message": "x".repeat(300_000)}})
             .to_string(),
     );
-    cases.push(("a huge line", forged, Some(2), "longer than a CloudWatch Logs event"));
+    cases.push((
+        "a huge line",
+        forged,
+        Some(2),
+        "longer than a CloudWatch Logs event",
+    ));
     let export = json!({"events": [
         {"timestamp": 1, "message": lines[two], "eventId": "1"},
         {"timestamp": 2, "message": "{\"hello\":\"world\"}", "eventId": "2"},
     ]});
-    cases.push(("an export with an unknown event", vec![export.to_string()], None, "event 2"));
+    cases.push((
+        "an export with an unknown event",
+        vec![export.to_string()],
+        None,
+        "event 2",
+    ));
 
     let mut failures = Vec::new();
     for (name, forged, line, says) in &cases {
@@ -528,12 +575,19 @@ fn a_genuine_duplicate_delivery_verifies_but_a_resealed_twin_does_not() {
         let emulator = Emulator::start();
         emulator.seed_alb(10, |_| AlbMinute::healthy());
         let deployment = emulator.create_deployment();
-        emulator.inject(json!({"service": "ssm", "operation": "PutParameter", "status": 400,
-            "code": "AccessDeniedException", "message": "not allowed", "times": 1}));
+        emulator.inject(
+            json!({"service": "ssm", "operation": "PutParameter", "status": 400,
+            "code": "AccessDeniedException", "message": "not allowed", "times": 1}),
+        );
         let mut log = String::new();
         for execution in ["exec-dup", "exec-dup", "exec-next"] {
-            let (outcome, stdout, stderr) =
-                run_hook(&emulator, "after-allow-traffic", &deployment, execution, &[]);
+            let (outcome, stdout, stderr) = run_hook(
+                &emulator,
+                "after-allow-traffic",
+                &deployment,
+                execution,
+                &[],
+            );
             assert_eq!(outcome["state"], "success", "{outcome}\n{stderr}");
             log.push_str(&stdout);
         }
@@ -549,7 +603,10 @@ fn a_genuine_duplicate_delivery_verifies_but_a_resealed_twin_does_not() {
     assert_eq!(
         records
             .iter()
-            .map(|r| (r["audit"]["sequence"].as_u64().unwrap(), r["report"]["outcome"].as_str().unwrap()))
+            .map(|r| (
+                r["audit"]["sequence"].as_u64().unwrap(),
+                r["report"]["outcome"].as_str().unwrap()
+            ))
             .collect::<Vec<_>>(),
         [(1, "accepted"), (1, "already_completed"), (2, "accepted")]
     );
@@ -563,8 +620,13 @@ fn a_genuine_duplicate_delivery_verifies_but_a_resealed_twin_does_not() {
     );
 
     for (what, edit) in [
-        ("status", &(|r: &mut Value| r["status"] = json!("Failed")) as &dyn Fn(&mut Value)),
-        ("gates", &|r: &mut Value| r["gates"][0]["outcome"] = json!("fail")),
+        (
+            "status",
+            &(|r: &mut Value| r["status"] = json!("Failed")) as &dyn Fn(&mut Value),
+        ),
+        ("gates", &|r: &mut Value| {
+            r["gates"][0]["outcome"] = json!("fail")
+        }),
     ] {
         // Replace the side branch (the already-completed delivery) with a forged twin.
         let forged: Vec<String> = log

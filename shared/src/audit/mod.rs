@@ -19,7 +19,8 @@
 //!
 //! The verification is pure and works on `serde_json::Value`s, so it reads
 //! records exactly as they were logged, including fields a later version adds.
-//! Reading the records is in `read` ([`read_records`]), the walk in `verify`.
+//! Reading the records is in `read` ([`read_records`]: every line classified,
+//! JSON read with duplicate keys refused by `json`), the walk in `verify`.
 
 pub use crate::evidence::switches::{head_parameter, ChainHead, HeadStore, StoredHead};
 pub use read::{read_record, read_records, ReadRecord, Reading, LINE_BOUND};

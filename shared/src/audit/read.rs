@@ -188,7 +188,7 @@ pub fn read_record(origin: String, line: &str) -> Result<Option<ReadRecord>, Aud
                         origin,
                         problem: format!(
                             "the record's deployment_id is {}, not a deployment id: it cannot be placed in a chain",
-                            other.map_or("missing".into(), |v| format!("{}", shown(v)))
+                            other.map_or("missing".into(), shown)
                         ),
                     })
                 }
@@ -249,7 +249,11 @@ fn describe(value: &Value) -> String {
         Value::Object(fields) if fields.is_empty() => "an empty JSON object".into(),
         Value::Object(fields) => {
             let keys: Vec<String> = fields.keys().take(6).map(|k| format!("{k:?}")).collect();
-            let more = if fields.len() > keys.len() { ", …" } else { "" };
+            let more = if fields.len() > keys.len() {
+                ", …"
+            } else {
+                ""
+            };
             format!("a JSON object with the keys {}{more}", keys.join(", "))
         }
         Value::Array(_) => "a JSON array".into(),

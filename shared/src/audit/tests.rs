@@ -391,7 +391,10 @@ fn records_are_read_from_json_lines_and_from_the_aws_cli_export() {
         "{}\n{LOG_LINE}\n\nSTART RequestId: 1f2e Version: $LATEST\n{}\n",
         records[0].record, records[1].record
     );
-    let Reading { records: read, problems } = read_records("a.log", lines.as_bytes());
+    let Reading {
+        records: read,
+        problems,
+    } = read_records("a.log", lines.as_bytes());
     assert_eq!((read.len(), problems), (2, vec![]));
     assert_eq!(read[1].origin, "a.log:5");
 
@@ -420,10 +423,7 @@ fn a_line_that_is_not_json_is_an_error_naming_where_it_was_read() {
     let record = &chain(DEPLOYMENT, 1)[0].record;
     let read = read_record("a.log:1".into(), &format!("  {record}\n")).unwrap();
     assert_eq!(read.map(|r| r.origin).as_deref(), Some("a.log:1"));
-    assert!(matches!(
-        read_record("a.log:2".into(), LOG_LINE),
-        Ok(None)
-    ));
+    assert!(matches!(read_record("a.log:2".into(), LOG_LINE), Ok(None)));
     let error = read_record("a.log:3".into(), "not json at all").unwrap_err();
     assert!(
         matches!(&error, AuditError::NotJson { origin, .. } if origin == "a.log:3"),
@@ -558,8 +558,18 @@ fn a_resealed_twin_with_another_status_is_a_fork_wherever_it_is_read() {
     // After the genuine record, before it, and with no successor to pick the
     // genuine one (the end of the chain, no head): a fork every time.
     let orders = [
-        vec![records[0].clone(), records[1].clone(), records[2].clone(), twin.clone()],
-        vec![twin.clone(), records[0].clone(), records[1].clone(), records[2].clone()],
+        vec![
+            records[0].clone(),
+            records[1].clone(),
+            records[2].clone(),
+            twin.clone(),
+        ],
+        vec![
+            twin.clone(),
+            records[0].clone(),
+            records[1].clone(),
+            records[2].clone(),
+        ],
         vec![records[0].clone(), twin.clone(), records[1].clone()],
     ];
     for order in orders {
@@ -574,10 +584,23 @@ fn a_resealed_twin_with_another_status_is_a_fork_wherever_it_is_read() {
             panic!("{report:?}");
         };
         assert!(origins.contains(&"twin.log:1".to_string()), "{origins:?}");
-        assert_eq!(difference, r#"status: "Succeeded" vs "Failed""#.replace(
-            if origins[0] == "twin.log:1" { "\"Succeeded\" vs \"Failed\"" } else { "" },
-            if origins[0] == "twin.log:1" { "\"Failed\" vs \"Succeeded\"" } else { "" },
-        ).as_str());
+        assert_eq!(
+            difference,
+            r#"status: "Succeeded" vs "Failed""#
+                .replace(
+                    if origins[0] == "twin.log:1" {
+                        "\"Succeeded\" vs \"Failed\""
+                    } else {
+                        ""
+                    },
+                    if origins[0] == "twin.log:1" {
+                        "\"Failed\" vs \"Succeeded\""
+                    } else {
+                        ""
+                    },
+                )
+                .as_str()
+        );
         assert!(report.breaks[0]
             .to_string()
             .starts_with("record 2 exists twice ("));
@@ -627,7 +650,8 @@ fn a_duplicate_delivery_may_differ_only_in_delivery_metadata() {
         // The genuine record 2 says CodeDeploy accepted its status.
         records[1].record["report"] = json!({"outcome": "accepted"});
         records[1].record = resealed(records[1].record.clone());
-        records[2].record["audit"]["previous_digest"] = records[1].record["audit"]["digest"].clone();
+        records[2].record["audit"]["previous_digest"] =
+            records[1].record["audit"]["digest"].clone();
         records[2].record = resealed(records[2].record.clone());
         records.push(twin_of_2(&records, edit));
         let report = check(&records);
@@ -648,31 +672,83 @@ fn a_record_whose_link_is_malformed_is_a_break_naming_its_field() {
         // (A removed digest stays removed.)
         edit(&mut forged[1].record);
         let report = check(&forged);
-        let first = report.breaks.first().unwrap_or_else(|| panic!("intact: {report:?}"));
+        let first = report
+            .breaks
+            .first()
+            .unwrap_or_else(|| panic!("intact: {report:?}"));
         assert!(
             matches!(first, Break::Malformed { origin, .. } if origin == "records.jsonl:2"),
             "{report:?}"
         );
         first.to_string()
     };
-    let cases: [(&dyn Fn(&mut Value), &str); 12] = [
-        (&|r| r["audit"]["sequence"] = json!(0), "audit.sequence 0 is not a whole number from 1"),
-        (&|r| r["audit"]["sequence"] = json!(-2), "audit.sequence -2 is not a whole number from 1"),
-        (&|r| r["audit"]["sequence"] = json!(2.5), "audit.sequence 2.5 is not"),
-        (&|r| r["audit"]["sequence"] = json!("2"), r#"audit.sequence "2" is not"#),
-        (&|r| { r["audit"].as_object_mut().unwrap().remove("digest"); }, "audit.digest is missing"),
-        (&|r| r["audit"]["digest"] = json!("sha256:XYZ"), r#"audit.digest "sha256:XYZ" is not a SHA-256 digest"#),
-        (&|r| r["audit"]["digest"] = json!(format!("sha256:{}", "AB".repeat(32))), "is not a SHA-256 digest"),
-        (&|r| { r["audit"].as_object_mut().unwrap().remove("previous_digest"); }, "audit.previous_digest is missing"),
-        (&|r| r["audit"]["previous_digest"] = Value::Null, "record 2 names no predecessor"),
-        (&|r| r["audit"]["unchained"] = json!("why"), "audit.sequence and audit.unchained are both set"),
-        (&|r| r["hook"] = json!("AfterEverything"), r#"hook is "AfterEverything", not one of the four hooks"#),
-        (&|r| { r.as_object_mut().unwrap().remove("audit"); }, "it has no audit link"),
+    type Edit<'a> = &'a dyn Fn(&mut Value);
+    let cases: [(Edit, &str); 12] = [
+        (
+            &|r| r["audit"]["sequence"] = json!(0),
+            "audit.sequence 0 is not a whole number from 1",
+        ),
+        (
+            &|r| r["audit"]["sequence"] = json!(-2),
+            "audit.sequence -2 is not a whole number from 1",
+        ),
+        (
+            &|r| r["audit"]["sequence"] = json!(2.5),
+            "audit.sequence 2.5 is not",
+        ),
+        (
+            &|r| r["audit"]["sequence"] = json!("2"),
+            r#"audit.sequence "2" is not"#,
+        ),
+        (
+            &|r| {
+                r["audit"].as_object_mut().unwrap().remove("digest");
+            },
+            "audit.digest is missing",
+        ),
+        (
+            &|r| r["audit"]["digest"] = json!("sha256:XYZ"),
+            r#"audit.digest "sha256:XYZ" is not a SHA-256 digest"#,
+        ),
+        (
+            &|r| r["audit"]["digest"] = json!(format!("sha256:{}", "AB".repeat(32))),
+            "is not a SHA-256 digest",
+        ),
+        (
+            &|r| {
+                r["audit"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("previous_digest");
+            },
+            "audit.previous_digest is missing",
+        ),
+        (
+            &|r| r["audit"]["previous_digest"] = Value::Null,
+            "record 2 names no predecessor",
+        ),
+        (
+            &|r| r["audit"]["unchained"] = json!("why"),
+            "audit.sequence and audit.unchained are both set",
+        ),
+        (
+            &|r| r["hook"] = json!("AfterEverything"),
+            r#"hook is "AfterEverything", not one of the four hooks"#,
+        ),
+        (
+            &|r| {
+                r.as_object_mut().unwrap().remove("audit");
+            },
+            "it has no audit link",
+        ),
     ];
     for (edit, says) in cases {
         let text = problem(edit);
         assert!(text.contains(says), "{says:?} not in {text:?}");
-        assert!(text.contains("(records.jsonl:2)") || text.contains("at records.jsonl:2"), "{text}");
+        assert!(
+            text.contains("(records.jsonl:2)") || text.contains("at records.jsonl:2"),
+            "{text}"
+        );
     }
     // A record placed at sequence 0 is named before anything else.
     let mut zero = records[1].record.clone();
@@ -703,7 +779,10 @@ fn a_sequence_at_the_end_of_the_numbers_does_not_overflow() {
         }),
         "{report:?}"
     );
-    assert!(report.breaks.iter().any(|b| matches!(b, Break::Fork { .. })));
+    assert!(report
+        .breaks
+        .iter()
+        .any(|b| matches!(b, Break::Fork { .. })));
 }
 
 fn problems(input: &str) -> Vec<String> {
@@ -730,9 +809,9 @@ fn a_stray_export_page_among_json_lines_is_a_line_of_its_own() {
             what: r#"a JSON object with the keys "events""#.into()
         }]
     );
-    assert!(reading.problems[0]
-        .to_string()
-        .starts_with("f.log:2: not a decision record, EMF metrics, a hook's log line or a Lambda platform line"));
+    assert!(reading.problems[0].to_string().starts_with(
+        "f.log:2: not a decision record, EMF metrics, a hook's log line or a Lambda platform line"
+    ));
     // Export pages in one line each (the CLI's compact output) are an export.
     let pages = format!(
         "{}\n{}\n",
@@ -748,7 +827,11 @@ fn a_stray_export_page_among_json_lines_is_a_line_of_its_own() {
 fn a_key_given_twice_anywhere_is_refused() {
     let record = chain(DEPLOYMENT, 1)[0].record.to_string();
     let top = record.replacen('{', r#"{"status":"Failed","#, 1);
-    let nested = record.replacen(r#""outcome":"pass""#, r#""outcome":"fail","outcome":"pass""#, 1);
+    let nested = record.replacen(
+        r#""outcome":"pass""#,
+        r#""outcome":"fail","outcome":"pass""#,
+        1,
+    );
     assert_ne!(nested, record);
     let found = problems(&format!("{top}\n{nested}"));
     assert_eq!(found.len(), 2, "{found:?}");
@@ -774,7 +857,10 @@ fn a_key_given_twice_anywhere_is_refused() {
     );
     // Keys in messages are escaped.
     let odd = problems(r#"{"a":{"b\u001b[2J":1,"b\u001b[2J":2}}"#);
-    assert!(odd[0].contains(r#"duplicate key "b\u{1b}[2J" in a"#), "{odd:?}");
+    assert!(
+        odd[0].contains(r#"duplicate key "b\u{1b}[2J" in a"#),
+        "{odd:?}"
+    );
 }
 
 #[test]
@@ -807,19 +893,37 @@ fn every_line_is_classified_and_unknown_ones_are_named() {
     ];
     assert_eq!(problems(&known.join("\n")), Vec::<String>::new());
     for (line, says) in [
-        (r#"{"events":[]}"#, r#"(a JSON object with the keys "events")"#),
+        (
+            r#"{"events":[]}"#,
+            r#"(a JSON object with the keys "events")"#,
+        ),
         (r#"{"hello":"world"}"#, "not a decision record"),
         ("[1,2]", "(a JSON array)"),
         ("42", "(a JSON number)"),
         (r#"{"level":"INFO"}"#, "not a decision record"),
         (r#"{"_aws":{}}"#, "not a decision record"),
         (r#"{"record":"something-else"}"#, "not a decision record"),
-        (r#"{"timestamp":"t","level":"INFO","fields":{},"audit":{"digest":"x"}}"#, "not a decision record"),
-        (r#"{"record":"codedeploy-gates.decision.v2","deployment_id":"d-1"}"#, r#"a record of kind "codedeploy-gates.decision.v2""#),
-        (r#"{"record":"codedeploy-gates.decision.v1"}"#, "the record's deployment_id is missing"),
-        (r#"{"record":"codedeploy-gates.decision.v1","deployment_id":""}"#, r#"the record's deployment_id is """#),
+        (
+            r#"{"timestamp":"t","level":"INFO","fields":{},"audit":{"digest":"x"}}"#,
+            "not a decision record",
+        ),
+        (
+            r#"{"record":"codedeploy-gates.decision.v2","deployment_id":"d-1"}"#,
+            r#"a record of kind "codedeploy-gates.decision.v2""#,
+        ),
+        (
+            r#"{"record":"codedeploy-gates.decision.v1"}"#,
+            "the record's deployment_id is missing",
+        ),
+        (
+            r#"{"record":"codedeploy-gates.decision.v1","deployment_id":""}"#,
+            r#"the record's deployment_id is """#,
+        ),
         ("thread 'main' panicked at src/main.rs:1:1", "not JSON"),
-        (r#"{"record":"codedeploy-gates.decision.v1","deployment_id":"d-1","#, "not JSON: EOF while parsing"),
+        (
+            r#"{"record":"codedeploy-gates.decision.v1","deployment_id":"d-1","#,
+            "not JSON: EOF while parsing",
+        ),
     ] {
         let found = problems(&format!("{LOG_LINE}\n{line}"));
         assert_eq!(found.len(), 1, "{line}: {found:?}");
@@ -851,7 +955,8 @@ fn bytes_that_are_not_utf8_and_lines_too_long_are_named() {
     assert_eq!(found.len(), 1);
     assert!(
         found[0].starts_with("f.log:2: 2622")
-            && found[0].contains(" bytes, longer than a CloudWatch Logs event can be (262144 bytes)"),
+            && found[0]
+                .contains(" bytes, longer than a CloudWatch Logs event can be (262144 bytes)"),
         "{found:?}"
     );
     // A message longer than an event, in an export.
@@ -860,5 +965,25 @@ fn bytes_that_are_not_utf8_and_lines_too_long_are_named() {
     // A file ending in a line cut short.
     let cut = format!("{record}\n{}", &record[..record.len() / 2]);
     let found = problems(&cut);
-    assert!(found[0].starts_with("f.log:2: not JSON: EOF while parsing"), "{found:?}");
+    assert!(
+        found[0].starts_with("f.log:2: not JSON: EOF while parsing"),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn an_unchained_record_of_a_chained_execution_points_at_the_chained_one() {
+    let mut records = chain(DEPLOYMENT, 2);
+    let mut forged = unchained_record("Succeeded");
+    forged["lifecycle_event_hook_execution_id"] = json!("exec-2");
+    records.push(read("extra.log:1", resealed(forged)));
+    let report = check(&records);
+    assert!(report.intact(), "{report:?}");
+    assert!(
+        report.notes[0].ends_with(
+            "its own digest holds, but no chain vouches for it; the chain holds execution exec-2 as record 2"
+        ),
+        "{:?}",
+        report.notes
+    );
 }

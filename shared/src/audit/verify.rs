@@ -1,6 +1,10 @@
-//! The verifier: every digest recomputed, each deployment's chain walked
-//! link by link. What it finds are reports, not errors: a broken chain is
-//! the answer to the question asked.
+//! The verifier: every digest recomputed (chained or not), each record's
+//! audit link checked for shape, each deployment's chain walked link by link.
+//! What it finds are reports, not errors: a broken chain is the answer to the
+//! question asked. It fails closed: a record it cannot check (no digest, a
+//! sequence from 0, ...) is a break naming the field, never a record passed
+//! over; two records at one place are a duplicate delivery only when they
+//! agree on everything but [`DELIVERY_METADATA`].
 
 use super::{read, record_digest, ChainHead, ReadRecord};
 use crate::vocab::hook::Hook;
@@ -302,7 +306,8 @@ fn entry(read: &ReadRecord) -> Result<Entry<'_>, Break> {
             ))),
         }
     };
-    let stated_digest = digest("digest")?.ok_or_else(|| malformed("audit.digest is missing".into()))?;
+    let stated_digest =
+        digest("digest")?.ok_or_else(|| malformed("audit.digest is missing".into()))?;
     if !audit.contains_key("previous_digest") {
         return Err(malformed("audit.previous_digest is missing".into()));
     }
@@ -310,7 +315,8 @@ fn entry(read: &ReadRecord) -> Result<Entry<'_>, Break> {
     let link = match (audit.get("sequence"), audit.get("unchained")) {
         (Some(_), Some(_)) => {
             return Err(malformed(
-                "audit.sequence and audit.unchained are both set: a record is chained or not".into(),
+                "audit.sequence and audit.unchained are both set: a record is chained or not"
+                    .into(),
             ))
         }
         (None, None) => {
@@ -412,7 +418,11 @@ fn first_difference(path: String, a: Option<&Value>, b: Option<&Value>) -> Optio
             .find_map(|(i, (x, y))| first_difference(format!("{path}[{i}]"), Some(x), Some(y))),
         _ => {
             let show = |v: Option<&Value>| v.map_or("absent".to_string(), read::shown);
-            let path = if path.is_empty() { "the record".into() } else { path };
+            let path = if path.is_empty() {
+                "the record".into()
+            } else {
+                path
+            };
             Some(format!("{path}: {} vs {}", show(a), show(b)))
         }
     }
@@ -452,6 +462,7 @@ fn verify_one(
     let mut notes = Vec::new();
     // Sequence -> distinct records at that place (by their stated and actual digest).
     let mut places: BTreeMap<u64, Vec<Entry>> = BTreeMap::new();
+    let mut unchained = Vec::new();
     for read in records {
         let e = match entry(read) {
             Ok(e) => e,
@@ -464,12 +475,7 @@ fn verify_one(
             Link::Chained { sequence, .. } => sequence,
             Link::Unchained(why) => {
                 if e.intact() {
-                    notes.push(format!(
-                        "{} ({}, execution {}) is not chained: {why}; its own digest holds, but no link vouches that it is complete",
-                        e.origin(),
-                        e.hook,
-                        e.execution_id,
-                    ));
+                    unchained.push((e, why));
                 } else {
                     breaks.push(Break::AlteredUnchained {
                         origin: e.origin().to_string(),
@@ -493,6 +499,31 @@ fn verify_one(
         }
     }
     let records = places.values().map(Vec::len).sum();
+    // An unchained record is only as good as the log group's IAM: its digest
+    // shows it unedited, nothing shows who wrote it. Say so, and point at a
+    // chained record of the same execution, which the chain does vouch for.
+    for (e, why) in unchained {
+        let chained: Vec<String> = places
+            .iter()
+            .filter(|(_, es)| es.iter().any(|c| c.execution_id == e.execution_id))
+            .map(|(seq, _)| seq.to_string())
+            .collect();
+        let also = if chained.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the chain holds execution {} as record {}",
+                e.execution_id,
+                chained.join(", ")
+            )
+        };
+        notes.push(format!(
+            "{} ({}, execution {}) is not chained: {why}; its own digest holds, but no chain vouches for it{also}",
+            e.origin(),
+            e.hook,
+            e.execution_id,
+        ));
+    }
     let digest_owner: HashMap<&str, u64> = places
         .iter()
         .flat_map(|(seq, es)| es.iter().map(move |e| (e.stated_digest, *seq)))
@@ -522,8 +553,7 @@ fn verify_one(
                 .iter()
                 .filter(|c| !std::ptr::eq(c.read, linked.read))
             {
-                let accepted =
-                    |e: &Entry| e.read.record["report"]["outcome"] == Value::from("accepted");
+                let accepted = |e: &Entry| e.read.record["report"]["outcome"] == "accepted";
                 let differs = difference(&linked.read.record, &other.read.record).or_else(|| {
                     (accepted(&linked) && accepted(other)).then(|| {
                         "report: both say CodeDeploy accepted their status, which it does once per execution".to_string()
