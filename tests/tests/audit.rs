@@ -628,17 +628,13 @@ fn a_genuine_duplicate_delivery_verifies_but_a_resealed_twin_does_not() {
             r["gates"][0]["outcome"] = json!("fail")
         }),
     ] {
-        // Replace the side branch (the already-completed delivery) with a forged twin.
-        let forged: Vec<String> = log
-            .lines()
-            .map(|line| match serde_json::from_str::<Value>(line) {
-                Ok(mut r) if r["report"]["outcome"] == "already_completed" => {
-                    edit(&mut r);
-                    reseal(r).to_string()
-                }
-                _ => line.to_string(),
-            })
-            .collect();
+        // A third record at place 1: the accepted delivery's twin, re-sealed
+        // with `edit`, as if a delivery had reported it and been refused.
+        let mut twin = records[0].clone();
+        edit(&mut twin);
+        twin["report"] = json!({"outcome": "already_completed"});
+        let mut forged: Vec<String> = log.lines().map(str::to_string).collect();
+        forged.insert(0, reseal(twin).to_string());
         let file = temp_file("dup-forged.log", &forged.join("\n"));
         let (output, text) = gatectl_verify(&emulator, &["--head", file.to_str().unwrap()]);
         assert_eq!(output.status.code(), Some(1), "{what}: {text}");
