@@ -877,6 +877,14 @@ fn the_strict_reading_builds_the_value_serde_json_builds() {
     // serde_json's nesting limit still holds.
     let deep = "[".repeat(10_000) + &"]".repeat(10_000);
     assert!(super::json::parse(&deep).is_err());
+    let deep = "{\"a\":".repeat(10_000) + "1" + &"}".repeat(10_000);
+    assert!(
+        matches!(
+            read_record("f.log:1".into(), &deep),
+            Err(AuditError::NotJson { reason, .. }) if reason.starts_with("recursion limit exceeded")
+        ),
+        "a nesting bomb is not JSON we read, not a key given twice"
+    );
 }
 
 #[test]
