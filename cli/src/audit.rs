@@ -135,6 +135,12 @@ impl VerifyArgs {
             }
         }
 
+        if !self.head {
+            // The documented limit of an unkeyed chain, said where it matters.
+            eprintln!(
+                "gatectl: without --head, records removed from or added at the end of a chain cannot be seen; --head checks each chain's end against the head in SSM"
+            );
+        }
         for report in verify(&records, &heads) {
             let id = &report.deployment_id;
             match report.breaks.split_first() {

@@ -562,6 +562,25 @@ fn forgeries_of_real_records_each_exit_1_naming_the_first_broken_link() {
             output.status.code()
         ));
     }
+    // A record forged after the last one, linked and sealed as the hook
+    // would: only the head in SSM can tell, and --head does.
+    let mut fourth = parsed(&lines[three]);
+    fourth["audit"]["sequence"] = json!(4);
+    fourth["audit"]["previous_digest"] = parsed(&lines[three])["audit"]["digest"].clone();
+    fourth["lifecycle_event_hook_execution_id"] = json!("exec-4");
+    let mut forged = lines.clone();
+    forged.push(reseal(fourth).to_string());
+    let file = temp_file("appended.log", &forged.join("\n"));
+    let (output, text) = gatectl_verify(&emulator, &[file.to_str().unwrap()]);
+    assert!(
+        output.status.success()
+            && text.contains("without --head, records removed from or added at the end"),
+        "{text}"
+    );
+    let (output, text) = gatectl_verify(&emulator, &["--head", file.to_str().unwrap()]);
+    if output.status.code() != Some(1) || !text.contains("is not the newest record") {
+        failures.push(format!("an appended record with --head: {text}"));
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
