@@ -4,7 +4,8 @@
 //! The files are what a reviewer gets from the logs: the hooks' JSON lines, or
 //! `aws logs filter-log-events --output json` exports of the four log groups,
 //! in any order and overlapping. Every deployment's chain is checked and the
-//! first broken link named. `--head` compares each chain's end with the head
+//! first broken link named; every line that is neither a record nor a known
+//! log line is named `FILE:LINE` (exit 1), as it could hide a record. `--head` compares each chain's end with the head
 //! the hooks keep in SSM, which is the only way to see a truncated tail; it
 //! uses the standard credential chain (and `AWS_ENDPOINT_URL`).
 
@@ -62,17 +63,32 @@ impl Args {
 impl VerifyArgs {
     fn run(self) -> Result<ExitCode> {
         let mut records = Vec::new();
+        let mut unreadable = 0;
         for path in &self.files {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let (read, unreadable) = read_records(&path.display().to_string(), &text);
-            if unreadable > 0 {
-                eprintln!(
-                    "{}: {unreadable} line(s) that are not JSON skipped",
-                    path.display()
+            let name = path.display().to_string();
+            // A FIFO or a device would be read without end.
+            let meta = std::fs::metadata(path).with_context(|| format!("reading {name}"))?;
+            if !meta.is_file() {
+                bail!("{name} is not a regular file");
+            }
+            let bytes = std::fs::read(path).with_context(|| format!("reading {name}"))?;
+            let reading = read_records(&name, &bytes);
+            // Every line that is not a record nor a known log line is named:
+            // it could be a record the verifier was meant to miss.
+            for problem in reading.problems.iter().take(PROBLEMS_SHOWN) {
+                println!("{}", printable(&format!("BROKEN: {problem}")));
+            }
+            if reading.problems.len() > PROBLEMS_SHOWN {
+                println!(
+                    "{}",
+                    printable(&format!(
+                        "BROKEN: {name}: {} more lines that cannot be read",
+                        reading.problems.len() - PROBLEMS_SHOWN
+                    ))
                 );
             }
-            records.extend(read);
+            unreadable += reading.problems.len();
+            records.extend(reading.records);
         }
         if !self.deployments.is_empty() {
             records.retain(|r| {
@@ -87,10 +103,13 @@ impl VerifyArgs {
             .chain(self.deployments.iter().cloned())
             .collect();
         if deployments.is_empty() {
+            if unreadable > 0 {
+                return Ok(ExitCode::from(1));
+            }
             bail!("no decision records (codedeploy-gates.decision.v1) in the files given");
         }
 
-        let mut failed = false;
+        let mut failed = unreadable > 0;
         let mut heads = HashMap::new();
         if self.head {
             let prefix = self
@@ -110,12 +129,18 @@ impl VerifyArgs {
                     }
                     Err(why) => {
                         failed = true;
-                        println!("{deployment}: BROKEN: {why}");
+                        println!("{}", printable(&format!("{deployment}: BROKEN: {why}")));
                     }
                 }
             }
         }
 
+        if !self.head {
+            // The documented limit of an unkeyed chain, said where it matters.
+            eprintln!(
+                "gatectl: without --head, records removed from or added at the end of a chain cannot be seen; --head checks each chain's end against the head in SSM"
+            );
+        }
         for report in verify(&records, &heads) {
             let id = &report.deployment_id;
             match report.breaks.split_first() {
@@ -131,21 +156,27 @@ impl VerifyArgs {
                         ""
                     };
                     println!(
-                        "{id}: intact: {} record{}; {last}{checked}",
-                        report.records,
-                        if report.records == 1 { "" } else { "s" }
+                        "{}",
+                        printable(&format!(
+                            "{id}: intact: {} record{}; {last}{checked}",
+                            report.records,
+                            if report.records == 1 { "" } else { "s" }
+                        ))
                     );
                 }
                 Some((first, rest)) => {
                     failed = true;
-                    println!("{id}: BROKEN: first broken link: {first}");
+                    println!(
+                        "{}",
+                        printable(&format!("{id}: BROKEN: first broken link: {first}"))
+                    );
                     for other in rest {
-                        println!("  also: {other}");
+                        println!("{}", printable(&format!("  also: {other}")));
                     }
                 }
             }
             for note in &report.notes {
-                println!("  note: {note}");
+                println!("{}", printable(&format!("  note: {note}")));
             }
         }
         Ok(if failed {
@@ -154,6 +185,26 @@ impl VerifyArgs {
             ExitCode::SUCCESS
         })
     }
+}
+
+/// Lines that cannot be read, shown per file (the count of the rest follows).
+const PROBLEMS_SHOWN: usize = 20;
+
+/// `line` with control characters (and the invisible ones that reorder
+/// text) escaped: ids and reasons come from the files verified, and an escape
+/// sequence in one must not reach the terminal.
+fn printable(line: &str) -> String {
+    line.chars()
+        .flat_map(|c| {
+            let hidden = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            let escaped: Vec<char> = if c.is_control() || hidden {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
 }
 
 /// The head parameter of each deployment, or why it could not be used.

@@ -90,6 +90,30 @@ fn a_tampered_file_names_the_first_broken_link() {
 
 #[test]
 fn a_file_without_records_is_an_error() {
-    let (code, _) = verify(&write("empty.jsonl", &[json!({"level": "INFO"})]));
+    let log = json!({"timestamp": "2026-12-06T22:00:00Z", "level": "INFO", "fields": {"message": "ready"}});
+    let (code, _) = verify(&write("empty.jsonl", &[log]));
     assert_eq!(code, Some(2));
+    // A line of no known kind is named, with exit status 1 (issue 15).
+    let (code, stdout) = verify(&write("unknown.jsonl", &[json!({"level": "INFO"})]));
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.starts_with("BROKEN: FILE:1: not a decision record"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn text_from_the_files_reaches_the_terminal_escaped() {
+    // Issue 15: ids and reasons come from the files verified.
+    let mut records = chain(1);
+    records[0]["deployment_id"] = json!("d-\u{1b}[2J\u{202e}X");
+    let record = records[0].clone();
+    records[0]["audit"]["digest"] = json!(record_digest(&record));
+    let (code, stdout) = verify(&write("escapes.jsonl", &records));
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.starts_with("d-\\u{1b}[2J\\u{202e}X: intact: 1 record;"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{202e}'));
 }

@@ -19,10 +19,11 @@
 //!
 //! The verification is pure and works on `serde_json::Value`s, so it reads
 //! records exactly as they were logged, including fields a later version adds.
-//! Reading the records is in `read` ([`read_records`]), the walk in `verify`.
+//! Reading the records is in `read` ([`read_records`]: every line classified,
+//! JSON read with duplicate keys refused by `json`), the walk in `verify`.
 
 pub use crate::evidence::switches::{head_parameter, ChainHead, HeadStore, StoredHead};
-pub use read::{read_record, read_records, ReadRecord};
+pub use read::{read_record, read_records, ReadRecord, Reading, LINE_BOUND};
 pub use verify::{verify, Break, ChainReport};
 
 use crate::vocab::digest::is_digest;
@@ -31,6 +32,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+mod json;
 mod read;
 mod verify;
 
@@ -56,6 +58,58 @@ pub enum AuditError {
     NoMessage {
         /// `FILE: event N`.
         origin: String,
+    },
+    /// A line whose bytes are not UTF-8: no hook prints one.
+    #[error("{origin}: not UTF-8 (byte {column} of the line): no hook writes such a line")]
+    NotUtf8 {
+        /// `FILE:LINE`.
+        origin: String,
+        /// The first byte that is not, from 1.
+        column: usize,
+    },
+    /// A line longer than a CloudWatch Logs event can be ([`LINE_BOUND`]).
+    #[error("{origin}: {bytes} bytes, longer than a CloudWatch Logs event can be ({LINE_BOUND} bytes): no record was logged whole like this")]
+    TooLong {
+        /// `FILE:LINE` or `FILE: event N`.
+        origin: String,
+        /// The line's length.
+        bytes: usize,
+    },
+    /// JSON with a key given twice in one object: readers disagree on which
+    /// value counts (serde_json keeps the last, others the first).
+    #[error("{origin}: {detail} (column {column}): a key given twice is read differently by different readers, so the line cannot be trusted")]
+    DuplicateKey {
+        /// `FILE:LINE` or `FILE: event N`.
+        origin: String,
+        /// Where in the line (or the message), from 1.
+        column: usize,
+        /// Which key, and in which object.
+        detail: String,
+    },
+    /// A record of a kind (a version) this verifier does not read.
+    #[error("{origin}: a record of kind {kind:?}, which this version does not read (it reads {RECORD_KIND})")]
+    UnknownKind {
+        /// `FILE:LINE` or `FILE: event N`.
+        origin: String,
+        /// The `record` field.
+        kind: String,
+    },
+    /// A line that is neither a decision record nor a line the hooks' log
+    /// groups otherwise hold.
+    #[error("{origin}: not a decision record, EMF metrics, a hook's log line or a Lambda platform line ({what}); export the log groups with the filter pattern '{{ $.record = \"{RECORD_KIND}\" }}' to leave other lines out")]
+    UnknownLine {
+        /// `FILE:LINE` or `FILE: event N`.
+        origin: String,
+        /// What it is instead, in a few words.
+        what: String,
+    },
+    /// A decision record that cannot be placed in any chain.
+    #[error("{origin}: {problem}")]
+    Malformed {
+        /// `FILE:LINE` or `FILE: event N`.
+        origin: String,
+        /// What is wrong with it.
+        problem: String,
     },
     /// This run keeps no chain head, so its record cannot be chained.
     #[error("no chain head is kept: the switches are off (GATE_SWITCH_PREFIX=none)")]
