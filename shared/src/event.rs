@@ -371,6 +371,17 @@ pub enum Payload {
 }
 
 impl Payload {
+    /// A body read as `lambda_runtime` (1.5, `deserializer.rs`) reads it: one
+    /// value from a `serde_json` deserializer of the bytes, with no check for
+    /// trailing bytes. For tests and the fuzz target.
+    pub fn from_body(body: &[u8]) -> Payload {
+        match Payload::deserialize(&mut serde_json::Deserializer::from_slice(body)) {
+            Ok(payload) => payload,
+            // Unreachable: `deserialize` keeps every error as data.
+            Err(error) => Payload::NotJson(error.to_string()),
+        }
+    }
+
     /// The JSON payload, or the event error for a body that is not JSON.
     pub fn into_json(self) -> Result<Value, EventError> {
         match self {
@@ -574,13 +585,6 @@ mod tests {
         assert!(message.len() < 400, "{} bytes", message.len());
     }
 
-    /// As `lambda_runtime` reads a body (1.5, `deserializer.rs`): one value
-    /// from a `serde_json` deserializer of the bytes, through
-    /// `serde_path_to_error`, with no check for trailing bytes.
-    fn as_the_runtime_reads(body: &[u8]) -> Payload {
-        Payload::deserialize(&mut serde_json::Deserializer::from_slice(body)).unwrap()
-    }
-
     #[test]
     fn a_body_that_is_not_json_is_an_event_error() {
         for (body, expected) in [
@@ -593,7 +597,7 @@ mod tests {
             (b"{\"DeploymentId\": \"\xff\"}", "invalid unicode"),
             (b"\x1b[2J", "expected value"),
         ] {
-            let payload = as_the_runtime_reads(body);
+            let payload = Payload::from_body(body);
             let error = payload.into_json().unwrap_err();
             let message = error.to_string();
             assert!(
@@ -602,7 +606,7 @@ mod tests {
             );
         }
         // JSON is JSON, whatever it holds.
-        let payload = as_the_runtime_reads(br#"[1]"#);
+        let payload = Payload::from_body(br#"[1]"#);
         assert_eq!(payload, Payload::Json(json!([1])));
     }
 }

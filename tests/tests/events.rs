@@ -52,6 +52,8 @@ fn each_bad_event_is_refused_naming_the_problem() {
         ("wrong-type", "`DeploymentId` field must be a non-empty string, found a number"),
         ("empty-execution-id", "`LifecycleEventHookExecutionId` field must be a non-empty string, found an empty string"),
         ("not-an-object", "the event is not a JSON object (found an array)"),
+        ("path-in-deployment-id", "the event's `DeploymentId` field is not an id CodeDeploy sends: '.' (U+002E) at position 1, where CodeDeploy's deployment ids are `d-` and 9 upper-case letters or digits, such as d-A1B2C3123; found \"../../codedeploy-gates/freeze\""),
+        ("control-characters-in-execution-id", "the event's `LifecycleEventHookExecutionId` field is not an id CodeDeploy sends: U+000D at position 4, where CodeDeploy's execution ids are 1 to 2048 letters, digits and + / = - _ (a base64 token); found \"eyJ\\r\\nX-Injected: yes\""),
     ];
     let dir = workspace_root().join("events/bad");
     let files = std::fs::read_dir(&dir).unwrap().count();

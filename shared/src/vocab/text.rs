@@ -18,8 +18,15 @@ use std::fmt::Write;
 /// otherwise be copied into every gate's reason and the decision record.
 pub const MAX_ERROR_CHARS: usize = 400;
 
-/// `message`, cut to [`MAX_ERROR_CHARS`] with a note of how much was dropped.
+/// `message`, [`escaped`], then cut to [`MAX_ERROR_CHARS`] with a note of
+/// how much was dropped. Every caller quotes text someone else wrote (an AWS
+/// error, a proxy's page, a transport error), so escaping is part of the
+/// bound: such text never reaches a record or a log line raw.
 pub fn bounded(message: String) -> String {
+    let message = match escaped(&message) {
+        Cow::Borrowed(_) => message,
+        Cow::Owned(escaped) => escaped,
+    };
     match message.char_indices().nth(MAX_ERROR_CHARS) {
         None => message,
         Some((cut, _)) => format!(
@@ -67,10 +74,10 @@ pub fn escaped(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Untrusted `text` for a message or a log line: [`escaped`], then
-/// [`bounded`].
+/// Untrusted `text` for a message or a log line: escaped and bounded
+/// ([`bounded`]).
 pub fn untrusted(text: &str) -> String {
-    bounded(escaped(text).into_owned())
+    bounded(text.to_string())
 }
 
 /// A short quote of untrusted `text` for a message naming a bad value: at
@@ -101,6 +108,11 @@ mod tests {
         assert!(cut.ends_with("... (600 more bytes)"), "{cut}");
         // Cuts on a character boundary.
         assert!(bounded("é".repeat(500)).ends_with("... (200 more bytes)"));
+        // Escapes what it keeps: an AWS error quoting a hostile value.
+        assert_eq!(
+            bounded("The deployment d-\u{0}\u{1b}[2J does not exist".into()),
+            "The deployment d-\\u{0}\\u{1b}[2J does not exist"
+        );
     }
 
     #[test]
