@@ -79,8 +79,8 @@ pub enum IdProblem {
     /// Longer or shorter than CodeDeploy's ids.
     #[error("{chars} characters, where {expected}")]
     Length {
-        /// The id's length in characters (bytes: longer ids are refused
-        /// before they are counted).
+        /// The id's length in characters (checked after the alphabet, so
+        /// the id is ASCII and its bytes are its characters).
         chars: usize,
         /// The shape expected, in words.
         expected: &'static str,
@@ -170,8 +170,8 @@ const EXECUTION_ID_SHAPE: &str =
 /// The longest execution id accepted.
 pub const EXECUTION_ID_MAX_CHARS: usize = 2048;
 
-/// A deployment id of the shape CodeDeploy issues (see the comment above
-/// [`DEPLOYMENT_ID_PREFIX`] for where the shape comes from): safe in an SSM
+/// A deployment id of the shape CodeDeploy issues (the comment "Where the id
+/// shapes come from" in this module's source says where): safe in an SSM
 /// parameter name, a URL path, a log line and a file name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DeploymentId(String);
