@@ -10,7 +10,7 @@
 //! The targets are plain functions so that the AFL binaries, the `replay`
 //! binary and this crate's tests share them; only the binaries need AFL.
 
-use metric_gate::event::parse_event;
+use metric_gate::event::{parse_event, Payload};
 use metric_gate::policy::{GateCheck, Policy, PolicyError};
 
 /// A fuzz target: one input, panics on a finding.
@@ -19,41 +19,46 @@ pub type Target = fn(&[u8]);
 /// The targets, by the name `replay` and the docs use.
 pub const TARGETS: &[(&str, Target)] = &[("event", event), ("policy", policy)];
 
-/// The CodeDeploy event: bytes as the Lambda runtime hands them over (it
-/// decodes the body with `serde_json` into a `Value`), then [`parse_event`].
+/// The CodeDeploy event: bytes as the Lambda runtime hands them over (one
+/// value read by a `serde_json` deserializer into our [`Payload`], which
+/// keeps a body that is not JSON as data), then [`parse_event`].
 pub fn event(data: &[u8]) {
-    let Ok(payload) = serde_json::from_slice::<serde_json::Value>(data) else {
-        // The runtime refuses a body that is not JSON before our code runs.
-        return;
-    };
-    match parse_event(&payload) {
-        Ok(event) => {
+    let result = Payload::from_body(data).into_json().and_then(|payload| {
+        parse_event(&payload).map(|event| {
             for (field, value) in [
-                ("DeploymentId", &event.deployment_id),
-                (
-                    "LifecycleEventHookExecutionId",
-                    &event.lifecycle_event_hook_execution_id,
-                ),
+                ("DeploymentId", event.deployment_id.as_str()),
+                ("LifecycleEventHookExecutionId", event.execution_id.as_str()),
             ] {
-                assert!(!value.trim().is_empty(), "accepted a blank {field}");
                 assert_eq!(
                     payload.get(field).and_then(|v| v.as_str()),
-                    Some(value.as_str()),
+                    Some(value),
                     "{field} is not the event's own value"
                 );
+                // A validated id is safe in an SSM name and a log line.
+                assert!(
+                    value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+/=-_".contains(c)),
+                    "accepted {field} {value:?}"
+                );
             }
-        }
-        Err(error) => {
-            let message = error.to_string();
-            assert!(!message.is_empty());
-            // The message quotes at most 60 characters of the offending value:
-            // an error message must not carry a whole hostile payload to the logs.
-            assert!(
-                message.len() <= 512,
-                "a {}-byte error message",
-                message.len()
-            );
-        }
+        })
+    });
+    if let Err(error) = result {
+        let message = error.to_string();
+        assert!(!message.is_empty());
+        // The message quotes a short, escaped preview of the offending value:
+        // an error message must not carry a whole hostile payload, or a raw
+        // control character, to the logs.
+        assert!(
+            message.len() <= 1024,
+            "a {}-byte error message",
+            message.len()
+        );
+        assert!(
+            !message.chars().any(metric_gate::vocab::text::is_unsafe),
+            "an unescaped character in {message:?}"
+        );
     }
 }
 

@@ -15,6 +15,9 @@ module adds, reading those deployments from moto's CodeDeployBackend:
   ListDeploymentTargets answers in one page unless a test sets a page size
   (POST /_harness/codedeploy/list-targets-page-size), then pages with an
   opaque nextToken as the real service does.
+- Deployment ids of CodeDeploy's shape, `d-` and nine upper-case letters or
+  digits (moto mints UUIDs, which the hooks refuse as ids CodeDeploy never
+  sends).
 - A control-API patch of a deployment's status/creator/config name
   (POST /_harness/deployments/<id>): moto leaves every deployment "Created"
   forever, while a real one is "InProgress" while its hooks run.
@@ -23,10 +26,13 @@ module adds, reading those deployments from moto's CodeDeployBackend:
 from __future__ import annotations
 
 import datetime
+import secrets
+import string
 import threading
 import time
 from typing import Any
 
+from moto.codedeploy import models as moto_codedeploy
 from moto.codedeploy.models import codedeploy_backends
 
 from aws_protocol import ApiError, AwsCall
@@ -44,6 +50,32 @@ PATCHABLE_DEPLOYMENT_FIELDS = {
 # The API's TargetLabel enum is "Blue"/"Green"; accept the upper-case
 # spelling ECS itself uses and store the API's.
 TARGET_LABELS = {"BLUE": "Blue", "GREEN": "Green"}
+
+
+DEPLOYMENT_ID_ALPHABET = string.ascii_uppercase + string.digits
+
+
+def _codedeploy_deployment_id() -> str:
+    """A deployment id as CodeDeploy mints them: `d-` and 9 of [A-Z0-9]."""
+    return "d-" + "".join(secrets.choice(DEPLOYMENT_ID_ALPHABET) for _ in range(9))
+
+
+def _use_codedeploy_deployment_ids() -> None:
+    """Make moto's CreateDeployment mint ids of CodeDeploy's shape (once)."""
+    cls = moto_codedeploy.DeploymentInfo
+    if getattr(cls, "_harness_ids", False):
+        return
+    moto_init = cls.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        moto_init(self, *args, **kwargs)
+        self.deployment_id = _codedeploy_deployment_id()
+
+    cls.__init__ = init
+    cls._harness_ids = True
+
+
+_use_codedeploy_deployment_ids()
 
 
 class CodeDeployExtension:

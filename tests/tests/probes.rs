@@ -281,3 +281,110 @@ fn a_hung_endpoint_fails_within_the_invocation_deadline() {
     // The metrics were collected alongside and judged as usual.
     assert_eq!(outcome.gate("healthy-hosts")["outcome"], "pass");
 }
+
+/// Answers every request with a 302 to `location`.
+fn start_redirect(location: String) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let location = location.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match stream.read(&mut byte) {
+                        Ok(1) => head.push(byte[0]),
+                        _ => return,
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(response.as_bytes());
+            });
+        }
+    });
+    addr
+}
+
+/// Issue 15: with `probe_hosts: [127.0.0.1]` (no port), a probe URL at the
+/// Lambda Runtime API's own address (the emulator's, as
+/// `AWS_LAMBDA_RUNTIME_API` says), or a redirect to it, is refused before
+/// connecting: the gate is an error naming the address, the hook reports
+/// `Failed`, and the next invocation is delivered and answered as usual.
+#[test]
+fn a_probe_at_the_runtime_api_is_refused_directly_or_by_redirect() {
+    for via_redirect in [false, true] {
+        let emulator = Emulator::start();
+        let deployment = emulator.create_deployment();
+        emulator.seed_alb(10, |_| AlbMinute::healthy());
+        let runtime_api = emulator.address.clone();
+        let next = format!("http://{runtime_api}/2018-06-01/runtime/invocation/next");
+        let (target, path) = if via_redirect {
+            (start_redirect(next.clone()).to_string(), "/go".to_string())
+        } else {
+            (
+                runtime_api.clone(),
+                "/2018-06-01/runtime/invocation/next".to_string(),
+            )
+        };
+        let policy = temp_file("probes-runtime.yaml", &policy(&path));
+        let hook = HookProcess::start(
+            &emulator,
+            "after-allow-test-traffic",
+            &[
+                ("GATE_POLICY_FILE", policy.to_str().unwrap()),
+                ("PROBE_TARGET", target.as_str()),
+            ],
+        );
+        let first = invoke(
+            &emulator,
+            lifecycle_event(&deployment, "exec-probe-runtime"),
+            30_000,
+        );
+        // The next invocation reaches the function and is answered.
+        let second = invoke(
+            &emulator,
+            lifecycle_event(&deployment, "exec-probe-runtime-next"),
+            30_000,
+        );
+        let (stdout, stderr) = hook.finish();
+        let case = if via_redirect { "redirect" } else { "direct" };
+        assert_eq!(first["state"], "success", "{case}: {first}\n{stderr}");
+        assert_eq!(second["state"], "success", "{case}: {second}\n{stderr}");
+        assert_eq!(second["delivered"], true, "{case}: {second}");
+        assert_eq!(
+            emulator.accepted_statuses(),
+            vec!["Failed", "Failed"],
+            "{case}: {stderr}"
+        );
+        let records = decision_records(&stdout);
+        assert_eq!(records.len(), 2, "{case}: {stdout}\n{stderr}");
+        for record in &records {
+            let smoke = record["gates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|g| g["name"] == "smoke")
+                .unwrap()
+                .clone();
+            assert_eq!(smoke["outcome"], "error", "{case}: {smoke}");
+            let reason = smoke["reason"].as_str().unwrap();
+            assert!(
+                reason.contains(&format!("the prober refused to connect to {runtime_api}"))
+                    && reason.contains(&format!(
+                        "it is the Lambda Runtime API's address (AWS_LAMBDA_RUNTIME_API={runtime_api})"
+                    )),
+                "{case}: {reason}"
+            );
+            if via_redirect {
+                assert!(
+                    reason.contains(&format!("after redirects, last to {next}")),
+                    "{reason}"
+                );
+            }
+            assert_eq!(record["status"], "Failed", "{case}: {record}");
+        }
+    }
+}

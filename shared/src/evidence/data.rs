@@ -240,6 +240,12 @@ pub struct ProbeAttempt {
     /// refused redirect. `None` when the answer was read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The resolved address (`ip:port`) the prober refused to connect to:
+    /// the Lambda Runtime API, a link-local or metadata address
+    /// ([`super::probes::guard`]). The policy pointed a probe where none may
+    /// go, so the gate is an error whatever `min_success` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// What a probe gate's evidence is.

@@ -185,6 +185,9 @@ pub(super) fn lambda_sdk_config(
 
 /// JSON logs at the level `RUST_LOG` names (`info`, or per target such as
 /// `info,metric_gate=debug`); an unreadable value keeps `info` and says so.
+/// The `lambda_runtime` module that logs raw invocation bodies at TRACE.
+const RAW_EVENT_LOG_TARGET: &str = "lambda_runtime::layers::api_response";
+
 pub(super) fn init_logging() {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt;
@@ -194,7 +197,13 @@ pub(super) fn init_logging() {
     let filter = match &parsed {
         Some(Ok(targets)) => targets.clone(),
         _ => Targets::new().with_default(LevelFilter::INFO),
-    };
+    }
+    // At TRACE the runtime logs every invocation's raw body ("raw JSON event
+    // received from Lambda"): an event's unchecked ids (megabytes, control
+    // characters) and a bake's continuation state. Nothing unchecked reaches
+    // a log line, whatever RUST_LOG says; the event's problems are logged by
+    // the handler, escaped and bounded.
+    .with_target(RAW_EVENT_LOG_TARGET, LevelFilter::DEBUG);
     let format = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(false)

@@ -17,11 +17,12 @@ pub use config::{
 
 use crate::analysis::AnalysisState;
 use crate::continuation::{SelfInvoke, STATE_FIELD};
-use crate::event::{parse_event, EventError};
+use crate::event::{parse_event, EventError, Payload};
 use crate::evidence::alarms::CloudWatchAlarms;
 use crate::evidence::cloudwatch::CloudWatchMetrics;
 use crate::evidence::deployment::CodeDeployDeployments;
 use crate::evidence::discovery::CodeDeployDiscovery;
+use crate::evidence::probes::guard::RUNTIME_API_VAR;
 use crate::evidence::probes::HttpProbes;
 use crate::evidence::switches::{switch_prefix, SsmSwitches, DEFAULT_PREFIX};
 use crate::judge::judge;
@@ -78,7 +79,9 @@ impl From<HookError> for Diagnostic {
         };
         Diagnostic {
             error_type: error_type.to_string(),
-            error_message: error.to_string(),
+            // The message quotes what others sent (an event's field, an AWS
+            // error): escaped and bounded here, the one way out.
+            error_message: crate::vocab::text::untrusted(&error.to_string()),
         }
     }
 }
@@ -154,7 +157,11 @@ impl HookFunction {
             lambda: OnceLock::new(),
             bake_prefix,
             max_continuations,
-            probes: HttpProbes::new(),
+            // Probes never connect to the Runtime API this function polls.
+            probes: match env(RUNTIME_API_VAR) {
+                Some(api) if !api.is_empty() => HttpProbes::with_runtime_api(&api),
+                _ => HttpProbes::new(),
+            },
             alerts: env(ALERT_TOPIC_VAR)
                 .filter(|arn| !arn.is_empty())
                 .map(|arn| SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), &arn)),
@@ -164,6 +171,8 @@ impl HookFunction {
 
     /// One invocation: parse, decide and report, log the record, answer.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, HookError> {
+        // Only validated ids go further: into AWS calls, SSM names, logs and
+        // the record.
         let lifecycle = parse_event(&event.payload)?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -171,8 +180,8 @@ impl HookFunction {
         let left = remaining(event.context.deadline, now.as_millis() as u64);
         let execution = Execution {
             hook: self.hook,
-            deployment_id: lifecycle.deployment_id,
-            execution_id: lifecycle.lifecycle_event_hook_execution_id,
+            deployment_id: lifecycle.deployment_id.into(),
+            execution_id: lifecycle.execution_id.into(),
             now: now.as_secs() as i64,
             deadline: tokio::time::Instant::now() + left,
             safety_margin: self.safety_margin,
@@ -348,9 +357,16 @@ pub async fn serve(hook: Hook) -> Result<(), lambda_runtime::Error> {
         digest = %function.policy.digest,
         "ready"
     );
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    // The payload is taken as `Payload`, which any body deserialises into,
+    // so a body that is not JSON is answered as `InvalidEvent` by us rather
+    // than as the runtime's own deserialisation error.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
         let function = Arc::clone(&function);
-        async move { function.handle(event).await }
+        async move {
+            let LambdaEvent { payload, context } = event;
+            let payload = payload.into_json()?;
+            function.handle(LambdaEvent::new(payload, context)).await
+        }
     }))
     .await
 }

@@ -210,6 +210,7 @@ fn simulated_attempt(
         body_truncated: bytes.len() > MAX_BODY_BYTES,
         redirects: Vec::new(),
         error: answer.error.clone(),
+        refused: None,
     }
 }
 

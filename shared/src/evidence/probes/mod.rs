@@ -13,19 +13,25 @@
 //! - response heads are limited to [`MAX_HEAD_BYTES`];
 //! - redirects are followed only to hosts the policy allows, never from
 //!   `https` down to `http`, at most [`MAX_REDIRECTS`] times;
-//! - no proxy is used, whatever the environment says.
+//! - no proxy is used, whatever the environment says;
+//! - no connection is made to the Lambda Runtime API or to a link-local or
+//!   instance-metadata address, whatever `probe_hosts` says: [`guard`]
+//!   checks every resolved address before connecting, redirects included,
+//!   and the refused attempt says so ([`ProbeAttempt::refused`]).
 //!
 //! The client is the AWS SDK's own stack (hyper-util's client, hyper-rustls,
 //! rustls on ring with the system's root certificates), so the binaries
 //! carry one TLS implementation (see [`crate::aws_http`]). The TLS configuration is built once, on the
 //! first probe, so hooks without probes pay nothing at cold start.
 
+pub mod guard;
+
 // The trait and values this provider implements, where callers import them.
 pub use super::{NoProbes, ProbeAttempt, ProbeRun, ProbeSource};
 use crate::policy::{AllowedHost, ProbeCheck};
+use guard::{AddressGuard, GuardedConnector};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::sync::{Arc, OnceLock};
@@ -43,6 +49,8 @@ pub const MAX_REDIRECTS: usize = 5;
 #[derive(Default)]
 pub struct HttpProbes {
     tls: OnceLock<Tls>,
+    /// The addresses never connected to.
+    guard: Arc<AddressGuard>,
 }
 
 /// The TLS client configuration, or why none could be built.
@@ -57,6 +65,15 @@ impl HttpProbes {
     /// A prober; nothing is loaded until the first probe.
     pub fn new() -> Self {
         HttpProbes::default()
+    }
+
+    /// A prober that also never connects to the Lambda Runtime API at
+    /// `runtime_api` (the value of [`guard::RUNTIME_API_VAR`]).
+    pub fn with_runtime_api(runtime_api: &str) -> Self {
+        HttpProbes {
+            tls: OnceLock::new(),
+            guard: Arc::new(AddressGuard::with_runtime_api(runtime_api)),
+        }
     }
 
     fn tls(&self) -> &Tls {
@@ -93,16 +110,16 @@ impl HttpProbes {
     }
 }
 
-type ProbeClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
+type ProbeClient = Client<hyper_rustls::HttpsConnector<GuardedConnector>, Empty<Bytes>>;
 
 impl ProbeSource for HttpProbes {
     async fn probe(&self, check: &ProbeCheck, deadline: Instant) -> ProbeRun {
         use futures_util::stream::{self, StreamExt};
         let tls = self.tls();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_millis(check.connect_timeout_ms)));
-        http.set_nodelay(true);
+        let http = GuardedConnector::new(
+            Arc::clone(&self.guard),
+            Duration::from_millis(check.connect_timeout_ms),
+        );
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config((*tls.config).clone())
             .https_or_http()
@@ -133,6 +150,7 @@ struct Progress {
     body_bytes: usize,
     body_truncated: bool,
     redirects: Vec<String>,
+    refused: Option<String>,
 }
 
 async fn attempt(
@@ -166,6 +184,7 @@ async fn attempt(
         body_bytes: progress.body_bytes,
         body_truncated: progress.body_truncated,
         redirects: progress.redirects,
+        refused: progress.refused,
         error,
     }
 }
@@ -215,10 +234,13 @@ async fn exchange(
         let request = request
             .body(Empty::<Bytes>::new())
             .map_err(|e| format!("cannot build the request: {e}"))?;
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| transport_error(&e))?;
+        let response = client.request(request).await.map_err(|e| {
+            if let Some(refusal) = guard::refusal(&e) {
+                progress.refused = Some(refusal.addr.to_string());
+                return crate::vocab::text::untrusted(&refusal.to_string());
+            }
+            transport_error(&e)
+        })?;
         let status = response.status();
         progress.status = Some(status.as_u16());
         let location = response

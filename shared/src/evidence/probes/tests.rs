@@ -550,3 +550,69 @@ impl crate::evidence::AlarmSource for NoMetrics {
         Ok(Default::default())
     }
 }
+
+/// Issue 15: a probe at the Lambda Runtime API's address, directly or
+/// through a redirect from an allowed endpoint, is refused before
+/// connecting, with the address named; the "Runtime API" never sees a
+/// request.
+#[tokio::test]
+async fn the_runtime_api_is_never_connected_to_directly_or_by_redirect() {
+    let runtime_api = serve(Answer::Raw(response("200 OK", "", "ok"))).await;
+    let probes = HttpProbes::with_runtime_api(&runtime_api.addr.to_string());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let attempt = |check: ProbeCheck| {
+        let probes = &probes;
+        async move {
+            match probes.probe(&check, deadline).await {
+                ProbeRun::Attempts(mut attempts) => attempts.remove(0),
+                ProbeRun::NotRun(why) => panic!("not run: {why}"),
+            }
+        }
+    };
+    let direct = attempt(check_for(format!(
+        "http://{}/2018-06-01/runtime/invocation/next",
+        runtime_api.addr
+    )))
+    .await;
+    assert_eq!(direct.refused, Some(runtime_api.addr.to_string()));
+    assert_eq!(direct.status, None);
+    let error = error_of(&direct);
+    assert!(
+        error.starts_with(&format!("refused to connect to {}: it is the Lambda Runtime API's address (AWS_LAMBDA_RUNTIME_API={})", runtime_api.addr, runtime_api.addr)),
+        "{error}"
+    );
+    // Through a redirect from an endpoint probe_hosts allows.
+    let location = format!(
+        "location: http://localhost:{}/2018-06-01/runtime/invocation/next\r\n",
+        runtime_api.addr.port()
+    );
+    let redirecting = serve(Answer::Raw(response("302 Found", &location, ""))).await;
+    let mut check = check_for(format!("http://{}/start", redirecting.addr));
+    check.allowed_hosts.push(AllowedHost {
+        host: "localhost".into(),
+        port: None,
+    });
+    let redirected = attempt(check).await;
+    assert_eq!(
+        redirected.redirects,
+        vec![format!(
+            "http://localhost:{}/2018-06-01/runtime/invocation/next",
+            runtime_api.addr.port()
+        )]
+    );
+    assert!(redirected.refused.is_some(), "{redirected:?}");
+    assert!(error_of(&redirected).contains("Lambda Runtime API's address"));
+    assert_eq!(redirecting.requests.lock().unwrap().len(), 1);
+    assert!(
+        runtime_api.requests.lock().unwrap().is_empty(),
+        "a probe reached the Runtime API"
+    );
+    // The same prober still reaches an ordinary endpoint.
+    let healthy = serve(Answer::Raw(response("200 OK", "", "ok"))).await;
+    let fine = attempt(check_for(format!("http://{}/health", healthy.addr))).await;
+    assert_eq!(
+        (fine.status, fine.refused.clone()),
+        (Some(200), None),
+        "{fine:?}"
+    );
+}

@@ -6,7 +6,10 @@
 //! reason names the first failing attempt with what was expected and what came,
 //! so a person reading one line knows whether to look at the endpoint, the
 //! network or the policy. A probe that was not sent (a rehearsal) is
-//! inconclusive, never a pass.
+//! inconclusive, never a pass. An attempt the prober refused to connect
+//! (the Lambda Runtime API, a link-local or metadata address) makes the gate
+//! an error naming the address, whatever `min_success` allows: the policy
+//! points where no probe may go, and nothing was measured there.
 //!
 //! The record keeps each attempt's figures (status, latency, bytes, error),
 //! bounded: `repeat` may be in the thousands and a CloudWatch Logs event takes
@@ -145,6 +148,26 @@ fn judge_attempts(
             problems.join("; ")
         ),
     };
+    if let Some((attempt, address)) = attempts
+        .iter()
+        .find_map(|a| a.refused.as_deref().map(|address| (a, address)))
+    {
+        let reason = format!(
+            "probe {target}: attempt {} was not sent: the prober refused to connect to {address}{}; {}",
+            attempt.index,
+            match attempt.redirects.last() {
+                Some(last) => format!(" (after redirects, last to {last})"),
+                None => String::new(),
+            },
+            attempt.error.as_deref().unwrap_or("refused")
+        );
+        return (
+            GateOutcome::Error,
+            reason,
+            Some(failures.len()),
+            Some(figures),
+        );
+    }
     let outcome = if enough {
         GateOutcome::Pass
     } else {

@@ -393,3 +393,27 @@ fn a_probe_that_was_not_sent_records_no_attempts() {
     );
     assert_eq!(result.probe(), None);
 }
+
+/// Issue 15: an attempt the prober refused (the Runtime API, a link-local
+/// address) makes the gate an error naming the address, even when
+/// `min_success` would let the share of good attempts pass.
+#[test]
+fn a_refused_attempt_is_an_error_naming_the_address_never_a_pass() {
+    let mut lenient = check();
+    lenient.repeat = 10;
+    lenient.min_success = 0.5;
+    let mut attempts: Vec<ProbeAttempt> = (1..=10).map(|i| ok(i, 10, "")).collect();
+    attempts[3] = ProbeAttempt {
+        status: None,
+        error: Some("refused to connect to 127.0.0.1:9001: it is the Lambda Runtime API's address (AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001), where a probe would take the function's own invocations".into()),
+        refused: Some("127.0.0.1:9001".into()),
+        redirects: vec!["http://127.0.0.1:9001/2018-06-01/runtime/invocation/next".into()],
+        ..ok(4, 1, "")
+    };
+    let result = run(&lenient, attempts);
+    assert_eq!(result.outcome, GateOutcome::Error, "{}", result.reason);
+    assert_eq!(
+        result.reason,
+        "probe GET http://test.internal.example.com/health: attempt 4 was not sent: the prober refused to connect to 127.0.0.1:9001 (after redirects, last to http://127.0.0.1:9001/2018-06-01/runtime/invocation/next); refused to connect to 127.0.0.1:9001: it is the Lambda Runtime API's address (AWS_LAMBDA_RUNTIME_API=127.0.0.1:9001), where a probe would take the function's own invocations"
+    );
+}
