@@ -15,13 +15,13 @@
 //! hooks already use SSM under their prefix (the switches, the audit chain
 //! head), so the seal needs no other service, key or resource: per execution,
 //!
-//! - `{prefix}bake/{deployment}/{execution}/seal`: the seal (a few hundred
+//! - `{prefix}bake/{deployment}/{execution digest}/seal`: the seal (a few hundred
 //!   bytes: a standard parameter), overwritten at every hand-off and left, once
 //!   the analysis reported, as a tombstone that makes later deliveries stand
 //!   down. One per baked execution stays, as the audit chain head does per
 //!   deployment; it may be deleted once Lambda can no longer deliver the
 //!   event (six hours, the longest an asynchronous event is kept);
-//! - `{prefix}bake/{deployment}/{execution}/run-{n}`: the claim of run n,
+//! - `{prefix}bake/{deployment}/{execution digest}/run-{n}`: the claim of run n,
 //!   created with `Overwrite: false`, which SSM refuses when it exists: of two
 //!   deliveries of the same run, exactly one measures. Deleted after the report
 //!   (only this run's, and the seal left running, when the report failed: the
@@ -34,6 +34,7 @@
 use crate::analysis::{AnalysisState, Seal};
 use crate::evidence::EvidenceError;
 use crate::run::{Continuation, Execution};
+use crate::vocab::sha256_digest;
 use aws_sdk_lambda::error::DisplayErrorContext;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
@@ -71,9 +72,10 @@ impl SelfInvoke {
     }
 
     fn folder(&self, execution: &Execution) -> String {
-        format!(
-            "{}bake/{}/{}/",
-            self.prefix, execution.deployment_id, execution.execution_id
+        execution_folder(
+            &self.prefix,
+            &execution.deployment_id,
+            &execution.execution_id,
         )
     }
 
@@ -132,6 +134,19 @@ fn ssm_error<E: std::error::Error + 'static>(operation: &'static str, error: &E)
         operation,
         message: crate::evidence::bounded(DisplayErrorContext(error).to_string()),
     }
+}
+
+/// The SSM folder of one execution's seal and claims, under `prefix`.
+///
+/// The execution id is base64 of several hundred characters: its `+` and `=`
+/// are refused in an SSM name and its `/` would make levels of its own (SSM
+/// allows 15), so the folder is named by the id's SHA-256 (64 hex characters)
+/// instead. The deployment id is checked to be `d-` and 9 of `[A-Z0-9]`
+/// before any run starts (`event`).
+pub fn execution_folder(prefix: &str, deployment_id: &str, execution_id: &str) -> String {
+    let digest = sha256_digest(execution_id.as_bytes());
+    let hex = digest.strip_prefix("sha256:").unwrap_or(&digest);
+    format!("{prefix}bake/{deployment_id}/{hex}/")
 }
 
 /// The payload of a continuation: the CodeDeploy event plus the state.

@@ -219,6 +219,17 @@ class HarnessApp:
                     return raw_response(call, fault.status, fault.body)
                 return render_error(call, ApiError(fault.status, fault.code, fault.message))
 
+        if call.service == "ssm" and call.operation in SSM_NAME_CHECKED:
+            try:
+                params = call.params()
+            except ValueError:
+                params = {}
+            names = params.get("Names") or [params.get("Name")]
+            for name in names:
+                problem = ssm_name_problem(name) if isinstance(name, str) else None
+                if problem is not None:
+                    return render_error(call, ApiError(400, "ValidationException", problem))
+
         if call.service == "lambda" and call.protocol == "rest":
             invoked = self._lambda_invoke(environ, call)
             if invoked is not None:
@@ -427,6 +438,30 @@ class HarnessApp:
 
     def _control_runtime_restart(self, request: Request) -> Response:
         return _json({"generation": self.runtime.restart()})
+
+
+# SSM refuses parameter names outside its naming constraints (PutParameter's
+# API reference: letters, digits, `_.-` and `/` between levels, at most 15
+# levels, at most 1011 characters); moto stores any name. Checked on the
+# operations that create or delete a parameter.
+SSM_NAME_CHECKED = {"PutParameter", "DeleteParameter", "DeleteParameters"}
+SSM_NAME_CHARACTERS = re.compile(r"^[A-Za-z0-9_.\-/]+$")
+
+
+def ssm_name_problem(name: str) -> str | None:
+    """Why SSM would refuse `name` as a parameter name, or None."""
+    if not name or len(name) > 1011:
+        return f"Parameter name must be 1 to 1011 characters long, found {len(name)}."
+    if not SSM_NAME_CHARACTERS.match(name):
+        return (
+            "Parameter name: can't be prefixed with \"aws\" or \"ssm\" (case-insensitive). "
+            "It must use only letters, numbers, or the following symbols: . (period), "
+            "- (hyphen), _ (underscore). Special characters are not allowed. All sub-paths, "
+            "if specified, must use the forward slash symbol \"/\"."
+        )
+    if name.count("/") > 15:
+        return "Parameter hierarchies are limited to a maximum depth of fifteen levels."
+    return None
 
 
 def _exit_on_stdin_eof(server: Any) -> None:

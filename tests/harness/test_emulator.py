@@ -819,3 +819,21 @@ def test_served_values_reject_bad_input(base_url: str) -> None:
         response = requests.post(f"{base_url}/_harness/cloudwatch/served-values", json=body, timeout=30)
         assert response.status_code == 400, (body, response.text)
         assert "error" in response.json()
+
+
+# ---------------------------------------------------------------- SSM names
+
+
+def test_ssm_refuses_parameter_names_the_service_refuses(base_url: str) -> None:
+    ssm = aws_client(base_url, "ssm")
+    # A lifecycle hook execution id is base64: `+` and `=` are not allowed in a
+    # parameter name, and its `/` would make levels of its own.
+    for name in ("/gates/bake/d-ABCDEFGHI/eyJh+b=/seal", "/gates/has space", "/" + "a/" * 16 + "x", "/" + "a" * 1011):
+        with pytest.raises(ClientError) as refused:
+            ssm.put_parameter(Name=name, Value="v", Type="String")
+        assert refused.value.response["Error"]["Code"] == "ValidationException", name
+    with pytest.raises(ClientError) as refused:
+        ssm.delete_parameters(Names=["/gates/ok", "/gates/bad+name"])
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    ssm.put_parameter(Name="/gates/bake/d-ABCDEFGHI/0a1b_c.d-e/seal", Value="v", Type="String")
+    assert ssm.get_parameter(Name="/gates/bake/d-ABCDEFGHI/0a1b_c.d-e/seal")["Parameter"]["Value"] == "v"

@@ -9,6 +9,7 @@ use gate_tests::{
     await_invocation, decision_records, epoch_secs, invoke, lifecycle_event, temp_file, AlbMinute,
     Emulator, HookProcess,
 };
+use metric_gate::continuation::execution_folder;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -95,13 +96,25 @@ fn queue(emulator: &Emulator, event: Value, timeout_ms: u64) -> String {
         .to_string()
 }
 
+/// Base64 of a JSON object, as CodeDeploy's execution ids are, holding each of
+/// `+`, `/` and `=`.
+const REAL_SHAPED_EXECUTION_ID: &str =
+    "eyJlbmNyeXB0ZWREYXRhIjoiWGNT+Xzn/TjBBY01rK0h0bEw0VGN6cHVQNkt6Y25WIjoxfQ==";
+
 #[test]
 fn a_bake_hands_off_between_runs_and_reports_once() {
     let emulator = Emulator::start();
     let deployment = emulator.create_deployment();
     emulator.seed_alb(10, |_| AlbMinute::healthy());
     let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
-    let first = invoke(&emulator, lifecycle_event(&deployment, "exec-bake"), RUN_MS);
+    // An execution id of the shape CodeDeploy sends: base64, with `+`, `/` and
+    // `=`, none of which SSM takes in a parameter name (the seal's name is
+    // made from a digest of it).
+    let first = invoke(
+        &emulator,
+        lifecycle_event(&deployment, REAL_SHAPED_EXECUTION_ID),
+        RUN_MS,
+    );
     assert_eq!(first["body"]["status"], "InProgress", "{first}");
 
     await_status(&emulator, Duration::from_secs(120));
@@ -338,7 +351,10 @@ fn a_delivery_finding_its_run_claimed_stands_down() {
     let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
     // The other delivery's claim, as it would have written it.
     emulator.put_parameter(
-        &format!("/codedeploy-gates/bake/{deployment}/exec-race/run-1"),
+        &format!(
+            "{}run-1",
+            execution_folder("/codedeploy-gates/", &deployment, "exec-race")
+        ),
         r#"{"run": 1}"#,
     );
     let answer = invoke(&emulator, lifecycle_event(&deployment, "exec-race"), RUN_MS);
