@@ -11,6 +11,7 @@
 
 use anyhow::{bail, Context, Result};
 use metric_gate::audit::{head_parameter, read_records, verify, ChainHead};
+use metric_gate::event::DeploymentId;
 use metric_gate::evidence::switches::{switch_prefix, DEFAULT_PREFIX};
 use metric_gate::lambda::SWITCH_PREFIX_VAR;
 use std::collections::{BTreeSet, HashMap};
@@ -220,7 +221,20 @@ fn read_heads(
             .await;
         let ssm = aws_sdk_ssm::Client::new(&sdk);
         let mut heads = Vec::new();
-        let ids: Vec<&String> = deployments.iter().collect();
+        // An id read from the files is untrusted: only one of CodeDeploy's
+        // shape is made into an SSM name.
+        let (ids, refused): (Vec<&String>, Vec<&String>) = deployments
+            .iter()
+            .partition(|id| DeploymentId::parse(id).is_ok());
+        for id in refused {
+            let problem = DeploymentId::parse(id).err().map(|p| p.to_string()).unwrap_or_default();
+            heads.push((
+                id.clone(),
+                Err(format!(
+                    "the deployment id is not of CodeDeploy's shape ({problem}): no chain head is looked up for it"
+                )),
+            ));
+        }
         // GetParameters takes at most 10 names a call.
         for chunk in ids.chunks(10) {
             let names: Vec<String> = chunk.iter().map(|id| head_parameter(prefix, id)).collect();

@@ -171,6 +171,19 @@ fn the_hooks_of_one_deployment_form_a_chain_that_verifies_against_the_head_in_ss
         ),
         "{text}"
     );
+
+    // A deployment id of another shape (from a file or the command line) is
+    // never made into an SSM name: its head is a named failure.
+    let (output, text) = gatectl_verify(
+        &emulator,
+        &["--head", "--deployment", "../../x", file.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("../../x: BROKEN: the deployment id is not of CodeDeploy's shape")
+            && !text.contains("/audit/../"),
+        "{text}"
+    );
 }
 
 #[test]
