@@ -48,8 +48,16 @@ impl Args {
     pub fn run(self) -> Result<ExitCode> {
         let hook = Hook::parse(&self.hook).ok_or_else(|| anyhow!("unknown hook {:?}: use BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic or AfterAllowTraffic", self.hook))?;
         let policy = crate::hook_policy(self.policy.as_deref(), hook)?;
-        if self.deployment.is_none() {
-            needs_no_deployment(&policy, hook)?;
+        match &self.deployment {
+            None => needs_no_deployment(&policy, hook)?,
+            Some(id) => {
+                metric_gate::event::DeploymentId::parse(id).map_err(|problem| {
+                    anyhow!(
+                        "--deployment {}: not a CodeDeploy deployment id ({problem})",
+                        metric_gate::vocab::text::escaped(id)
+                    )
+                })?;
+            }
         }
         let runtime = crate::runtime()?;
         let outcome = runtime.block_on(async {

@@ -100,6 +100,38 @@ fn backtest_finds_the_windows_a_policy_would_have_failed() {
     );
 }
 
+/// Operator input is checked as an event's id is: nothing is asked of AWS
+/// about a deployment id CodeDeploy never issues, and the terminal gets it
+/// escaped.
+#[test]
+fn evaluate_refuses_a_deployment_id_of_another_shape_before_any_aws_call() {
+    let emulator = Emulator::start();
+    let output = Command::new(hook_binary("gatectl"))
+        .env("TARGET_GROUP", TARGET_GROUP)
+        .env("LOAD_BALANCER", LOAD_BALANCER)
+        .env("AWS_ENDPOINT_URL", format!("http://{}", emulator.address))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args([
+            "evaluate",
+            "--hook",
+            "before-allow-traffic",
+            "--deployment",
+            "d-../\u{1b}[31m",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--deployment d-../\\u{1b}[31m: not a CodeDeploy deployment id ('.' (U+002E) at position 3"),
+        "{stderr}"
+    );
+    assert!(emulator.calls().is_empty(), "{:?}", emulator.calls());
+}
+
 #[test]
 fn evaluate_judges_now_and_never_reports() {
     let emulator = Emulator::start();
