@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub use reference::{cloudwatch_retention, is_unbound, SubjectRef, SUBJECT_KEYS};
-pub use validate::{PolicyError, Problem, DISCOVERY_OVERRIDES};
+pub use validate::{override_variable, PolicyError, Problem, DISCOVERY_OVERRIDES};
 
 /// The policy compiled into every binary, used when `GATE_POLICY_FILE` is unset.
 pub const DEFAULT_POLICY_YAML: &str = include_str!("../../policies/default.yaml");
