@@ -427,3 +427,32 @@ hooks:
         "{stdout}"
     );
 }
+
+/// Found by probing before issue 15: one datapoint, or a span shorter than a
+/// window, panicked on an empty list of evaluations.
+#[test]
+fn an_export_shorter_than_a_window_says_so() {
+    let dir = scratch("short");
+    write(&dir, "policy.yaml", POLICY);
+    let ids = ids(&dir);
+    let results = vec![
+        series(&ids["Errors"], &stamps(2), &[1.0; 2], "Complete"),
+        series(&ids["Latency"], &stamps(2), &[0.2; 2], "Complete"),
+    ];
+    write(&dir, "short.json", &export(results));
+    let output = gatectl(
+        &dir,
+        &[
+            "backtest",
+            "--hook",
+            "AfterAllowTraffic",
+            "--policy",
+            "policy.yaml",
+            "--data",
+            "short.json",
+        ],
+    );
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stderr.contains("at least one whole window"), "{stderr}");
+}

@@ -210,7 +210,8 @@ impl<'q> ExportReader<'q> {
     pub fn read(&mut self, file: &str, text: &str) -> Result<(), ExportError> {
         let raw = RawExport::parse(text).map_err(|error| ExportError::NotAnExport {
             file: file.to_string(),
-            message: error.to_string(),
+            // serde quotes a mistyped value whole: cut it.
+            message: super::bounded(error.to_string()),
         })?;
         self.add(file, raw)
     }
