@@ -155,11 +155,29 @@ fn read_exports(
     paths: &[PathBuf],
     queries: &[MetricQuery],
 ) -> Result<metric_gate::evidence::MetricData> {
+    use std::io::Read;
     let mut reader = ExportReader::new(queries);
     for path in paths {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        reader.read(&path.display().to_string(), &text)?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if size > MAX_EXPORT_BYTES {
+            bail!(
+                "{} is {} MiB, more than {} MiB: export shorter time ranges into several files (each --data is merged)",
+                path.display(),
+                size >> 20,
+                MAX_EXPORT_BYTES >> 20
+            );
+        }
+        // Parsed as it is read, and read bounded: a pipe or a device
+        // (`/dev/zero`) stops at its first byte that is no JSON, or at the
+        // bound, never filling memory.
+        let stream = std::io::BufReader::new(file.take(MAX_EXPORT_BYTES));
+        reader.read_from(&path.display().to_string(), stream)?;
     }
     Ok(reader.finish()?)
 }
+
+/// The largest export file read: fifteen months of one-minute data for a
+/// dozen queries is about 300 MB as the AWS CLI writes it.
+const MAX_EXPORT_BYTES: u64 = 1 << 30;

@@ -216,6 +216,17 @@ impl<'q> ExportReader<'q> {
         self.add(file, raw)
     }
 
+    /// Reads one export from a stream (parsed as it is read, so the text is
+    /// never held whole); `file` names it in errors.
+    pub fn read_from(&mut self, file: &str, stream: impl std::io::Read) -> Result<(), ExportError> {
+        let raw: RawExport =
+            serde_json::from_reader(stream).map_err(|error| ExportError::NotAnExport {
+                file: file.to_string(),
+                message: super::bounded(error.to_string()),
+            })?;
+        self.add(file, raw)
+    }
+
     /// Adds one parsed export; `file` names it in errors. Nothing is added
     /// when it is refused.
     pub fn add(&mut self, file: &str, raw: RawExport) -> Result<(), ExportError> {
