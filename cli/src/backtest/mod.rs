@@ -60,10 +60,7 @@ impl Args {
             Hook::parse(&self.hook).ok_or_else(|| anyhow!("unknown hook {:?}", self.hook))?;
         let policy = crate::hook_policy(self.policy.as_deref(), hook)?;
         refuse_unresolved(&policy, hook)?;
-        let queries = plan(&policy, hook, 0)
-            .metrics
-            .map(|m| m.queries)
-            .unwrap_or_default();
+        let queries = needed_queries(&policy, hook);
         if queries.is_empty() {
             bail!("{hook} has no metric gates to backtest");
         }
@@ -90,6 +87,19 @@ impl Args {
         summary::print_failures(&replayed);
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// Every query the hook reads, in its own window or (a history baseline's)
+/// shifted back, each once and in order: the export's ids are their places.
+fn needed_queries(policy: &Policy, hook: Hook) -> Vec<MetricQuery> {
+    let plan = plan(policy, hook, 0);
+    let queries: std::collections::BTreeSet<MetricQuery> = plan
+        .metrics
+        .into_iter()
+        .chain(plan.history.into_iter().map(|(_, request)| request))
+        .flat_map(|request| request.queries)
+        .collect();
+    queries.into_iter().collect()
 }
 
 /// The `--metric-data-queries` of `aws cloudwatch get-metric-data`: one per
