@@ -21,11 +21,7 @@ use std::future::Future;
 pub type Target = fn(&[u8]);
 
 /// The targets, by the name `replay` and the docs use.
-pub const TARGETS: &[(&str, Target)] = &[
-    ("event", event),
-    ("policy", policy),
-    ("export", export),
-];
+pub const TARGETS: &[(&str, Target)] = &[("event", event), ("policy", policy), ("export", export)];
 
 /// The CodeDeploy event: bytes as the Lambda runtime hands them over (it
 /// decodes the body with `serde_json` into a `Value`), then [`parse_event`].
@@ -99,7 +95,10 @@ pub fn export(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let queries = export_queries();
     let mut reader = ExportReader::new(&queries);
-    match reader.read("fuzz.json", &text).and_then(|()| reader.finish()) {
+    match reader
+        .read("fuzz.json", &text)
+        .and_then(|()| reader.finish())
+    {
         Ok(data) => check_export(&queries, data),
         Err(error) => {
             let message = error.to_string();
@@ -141,13 +140,20 @@ fn check_export(queries: &[MetricQuery], data: metric_gate::evidence::MetricData
     for (query, series) in &data {
         points += series.points.len();
         for pair in series.points.windows(2) {
-            assert!(pair[0].0 < pair[1].0, "{query}: times not strictly increasing: {pair:?}");
+            assert!(
+                pair[0].0 < pair[1].0,
+                "{query}: times not strictly increasing: {pair:?}"
+            );
         }
         for (at, value) in &series.points {
             assert!(PLAUSIBLE_TIMES.contains(at), "{query}: time {at}");
             assert!(value.is_finite(), "{query}: value {value}");
         }
-        assert!(series.messages.len() <= 20, "{query}: {} messages", series.messages.len());
+        assert!(
+            series.messages.len() <= 20,
+            "{query}: {} messages",
+            series.messages.len()
+        );
     }
     let source = ExportSource::new(data);
     let Some((first, last)) = source.span() else {
@@ -178,8 +184,15 @@ fn check_export(queries: &[MetricQuery], data: metric_gate::evidence::MetricData
     let std::task::Poll::Ready(answer) = future.poll(&mut context) else {
         panic!("the export source waited");
     };
-    let answered: usize = answer.expect("the export source answers").values().map(|s| s.points.len()).sum();
-    assert_eq!(answered, points, "a request over the whole span lost points");
+    let answered: usize = answer
+        .expect("the export source answers")
+        .values()
+        .map(|s| s.points.len())
+        .sum();
+    assert_eq!(
+        answered, points,
+        "a request over the whole span lost points"
+    );
 }
 
 /// What validation promises of every policy it lets through.
@@ -314,6 +327,28 @@ mod tests {
                 count += 1;
             }
             assert!(count >= 3, "{}: only {count} seeds", dir.display());
+        }
+    }
+
+    /// The export seeds reach what their names say: `bad-*` are refused,
+    /// the others accepted (so the corpus covers both sides of the reader).
+    #[test]
+    fn the_export_seeds_are_accepted_or_refused_as_named() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/export");
+        let queries = export_queries();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let mut reader = ExportReader::new(&queries);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let result = reader
+                .read("seed.json", &text)
+                .and_then(|()| reader.finish());
+            assert_eq!(
+                result.is_err(),
+                name.starts_with("bad-"),
+                "{name}: {result:?}"
+            );
         }
     }
 

@@ -161,8 +161,10 @@ pub enum ExportError {
     },
     /// Two values for the same query and period (overlapping exports that
     /// disagree).
-    #[error("series {id} ({query}) has two values at {at}: {first} and {second}; the exports overlap and disagree")]
+    #[error("{files}: series {id} ({query}) has two values at {at}: {first} and {second}; the exports overlap and disagree")]
     Conflict {
+        /// The files read.
+        files: String,
         /// The series' id.
         id: String,
         /// The query it holds.
@@ -329,6 +331,7 @@ impl<'q> ExportReader<'q> {
                 .dedup_by(|b, a| a.0 == b.0 && a.1.total_cmp(&b.1).is_eq());
             if let Some(pair) = series.points.windows(2).find(|w| w[0].0 == w[1].0) {
                 return Err(ExportError::Conflict {
+                    files: self.files.join(", "),
                     id: query_id(index),
                     query: query.to_string(),
                     at: pair[0].0,
