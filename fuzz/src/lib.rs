@@ -11,13 +11,17 @@
 //! binary and this crate's tests share them; only the binaries need AFL.
 
 use metric_gate::event::{parse_event, Payload};
-use metric_gate::policy::{GateCheck, Policy, PolicyError};
+use metric_gate::evidence::export::{ExportReader, ExportSource, PLAUSIBLE_TIMES};
+use metric_gate::evidence::{MetricRequest, MetricSource};
+use metric_gate::policy::{GateCheck, MetricQuery, Policy, PolicyError, SeriesKind};
+use metric_gate::vocab::TimeRange;
+use std::future::Future;
 
 /// A fuzz target: one input, panics on a finding.
 pub type Target = fn(&[u8]);
 
 /// The targets, by the name `replay` and the docs use.
-pub const TARGETS: &[(&str, Target)] = &[("event", event), ("policy", policy)];
+pub const TARGETS: &[(&str, Target)] = &[("event", event), ("policy", policy), ("export", export)];
 
 /// The CodeDeploy event: bytes as the Lambda runtime hands them over (one
 /// value read by a `serde_json` deserializer into our [`Payload`], which
@@ -85,6 +89,115 @@ pub fn policy(data: &[u8]) {
         }
         Err(other) => panic!("from_yaml never reads a file, yet: {other}"),
     }
+}
+
+/// The CloudWatch export reader of `gatectl backtest`: bytes as text
+/// (lossily, as for the policy), then
+/// [`ExportReader`](metric_gate::evidence::export::ExportReader) against two
+/// fixed queries (ids `q0` and `q1`), then the
+/// [`ExportSource`] a replay reads.
+pub fn export(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let queries = export_queries();
+    let mut reader = ExportReader::new(&queries);
+    match reader
+        .read("fuzz.json", &text)
+        .and_then(|()| reader.finish())
+    {
+        Ok(data) => check_export(&queries, data),
+        Err(error) => {
+            let message = error.to_string();
+            assert!(message.starts_with("fuzz.json"), "{message}");
+            // Values are quoted cut: a hostile export does not reach the
+            // terminal whole.
+            assert!(
+                message.len() <= 1024,
+                "a {}-byte error message",
+                message.len()
+            );
+        }
+    }
+}
+
+fn export_queries() -> Vec<MetricQuery> {
+    ["Errors", "Requests"]
+        .iter()
+        .map(|name| MetricQuery {
+            namespace: "App".into(),
+            metric_name: (*name).into(),
+            dimensions: vec![("Service".into(), "web".into())],
+            stat: "Sum".into(),
+            period_secs: 60,
+            kind: SeriesKind::Counter,
+        })
+        .collect()
+}
+
+/// What the reader promises of every export it accepts, and what the source
+/// built on it answers.
+fn check_export(queries: &[MetricQuery], data: metric_gate::evidence::MetricData) {
+    assert_eq!(
+        data.keys().collect::<Vec<_>>(),
+        queries.iter().collect::<Vec<_>>(),
+        "an accepted export has a series for every query, and nothing else"
+    );
+    let mut points = 0;
+    for (query, series) in &data {
+        points += series.points.len();
+        for pair in series.points.windows(2) {
+            assert!(
+                pair[0].0 < pair[1].0,
+                "{query}: times not strictly increasing: {pair:?}"
+            );
+        }
+        for (at, value) in &series.points {
+            assert!(PLAUSIBLE_TIMES.contains(at), "{query}: time {at}");
+            assert!(value.is_finite(), "{query}: value {value}");
+        }
+        assert!(
+            series.messages.len() <= 20,
+            "{query}: {} messages",
+            series.messages.len()
+        );
+    }
+    let source = ExportSource::new(data);
+    let Some((first, last)) = source.span() else {
+        assert_eq!(points, 0);
+        return;
+    };
+    assert!(first <= last);
+    assert_eq!(source.next_time(first), Some(first));
+    assert!(source.any_in(TimeRange {
+        start: first,
+        end: last + 1
+    }));
+    assert!(!source.any_in(TimeRange {
+        start: last + 1,
+        end: i64::MAX
+    }));
+    // A request over the whole span answers every point; the source's
+    // future is ready at once (no I/O), so it is polled without a runtime.
+    let request = MetricRequest {
+        range: TimeRange {
+            start: first,
+            end: last + 1,
+        },
+        queries: queries.to_vec(),
+    };
+    let future = std::pin::pin!(source.metric_data(&request));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    let std::task::Poll::Ready(answer) = future.poll(&mut context) else {
+        panic!("the export source waited");
+    };
+    let answered: usize = answer
+        .expect("the export source answers")
+        .values()
+        .map(|s| s.points.len())
+        .sum();
+    assert_eq!(
+        answered, points,
+        "a request over the whole span lost points"
+    );
 }
 
 /// What validation promises of every policy it lets through.
@@ -219,6 +332,28 @@ mod tests {
                 count += 1;
             }
             assert!(count >= 3, "{}: only {count} seeds", dir.display());
+        }
+    }
+
+    /// The export seeds reach what their names say: `bad-*` are refused,
+    /// the others accepted (so the corpus covers both sides of the reader).
+    #[test]
+    fn the_export_seeds_are_accepted_or_refused_as_named() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/export");
+        let queries = export_queries();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let mut reader = ExportReader::new(&queries);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let result = reader
+                .read("seed.json", &text)
+                .and_then(|()| reader.finish());
+            assert_eq!(
+                result.is_err(),
+                name.starts_with("bad-"),
+                "{name}: {result:?}"
+            );
         }
     }
 

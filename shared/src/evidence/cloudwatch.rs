@@ -196,20 +196,31 @@ fn add_result(
             .filter_map(|m| m.value())
             .map(str::to_string),
     );
-    entry.1 = match result.status_code() {
-        Some(StatusCode::Complete) | None => entry.1.clone(),
-        Some(StatusCode::PartialData) => SeriesStatus::PartialData,
-        Some(other) => SeriesStatus::Failed(format!(
-            "CloudWatch status {} for {}",
-            other.as_str(),
-            chunk[index - offset]
-        )),
-    };
-    if result.status_code() == Some(&StatusCode::PartialData) && more {
-        // PartialData on a page that has a successor only means "read on".
-        entry.1 = SeriesStatus::Complete;
-    }
+    let previous = std::mem::replace(&mut entry.1, SeriesStatus::Complete);
+    entry.1 = next_status(previous, result.status_code(), more, &chunk[index - offset]);
     Ok(())
+}
+
+/// A series' status after one more page of it: `previous` is its status so
+/// far, `code` the page's `StatusCode`, `more` whether the page has a
+/// successor. The one rule for CloudWatch's statuses, also applied by the
+/// export reader of `gatectl backtest` (`evidence::export`) to the entries the
+/// AWS CLI joins from the pages it read.
+pub(crate) fn next_status(
+    previous: SeriesStatus,
+    code: Option<&StatusCode>,
+    more: bool,
+    query: &MetricQuery,
+) -> SeriesStatus {
+    match code {
+        Some(StatusCode::Complete) | None => previous,
+        // PartialData on a page that has a successor only means "read on".
+        Some(StatusCode::PartialData) if more => SeriesStatus::Complete,
+        Some(StatusCode::PartialData) => SeriesStatus::PartialData,
+        Some(other) => {
+            SeriesStatus::Failed(format!("CloudWatch status {} for {query}", other.as_str()))
+        }
+    }
 }
 
 /// Every query of `chunk` into `data`: its series as read, or a failed one

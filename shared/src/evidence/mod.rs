@@ -2,7 +2,8 @@
 //!
 //! Shaped after Argo Rollouts' analysis package, with one change: providers never
 //! judge. Each provider ([`cloudwatch`], [`alarms`], [`deployment`],
-//! [`discovery`], [`switches`], [`probes`]) sits behind a trait of one or two
+//! [`discovery`], [`switches`], [`probes`], and [`export`]: exported
+//! CloudWatch data, which `gatectl backtest` replays) sits behind a trait of one or two
 //! calls and returns typed values, the query as resolved and the API's own
 //! status; a failure is returned as data (an `Err` inside the evidence) so that
 //! the judge always gets one record per check and decides what a missing piece
@@ -25,6 +26,7 @@ pub mod alarms;
 pub mod cloudwatch;
 pub mod deployment;
 pub mod discovery;
+pub mod export;
 pub mod probes;
 pub mod switches;
 

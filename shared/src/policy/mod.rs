@@ -22,7 +22,7 @@ use std::fmt;
 pub use file::{load_file, read_policy_file, MAX_POLICY_BYTES};
 pub use limits::{MAX_GATES_PER_HOOK, MAX_GATE_NAME_CHARS};
 pub use reference::{cloudwatch_retention, is_unbound, SubjectRef, SUBJECT_KEYS};
-pub use validate::{PolicyError, Problem, DISCOVERY_OVERRIDES};
+pub use validate::{override_variable, PolicyError, Problem, DISCOVERY_OVERRIDES};
 
 /// The policy compiled into every binary, used when `GATE_POLICY_FILE` is unset.
 pub const DEFAULT_POLICY_YAML: &str = include_str!("../../policies/default.yaml");

@@ -37,7 +37,7 @@ mod statistics;
 mod threshold;
 
 pub use problem::{PolicyError, Problem};
-pub use resolve::DISCOVERY_OVERRIDES;
+pub use resolve::{override_variable, DISCOVERY_OVERRIDES};
 
 use super::raw::Location;
 use super::{AllowedHost, HookPolicy};

@@ -18,7 +18,7 @@ pub const DISCOVERY_OVERRIDES: &[&str] = &[
 ];
 
 /// The environment variables that override a discovered value, in order.
-fn override_variable(side: Side, key: &str) -> &'static [&'static str] {
+pub fn override_variable(side: Side, key: &str) -> &'static [&'static str] {
     match (side, key) {
         (Side::Canary, "target_group") => &["TARGET_GROUP"],
         (Side::Canary, "load_balancer") => &["LOAD_BALANCER"],
