@@ -161,7 +161,8 @@ fn add_result(
     let index: usize = id
         .strip_prefix('q')
         .and_then(|n| n.parse().ok())
-        .filter(|n| (offset..offset + chunk.len()).contains(n))
+        // Exactly an id asked for: `q01` or `q+1` is not `q1`.
+        .filter(|n: &usize| (offset..offset + chunk.len()).contains(n) && id == format!("q{n}"))
         .ok_or_else(|| {
             malformed(
                 "GetMetricData",
@@ -213,6 +214,8 @@ pub(crate) fn next_status(
     query: &MetricQuery,
 ) -> SeriesStatus {
     match code {
+        // A page CloudWatch failed is never forgotten by a later one.
+        _ if matches!(previous, SeriesStatus::Failed(_)) => previous,
         Some(StatusCode::Complete) | None => previous,
         // PartialData on a page that has a successor only means "read on".
         Some(StatusCode::PartialData) if more => SeriesStatus::Complete,
@@ -285,5 +288,72 @@ fn malformed(operation: &'static str, message: String) -> EvidenceError {
         service: SERVICE,
         operation,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query() -> MetricQuery {
+        let policy = crate::policy::Policy::embedded_default(&|name| match name {
+            "TARGET_GROUP" => Some("targetgroup/green/0123456789abcdef".into()),
+            "LOAD_BALANCER" => Some("app/web/fedcba9876543210".into()),
+            _ => None,
+        })
+        .expect("the embedded default policy");
+        let section = policy
+            .hook(crate::Hook::BeforeAllowTraffic)
+            .expect("a section");
+        section
+            .gates
+            .iter()
+            .find_map(|gate| match &gate.check {
+                crate::policy::GateCheck::Threshold(check) => check.queries().next().cloned(),
+                _ => None,
+            })
+            .expect("a query")
+    }
+
+    /// A failure on one page is never forgotten by a later page: the worst
+    /// status of a series' pages is its status.
+    #[test]
+    fn a_failed_page_stays_failed_whatever_the_later_pages_say() {
+        let query = query();
+        let failed = next_status(
+            SeriesStatus::Complete,
+            Some(&StatusCode::Forbidden),
+            true,
+            &query,
+        );
+        assert!(matches!(failed, SeriesStatus::Failed(_)), "{failed:?}");
+        for (code, more) in [
+            (Some(StatusCode::PartialData), true),
+            (Some(StatusCode::PartialData), false),
+            (Some(StatusCode::Complete), false),
+            (None, false),
+        ] {
+            let after = next_status(failed.clone(), code.as_ref(), more, &query);
+            assert_eq!(after, failed, "{code:?} (more: {more})");
+        }
+        // A partial last page stays partial; a partial page read on is not.
+        assert_eq!(
+            next_status(
+                SeriesStatus::Complete,
+                Some(&StatusCode::PartialData),
+                true,
+                &query
+            ),
+            SeriesStatus::Complete
+        );
+        assert_eq!(
+            next_status(
+                SeriesStatus::Complete,
+                Some(&StatusCode::PartialData),
+                false,
+                &query
+            ),
+            SeriesStatus::PartialData
+        );
     }
 }
