@@ -2,10 +2,23 @@
 //!
 //! An alarm that does not exist is an `Error`, not a pass: a typo in an alarm
 //! name must never silently disarm the gate.
+//!
+//! The reason names at most [`NAMED_ALARMS`] alarms, the worst first, and
+//! counts the rest, and quotes each alarm's state reason escaped and cut: an
+//! `alarm_prefix` may match hundreds of alarms, each with up to 1,023
+//! characters of reason written by whoever set its state, and the decision
+//! record must fit one log event (`policy::limits`).
 
 use super::{GateOutcome, GateResult};
 use crate::evidence::{AlarmStates, EvidenceError};
+use crate::policy::limits::REASON_BYTES;
 use crate::policy::{AlarmCheck, Gate};
+use crate::vocab::text::escaped;
+
+/// The most alarms one reason names; the others are counted.
+const NAMED_ALARMS: usize = 3;
+/// How much of an alarm's state reason is quoted.
+const ALARM_REASON_CHARS: usize = 80;
 
 /// Judges one alarm gate.
 pub fn judge(
@@ -32,7 +45,7 @@ pub fn judge(
                 };
                 worst = worst.max(outcome);
                 if !note.is_empty() {
-                    notes.push(note);
+                    notes.push((outcome, note));
                 }
             }
             let mut watched = check.names.len();
@@ -47,22 +60,25 @@ pub fn judge(
                     && !check.names.iter().any(|n| n.starts_with(prefix.as_str()))
                 {
                     worst = worst.max(GateOutcome::Error);
-                    notes.push(format!("no alarm name starts with {prefix:?}"));
+                    notes.push((
+                        GateOutcome::Error,
+                        format!("no alarm name starts with {prefix:?}"),
+                    ));
                 }
                 for (name, alarm) in matching {
                     let outcome = alarm_outcome(&alarm.state);
                     worst = worst.max(outcome);
                     if outcome != GateOutcome::Pass {
-                        notes.push(describe(name, alarm));
+                        notes.push((outcome, describe(name, alarm)));
                     }
                 }
             }
             let reason = if notes.is_empty() {
                 format!("all {watched} alarms OK")
             } else {
-                notes.join("; ")
+                named_and_counted(notes, watched)
             };
-            (worst, reason)
+            (worst, cut(&reason, REASON_BYTES))
         }
     };
     GateResult::new(&gate.name, gate.severity, outcome, reason)
@@ -80,8 +96,48 @@ fn describe(name: &str, alarm: &crate::evidence::AlarmObservation) -> String {
     match alarm.state.as_str() {
         "ALARM" => format!(
             "alarm {name:?} is in ALARM ({})",
-            alarm.reason.as_deref().unwrap_or("no reason given")
+            cut(
+                alarm.reason.as_deref().unwrap_or("no reason given"),
+                ALARM_REASON_CHARS
+            )
         ),
-        other => format!("alarm {name:?} is {other}"),
+        other => format!("alarm {:?} is {}", name, cut(other, ALARM_REASON_CHARS)),
     }
+}
+
+/// The notes, worst first: [`NAMED_ALARMS`] of them written out and, when
+/// there are more, their count first (so cutting the reason to its bound
+/// never loses it).
+fn named_and_counted(mut notes: Vec<(GateOutcome, String)>, watched: usize) -> String {
+    // Stable: alarms of the same outcome keep their order (policy, then name).
+    notes.sort_by(|a, b| b.0.cmp(&a.0));
+    let total = notes.len();
+    let named = notes
+        .into_iter()
+        .take(NAMED_ALARMS)
+        .map(|(_, note)| note)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if total > NAMED_ALARMS {
+        format!(
+            "{total} of the {watched} alarms watched are not OK, the first {NAMED_ALARMS}: {named}"
+        )
+    } else {
+        named
+    }
+}
+
+/// `text` escaped and, when longer than `max_bytes`, cut at a character
+/// boundary with a note of how much was left out.
+fn cut(text: &str, max_bytes: usize) -> String {
+    let text = escaped(text);
+    if text.len() <= max_bytes {
+        return text.into_owned();
+    }
+    // Room for the note ("... (NNNNNN more bytes)").
+    let mut end = max_bytes.saturating_sub(24);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} more bytes)", &text[..end], text.len() - end)
 }

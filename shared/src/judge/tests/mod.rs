@@ -551,6 +551,49 @@ fn alarm_prefix_gates() {
     }
 }
 
+/// An alarm prefix may match hundreds of alarms, each with a reason of up to
+/// 1,023 characters that CloudWatch (or whoever set the alarm's state) wrote:
+/// the gate's reason stays within what validation budgets for it, so the
+/// decision record always fits one log event, and it reaches the record
+/// escaped.
+#[test]
+fn an_alarm_prefix_matching_hundreds_of_alarms_keeps_its_reason_bounded() {
+    let policy = Policy::from_yaml(
+        "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: veto\n        alarm_prefix: web-\n",
+        "t.yaml",
+        &env,
+    )
+    .unwrap();
+    let section = policy.hook(Hook::AfterAllowTraffic).unwrap().clone();
+    let mut evidence = alarm_evidence(&[]);
+    evidence.alarms = Some(Ok((0..300)
+        .map(|i| {
+            (
+                format!("web-{i:03}-{}", "x".repeat(200)),
+                AlarmObservation {
+                    state: "ALARM".into(),
+                    reason: Some(format!("Threshold Crossed\n\u{1b}[2J{}", "y".repeat(1000))),
+                },
+            )
+        })
+        .collect()));
+    let verdict = judge(&section, &evidence);
+    let gate = &verdict.gates[0];
+    assert_eq!(gate.outcome, GateOutcome::Fail);
+    assert!(
+        gate.reason.len() <= crate::policy::limits::REASON_BYTES,
+        "{} bytes: {}",
+        gate.reason.len(),
+        gate.reason
+    );
+    assert!(gate.reason.contains("300 alarms"), "{}", gate.reason);
+    assert!(
+        !gate.reason.chars().any(crate::vocab::text::is_unsafe),
+        "{}",
+        gate.reason
+    );
+}
+
 #[test]
 fn alarm_gates() {
     let section = alarm_section(&["a", "b"]);
