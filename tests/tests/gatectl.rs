@@ -100,20 +100,27 @@ fn backtest_finds_the_windows_a_policy_would_have_failed() {
     );
 }
 
-/// Operator input is checked as an event's id is: nothing is asked of AWS
-/// about a deployment id CodeDeploy never issues, and the terminal gets it
-/// escaped.
-#[test]
-fn evaluate_refuses_a_deployment_id_of_another_shape_before_any_aws_call() {
-    let emulator = Emulator::start();
-    let output = Command::new(hook_binary("gatectl"))
+/// gatectl with the default policy's fixed dimensions, talking to `emulator`.
+fn gatectl_against(emulator: &Emulator) -> Command {
+    let mut command = Command::new(hook_binary("gatectl"));
+    command
         .env("TARGET_GROUP", TARGET_GROUP)
         .env("LOAD_BALANCER", LOAD_BALANCER)
         .env("AWS_ENDPOINT_URL", format!("http://{}", emulator.address))
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    command
+}
+
+/// Operator input is checked as an event's id is: nothing is asked of AWS
+/// about a deployment id CodeDeploy never issues, and the terminal gets it
+/// escaped.
+#[test]
+fn evaluate_refuses_a_deployment_id_of_another_shape_before_any_aws_call() {
+    let emulator = Emulator::start();
+    let output = gatectl_against(&emulator)
         .args([
             "evaluate",
             "--hook",
@@ -140,14 +147,7 @@ fn evaluate_judges_now_and_never_reports() {
         latencies: vec![(0.2, 900.0), (1.5, 100.0)],
         ..AlbMinute::healthy()
     });
-    let output = Command::new(hook_binary("gatectl"))
-        .env("TARGET_GROUP", TARGET_GROUP)
-        .env("LOAD_BALANCER", LOAD_BALANCER)
-        .env("AWS_ENDPOINT_URL", format!("http://{}", emulator.address))
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let output = gatectl_against(&emulator)
         .args([
             "evaluate",
             "--hook",
