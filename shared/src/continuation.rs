@@ -3,8 +3,9 @@
 //! payload, and the execution's seal in SSM Parameter Store.
 //!
 //! Why self-invocation rather than a Step Functions wait loop: it needs no
-//! other resource to deploy, the state is small (a few kilobytes for an
-//! hour of minutes), and every run is the same code path as the first. The
+//! other resource to deploy, the state fits the payload (tens of
+//! kilobytes for the longest bake, under Lambda's 256 KB asynchronous
+//! limit), and every run is the same code path as the first. The
 //! state is versioned and validated when read back
 //! ([`crate::analysis::AnalysisState::from_json`]).
 //!
