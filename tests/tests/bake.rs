@@ -38,6 +38,16 @@ hooks:
 const RUN_MS: u64 = 40_000;
 
 /// The hook with the bake policy, continuations given `RUN_MS`.
+/// An emulator with a deployment and ten healthy minutes, and the hook
+/// running [`BAKED_POLICY`] against it.
+fn healthy_bake() -> (Emulator, String, HookProcess) {
+    let emulator = Emulator::start();
+    let deployment = emulator.create_deployment();
+    emulator.seed_alb(10, |_| AlbMinute::healthy());
+    let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
+    (emulator, deployment, hook)
+}
+
 fn baking_hook(emulator: &Emulator, policy: &str, extra: &[(&str, &str)]) -> HookProcess {
     emulator.control(
         "POST",
@@ -103,10 +113,7 @@ const REAL_SHAPED_EXECUTION_ID: &str =
 
 #[test]
 fn a_bake_hands_off_between_runs_and_reports_once() {
-    let emulator = Emulator::start();
-    let deployment = emulator.create_deployment();
-    emulator.seed_alb(10, |_| AlbMinute::healthy());
-    let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
+    let (emulator, deployment, hook) = healthy_bake();
     // An execution id of the shape CodeDeploy sends: base64, with `+`, `/` and
     // `=`, none of which SSM takes in a parameter name (the seal's name is
     // made from a digest of it).
@@ -169,10 +176,7 @@ fn a_bake_hands_off_between_runs_and_reports_once() {
 /// self-invocations in 45 s, no measurement, no status).
 #[test]
 fn a_timeout_too_short_to_measure_fails_at_once_naming_the_minimum() {
-    let emulator = Emulator::start();
-    let deployment = emulator.create_deployment();
-    emulator.seed_alb(10, |_| AlbMinute::healthy());
-    let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
+    let (emulator, deployment, hook) = healthy_bake();
     emulator.control(
         "POST",
         "lambda/timeout",
@@ -233,10 +237,7 @@ fn a_forged_continuation_fails_the_hook() {
 /// at-least-once delivery looks the same, which must not fail a good deployment.
 #[test]
 fn a_replayed_continuation_stands_down() {
-    let emulator = Emulator::start();
-    let deployment = emulator.create_deployment();
-    emulator.seed_alb(10, |_| AlbMinute::healthy());
-    let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
+    let (emulator, deployment, hook) = healthy_bake();
     invoke(
         &emulator,
         lifecycle_event(&deployment, "exec-replay"),
@@ -312,10 +313,7 @@ fn a_continuation_replayed_during_the_bake_stands_down() {
 /// Issue 15: each duplicate delivery ran a whole bake of its own.
 #[test]
 fn a_duplicate_delivery_during_a_bake_stands_down() {
-    let emulator = Emulator::start();
-    let deployment = emulator.create_deployment();
-    emulator.seed_alb(10, |_| AlbMinute::healthy());
-    let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
+    let (emulator, deployment, hook) = healthy_bake();
     let first = queue(&emulator, lifecycle_event(&deployment, "exec-dup"), RUN_MS);
     // The duplicate arrives while the first run measures.
     std::thread::sleep(Duration::from_secs(2));
@@ -345,10 +343,7 @@ fn a_duplicate_delivery_during_a_bake_stands_down() {
 /// is created with `Overwrite: false`, so SSM lets one of them through.
 #[test]
 fn a_delivery_finding_its_run_claimed_stands_down() {
-    let emulator = Emulator::start();
-    let deployment = emulator.create_deployment();
-    emulator.seed_alb(10, |_| AlbMinute::healthy());
-    let hook = baking_hook(&emulator, BAKED_POLICY, &[]);
+    let (emulator, deployment, hook) = healthy_bake();
     // The other delivery's claim, as it would have written it.
     emulator.put_parameter(
         &format!(
