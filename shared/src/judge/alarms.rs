@@ -110,7 +110,7 @@ fn describe(name: &str, alarm: &crate::evidence::AlarmObservation) -> String {
 /// never loses it).
 fn named_and_counted(mut notes: Vec<(GateOutcome, String)>, watched: usize) -> String {
     // Stable: alarms of the same outcome keep their order (policy, then name).
-    notes.sort_by(|a, b| b.0.cmp(&a.0));
+    notes.sort_by_key(|note| std::cmp::Reverse(note.0));
     let total = notes.len();
     let named = notes
         .into_iter()
