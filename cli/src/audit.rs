@@ -223,17 +223,17 @@ fn read_heads(
         let mut heads = Vec::new();
         // An id read from the files is untrusted: only one of CodeDeploy's
         // shape is made into an SSM name.
-        let (ids, refused): (Vec<&String>, Vec<&String>) = deployments
-            .iter()
-            .partition(|id| DeploymentId::parse(id).is_ok());
-        for id in refused {
-            let problem = DeploymentId::parse(id).err().map(|p| p.to_string()).unwrap_or_default();
-            heads.push((
-                id.clone(),
-                Err(format!(
-                    "the deployment id is not of CodeDeploy's shape ({problem}): no chain head is looked up for it"
+        let mut ids: Vec<&String> = Vec::new();
+        for id in deployments {
+            match DeploymentId::parse(id) {
+                Ok(_) => ids.push(id),
+                Err(problem) => heads.push((
+                    id.clone(),
+                    Err(format!(
+                        "the deployment id is not of CodeDeploy's shape ({problem}): no chain head is looked up for it"
+                    )),
                 )),
-            ));
+            }
         }
         // GetParameters takes at most 10 names a call.
         for chunk in ids.chunks(10) {

@@ -13,12 +13,12 @@ use super::{GateOutcome, GateResult};
 use crate::evidence::{AlarmStates, EvidenceError};
 use crate::policy::limits::REASON_BYTES;
 use crate::policy::{AlarmCheck, Gate};
-use crate::vocab::text::escaped;
+use crate::vocab::text::escaped_within;
 
 /// The most alarms one reason names; the others are counted.
 const NAMED_ALARMS: usize = 3;
-/// How much of an alarm's state reason is quoted.
-const ALARM_REASON_CHARS: usize = 80;
+/// How much of an alarm's state reason is quoted, in bytes.
+const ALARM_REASON_BYTES: usize = 80;
 
 /// Judges one alarm gate.
 pub fn judge(
@@ -78,7 +78,7 @@ pub fn judge(
             } else {
                 named_and_counted(notes, watched)
             };
-            (worst, cut(&reason, REASON_BYTES))
+            (worst, escaped_within(&reason, REASON_BYTES))
         }
     };
     GateResult::new(&gate.name, gate.severity, outcome, reason)
@@ -96,12 +96,16 @@ fn describe(name: &str, alarm: &crate::evidence::AlarmObservation) -> String {
     match alarm.state.as_str() {
         "ALARM" => format!(
             "alarm {name:?} is in ALARM ({})",
-            cut(
+            escaped_within(
                 alarm.reason.as_deref().unwrap_or("no reason given"),
-                ALARM_REASON_CHARS
+                ALARM_REASON_BYTES
             )
         ),
-        other => format!("alarm {:?} is {}", name, cut(other, ALARM_REASON_CHARS)),
+        other => format!(
+            "alarm {:?} is {}",
+            name,
+            escaped_within(other, ALARM_REASON_BYTES)
+        ),
     }
 }
 
@@ -125,19 +129,4 @@ fn named_and_counted(mut notes: Vec<(GateOutcome, String)>, watched: usize) -> S
     } else {
         named
     }
-}
-
-/// `text` escaped and, when longer than `max_bytes`, cut at a character
-/// boundary with a note of how much was left out.
-fn cut(text: &str, max_bytes: usize) -> String {
-    let text = escaped(text);
-    if text.len() <= max_bytes {
-        return text.into_owned();
-    }
-    // Room for the note ("... (NNNNNN more bytes)").
-    let mut end = max_bytes.saturating_sub(24);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}... ({} more bytes)", &text[..end], text.len() - end)
 }

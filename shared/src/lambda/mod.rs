@@ -259,16 +259,14 @@ impl HookFunction {
             aws_sdk_ssm::Client::new(&self.sdk),
             &self.bake_prefix,
         );
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis() as u64;
         let bake = Bake {
             analysis: &analysis,
             clock: &WallClock,
             continuation: &continuation,
             deadline_at: (event.context.deadline / 1000) as i64,
-            run_secs: remaining(event.context.deadline, now_ms)
+            run_secs: execution
+                .deadline
+                .saturating_duration_since(tokio::time::Instant::now())
                 .as_secs_f64()
                 .ceil() as i64,
             max_continuations: self.max_continuations,

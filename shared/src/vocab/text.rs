@@ -37,6 +37,23 @@ pub fn bounded(message: String) -> String {
     }
 }
 
+/// `text` [`escaped`] and, when longer than `max_bytes`, cut at a character
+/// boundary so that it stays within `max_bytes` with a note of how much was
+/// left out: for text that must fit a byte budget (a gate's reason in the
+/// decision record, `policy::limits`), where [`bounded`] counts characters.
+pub fn escaped_within(text: &str, max_bytes: usize) -> String {
+    let text = escaped(text);
+    if text.len() <= max_bytes {
+        return text.into_owned();
+    }
+    // Room for the note ("... (NNNNNN more bytes)").
+    let mut end = max_bytes.saturating_sub(24);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} more bytes)", &text[..end], text.len() - end)
+}
+
 /// Whether `c` must not appear raw in a message or a log line: C0 and C1
 /// controls and DEL (`char::is_control`: they end lines, move the cursor,
 /// start terminal escape sequences), the Unicode line and paragraph
