@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 mod shape;
 pub use serde_saphyr::{Location, Spanned};
-pub use shape::{nearest, shape_problems, ShapeProblem};
+pub use shape::{nearest, shape_check, shape_problems, ShapeCheck, ShapeProblem};
 use std::collections::BTreeMap;
 
 /// The whole policy file.

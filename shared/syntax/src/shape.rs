@@ -11,6 +11,19 @@
 //! serde still reads the file afterwards, and its first error is reported too
 //! unless this walk already named that place.
 //!
+//! A value of the wrong sort would stop serde too, and hide every *value*
+//! problem in the file (a bad `missing_data` beside a `threshold: [1]`) until
+//! it is fixed. So the walk also writes a repaired copy of the text for serde
+//! ([`ShapeCheck::repaired`]): each wrong-sort value is replaced by null when
+//! its field is optional, by a neutral value of the right sort when serde
+//! requires the field, and a wrong-sort list item or hook section by the
+//! smallest struct serde reads. Every other character keeps its line and
+//! column (the rest of a replaced value becomes spaces, its line breaks stay),
+//! so what serde and the validator say about the rest is placed where it is
+//! written. The validator drops whatever it says at or under a repaired path:
+//! the shape problem already named that place, and anything more would be a
+//! follow-on of the stand-in value ([`ShapeCheck::repaired_paths`]).
+//!
 //! The field names are serde's own (read from the derived `Deserialize` of
 //! each raw struct, see [`fields_of`]); only which field holds which struct
 //! or which sort of scalar is written here, in [`child`]. The walk keeps a stack of frames, no
@@ -24,7 +37,7 @@ use crate::{
     RawQuery, RawRatio,
 };
 use serde::de::{self, Deserialize, Deserializer, Visitor};
-use serde_saphyr::granit_parser::{Event, Parser};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle};
 
 /// One shape problem: where, which field, what is wrong (for an unknown
 /// field, with the nearest known one).
@@ -43,24 +56,131 @@ pub struct ShapeProblem {
     pub meant: Option<String>,
 }
 
+/// What the walk found, and the text serde reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeCheck {
+    /// Every unknown field and every value of the wrong sort, in file order.
+    pub problems: Vec<ShapeProblem>,
+    /// The text with each wrong-sort value replaced by a stand-in (see the
+    /// module's doc), `None` when nothing needed replacing.
+    pub repaired: Option<String>,
+    /// The paths whose values were replaced: whatever else is said at or
+    /// under one of them is a follow-on of the stand-in.
+    pub repaired_paths: Vec<String>,
+}
+
 /// Every unknown field and every value of the wrong sort in `text`, in file order. Text that is not YAML gives
 /// what was found before the error: the parser's own error is reported by
 /// [`crate::parse_policy`].
 pub fn shape_problems(text: &str) -> Vec<ShapeProblem> {
+    shape_check(text).problems
+}
+
+/// [`shape_problems`], and the repaired text serde reads instead of `text`
+/// so that a wrong-sort value hides no other problem.
+pub fn shape_check(text: &str) -> ShapeCheck {
     let mut walk = Walk::default();
     for event in Parser::new_from_str(text) {
         let Ok((event, span)) = event else { break };
-        let at = (span.start.line() as u64, span.start.col() as u64 + 1);
+        let place = Place {
+            at: (span.start.line() as u64, span.start.col() as u64 + 1),
+            start: span.start.index(),
+            end: span.end.index(),
+            // A block scalar's span leaves out its `|`/`>` header, and a
+            // tag would stay in front of the stand-in: those are not
+            // replaced (serde then stops there, as it did before).
+            replaceable: match &event {
+                Event::Scalar(_, style, _, tag) => {
+                    tag.is_none()
+                        && !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                }
+                Event::MappingStart(_, _, tag) | Event::SequenceStart(_, _, tag) => tag.is_none(),
+                _ => false,
+            },
+        };
         match event {
-            Event::MappingStart(..) => walk.node(Node::Mapping, at),
-            Event::SequenceStart(..) => walk.node(Node::Sequence, at),
-            Event::Scalar(value, ..) => walk.node(Node::Scalar(&value), at),
-            Event::Alias(_) => walk.node(Node::Alias, at),
-            Event::MappingEnd | Event::SequenceEnd => walk.end(),
+            Event::MappingStart(..) => walk.node(Node::Mapping, place),
+            Event::SequenceStart(..) => walk.node(Node::Sequence, place),
+            Event::Scalar(value, ..) => walk.node(Node::Scalar(&value), place),
+            Event::Alias(_) => walk.node(Node::Alias, place),
+            Event::MappingEnd | Event::SequenceEnd => walk.end(place.end),
             _ => {}
         }
     }
-    walk.found
+    walk.repairs.sort_by_key(|r| r.start);
+    let repaired = (!walk.repairs.is_empty()).then(|| repair(text, &mut walk.repairs));
+    ShapeCheck {
+        problems: walk.found,
+        repaired,
+        repaired_paths: walk.repairs.into_iter().map(|r| r.path).collect(),
+    }
+}
+
+/// Where an event is: its line and column (1-based) for messages, and its
+/// character range for a repair.
+#[derive(Debug, Clone, Copy)]
+struct Place {
+    at: (u64, u64),
+    start: usize,
+    end: usize,
+    replaceable: bool,
+}
+
+/// One wrong-sort value to replace: characters `start..end` by `with`.
+#[derive(Debug, Clone)]
+struct Repair {
+    start: usize,
+    end: usize,
+    with: &'static str,
+    path: String,
+}
+
+/// `text` with every repair applied: the stand-in where the value began, then
+/// spaces for the rest of the value, its line breaks kept. Repairs do not
+/// nest (a replaced collection's insides are skipped by the walk). A stand-in
+/// longer than the value's first line (`{name: ""}` for a gate written `x`)
+/// pushes what follows on that line to the right; a repair that would move
+/// something other than spaces or a comment is not made, so every place
+/// serde or the validator names stays where it is written.
+fn repair(text: &str, repairs: &mut Vec<Repair>) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    repairs.retain(|r| {
+        let first_line = chars[r.start..r.end]
+            .iter()
+            .take_while(|c| **c != '\n')
+            .count();
+        let ends_on_its_line = r.start + first_line == r.end;
+        let rest_of_line = chars[r.end.min(chars.len())..]
+            .iter()
+            .take_while(|c| **c != '\n');
+        r.with.chars().count() <= first_line
+            || !ends_on_its_line
+            || rest_of_line.clone().all(|c| c.is_whitespace())
+            || rest_of_line
+                .skip_while(|c| c.is_whitespace())
+                .next()
+                .is_some_and(|c| *c == '#')
+    });
+    let mut out = String::with_capacity(text.len());
+    let mut next = 0;
+    for r in repairs.iter() {
+        out.extend(&chars[next..r.start]);
+        out.push_str(r.with);
+        let mut covered = r.with.chars().count();
+        for c in &chars[r.start..r.end] {
+            if *c == '\n' || *c == '\r' {
+                out.push(*c);
+                covered = 0;
+            } else if covered > 0 {
+                covered -= 1;
+            } else {
+                out.push(' ');
+            }
+        }
+        next = r.end;
+    }
+    out.extend(&chars[next.min(chars.len())..]);
+    out
 }
 
 /// The known word nearest `word` by edit distance, when it is near enough to
@@ -247,6 +367,48 @@ fn child(kind: Kind, field: &str) -> Shape {
     }
 }
 
+/// The stand-in for a wrong-sort value of a field serde requires, or reads
+/// as a list: a value of the right sort that says nothing (the validator's
+/// words about it are dropped). `None`: the field is optional, and null
+/// stands in.
+fn stand_in(kind: Kind, field: &str) -> Option<&'static str> {
+    Some(match (kind, field) {
+        (Kind::Policy, "version") => "1",
+        (Kind::Policy, "hooks") => "{}",
+        (Kind::Ratio, "numerator" | "denominator") | (Kind::Hook, "gates") => "[]",
+        (Kind::MinSample, "at_least") => "0",
+        (Kind::JsonPointer, "equals") => "~",
+        (Kind::Analysis, "duration")
+        | (Kind::Gate, "name")
+        | (Kind::BaselineSpec, "history")
+        | (Kind::Probe, "url")
+        | (Kind::JsonPointer, "pointer")
+        | (Kind::Query, "name" | "stat") => "\"\"",
+        _ => return None,
+    })
+}
+
+/// The smallest mapping serde reads as `kind`: the stand-in for a list item
+/// or a hook section of the wrong sort.
+fn smallest(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Policy => "{version: 1, hooks: {}}",
+        Kind::Analysis => "{duration: \"\"}",
+        Kind::Gate => "{name: \"\"}",
+        Kind::BaselineSpec => "{history: \"\"}",
+        Kind::Probe => "{url: \"\"}",
+        Kind::JsonPointer => "{pointer: \"\", equals: ~}",
+        Kind::Ratio => "{numerator: [], denominator: []}",
+        Kind::MinSample => "{at_least: 0}",
+        Kind::Query => "{name: \"\", stat: \"\"}",
+        Kind::MetricDefaults
+        | Kind::Hook
+        | Kind::CanaryScore
+        | Kind::ProbeExpect
+        | Kind::ProbeTimeout => "{}",
+    }
+}
+
 /// A node event, as the walk needs it.
 enum Node<'a> {
     Mapping,
@@ -261,7 +423,7 @@ enum Frame {
     Struct {
         kind: Kind,
         path: String,
-        value: Option<(Shape, String)>,
+        value: Option<(Shape, String, Option<&'static str>)>,
     },
     /// In a mapping of free keys whose values are `kind`.
     Named {
@@ -283,6 +445,11 @@ enum Frame {
 struct Walk {
     stack: Vec<Frame>,
     found: Vec<ShapeProblem>,
+    /// The wrong-sort values to replace in the text serde reads.
+    repairs: Vec<Repair>,
+    /// A wrong-sort collection being skipped, to replace once its end is
+    /// seen: the depth of its `Skip` frame, and the repair so far.
+    open_repair: Option<(usize, Repair)>,
     /// The document's root was seen (a second document is not checked).
     rooted: bool,
 }
@@ -311,12 +478,14 @@ fn join(path: &str, key: &str) -> String {
 }
 
 impl Walk {
-    fn node(&mut self, node: Node<'_>, at: (u64, u64)) {
+    fn node(&mut self, node: Node<'_>, place: Place) {
+        let at = place.at;
         let collection = matches!(node, Node::Mapping | Node::Sequence);
         let Some(top) = self.stack.last_mut() else {
             if !self.rooted {
                 self.rooted = true;
-                self.enter(Shape::Struct(Kind::Policy), String::new(), &node, at);
+                let root = Shape::Struct(Kind::Policy);
+                self.enter(root, String::new(), &node, place, None);
             } else if collection {
                 self.stack.push(Frame::Skip(1));
             }
@@ -329,25 +498,28 @@ impl Walk {
                 }
             }
             Frame::Struct { kind, path, value } => match value.take() {
-                Some((shape, child_path)) => self.enter(shape, child_path, &node, at),
+                Some((shape, child_path, stand_in)) => {
+                    self.enter(shape, child_path, &node, place, stand_in)
+                }
                 None => {
                     let (kind, key_path) = (*kind, path.clone());
                     let shape = match node {
                         Node::Scalar(key) if kind.fields().contains(&key) => {
-                            (child(kind, key), join(&key_path, key))
+                            let stand_in = self::stand_in(kind, key).unwrap_or("~");
+                            (child(kind, key), join(&key_path, key), Some(stand_in))
                         }
                         // A merge key brings in fields of the same struct.
-                        Node::Scalar("<<") => (Shape::Leaf, key_path),
+                        Node::Scalar("<<") => (Shape::Leaf, key_path, None),
                         Node::Scalar(key) => {
                             let path = join(&key_path, &shown(key));
                             self.unknown(kind, key, path.clone(), at);
-                            (Shape::Leaf, path)
+                            (Shape::Leaf, path, None)
                         }
                         _ => {
                             if collection {
                                 self.stack.push(Frame::Skip(1));
                             }
-                            (Shape::Leaf, key_path)
+                            (Shape::Leaf, key_path, None)
                         }
                     };
                     // `self.stack` may have grown; the struct frame is below.
@@ -364,7 +536,8 @@ impl Walk {
             Frame::Named { kind, path, value } => match value.take() {
                 Some(child_path) => {
                     let kind = *kind;
-                    self.enter(Shape::Struct(kind), child_path, &node, at)
+                    let stand_in = Some(smallest(kind));
+                    self.enter(Shape::Struct(kind), child_path, &node, place, stand_in)
                 }
                 None => {
                     let key = match node {
@@ -380,14 +553,32 @@ impl Walk {
             Frame::List { kind, path, index } => {
                 let (kind, child_path) = (*kind, format!("{path}[{index}]"));
                 *index += 1;
-                self.enter(Shape::Struct(kind), child_path, &node, at);
+                let stand_in = Some(smallest(kind));
+                self.enter(Shape::Struct(kind), child_path, &node, place, stand_in);
             }
         }
     }
 
     /// A value node of `shape` at `path`: a collection pushes its frame; a
-    /// node of the wrong sort is reported (and a collection skipped).
-    fn enter(&mut self, shape: Shape, path: String, node: &Node<'_>, at: (u64, u64)) {
+    /// node of the wrong sort is reported (and a collection skipped), and
+    /// replaced by `stand_in` in the text serde reads when there is one.
+    fn enter(
+        &mut self,
+        shape: Shape,
+        path: String,
+        node: &Node<'_>,
+        place: Place,
+        stand_in: Option<&'static str>,
+    ) {
+        let at = place.at;
+        let repair = |path: &String| {
+            stand_in.filter(|_| place.replaceable).map(|with| Repair {
+                start: place.start,
+                end: place.end,
+                with,
+                path: path.clone(),
+            })
+        };
         let found = match node {
             Node::Mapping => "a mapping",
             Node::Sequence => "a list",
@@ -399,6 +590,7 @@ impl Walk {
                 Ok(()) => None,
                 Err(expected) => {
                     let message = format!("expected {expected}, found {:?}", shown(value));
+                    self.repairs.extend(repair(&path));
                     self.problem(at, path.clone(), message);
                     None
                 }
@@ -421,9 +613,14 @@ impl Walk {
             (_, Shape::List(kind)) => Some(format!("a list, each item {}", kind.described())),
         };
         if let Some(expected) = expected {
+            let repair = repair(&path);
             self.problem(at, path, format!("expected {expected}, found {found}"));
             if matches!(node, Node::Mapping | Node::Sequence) {
                 self.stack.push(Frame::Skip(1));
+                // Its end is known when the collection closes.
+                self.open_repair = repair.map(|r| (self.stack.len(), r));
+            } else {
+                self.repairs.extend(repair);
             }
             return;
         }
@@ -449,10 +646,19 @@ impl Walk {
         self.stack.push(frame);
     }
 
-    fn end(&mut self) {
+    /// A collection closes at character `end`.
+    fn end(&mut self, end: usize) {
         match self.stack.last_mut() {
             Some(Frame::Skip(depth)) if *depth > 1 => *depth -= 1,
             _ => {
+                if let Some((depth, mut repair)) = self.open_repair.take() {
+                    if depth == self.stack.len() {
+                        repair.end = end;
+                        self.repairs.push(repair);
+                    } else {
+                        self.open_repair = Some((depth, repair));
+                    }
+                }
                 self.stack.pop();
             }
         }
@@ -590,6 +796,107 @@ mod tests {
                 "10:17 hooks.A.gates[0].metric: expected a mapping of a metric query's fields, found a single value",
             ]
         );
+    }
+
+    /// Reads `text` as `kind`'s raw struct, serde's error if it cannot.
+    fn read_as(kind: Kind, text: &str) -> Result<(), String> {
+        fn read<T: for<'de> Deserialize<'de>>(text: &str) -> Result<(), String> {
+            serde_saphyr::from_str::<T>(text).map(drop).map_err(|e| e.to_string())
+        }
+        match kind {
+            Kind::Policy => read::<RawPolicy>(text),
+            Kind::MetricDefaults => read::<RawMetricDefaults>(text),
+            Kind::Hook => read::<RawHookPolicy>(text),
+            Kind::CanaryScore => read::<RawCanaryScore>(text),
+            Kind::Analysis => read::<RawAnalysis>(text),
+            Kind::Gate => read::<RawGate>(text),
+            Kind::BaselineSpec => read::<RawBaselineSpec>(text),
+            Kind::Probe => read::<RawProbe>(text),
+            Kind::ProbeExpect => read::<RawProbeExpect>(text),
+            Kind::JsonPointer => read::<RawJsonPointer>(text),
+            Kind::ProbeTimeout => read::<RawProbeTimeout>(text),
+            Kind::Ratio => read::<RawRatio>(text),
+            Kind::MinSample => read::<RawMinSample>(text),
+            Kind::Query => read::<RawQuery>(text),
+        }
+    }
+
+    const KINDS: [Kind; 14] = [
+        Kind::Policy,
+        Kind::MetricDefaults,
+        Kind::Hook,
+        Kind::CanaryScore,
+        Kind::Analysis,
+        Kind::Gate,
+        Kind::BaselineSpec,
+        Kind::Probe,
+        Kind::ProbeExpect,
+        Kind::JsonPointer,
+        Kind::ProbeTimeout,
+        Kind::Ratio,
+        Kind::MinSample,
+        Kind::Query,
+    ];
+
+    /// The stand-ins agree with serde: `smallest` is read, a field serde
+    /// cannot do without has a stand-in, and every field reads its stand-in
+    /// (null for most). A field serde starts to require fails here instead
+    /// of hiding problems again.
+    #[test]
+    fn stand_ins_agree_with_what_serde_requires() {
+        for kind in KINDS {
+            let smallest = smallest(kind);
+            read_as(kind, smallest).unwrap_or_else(|e| panic!("{kind:?} {smallest}: {e}"));
+            for field in kind.fields() {
+                let others: Vec<String> = kind
+                    .fields()
+                    .iter()
+                    .filter(|f| *f != field)
+                    .filter_map(|f| stand_in(kind, f).map(|v| format!("{f}: {v}")))
+                    .collect();
+                let without = format!("{{{}}}", others.join(", "));
+                if let Err(error) = read_as(kind, &without) {
+                    assert!(error.contains("missing"), "{kind:?}.{field}: {error}");
+                    assert!(stand_in(kind, field).is_some(), "{kind:?}.{field} is required");
+                }
+                let value = stand_in(kind, field).unwrap_or("~");
+                let with = format!("{{{field}: {value}, {}", &without[1..]);
+                read_as(kind, &with).unwrap_or_else(|e| panic!("{with}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_sort_values_are_replaced_in_place() {
+        let text = "version: 1\nhooks:\n  A:\n    gates:\n      - x\n      - name: [a, b]\n        threshold:\n          nested: 1\n        evaluation_periods: five # why\n        missing_data: bogus\n        metric: { name: M, stat: [p9], kind: z }\n  B: [1]\n";
+        let check = shape_check(text);
+        let repaired = check.repaired.expect("repaired");
+        assert_eq!(
+            repaired,
+            "version: 1\nhooks:\n  A:\n    gates:\n      - {name: \"\"}\n      - name: \"\"    \n        threshold:\n          ~        \n        evaluation_periods: ~    # why\n        missing_data: bogus\n        metric: { name: M, stat: \"\"  , kind: z }\n  B: {} \n"
+        );
+        assert_eq!(
+            check.repaired_paths,
+            [
+                "hooks.A.gates[0]",
+                "hooks.A.gates[1].name",
+                "hooks.A.gates[1].threshold",
+                "hooks.A.gates[1].evaluation_periods",
+                "hooks.A.gates[1].metric.stat",
+                "hooks.B",
+            ]
+        );
+        crate::parse_policy(&repaired).expect("serde reads the repaired text");
+    }
+
+    #[test]
+    fn a_stand_in_that_would_move_a_neighbour_is_not_made() {
+        // `{name: ""}` is longer than `x`, and `{name: y}` follows on its line.
+        let text = "version: 1\nhooks:\n  A:\n    gates: [x, {name: y}]\n";
+        let check = shape_check(text);
+        assert_eq!(check.problems.len(), 1);
+        assert_eq!(check.repaired.as_deref(), Some(text));
+        assert!(check.repaired_paths.is_empty());
     }
 
     #[test]

@@ -83,6 +83,46 @@ hooks:
 }
 
 #[test]
+fn a_value_of_the_wrong_sort_hides_no_value_problem() {
+    // Before, serde could not read the file until every wrong-sort value was
+    // fixed: the bad `missing_data`, the second gate's unknown comparison and
+    // the analysis's duration showed only on the second run.
+    let yaml = "\
+version: 1
+hooks:
+  AfterAllowTraffic:
+    analysis:
+      duration: [10m]
+      interval: 5x
+    gates:
+      - name: errors
+        metric: { namespace: N, name: M, stat: Sum }
+        comparison: \">\"
+        threshold: [3]
+        missing_data: sometimes
+      - name: [latency]
+        metric: { namespace: N, name: M, stat: { p: 99 } }
+        comparison: \"=>\"
+        threshold: 1
+      - just a string
+";
+    let found = problems(yaml);
+    assert_eq!(
+        found,
+        [
+            "gates.yaml:5:17: hooks.AfterAllowTraffic.analysis.duration: expected a single value, found a list",
+            "gates.yaml:6:17: hooks.AfterAllowTraffic.analysis.interval: expected a duration such as `60s`, `5m` or `1h`, found \"5x\"",
+            "gates.yaml:11:20: hooks.AfterAllowTraffic.gates[0].threshold: expected a single value, found a list",
+            "gates.yaml:12:23: hooks.AfterAllowTraffic.gates[0].missing_data: expected one of `breaching`, `not_breaching`, `ignore`, `inconclusive`, found \"sometimes\"",
+            "gates.yaml:13:15: hooks.AfterAllowTraffic.gates[1].name: expected a single value, found a list",
+            "gates.yaml:14:48: hooks.AfterAllowTraffic.gates[1].metric.stat: expected a single value, found a mapping",
+            "gates.yaml:15:21: hooks.AfterAllowTraffic.gates[1].comparison: expected one of `>`, `>=`, `<`, `<=`, found \"=>\"",
+            "gates.yaml:17:9: hooks.AfterAllowTraffic.gates[2]: expected a mapping of a gate's fields, found a single value",
+        ]
+    );
+}
+
+#[test]
 fn a_misspelt_hook_name_gets_the_nearest_hook() {
     let found = problems("version: 1\nhooks:\n  AfterAllowTrafic:\n    gates: []\n");
     assert!(

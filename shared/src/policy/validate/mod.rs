@@ -76,37 +76,48 @@ pub(super) fn validate(
         probe_hosts: None,
         hook: None,
     };
-    let mut meant = Vec::new();
-    for unknown in super::raw::shape_problems(text) {
-        meant.extend(unknown.meant);
-        v.problems.push(Problem {
-            source: source.to_string(),
-            line: unknown.line,
-            column: unknown.column,
-            field: unknown.path,
-            message: unknown.message,
-        });
-    }
-    let hooks = match super::raw::parse_policy(text) {
+    // The shape first: every unknown field and wrong-sort value, and the
+    // text with each wrong-sort value replaced by a stand-in, so that serde
+    // reads the file anyway and no value problem waits for a second run.
+    let shape = super::raw::shape_check(text);
+    let hooks = match super::raw::parse_policy(shape.repaired.as_deref().unwrap_or(text)) {
         Ok(raw) => Some(v.policy(raw)),
         Err(err) => {
-            // Reported unless a field already named is what serde tripped on.
-            if !v
-                .problems
-                .iter()
-                .any(|p| (p.line, p.column) == (err.line, err.column))
-            {
-                v.problems.push(Problem {
-                    source: source.to_string(),
-                    line: err.line,
-                    column: err.column,
-                    field: String::new(),
-                    message: problem::first_line(&err.message),
-                });
-            }
+            v.problems.push(Problem {
+                source: source.to_string(),
+                line: err.line,
+                column: err.column,
+                field: String::new(),
+                message: problem::first_line(&err.message),
+            });
             None
         }
     };
+    // What the walk said about a stand-in, and serde's error where the walk
+    // already named the place, would say the same thing again.
+    let stood_in = |field: &str| {
+        shape.repaired_paths.iter().any(|path| {
+            field.strip_prefix(path.as_str()).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with('.') || rest.starts_with('[')
+            })
+        })
+    };
+    let shape_places: Vec<(u64, u64)> = shape.problems.iter().map(|p| (p.line, p.column)).collect();
+    v.problems.retain(|p| {
+        !stood_in(&p.field) && !(p.field.is_empty() && shape_places.contains(&(p.line, p.column)))
+    });
+    v.warnings.retain(|p| !stood_in(&p.field));
+    let mut meant = Vec::new();
+    for found in shape.problems {
+        meant.extend(found.meant);
+        v.problems.push(Problem {
+            source: source.to_string(),
+            line: found.line,
+            column: found.column,
+            field: found.path,
+            message: found.message,
+        });
+    }
     // `treshold: 3` is one mistake: "did you mean `threshold`?" says it,
     // and "threshold: missing" would say it again.
     v.problems
