@@ -89,10 +89,21 @@ impl Args {
                         );
                     }
                 }
-                Err(PolicyError::Invalid { problems }) => {
+                Err(PolicyError::Invalid { problems, warnings }) => {
                     failed = true;
-                    for problem in &problems {
-                        println!("{problem}");
+                    // In file order, so one pass over the file fixes both.
+                    let mut lines: Vec<(u64, u64, String)> = problems
+                        .iter()
+                        .map(|p| (p.line, p.column, p.to_string()))
+                        .chain(
+                            warnings
+                                .iter()
+                                .map(|w| (w.line, w.column, format!("{w} (warning)"))),
+                        )
+                        .collect();
+                    lines.sort_by_key(|(line, column, _)| (*line, *column));
+                    for (_, _, line) in &lines {
+                        println!("{line}");
                     }
                     println!(
                         "{name}: {} problem{}",

@@ -194,6 +194,7 @@ impl Scenario {
             })
         } else {
             Err(PolicyError::Invalid {
+                warnings: Vec::new(),
                 problems: problems
                     .into_iter()
                     .map(|p| {
@@ -279,6 +280,7 @@ impl Scenario {
 
 fn invalid(source: &str, line: u64, column: u64, field: &str, message: &str) -> PolicyError {
     PolicyError::Invalid {
+        warnings: Vec::new(),
         problems: vec![crate::policy::Problem {
             source: source.to_string(),
             line,

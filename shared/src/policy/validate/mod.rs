@@ -126,7 +126,10 @@ pub(super) fn validate(
     let warnings = once_each(v.warnings);
     let hooks = match hooks {
         Some(hooks) if problems.is_empty() => Ok(hooks),
-        _ => Err(PolicyError::Invalid { problems }),
+        _ => Err(PolicyError::Invalid {
+            problems,
+            warnings: warnings.clone(),
+        }),
     };
     Validated { hooks, warnings }
 }

@@ -31,6 +31,9 @@ pub enum PolicyError {
     Invalid {
         /// Every problem found, in file order.
         problems: Vec<Problem>,
+        /// What is allowed but probably not meant, found in the same walk:
+        /// worth fixing in the same edit.
+        warnings: Vec<Problem>,
     },
 }
 
@@ -38,7 +41,7 @@ impl PolicyError {
     /// The individual problems (empty for a read error).
     pub fn problems(&self) -> &[Problem] {
         match self {
-            PolicyError::Invalid { problems } => problems,
+            PolicyError::Invalid { problems, .. } => problems,
             PolicyError::Read { .. } | PolicyError::Unreadable { .. } => &[],
         }
     }
