@@ -366,6 +366,16 @@ fn a_delivery_finding_its_run_claimed_stands_down() {
         stdout.contains("analysis run stood down"),
         "recorded: {stdout}"
     );
+    // Counted, so that an alarm can watch for a flood of them.
+    let counted: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|doc| doc.get("AnalysisStandDowns").is_some())
+        .collect();
+    assert_eq!(counted.len(), 1, "one EMF line: {stdout}");
+    assert_eq!(counted[0]["AnalysisStandDowns"], 1.0);
+    assert_eq!(counted[0]["Hook"], "AfterAllowTraffic");
+    assert_eq!(counted[0]["deployment_id"], deployment.as_str());
 }
 
 /// The continuations are bounded: a bake that needs more than

@@ -30,7 +30,7 @@ use crate::policy::Policy;
 use crate::report::after::after_report;
 use crate::report::alert::{SnsAlerts, ALERT_TOPIC_VAR};
 use crate::report::codedeploy::CodeDeployReporter;
-use crate::report::emf::metric_lines;
+use crate::report::emf::{metric_lines, stand_down_line};
 use crate::report::DecisionRecord;
 use crate::report::{ReportSummary, LOG_EVENT_BOUND};
 use crate::run::{
@@ -192,7 +192,19 @@ impl HookFunction {
         // compiler's layout recursion limit in the binaries otherwise.
         match Box::pin(self.run(&execution, &switches, &event)).await {
             AnalysisRun::HandedOff(state) => Ok(handed_off(&execution, &state)),
-            AnalysisRun::StoodDown(reason) => Ok(json!({"status": "StoodDown", "reason": reason})),
+            AnalysisRun::StoodDown(reason) => {
+                println!(
+                    "{}",
+                    stand_down_line(
+                        self.hook.as_str(),
+                        &execution.deployment_id,
+                        &execution.execution_id,
+                        &reason,
+                        now.as_millis() as i64,
+                    )
+                );
+                Ok(json!({"status": "StoodDown", "reason": reason}))
+            }
             AnalysisRun::Reported(record) => {
                 self.publish(*record, &switches, event.context.deadline)
                     .await

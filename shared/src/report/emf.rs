@@ -12,6 +12,11 @@
 //! `GateInconclusive`. A dimension has one value per document, so failures
 //! by gate need a document per gate; the per-gate lines carry the deployment
 //! id too, for Logs Insights, as a plain member that is not a dimension.
+//!
+//! And one line per bake-analysis run that stood down (a duplicate or
+//! replayed delivery, see `analysis`), dimension `Hook`:
+//! `AnalysisStandDowns`. One now and then is Lambda's at-least-once delivery;
+//! a flood of them is someone replaying invocations, worth an alarm.
 
 use super::after::{AfterReport, AlertOutcome, AuditWrite};
 use super::DecisionRecord;
@@ -123,6 +128,29 @@ pub fn metric_lines(
         ));
     }
     lines.into_iter().map(|doc| doc.to_string()).collect()
+}
+
+/// The EMF line of a bake-analysis run that stood down without measuring
+/// or reporting, with its reason for Logs Insights.
+pub fn stand_down_line(
+    hook: &str,
+    deployment_id: &str,
+    execution_id: &str,
+    reason: &str,
+    timestamp_ms: i64,
+) -> String {
+    document(
+        timestamp_ms,
+        &["Hook"],
+        &[("AnalysisStandDowns", "Count", 1.0)],
+        json!({
+            "Hook": hook,
+            "deployment_id": deployment_id,
+            "lifecycle_event_hook_execution_id": execution_id,
+            "reason": reason,
+        }),
+    )
+    .to_string()
 }
 
 #[cfg(test)]
@@ -295,6 +323,21 @@ mod tests {
                 ("healthy-hosts".to_string(), 0.0, 1.0)
             ]
         );
+    }
+
+    #[test]
+    fn a_stand_down_is_one_valid_emf_line_counting_one() {
+        let line = stand_down_line(
+            "AfterAllowTraffic",
+            "d-ABCDEFGHI",
+            "ZXhlYw==",
+            "run 1 is already running",
+            1_760_000_000_000,
+        );
+        let doc = conforming(&line);
+        assert_eq!(doc["AnalysisStandDowns"], 1.0);
+        assert_eq!(doc["Hook"], "AfterAllowTraffic");
+        assert_eq!(doc["reason"], "run 1 is already running");
     }
 
     #[test]
