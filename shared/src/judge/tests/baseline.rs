@@ -543,6 +543,42 @@ fn a_shifted_latency_distribution_fails_the_rank_sum_test() {
     );
 }
 
+/// STATISTICAL with a rank-tested gate on a counter (5XX per minute).
+fn with_counter_rank_gate(extra: &str) -> String {
+    STATISTICAL.replace(
+        "      - name: latency-rank-sum\n",
+        &format!("      - name: errors-rank-sum\n        metric: {{ name: HTTPCode_Target_5XX_Count, stat: Sum }}\n        baseline: live\n        test: mann_whitney\n        comparison: \">\"\n        threshold: baseline\n{extra}      - name: latency-rank-sum\n"),
+    )
+}
+
+#[test]
+fn a_rank_test_on_a_mostly_zero_counter_catches_an_increase_the_medians_hide() {
+    // Issue 16: both medians are 0, so a median ratio is 1 whatever the
+    // canary does; a counter's gate compares means by default (Kayenta's
+    // measure), and 0.0 against 1.2 errors a minute is High.
+    let requests = [1000.0; 10];
+    let p95 = [0.3; 10];
+    let canary_errors = [0.0, 3.0, 0.0, 0.0, 3.0, 0.0, 3.0, 0.0, 3.0, 0.0];
+    let yaml = with_counter_rank_gate("");
+    let verdict = judge_yaml(
+        &yaml,
+        [&requests, &canary_errors, &p95],
+        [&requests, &[0.0; 10], &p95],
+    );
+    let errors = gate(&verdict, "errors-rank-sum");
+    assert_eq!(errors.outcome, GateOutcome::Fail, "{}", errors.reason);
+    // Asked for the median ratio, the gate passes it, and says why.
+    let yaml = with_counter_rank_gate("        effect_size: median_ratio\n");
+    let verdict = judge_yaml(
+        &yaml,
+        [&requests, &canary_errors, &p95],
+        [&requests, &[0.0; 10], &p95],
+    );
+    let errors = gate(&verdict, "errors-rank-sum");
+    assert_eq!(errors.outcome, GateOutcome::Pass, "{}", errors.reason);
+    assert!(errors.reason.contains("median"), "{}", errors.reason);
+}
+
 #[test]
 fn a_canary_score_weighs_the_tested_gates() {
     // Both tested gates only count through the score (warnings), latency
