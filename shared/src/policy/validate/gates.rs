@@ -37,6 +37,7 @@ impl Validator<'_> {
         let dry_run = raw.dry_run.unwrap_or(false);
         self.gate_name(&raw.name, path);
         let severity = self.severity(raw.severity.as_ref(), path);
+        self.severity = severity;
         let check = self.gate_check(raw, path, at, defaults)?;
         Some(Gate {
             name,
