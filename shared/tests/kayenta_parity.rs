@@ -20,9 +20,8 @@
 //! and its outcome is read at our default thresholds (pass 95, marginal 75).
 
 use metric_gate::judge::statistics::{
-    compare_samples, score, Classification, Direction, EffectSize, EffectTolerance,
-    MetricEvidence, MetricResult, NanStrategy, RankComparison, RankTestOptions, ScoreOptions,
-    ScoreOutcome,
+    compare_samples, score, Classification, Direction, EffectSize, EffectTolerance, MetricEvidence,
+    MetricResult, NanStrategy, RankComparison, RankTestOptions, ScoreOptions, ScoreOutcome,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -226,9 +225,13 @@ fn kayentas_classifier_suite_agrees_but_for_documented_choices() {
         let ours = classify(&suites, case);
         let our_class = classification_name(ours.classification);
         let our_critical = critical(case, &ours);
-        let same = our_class == case.kayenta
-            && case.kayenta_critical.is_none_or(|c| c == our_critical);
-        assert!(!ours.reason.is_empty(), "{}: every answer has a reason", case.case);
+        let same =
+            our_class == case.kayenta && case.kayenta_critical.is_none_or(|c| c == our_critical);
+        assert!(
+            !ours.reason.is_empty(),
+            "{}: every answer has a reason",
+            case.case
+        );
         let listed = CLASSIFIER_DIFFERENCES
             .iter()
             .find(|(name, _)| *name == case.kayenta_test)
@@ -330,7 +333,10 @@ fn kayentas_scorer_suite_agrees_but_for_documented_choices() {
         };
         let report = score(metrics(&|_| 1.0), &ScoreOptions::default()).unwrap();
         let ours = report.score.map(rounded);
-        let expected = (Some(case.kayenta_score), kayenta_outcome(case.kayenta_score));
+        let expected = (
+            Some(case.kayenta_score),
+            kayenta_outcome(case.kayenta_score),
+        );
         let same = (ours, report.outcome) == expected;
         let listed = SCORER_DIFFERENCES
             .iter()
@@ -384,7 +390,11 @@ fn kayentas_scorer_suite_agrees_but_for_documented_choices() {
         }
         // And where an overriding rule is the cause, the outcome agrees.
         if listed == Some("Overriding rules keep the score") {
-            assert_eq!(report.outcome, expected.1, "{}: {}", case.case, report.reason);
+            assert_eq!(
+                report.outcome, expected.1,
+                "{}: {}",
+                case.case, report.reason
+            );
         }
     }
     println!("{agree} of {} scorer cases agree", suites.scorer.len());

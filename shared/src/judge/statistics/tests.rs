@@ -326,7 +326,12 @@ fn the_mean_ratio_catches_an_increase_when_the_medians_tie() {
     };
     let within = compare_samples(&canary, &baseline, &tolerant).unwrap();
     close(within.mean_ratio.unwrap(), 1.35, 1e-12);
-    assert_eq!(within.classification, Classification::Pass, "{}", within.reason);
+    assert_eq!(
+        within.classification,
+        Classification::Pass,
+        "{}",
+        within.reason
+    );
 }
 
 #[test]
@@ -346,7 +351,10 @@ fn a_critical_threshold_marks_only_a_large_enough_shift_as_critical() {
     };
     let none = compare_samples(&canary, &baseline, &options(None)).unwrap();
     assert_eq!(none.classification, Classification::High);
-    assert_eq!(none.critical_breach, None, "no critical threshold: every High counts");
+    assert_eq!(
+        none.critical_breach, None,
+        "no critical threshold: every High counts"
+    );
     let beyond = compare_samples(&canary, &baseline, &options(Some(10.0))).unwrap();
     assert_eq!(beyond.critical_breach, Some(true), "{}", beyond.reason);
     let within = compare_samples(&canary, &baseline, &options(Some(13.0))).unwrap();
@@ -383,7 +391,10 @@ fn a_critical_threshold_marks_only_a_large_enough_shift_as_critical() {
     };
     assert!(matches!(
         compare_samples(&canary, &baseline, &inverted),
-        Err(StatisticsError::InvalidOption { name: "critical.allowed_increase", .. })
+        Err(StatisticsError::InvalidOption {
+            name: "critical.allowed_increase",
+            ..
+        })
     ));
 }
 
@@ -795,7 +806,10 @@ fn half_the_weight_without_data_fails_the_score_whatever_it_is() {
     // Issue 16: one pass and one metric without data scored 100 and passed.
     // Kayenta fails a canary when 50 % or more of its metrics have no data.
     let report = score(
-        vec![metric("a", 1.0, false, Pass), metric("b", 1.0, false, NoData)],
+        vec![
+            metric("a", 1.0, false, Pass),
+            metric("b", 1.0, false, NoData),
+        ],
         &ScoreOptions::default(),
     )
     .unwrap();
@@ -813,7 +827,10 @@ fn half_the_weight_without_data_fails_the_score_whatever_it_is() {
     assert_eq!((nothing.score, nothing.outcome), (None, ScoreOutcome::Fail));
     // The share is by weight: a light unmeasured metric stays under it...
     let light = score(
-        vec![metric("a", 3.0, false, Pass), metric("b", 1.0, false, NoData)],
+        vec![
+            metric("a", 3.0, false, Pass),
+            metric("b", 1.0, false, NoData),
+        ],
         &ScoreOptions::default(),
     )
     .unwrap();
@@ -824,7 +841,10 @@ fn half_the_weight_without_data_fails_the_score_whatever_it_is() {
         ..ScoreOptions::default()
     };
     let light = score(
-        vec![metric("a", 3.0, false, Pass), metric("b", 1.0, false, NoData)],
+        vec![
+            metric("a", 3.0, false, Pass),
+            metric("b", 1.0, false, NoData),
+        ],
         &strict,
     )
     .unwrap();
@@ -837,7 +857,10 @@ fn half_the_weight_without_data_fails_the_score_whatever_it_is() {
         };
         assert!(matches!(
             score(vec![metric("a", 1.0, false, Pass)], &lax),
-            Err(StatisticsError::InvalidOption { name: "no_data_limit", .. })
+            Err(StatisticsError::InvalidOption {
+                name: "no_data_limit",
+                ..
+            })
         ));
     }
 }

@@ -240,7 +240,10 @@ fn the_effect_size_defaults_to_means_for_counters_and_medians_otherwise() {
 #[test]
 fn a_critical_threshold_is_a_factor_on_a_critical_scored_rank_gate() {
     let latency = "metric: { name: TargetResponseTime, stat: p95 }";
-    match rank_test(&scored_yaml(latency, "        critical_threshold: 2 x baseline\n")) {
+    match rank_test(&scored_yaml(
+        latency,
+        "        critical_threshold: 2 x baseline\n",
+    )) {
         BaselineTest::MannWhitney {
             critical_factor, ..
         } => assert_eq!(critical_factor, Some(2.0)),
@@ -312,7 +315,13 @@ fn the_no_data_limit_is_a_percentage_no_laxer_than_kayentas() {
     let limit = |score: &str| {
         let yaml = scored_yaml(latency, "").replace("{ pass: 90, marginal: 70 }", score);
         Policy::from_yaml(&yaml, "g", &alb_env)
-            .map(|p| p.hook(Hook::BeforeAllowTraffic).unwrap().canary_score.unwrap().no_data_limit)
+            .map(|p| {
+                p.hook(Hook::BeforeAllowTraffic)
+                    .unwrap()
+                    .canary_score
+                    .unwrap()
+                    .no_data_limit
+            })
             .map_err(|e| e.to_string())
     };
     assert_eq!(limit("{ pass: 90 }"), Ok(0.5));
@@ -325,5 +334,8 @@ fn the_no_data_limit_is_a_percentage_no_laxer_than_kayentas() {
         );
     }
     let error = limit("{ no_data_limit: half }").unwrap_err();
-    assert!(error.contains("no_data_limit: expected a number"), "{error}");
+    assert!(
+        error.contains("no_data_limit: expected a number"),
+        "{error}"
+    );
 }

@@ -10,8 +10,8 @@ use crate::policy::limits::{self, MAX_GATES_PER_HOOK};
 use crate::policy::raw::{Location, RawCanaryScore, RawGate, RawHookPolicy, RawPolicy};
 use crate::policy::raw::{RawScalar, Spanned};
 use crate::policy::{
-    KAYENTA_NO_DATA_LIMIT,
     BaselineTest, CanaryScore, Gate, GateCheck, HookPolicy, InconclusiveAction, Severity,
+    KAYENTA_NO_DATA_LIMIT,
 };
 use crate::vocab::hook::Hook;
 use std::collections::{BTreeMap, BTreeSet};

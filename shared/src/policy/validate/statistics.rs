@@ -225,7 +225,11 @@ impl Validator<'_> {
         let field = format!("{path}.critical_threshold");
         let at = raw.defined;
         if test.is_none_or(|t| t.value != "mann_whitney") {
-            self.problem(at, &field, "applies to `test: mann_whitney` only (Kayenta's critical effect size)");
+            self.problem(
+                at,
+                &field,
+                "applies to `test: mann_whitney` only (Kayenta's critical effect size)",
+            );
             return None;
         }
         let factor = match &raw.value {
@@ -236,7 +240,14 @@ impl Validator<'_> {
             _ => None,
         };
         let Some(factor) = factor else {
-            self.problem(at, &field, format!("expected a factor of the baseline such as `2 x baseline`, found {}", describe(&raw.value)));
+            self.problem(
+                at,
+                &field,
+                format!(
+                    "expected a factor of the baseline such as `2 x baseline`, found {}",
+                    describe(&raw.value)
+                ),
+            );
             return None;
         };
         let gate_factor = match rule {
@@ -334,10 +345,7 @@ impl Validator<'_> {
                 "nan_strategy",
                 test.nan_strategy.as_ref().map(|n| n.defined),
             ),
-            (
-                "effect_size",
-                test.effect_size.as_ref().map(|e| e.defined),
-            ),
+            ("effect_size", test.effect_size.as_ref().map(|e| e.defined)),
             (
                 "critical_threshold",
                 test.critical_threshold.as_ref().map(|c| c.defined),
