@@ -483,9 +483,9 @@ pub struct RankComparison {
     /// Canary mean / baseline mean, when it decides.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mean_ratio: Option<f64>,
-    /// With a critical tolerance: whether the shift went beyond it (only a
-    /// `High` or `Low` can). `None` without one: every `High` or `Low` is
-    /// critical on a critical metric.
+    /// With a critical tolerance, for a `High` or `Low`: whether the shift
+    /// went beyond it. `None` otherwise; without a critical tolerance every
+    /// `High` or `Low` is critical on a critical metric.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub critical_breach: Option<bool>,
     /// The test, when both sides had enough values.
@@ -574,7 +574,7 @@ pub fn compare_samples(
     result.classification = classification;
     result.critical_breach = options
         .critical
-        .map(|critical| critical_breach(classification, effect, critical));
+        .and_then(|critical| critical_breach(classification, effect, critical));
     let critical_note = match (result.critical_breach, options.critical) {
         (Some(false), Some(critical)) if classification != Classification::Pass => format!(
             ", within the critical {}x (counts against the score only)",
@@ -590,16 +590,17 @@ pub fn compare_samples(
 }
 
 /// Whether a `High` or `Low` went beyond the critical tolerance (an effect
-/// that cannot be computed counts as beyond, as significance alone decided).
+/// that cannot be computed counts as beyond, as significance alone decided);
+/// `None` for any other classification.
 fn critical_breach(
     classification: Classification,
     effect: Option<f64>,
     critical: EffectTolerance,
-) -> bool {
+) -> Option<bool> {
     match classification {
-        Classification::High => effect.is_none_or(|r| r > critical.allowed_increase),
-        Classification::Low => effect.is_none_or(|r| r < critical.allowed_decrease),
-        Classification::Pass | Classification::NoData => false,
+        Classification::High => Some(effect.is_none_or(|r| r > critical.allowed_increase)),
+        Classification::Low => Some(effect.is_none_or(|r| r < critical.allowed_decrease)),
+        Classification::Pass | Classification::NoData => None,
     }
 }
 

@@ -580,6 +580,62 @@ fn a_rank_test_on_a_mostly_zero_counter_catches_an_increase_the_medians_hide() {
 }
 
 #[test]
+fn a_critical_threshold_blocks_only_a_large_shift_and_scores_the_rest() {
+    // Kayenta's criticalIncrease: latency allowed 1.1x, critical beyond 2x.
+    // At 1.5x the gate itself passes (its shift counts against the score
+    // only); at 3x it fails, and fails the score whatever its value.
+    let yaml = STATISTICAL
+        .replace(
+            "  BeforeAllowTraffic:\n    gates:",
+            "  BeforeAllowTraffic:\n    canary_score: { pass: 40, marginal: 20 }\n    gates:",
+        )
+        .replace(
+            "        threshold: 1.1 x baseline\n",
+            "        threshold: 1.1 x baseline\n        critical_threshold: 2 x baseline\n",
+        );
+    let requests = [1000.0; 10];
+    let clean = [0.0; 10];
+    let base = [0.30, 0.32, 0.29, 0.31, 0.33, 0.30, 0.28, 0.31, 0.30, 0.32];
+    let times = |k: f64| -> Vec<f64> { base.iter().map(|v| v * k).collect() };
+
+    let slower = judge_yaml(
+        &yaml,
+        [&requests, &clean, &times(1.5)],
+        [&requests, &clean, &base],
+    );
+    let latency = gate(&slower, "latency-rank-sum");
+    assert_eq!(latency.outcome, GateOutcome::Pass, "{}", latency.reason);
+    assert!(
+        latency.reason.contains("within the critical 2x"),
+        "{}",
+        latency.reason
+    );
+    let score = gate(&slower, "canary-score");
+    let Some(Statistics::CanaryScore(figures)) = score.statistics() else {
+        panic!("canary score figures: {:?}", score.statistics());
+    };
+    assert_eq!(figures.score, Some(50.0), "{}", score.reason);
+    assert!(figures.critical_failures.is_empty(), "{}", score.reason);
+    assert_eq!(score.outcome, GateOutcome::Pass, "{}", score.reason);
+
+    let much_slower = judge_yaml(
+        &yaml,
+        [&requests, &clean, &times(3.0)],
+        [&requests, &clean, &base],
+    );
+    let latency = gate(&much_slower, "latency-rank-sum");
+    assert_eq!(latency.outcome, GateOutcome::Fail, "{}", latency.reason);
+    let score = gate(&much_slower, "canary-score");
+    assert_eq!(score.outcome, GateOutcome::Fail, "{}", score.reason);
+    assert!(
+        score.reason.starts_with("critical metric failed"),
+        "{}",
+        score.reason
+    );
+    assert_eq!(much_slower.status, LifecycleStatus::Failed);
+}
+
+#[test]
 fn a_canary_score_weighs_the_tested_gates() {
     // Both tested gates only count through the score (warnings), latency
     // three times as much as errors.
