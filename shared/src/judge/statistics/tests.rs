@@ -1021,6 +1021,49 @@ mod properties {
                 prop_assert_ne!(fewer.test, Some(ProportionTest::ScoreZ));
             }
         }
+
+        #[test]
+        fn a_verdict_beyond_a_tolerance_is_beyond_it_in_the_measure_chosen(
+            canary in proptest::collection::vec(prop_oneof![Just(0.0f64), 0.0f64..10.0], 5..40),
+            baseline in proptest::collection::vec(prop_oneof![Just(0.0f64), 0.0f64..10.0], 5..40),
+            mean in any::<bool>(),
+            allowed in 1.0f64..3.0,
+            critical_extra in 0.0f64..3.0,
+        ) {
+            // Whatever the data: a High is significant and beyond the allowed
+            // ratio of the measure the gate chose; a critical breach is
+            // beyond the critical ratio too; and the score calls it critical
+            // exactly then.
+            let effect_size = if mean { EffectSize::MeanRatio } else { EffectSize::MedianRatio };
+            let options = RankTestOptions {
+                min_values: 5,
+                direction: Direction::Either,
+                effect_size,
+                effect: EffectTolerance { allowed_increase: allowed, allowed_decrease: 1.0 / allowed },
+                critical: Some(EffectTolerance {
+                    allowed_increase: allowed + critical_extra,
+                    allowed_decrease: 1.0 / (allowed + critical_extra),
+                }),
+                ..RankTestOptions::default()
+            };
+            let result = compare_samples(&canary, &baseline, &options).unwrap();
+            let ratio = if mean { result.mean_ratio } else { result.effect_ratio };
+            prop_assert_eq!(mean, result.mean_ratio.is_some());
+            match result.classification {
+                Classification::High | Classification::Low => {
+                    prop_assert!(result.test.unwrap().p_value < options.alpha);
+                    let (beyond, beyond_critical) = match result.classification {
+                        Classification::High => (ratio.is_none_or(|r| r > allowed), ratio.is_none_or(|r| r > allowed + critical_extra)),
+                        _ => (ratio.is_none_or(|r| r < 1.0 / allowed), ratio.is_none_or(|r| r < 1.0 / (allowed + critical_extra))),
+                    };
+                    prop_assert!(beyond, "{}", result.reason);
+                    prop_assert_eq!(result.critical_breach, Some(beyond_critical));
+                    let evidence = MetricEvidence::Rank(result);
+                    prop_assert_eq!(evidence.critical_breach(), beyond_critical);
+                }
+                _ => prop_assert_eq!(result.critical_breach, None),
+            }
+        }
     }
 }
 
