@@ -5,6 +5,12 @@
 //! answer into a gate result. Threshold gates hand their baseline gates here
 //! (`threshold` uses this module, never the other way round): the types of
 //! the hand-over ([`Aligned`], [`Sides`]) are this module's.
+//!
+//! One decision is made here rather than in the statistics: a rank-tested
+//! gate with a `critical_threshold` whose shift is beyond its threshold but
+//! within the critical one passes as a gate (it does not block), while its
+//! `High` or `Low` still counts against the hook's canary score, which
+//! validation requires such a gate's hook to have.
 
 use super::statistics::{
     compare_proportions, compare_samples, Classification, Direction, EffectSize, EffectTolerance,
