@@ -124,3 +124,13 @@ fn every_problem_at_once_with_suggestions() {
 fn unset_variables_in_probe_hosts_are_listed_not_errors() {
     check("probe-variables", true);
 }
+
+#[test]
+fn the_decision_rules_are_accepted_as_meant() {
+    check("decision-rules-valid", true);
+}
+
+#[test]
+fn the_decision_rules_are_refused_naming_what_each_allows() {
+    check("decision-rules", false);
+}

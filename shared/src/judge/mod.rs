@@ -334,6 +334,7 @@ fn score_gate(
         pass_threshold: canary_score.pass,
         marginal_threshold: canary_score.marginal,
         no_data: statistics::NoDataPolicy::Exclude,
+        no_data_limit: canary_score.no_data_limit,
     };
     match statistics::score(metrics, &options) {
         Ok(report) => {

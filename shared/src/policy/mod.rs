@@ -265,7 +265,16 @@ pub struct CanaryScore {
     pub pass: f64,
     /// At or above (and under `pass`): marginal, which is inconclusive.
     pub marginal: f64,
+    /// The share of the scored weight (0..=0.5) without data at or above
+    /// which the score fails whatever its value (`no_data_limit`, written
+    /// in percent; 50 % by default, Kayenta's rule, and only ever lower).
+    pub no_data_limit: f64,
 }
+
+/// Kayenta's share of metrics without data that fails a canary (its
+/// `NODATA_THRESHOLD`), and the most a `canary_score`'s `no_data_limit` may
+/// be: a policy can only be stricter.
+pub const KAYENTA_NO_DATA_LIMIT: f64 = 0.5;
 
 /// How a period without a value (NaN as the judge marks it) is read. Never
 /// applies to an impossible value (a NaN or infinity CloudWatch returned, a
@@ -279,6 +288,40 @@ pub enum NanStrategy {
     /// Read as 0, as Kayenta's `replace` does: right for counters, where
     /// CloudWatch omits periods that counted nothing.
     ReplaceWithZero,
+}
+
+/// The effect size a rank-tested gate's tolerance is read against: how far
+/// the canary moved, as a ratio to the baseline. A significant shift counts
+/// only beyond the tolerance. Chosen per gate (`effect_size`); the default
+/// depends on the signal (see `docs/statistics.md`, "Effect sizes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectSize {
+    /// Canary median over baseline median: robust to the spikes the rank
+    /// test ignores; the default for gauges (latency, CPU). Blind when both
+    /// medians are equal, as in a counter that is 0 in most periods.
+    #[default]
+    MedianRatio,
+    /// Canary mean over baseline mean (Kayenta's default measure): still
+    /// moves when the medians tie; the default for counters and ratios of
+    /// counters.
+    MeanRatio,
+}
+
+impl EffectSize {
+    /// Whether this is the median ratio (the record leaves the default out).
+    pub fn is_median_ratio(&self) -> bool {
+        *self == EffectSize::MedianRatio
+    }
+}
+
+impl fmt::Display for EffectSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EffectSize::MedianRatio => "median ratio",
+            EffectSize::MeanRatio => "mean ratio",
+        })
+    }
 }
 
 /// How a gate's canary and baseline are judged.
@@ -306,6 +349,14 @@ pub enum BaselineTest {
         /// What a period without a value is (`nan_strategy`): left out
         /// (Kayenta's default) or read as 0.
         nan_strategy: NanStrategy,
+        /// The effect size the bound's factor is read against (`effect_size`).
+        effect_size: EffectSize,
+        /// `critical_threshold`'s factor: a critical gate blocks only on a
+        /// shift beyond it; between the gate's threshold and this, the shift
+        /// only counts against the hook's `canary_score` (Kayenta's
+        /// `criticalIncrease` / `criticalDecrease`). `None`: every shift
+        /// beyond the threshold blocks.
+        critical_factor: Option<f64>,
     },
 }
 

@@ -17,7 +17,7 @@
 
 use crate::judge::probes::percent;
 use crate::judge::{GateFigures, GateResult, Statistics, ThresholdFigure};
-use crate::policy::{BaselineRule, BaselineSource};
+use crate::policy::{BaselineRule, BaselineSource, KAYENTA_NO_DATA_LIMIT};
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
@@ -28,10 +28,19 @@ pub fn threshold_text(gate: &GateResult) -> Option<String> {
     match &gate.figures {
         GateFigures::Threshold(figures) => Some(threshold_figure_text(&figures.threshold)),
         GateFigures::Probe(probe) => probe.max_latency_ms.map(|ms| format!("latency <= {ms}ms")),
-        GateFigures::CanaryScore(score) => Some(format!(
-            "pass >= {}, marginal >= {}",
-            score.pass, score.marginal
-        )),
+        GateFigures::CanaryScore(score) => {
+            let limit = score.report.options.no_data_limit;
+            // Kayenta's half goes without saying; a stricter limit is shown.
+            let no_data = if limit == KAYENTA_NO_DATA_LIMIT {
+                String::new()
+            } else {
+                format!(", no data < {}", percent(limit))
+            };
+            Some(format!(
+                "pass >= {}, marginal >= {}{no_data}",
+                score.pass, score.marginal
+            ))
+        }
         GateFigures::None => None,
     }
 }
@@ -152,5 +161,58 @@ fn statistics_json(statistics: Statistics<'_>) -> serde_json::Result<serde_json:
         Statistics::TwoProportion(comparison) => serde_json::to_value(comparison),
         Statistics::MannWhitney(comparison) => serde_json::to_value(comparison),
         Statistics::CanaryScore(report) => serde_json::to_value(report),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::statistics::{
+        compare_samples, score, MetricEvidence, MetricResult, RankTestOptions, ScoreOptions,
+    };
+    use crate::judge::{GateOutcome, ScoreFigures};
+    use crate::policy::Severity;
+
+    /// The canary score's threshold text under `no_data_limit`.
+    fn score_text(no_data_limit: f64) -> Option<String> {
+        let values: Vec<f64> = (0..10).map(f64::from).collect();
+        let rank = compare_samples(&values, &values, &RankTestOptions::default()).unwrap();
+        let options = ScoreOptions {
+            pass_threshold: 90.0,
+            no_data_limit,
+            ..ScoreOptions::default()
+        };
+        let metric = MetricResult {
+            name: "latency".into(),
+            group: None,
+            weight: 1.0,
+            critical: true,
+            evidence: MetricEvidence::Rank(rank),
+        };
+        let report = score(vec![metric], &options).unwrap();
+        let mut gate = GateResult::new(
+            "canary-score",
+            Severity::Critical,
+            GateOutcome::Pass,
+            String::new(),
+        );
+        gate.figures = GateFigures::CanaryScore(Box::new(ScoreFigures {
+            pass: 90.0,
+            marginal: 75.0,
+            report,
+        }));
+        threshold_text(&gate)
+    }
+
+    #[test]
+    fn a_stricter_no_data_limit_shows_in_the_canary_scores_threshold() {
+        assert_eq!(
+            score_text(KAYENTA_NO_DATA_LIMIT).as_deref(),
+            Some("pass >= 90, marginal >= 75")
+        );
+        assert_eq!(
+            score_text(0.25).as_deref(),
+            Some("pass >= 90, marginal >= 75, no data < 25%")
+        );
     }
 }

@@ -66,6 +66,7 @@ pub struct RawHookPolicy {
 pub struct RawCanaryScore {
     pub pass: Option<Spanned<f64>>,
     pub marginal: Option<Spanned<f64>>,
+    pub no_data_limit: Option<Spanned<f64>>,
 }
 
 /// A hook's bake analysis.
@@ -106,6 +107,8 @@ pub struct RawGate {
     pub weight: Option<Spanned<f64>>,
     pub direction: Option<Spanned<String>>,
     pub nan_strategy: Option<Spanned<String>>,
+    pub effect_size: Option<Spanned<String>>,
+    pub critical_threshold: Option<Spanned<RawScalar>>,
     pub probe: Option<Spanned<RawProbe>>,
 }
 

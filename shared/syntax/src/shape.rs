@@ -340,7 +340,7 @@ fn child(kind: Kind, field: &str) -> Shape {
             Shape::Pairs
         }
         (Kind::Hook, "preflight" | "dry_run") | (Kind::Gate, "dry_run") => scalar(Scalar::Bool),
-        (Kind::CanaryScore, "pass" | "marginal")
+        (Kind::CanaryScore, "pass" | "marginal" | "no_data_limit")
         | (Kind::Gate, "alpha" | "weight")
         | (Kind::MinSample, "at_least") => scalar(Scalar::Number),
         (Kind::Analysis, "failure_limit" | "consecutive_error_limit" | "inconclusive_limit")

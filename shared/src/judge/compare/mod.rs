@@ -5,9 +5,15 @@
 //! answer into a gate result. Threshold gates hand their baseline gates here
 //! (`threshold` uses this module, never the other way round): the types of
 //! the hand-over ([`Aligned`], [`Sides`]) are this module's.
+//!
+//! One decision is made here rather than in the statistics: a rank-tested
+//! gate with a `critical_threshold` whose shift is beyond its threshold but
+//! within the critical one passes as a gate (it does not block), while its
+//! `High` or `Low` still counts against the hook's canary score, which
+//! validation requires such a gate's hook to have.
 
 use super::statistics::{
-    compare_proportions, compare_samples, Classification, Direction, EffectTolerance,
+    compare_proportions, compare_samples, Classification, Direction, EffectSize, EffectTolerance,
     MetricEvidence, NanStrategy, Proportion, ProportionOptions, RankTestOptions, Side, Tolerance,
 };
 use super::{GateOutcome, TestFigures};
@@ -67,11 +73,15 @@ pub(super) fn judge(
             alpha,
             either,
             nan_strategy,
+            effect_size,
+            critical_factor,
         } => rank_sum(
             RankGate {
                 comparison: check.comparison,
                 either,
                 nan_strategy,
+                effect_size,
+                critical_factor,
                 bound,
                 alpha,
                 weight: baseline.weight,
@@ -155,6 +165,8 @@ struct RankGate {
     comparison: Comparison,
     either: bool,
     nan_strategy: NanStrategy,
+    effect_size: EffectSize,
+    critical_factor: Option<f64>,
     bound: RelativeBound,
     alpha: f64,
     weight: f64,
@@ -169,6 +181,8 @@ fn rank_sum(
         comparison,
         either,
         nan_strategy,
+        effect_size,
+        critical_factor,
         bound,
         alpha,
         weight,
@@ -182,37 +196,37 @@ fn rank_sum(
         RelativeBound::Factor(f) => f,
         RelativeBound::Offset { .. } => 1.0,
     };
-    let (direction, effect) = if either {
-        (
-            Direction::Either,
-            EffectTolerance {
-                allowed_increase: factor,
-                allowed_decrease: 1.0 / factor,
-            },
-        )
+    let direction = if either {
+        Direction::Either
     } else if comparison.higher_is_worse() {
-        (
-            Direction::Increase,
-            EffectTolerance {
-                allowed_increase: factor,
-                ..EffectTolerance::default()
-            },
-        )
+        Direction::Increase
     } else {
-        (
-            Direction::Decrease,
-            EffectTolerance {
-                allowed_decrease: 1.0 / factor,
-                ..EffectTolerance::default()
-            },
-        )
+        Direction::Decrease
+    };
+    // A factor f tolerates f x the baseline upwards and 1/f x downwards, in
+    // the directions of concern only.
+    let tolerance = |f: f64| match direction {
+        Direction::Either => EffectTolerance {
+            allowed_increase: f,
+            allowed_decrease: 1.0 / f,
+        },
+        Direction::Increase => EffectTolerance {
+            allowed_increase: f,
+            ..EffectTolerance::default()
+        },
+        Direction::Decrease => EffectTolerance {
+            allowed_decrease: 1.0 / f,
+            ..EffectTolerance::default()
+        },
     };
     let options = RankTestOptions {
         alpha,
         direction,
         nan_strategy,
         min_values: MIN_RANK_VALUES,
-        effect,
+        effect_size,
+        effect: tolerance(factor),
+        critical: critical_factor.map(tolerance),
         ..RankTestOptions::default()
     };
     match compare_samples(
@@ -223,6 +237,14 @@ fn rank_sum(
         Ok(ranked) => {
             let outcome = match ranked.classification {
                 Classification::Pass => GateOutcome::Pass,
+                // Within its critical threshold a shift only counts against
+                // the hook's canary score (validation requires one): the
+                // gate itself does not block on it.
+                Classification::High | Classification::Low
+                    if ranked.critical_breach == Some(false) =>
+                {
+                    GateOutcome::Pass
+                }
                 Classification::High | Classification::Low => GateOutcome::Fail,
                 Classification::NoData => GateOutcome::Inconclusive,
             };

@@ -8,15 +8,26 @@
 //! for it, so a significant result counts only when the canary's location
 //! also moved beyond a tolerated ratio.
 //!
-//! The effect size is the ratio of medians, canary over baseline. Chosen over
-//! the mean ratio because a mean follows the same spikes the rank test is
-//! robust to; over the Hodges-Lehmann shift (median of all pairwise
-//! differences) because that costs O(n m) time and memory, and a ratio is
-//! what an operator writes ("no more than 10% slower"). It is reported next
-//! to U, p and both medians so a record shows both how sure and how much.
-//! When the baseline median is 0 the ratio is 1 if the canary's is 0 too and
-//! infinite otherwise; with a negative baseline median a ratio means nothing,
-//! so it is `None` and significance alone decides.
+//! The effect size is a ratio, canary over baseline, of medians or of means
+//! ([`EffectSize`]). The median ratio is the default: a mean follows the
+//! same spikes the rank test is robust to. But two medians tie whenever both
+//! sides are mostly one value, as a counter of errors that is 0 in most
+//! periods is, and then the median ratio is 1 whatever the canary does: a
+//! significant increase would pass "within the allowed 1x". The mean ratio
+//! (Kayenta's default measure) still moves there, so a gate on a counter
+//! uses it by default. The Hodges-Lehmann shift (median of all pairwise
+//! differences) was not taken: it costs O(n m), and it ties too (0 for
+//! eleven zeros and nine threes against twenty zeros). The ratio is reported
+//! next to U, p and the two medians (and means, when they decide), so a
+//! record shows both how sure and how much. When the baseline's value is 0
+//! the ratio is 1 if the canary's is 0 too and infinite otherwise; with a
+//! negative baseline a ratio means nothing, so it is `None` and significance
+//! alone decides.
+//!
+//! A critical tolerance (Kayenta's `criticalIncrease` / `criticalDecrease`)
+//! marks how far a `High` or `Low` must go before it is critical: the
+//! comparison records whether it went that far (`critical_breach`), and the
+//! score fails the analysis on a critical metric only then.
 //!
 //! The p-value: exact (the null distribution of U counted as the coefficients
 //! of a Gaussian binomial, in 128-bit integers) for samples without ties and
@@ -32,7 +43,7 @@
 //! non-finite datapoint an error before any test, see `judge::threshold`.)
 
 use super::{check_alpha, format_p, Direction, Side, StatisticsError};
-pub use crate::policy::NanStrategy;
+pub use crate::policy::{EffectSize, NanStrategy};
 use serde::Serialize;
 use statrs::distribution::{ContinuousCDF, Normal};
 use std::fmt;
@@ -334,8 +345,13 @@ pub struct RankTestOptions {
     /// Fewest values per side, after NaN handling, to judge at all
     /// (default 10; at least 1).
     pub min_values: usize,
+    /// Which ratio the tolerances are read against (default: medians).
+    pub effect_size: EffectSize,
     /// The effect size a significant difference must exceed.
     pub effect: EffectTolerance,
+    /// How far a `High` or `Low` must go to be critical (`None`: any).
+    /// At least as far as `effect` in each direction.
+    pub critical: Option<EffectTolerance>,
     /// Largest total sample judged with the exact distribution when there
     /// are no ties (default 100, at most [`EXACT_MAX_TOTAL_LIMIT`]).
     pub exact_max_total: usize,
@@ -348,7 +364,9 @@ impl Default for RankTestOptions {
             direction: Direction::Increase,
             nan_strategy: NanStrategy::Remove,
             min_values: 10,
+            effect_size: EffectSize::MedianRatio,
             effect: EffectTolerance::default(),
+            critical: None,
             exact_max_total: 100,
         }
     }
@@ -371,6 +389,24 @@ impl RankTestOptions {
         let decrease = self.effect.allowed_decrease;
         if !(decrease > 0.0 && decrease <= 1.0) {
             return invalid("allowed_decrease", "a ratio in (0, 1]", decrease);
+        }
+        if let Some(critical) = self.critical {
+            let up = critical.allowed_increase;
+            if !(up.is_finite() && up >= increase) {
+                return invalid(
+                    "critical.allowed_increase",
+                    "a finite ratio at least the allowed increase",
+                    up,
+                );
+            }
+            let down = critical.allowed_decrease;
+            if !(down > 0.0 && down <= decrease) {
+                return invalid(
+                    "critical.allowed_decrease",
+                    "a ratio above 0 and at most the allowed decrease",
+                    down,
+                );
+            }
         }
         if self.min_values == 0 {
             return invalid("min_values", "at least 1", 0.0);
@@ -434,6 +470,24 @@ pub struct RankComparison {
     /// Canary median / baseline median (see the module's note on zero and
     /// negative medians).
     pub effect_ratio: Option<f64>,
+    /// The ratio the tolerances were read against (left out of the record
+    /// when it is the median ratio, as it always was before issue 16).
+    #[serde(skip_serializing_if = "EffectSize::is_median_ratio")]
+    pub effect_size: EffectSize,
+    /// Mean of the canary values used, when the mean ratio decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary_mean: Option<f64>,
+    /// Mean of the baseline values used, when the mean ratio decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_mean: Option<f64>,
+    /// Canary mean / baseline mean, when it decides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mean_ratio: Option<f64>,
+    /// With a critical tolerance, for a `High` or `Low`: whether the shift
+    /// went beyond it. `None` otherwise; without a critical tolerance every
+    /// `High` or `Low` is critical on a critical metric.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub critical_breach: Option<bool>,
     /// The test, when both sides had enough values.
     pub test: Option<MannWhitney>,
     /// The significance level.
@@ -462,7 +516,14 @@ pub fn compare_samples(
     let (canary_median, baseline_median) = (median(&canary), median(&baseline));
     let effect_ratio = canary_median
         .zip(baseline_median)
-        .and_then(|(c, b)| median_ratio(c, b));
+        .and_then(|(c, b)| ratio_of(c, b));
+    let (canary_mean, baseline_mean) = match options.effect_size {
+        EffectSize::MedianRatio => (None, None),
+        EffectSize::MeanRatio => (mean(&canary), mean(&baseline)),
+    };
+    let mean_ratio = canary_mean
+        .zip(baseline_mean)
+        .and_then(|(c, b)| ratio_of(c, b));
     let mut result = RankComparison {
         classification: Classification::NoData,
         direction: options.direction,
@@ -473,6 +534,11 @@ pub fn compare_samples(
         canary_median,
         baseline_median,
         effect_ratio,
+        effect_size: options.effect_size,
+        canary_mean,
+        baseline_mean,
+        mean_ratio,
+        critical_breach: None,
         test: None,
         alpha: options.alpha,
         reason: String::new(),
@@ -485,11 +551,15 @@ pub fn compare_samples(
     let alternative = Alternative::for_direction(options.direction);
     let test = test_sorted(&canary, &baseline, alternative, options.exact_max_total);
     result.test = Some(test);
-    let ratio_text = effect_ratio.map_or_else(|| "n/a".to_string(), |r| format!("{}x", num(r)));
+    let (effect, what, canary_value, baseline_value) = match options.effect_size {
+        EffectSize::MedianRatio => (effect_ratio, "median", canary_median, baseline_median),
+        EffectSize::MeanRatio => (mean_ratio, "mean", canary_mean, baseline_mean),
+    };
+    let ratio_text = effect.map_or_else(|| "n/a".to_string(), |r| format!("{}x", num(r)));
     let figures = format!(
-        "canary median {} vs baseline {} ({ratio_text}), U = {}, {} p = {} ({}, n = {}/{})",
-        num(canary_median.unwrap_or(f64::NAN)),
-        num(baseline_median.unwrap_or(f64::NAN)),
+        "canary {what} {} vs baseline {} ({ratio_text}), U = {}, {} p = {} ({}, n = {}/{})",
+        num(canary_value.unwrap_or(f64::NAN)),
+        num(baseline_value.unwrap_or(f64::NAN)),
         num(test.u),
         match alternative {
             Alternative::TwoSided => "two-sided",
@@ -500,10 +570,38 @@ pub fn compare_samples(
         canary.len(),
         baseline.len()
     );
-    let (classification, verdict) = classify(&test, alternative, effect_ratio, options);
+    let (classification, verdict) = classify(&test, alternative, effect, options);
     result.classification = classification;
-    result.reason = format!("{verdict}: {figures}");
+    result.critical_breach = options
+        .critical
+        .and_then(|critical| critical_breach(classification, effect, critical));
+    let critical_note = match (result.critical_breach, options.critical) {
+        (Some(false), Some(critical)) if classification != Classification::Pass => format!(
+            ", within the critical {}x (counts against the score only)",
+            num(match classification {
+                Classification::Low => critical.allowed_decrease,
+                _ => critical.allowed_increase,
+            })
+        ),
+        _ => String::new(),
+    };
+    result.reason = format!("{verdict}{critical_note}: {figures}");
     Ok(result)
+}
+
+/// Whether a `High` or `Low` went beyond the critical tolerance (an effect
+/// that cannot be computed counts as beyond, as significance alone decided);
+/// `None` for any other classification.
+fn critical_breach(
+    classification: Classification,
+    effect: Option<f64>,
+    critical: EffectTolerance,
+) -> Option<bool> {
+    match classification {
+        Classification::High => Some(effect.is_none_or(|r| r > critical.allowed_increase)),
+        Classification::Low => Some(effect.is_none_or(|r| r < critical.allowed_decrease)),
+        Classification::Pass | Classification::NoData => None,
+    }
 }
 
 /// A side's values for the test, sorted: the finite ones (-0 read as 0, so
@@ -557,8 +655,8 @@ fn too_few(counts: &RankComparison, options: &RankTestOptions) -> Option<String>
 }
 
 /// The classification the test's answer gives, and why: not significant
-/// passes; a significant shift fails (high or low) unless the medians'
-/// ratio is within the allowed effect.
+/// passes; a significant shift fails (high or low) unless the effect ratio
+/// is within the allowed effect.
 fn classify(
     test: &MannWhitney,
     alternative: Alternative,
@@ -629,7 +727,14 @@ fn median(sorted: &[f64]) -> Option<f64> {
     }
 }
 
-fn median_ratio(canary: f64, baseline: f64) -> Option<f64> {
+/// Mean of values (none when there are none).
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Canary over baseline, for medians or means: 1 when both are 0, infinite
+/// when only the baseline is, `None` when the baseline is negative.
+fn ratio_of(canary: f64, baseline: f64) -> Option<f64> {
     if baseline > 0.0 {
         Some(canary / baseline)
     } else if baseline == 0.0 {

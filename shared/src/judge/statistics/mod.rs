@@ -14,8 +14,9 @@
 //!   concern, classifying one metric as pass, high, low or no data, as
 //!   Kayenta's classifier does.
 //! - [`score`]: Kayenta-style weighted scoring of those classifications, with
-//!   pass and marginal thresholds and critical metrics that fail the analysis
-//!   whatever the score.
+//!   pass and marginal thresholds, critical metrics that fail the analysis
+//!   whatever the score (beyond their critical tolerance, when they have
+//!   one), and a limit on the share of weight without data.
 //!
 //! Why a module of its own and not code inside the gates: the statistics are
 //! where a subtle mistake silently changes how often production rolls back
@@ -36,8 +37,8 @@ pub mod proportion;
 pub mod score;
 
 pub use mann_whitney::{
-    compare_samples, mann_whitney, Alternative, Classification, EffectTolerance, MannWhitney,
-    NanStrategy, RankComparison, RankMethod, RankTestOptions,
+    compare_samples, mann_whitney, Alternative, Classification, EffectSize, EffectTolerance,
+    MannWhitney, NanStrategy, RankComparison, RankMethod, RankTestOptions,
 };
 pub use proportion::{
     compare_proportions, Proportion, ProportionComparison, ProportionOptions, ProportionOutcome,
@@ -45,7 +46,7 @@ pub use proportion::{
 };
 pub use score::{
     score, GroupScore, MetricEvidence, MetricResult, NoDataPolicy, ScoreOptions, ScoreOutcome,
-    ScoreReport,
+    ScoreReport, KAYENTA_NO_DATA_LIMIT,
 };
 
 pub use crate::vocab::Side;

@@ -8,10 +8,17 @@
 //! pass, >= marginal is marginal (an inconclusive gate: not enough agreement
 //! to promote, not enough to roll back), below is a fail.
 //!
-//! Two rules override the score:
+//! Three rules override the score (they decide the outcome; the score itself
+//! is kept as measured, for the record):
 //! - a *critical* metric classified `High` or `Low` (which are only ever
 //!   reported in a direction of concern) fails the analysis whatever the
-//!   score, as in Kayenta;
+//!   score, as in Kayenta, unless it has a critical tolerance and stayed
+//!   within it (then it only lowers the score, Kayenta's
+//!   `criticalIncrease`);
+//! - when the metrics without data carry `no_data_limit` (half, Kayenta's
+//!   rule) or more of the weight, the analysis fails: a score over the few
+//!   that were measured says little, and one pass and one unmeasured metric
+//!   must not read as 100 and a success;
 //! - a critical metric with no data caps the outcome at marginal: the metric
 //!   someone marked as decisive was not measured, so a pass would rest on
 //!   the others alone (a typo in a dimension must not read as a success).
@@ -29,6 +36,8 @@ use std::fmt;
 /// Float dust allowed when comparing a score with a threshold, so 19 of 20
 /// equal weights is exactly 95.
 const SCORE_EPSILON: f64 = 1e-9;
+
+pub use crate::policy::KAYENTA_NO_DATA_LIMIT;
 
 /// The comparison behind a metric's classification.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,6 +60,16 @@ impl MetricEvidence {
                 ProportionOutcome::Fail => Classification::High,
                 ProportionOutcome::NotEnoughEvidence => Classification::NoData,
             },
+        }
+    }
+
+    /// Whether a `High` or `Low` on a critical metric with this evidence
+    /// fails the analysis: beyond its critical tolerance, or always when it
+    /// has none (a proportion test has none).
+    pub fn critical_breach(&self) -> bool {
+        match self {
+            MetricEvidence::Rank(rank) => rank.critical_breach.unwrap_or(true),
+            MetricEvidence::Proportion(_) => true,
         }
     }
 
@@ -99,6 +118,15 @@ pub struct ScoreOptions {
     pub marginal_threshold: f64,
     /// How metrics without data count (default: excluded).
     pub no_data: NoDataPolicy,
+    /// The share of the weight without data, in (0, 0.5], at or above which
+    /// the analysis fails (default 0.5, Kayenta's; left out of the record
+    /// when it is that).
+    #[serde(skip_serializing_if = "is_kayenta_limit")]
+    pub no_data_limit: f64,
+}
+
+fn is_kayenta_limit(limit: &f64) -> bool {
+    *limit == KAYENTA_NO_DATA_LIMIT
 }
 
 impl Default for ScoreOptions {
@@ -107,6 +135,7 @@ impl Default for ScoreOptions {
             pass_threshold: 95.0,
             marginal_threshold: 75.0,
             no_data: NoDataPolicy::Exclude,
+            no_data_limit: KAYENTA_NO_DATA_LIMIT,
         }
     }
 }
@@ -119,18 +148,17 @@ pub enum ScoreOutcome {
     Pass,
     /// Between the thresholds, or a critical metric had no data.
     Marginal,
-    /// Below the marginal threshold, or a critical metric failed.
+    /// Below the marginal threshold, a critical metric failed, or too much
+    /// of the weight had no data (all of it, when nothing was measured).
     Fail,
-    /// No metric had data (and no-data metrics are excluded): no score.
-    NoData,
 }
 
 impl ScoreOutcome {
-    /// The gate outcome: marginal and no data are inconclusive.
+    /// The gate outcome: marginal is inconclusive.
     pub fn gate_outcome(self) -> GateOutcome {
         match self {
             ScoreOutcome::Pass => GateOutcome::Pass,
-            ScoreOutcome::Marginal | ScoreOutcome::NoData => GateOutcome::Inconclusive,
+            ScoreOutcome::Marginal => GateOutcome::Inconclusive,
             ScoreOutcome::Fail => GateOutcome::Fail,
         }
     }
@@ -142,7 +170,6 @@ impl fmt::Display for ScoreOutcome {
             ScoreOutcome::Pass => "pass",
             ScoreOutcome::Marginal => "marginal",
             ScoreOutcome::Fail => "fail",
-            ScoreOutcome::NoData => "no data",
         })
     }
 }
@@ -172,7 +199,8 @@ pub struct ScoreReport {
     /// Weight of metrics that counted (with data, or all under
     /// `CountAsFailed`).
     pub counted_weight: f64,
-    /// Critical metrics classified `High` or `Low`.
+    /// Critical metrics classified `High` or `Low` (beyond their critical
+    /// tolerance, when they have one).
     pub critical_failures: Vec<String>,
     /// Critical metrics with no data.
     pub critical_without_data: Vec<String>,
@@ -243,6 +271,14 @@ fn check_inputs(metrics: &[MetricResult], options: &ScoreOptions) -> Result<(), 
             value: marginal,
         });
     }
+    let limit = options.no_data_limit;
+    if !(limit > 0.0 && limit <= KAYENTA_NO_DATA_LIMIT) {
+        return Err(StatisticsError::InvalidOption {
+            name: "no_data_limit",
+            expected: "a share in (0, 0.5]: at most Kayenta's half, never laxer",
+            value: limit,
+        });
+    }
     if metrics.is_empty() {
         return Err(StatisticsError::NoMetrics);
     }
@@ -263,6 +299,11 @@ fn check_inputs(metrics: &[MetricResult], options: &ScoreOptions) -> Result<(), 
 struct Tally {
     passed_weight: f64,
     counted_weight: f64,
+    /// Every metric's weight, and the part of it without data.
+    total_weight: f64,
+    no_data_weight: f64,
+    /// Metrics without data.
+    no_data_names: Vec<String>,
     groups: Vec<GroupScore>,
     critical_failures: Vec<String>,
     critical_without_data: Vec<String>,
@@ -275,6 +316,9 @@ impl Tally {
         let mut tally = Tally {
             passed_weight: 0.0,
             counted_weight: 0.0,
+            total_weight: 0.0,
+            no_data_weight: 0.0,
+            no_data_names: Vec::new(),
             groups: Vec::new(),
             critical_failures: Vec::new(),
             critical_without_data: Vec::new(),
@@ -293,6 +337,7 @@ impl Tally {
         let class = metric.evidence.classification();
         let counted = class != Classification::NoData || no_data == NoDataPolicy::CountAsFailed;
         let passed = class == Classification::Pass;
+        self.total_weight += metric.weight;
         if counted {
             self.counted_weight += metric.weight;
             if passed {
@@ -311,12 +356,14 @@ impl Tally {
         let label = format!("{} {class}", metric.name);
         match class {
             Classification::High | Classification::Low => {
-                if metric.critical {
+                if metric.critical && metric.evidence.critical_breach() {
                     self.critical_failures.push(metric.name.clone());
                 }
                 self.failed_names.push(label);
             }
             Classification::NoData => {
+                self.no_data_weight += metric.weight;
+                self.no_data_names.push(metric.name.clone());
                 if metric.critical {
                     self.critical_without_data.push(metric.name.clone());
                 }
@@ -344,14 +391,21 @@ impl Tally {
     }
 }
 
+/// A share as a percentage for reasons: "50", "33.3".
+fn percent(share: f64) -> String {
+    let text = format!("{:.1}", share * 100.0);
+    text.trim_end_matches(".0").to_string()
+}
+
 /// A score out of 100; `None` when nothing counted.
 fn ratio(passed: f64, counted: f64) -> Option<f64> {
     (counted > 0.0).then(|| passed * 100.0 / counted)
 }
 
 /// The outcome and its reason: a critical failure fails whatever the
-/// score; otherwise the score against the thresholds, a pass with a
-/// critical metric unmeasured being only marginal; no score is no data.
+/// score, and so does too large a share of weight without data; otherwise
+/// the score against the thresholds, a pass with a critical metric
+/// unmeasured being only marginal.
 fn decide(
     metrics: &[MetricResult],
     tally: &Tally,
@@ -381,12 +435,17 @@ fn decide(
             ),
         );
     }
-    let Some(s) = score else {
+    let share = tally.no_data_weight / tally.total_weight;
+    // With nothing measured the share is 1, so every analysis without a
+    // score fails here.
+    let Some(s) = score.filter(|_| share + SCORE_EPSILON < options.no_data_limit) else {
         return (
-            ScoreOutcome::NoData,
+            ScoreOutcome::Fail,
             format!(
-                "no metric had enough data to score: {}",
-                tally.failed_names.join(", ")
+                "{}% of the scored weight has no data, at least the {}% that fails the analysis whatever the score ({score_text}): {}",
+                percent(share),
+                percent(options.no_data_limit),
+                tally.no_data_names.join(", ")
             ),
         );
     };

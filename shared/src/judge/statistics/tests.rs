@@ -295,6 +295,110 @@ fn the_median_ratio_handles_a_zero_baseline() {
 }
 
 #[test]
+fn the_mean_ratio_catches_an_increase_when_the_medians_tie() {
+    // Issue 16's example: a counter that is 0 in most periods. Both medians
+    // are 0, so the median ratio is 1 and a significant increase
+    // (p = 4.1e-4) passed "within the allowed 1x"; the means are 1.35 and 0.
+    let mut canary = vec![0.0; 11];
+    canary.extend([3.0; 9]);
+    let baseline = [0.0; 20];
+    let median = compare_samples(&canary, &baseline, &RankTestOptions::default()).unwrap();
+    assert_eq!(median.classification, Classification::Pass);
+    close(median.test.unwrap().p_value, 4.1e-4, 0.5e-4);
+    let options = RankTestOptions {
+        effect_size: EffectSize::MeanRatio,
+        ..RankTestOptions::default()
+    };
+    let mean = compare_samples(&canary, &baseline, &options).unwrap();
+    assert_eq!(mean.classification, Classification::High, "{}", mean.reason);
+    assert_eq!(mean.canary_mean, Some(1.35));
+    assert_eq!(mean.baseline_mean, Some(0.0));
+    assert_eq!(mean.mean_ratio, Some(f64::INFINITY));
+    assert!(mean.reason.contains("mean"), "{}", mean.reason);
+    // The tolerance reads the means too: 1.35 against 1.0 is 1.35x.
+    let baseline = [1.0; 20];
+    let tolerant = RankTestOptions {
+        effect: EffectTolerance {
+            allowed_increase: 1.5,
+            ..EffectTolerance::default()
+        },
+        ..options
+    };
+    let within = compare_samples(&canary, &baseline, &tolerant).unwrap();
+    close(within.mean_ratio.unwrap(), 1.35, 1e-12);
+    assert_eq!(
+        within.classification,
+        Classification::Pass,
+        "{}",
+        within.reason
+    );
+}
+
+#[test]
+fn a_critical_threshold_marks_only_a_large_enough_shift_as_critical() {
+    // Kayenta's criticalIncrease: a High on a critical metric fails the
+    // canary only beyond its own threshold. Means 23.6 against 1.96: 12.0x.
+    let canary = [20.0, 22.0, 21.0, 25.0, 30.0];
+    let baseline = [1.0, 2.2, 1.1, 2.5, 3.0];
+    let options = |critical: Option<f64>| RankTestOptions {
+        min_values: 5,
+        effect_size: EffectSize::MeanRatio,
+        critical: critical.map(|c| EffectTolerance {
+            allowed_increase: c,
+            ..EffectTolerance::default()
+        }),
+        ..RankTestOptions::default()
+    };
+    let none = compare_samples(&canary, &baseline, &options(None)).unwrap();
+    assert_eq!(none.classification, Classification::High);
+    assert_eq!(
+        none.critical_breach, None,
+        "no critical threshold: every High counts"
+    );
+    let beyond = compare_samples(&canary, &baseline, &options(Some(10.0))).unwrap();
+    assert_eq!(beyond.critical_breach, Some(true), "{}", beyond.reason);
+    let within = compare_samples(&canary, &baseline, &options(Some(13.0))).unwrap();
+    assert_eq!(within.classification, Classification::High);
+    assert_eq!(within.critical_breach, Some(false));
+    assert!(within.reason.contains("critical"), "{}", within.reason);
+    // Scored: critical and High, but within its critical threshold, it
+    // only lowers the score.
+    let scored = |rank: RankComparison| MetricResult {
+        name: "latency".into(),
+        group: None,
+        weight: 1.0,
+        critical: true,
+        evidence: MetricEvidence::Rank(rank),
+    };
+    let mut metrics: Vec<MetricResult> = (0..19)
+        .map(|i| metric(&format!("m{i}"), 1.0, false, Classification::Pass))
+        .collect();
+    metrics.push(scored(within));
+    let report = score(metrics.clone(), &ScoreOptions::default()).unwrap();
+    assert_eq!(report.outcome, ScoreOutcome::Pass, "{}", report.reason);
+    assert!(report.critical_failures.is_empty());
+    metrics.pop();
+    metrics.push(scored(beyond));
+    let report = score(metrics, &ScoreOptions::default()).unwrap();
+    assert_eq!(report.outcome, ScoreOutcome::Fail, "{}", report.reason);
+    // A critical threshold inside the allowed effect is refused.
+    let inverted = RankTestOptions {
+        effect: EffectTolerance {
+            allowed_increase: 2.0,
+            ..EffectTolerance::default()
+        },
+        ..options(Some(1.5))
+    };
+    assert!(matches!(
+        compare_samples(&canary, &baseline, &inverted),
+        Err(StatisticsError::InvalidOption {
+            name: "critical.allowed_increase",
+            ..
+        })
+    ));
+}
+
+#[test]
 fn rank_inputs_and_options_are_validated() {
     assert_eq!(
         mann_whitney(&[], &[1.0], Alternative::Greater, 100),
@@ -675,32 +779,90 @@ fn a_critical_metric_fails_whatever_the_score() {
 #[test]
 fn no_data_is_excluded_or_counted_as_failed() {
     use Classification::*;
+    // Two of three measured and passing: the unmeasured third is left out
+    // of the score (a third of the weight is under the no-data limit).
     let metrics = || {
         vec![
             metric("a", 1.0, false, Pass),
-            metric("b", 1.0, false, NoData),
+            metric("b", 1.0, false, Pass),
+            metric("c", 1.0, false, NoData),
         ]
     };
     let excluded = score(metrics(), &ScoreOptions::default()).unwrap();
     assert_eq!(excluded.score, Some(100.0));
-    assert_eq!(excluded.outcome, ScoreOutcome::Pass);
+    assert_eq!(excluded.outcome, ScoreOutcome::Pass, "{}", excluded.reason);
     let counted = ScoreOptions {
         no_data: NoDataPolicy::CountAsFailed,
         ..ScoreOptions::default()
     };
     let failed = score(metrics(), &counted).unwrap();
-    assert_eq!(failed.score, Some(50.0));
+    assert!((failed.score.unwrap() - 200.0 / 3.0).abs() < 1e-9);
     assert_eq!(failed.outcome, ScoreOutcome::Fail);
+}
+
+#[test]
+fn half_the_weight_without_data_fails_the_score_whatever_it_is() {
+    use Classification::*;
+    // Issue 16: one pass and one metric without data scored 100 and passed.
+    // Kayenta fails a canary when 50 % or more of its metrics have no data.
+    let report = score(
+        vec![
+            metric("a", 1.0, false, Pass),
+            metric("b", 1.0, false, NoData),
+        ],
+        &ScoreOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(report.score, Some(100.0), "the score itself is kept");
+    assert_eq!(report.outcome, ScoreOutcome::Fail, "{}", report.reason);
+    assert_eq!(report.gate_outcome(), GateOutcome::Fail);
+    assert!(report.reason.contains("no data"), "{}", report.reason);
+    assert!(report.reason.contains("b"), "{}", report.reason);
+    // Nothing measured at all: the share is 100 %, a fail, not a shrug.
     let nothing = score(
         vec![metric("a", 1.0, false, NoData)],
         &ScoreOptions::default(),
     )
     .unwrap();
-    assert_eq!(
-        (nothing.score, nothing.outcome),
-        (None, ScoreOutcome::NoData)
-    );
-    assert_eq!(nothing.gate_outcome(), GateOutcome::Inconclusive);
+    assert_eq!((nothing.score, nothing.outcome), (None, ScoreOutcome::Fail));
+    // The share is by weight: a light unmeasured metric stays under it...
+    let light = score(
+        vec![
+            metric("a", 3.0, false, Pass),
+            metric("b", 1.0, false, NoData),
+        ],
+        &ScoreOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(light.outcome, ScoreOutcome::Pass, "{}", light.reason);
+    // ...unless a stricter limit says a quarter is already too much.
+    let strict = ScoreOptions {
+        no_data_limit: 0.25,
+        ..ScoreOptions::default()
+    };
+    let light = score(
+        vec![
+            metric("a", 3.0, false, Pass),
+            metric("b", 1.0, false, NoData),
+        ],
+        &strict,
+    )
+    .unwrap();
+    assert_eq!(light.outcome, ScoreOutcome::Fail, "{}", light.reason);
+    // Only stricter than Kayenta's half: a laxer limit is refused.
+    for limit in [0.0, 0.51, f64::NAN] {
+        let lax = ScoreOptions {
+            no_data_limit: limit,
+            ..ScoreOptions::default()
+        };
+        assert!(matches!(
+            score(vec![metric("a", 1.0, false, Pass)], &lax),
+            Err(StatisticsError::InvalidOption {
+                name: "no_data_limit",
+                ..
+            })
+        ));
+    }
 }
 
 #[test]
@@ -709,6 +871,7 @@ fn a_critical_metric_without_data_caps_the_outcome_at_marginal() {
     let report = score(
         vec![
             metric("a", 1.0, false, Pass),
+            metric("b", 1.0, false, Pass),
             metric("errors", 1.0, true, NoData),
         ],
         &ScoreOptions::default(),
@@ -856,6 +1019,49 @@ mod properties {
                 // an exact test to the score test, never back.
                 prop_assert_eq!(more.test, Some(ProportionTest::ScoreZ));
                 prop_assert_ne!(fewer.test, Some(ProportionTest::ScoreZ));
+            }
+        }
+
+        #[test]
+        fn a_verdict_beyond_a_tolerance_is_beyond_it_in_the_measure_chosen(
+            canary in proptest::collection::vec(prop_oneof![Just(0.0f64), 0.0f64..10.0], 5..40),
+            baseline in proptest::collection::vec(prop_oneof![Just(0.0f64), 0.0f64..10.0], 5..40),
+            mean in any::<bool>(),
+            allowed in 1.0f64..3.0,
+            critical_extra in 0.0f64..3.0,
+        ) {
+            // Whatever the data: a High is significant and beyond the allowed
+            // ratio of the measure the gate chose; a critical breach is
+            // beyond the critical ratio too; and the score calls it critical
+            // exactly then.
+            let effect_size = if mean { EffectSize::MeanRatio } else { EffectSize::MedianRatio };
+            let options = RankTestOptions {
+                min_values: 5,
+                direction: Direction::Either,
+                effect_size,
+                effect: EffectTolerance { allowed_increase: allowed, allowed_decrease: 1.0 / allowed },
+                critical: Some(EffectTolerance {
+                    allowed_increase: allowed + critical_extra,
+                    allowed_decrease: 1.0 / (allowed + critical_extra),
+                }),
+                ..RankTestOptions::default()
+            };
+            let result = compare_samples(&canary, &baseline, &options).unwrap();
+            let ratio = if mean { result.mean_ratio } else { result.effect_ratio };
+            prop_assert_eq!(mean, result.mean_ratio.is_some());
+            match result.classification {
+                Classification::High | Classification::Low => {
+                    prop_assert!(result.test.unwrap().p_value < options.alpha);
+                    let (beyond, beyond_critical) = match result.classification {
+                        Classification::High => (ratio.is_none_or(|r| r > allowed), ratio.is_none_or(|r| r > allowed + critical_extra)),
+                        _ => (ratio.is_none_or(|r| r < 1.0 / allowed), ratio.is_none_or(|r| r < 1.0 / (allowed + critical_extra))),
+                    };
+                    prop_assert!(beyond, "{}", result.reason);
+                    prop_assert_eq!(result.critical_breach, Some(beyond_critical));
+                    let evidence = MetricEvidence::Rank(result);
+                    prop_assert_eq!(evidence.critical_breach(), beyond_critical);
+                }
+                _ => prop_assert_eq!(result.critical_breach, None),
             }
         }
     }

@@ -543,6 +543,98 @@ fn a_shifted_latency_distribution_fails_the_rank_sum_test() {
     );
 }
 
+/// STATISTICAL with a rank-tested gate on a counter (5XX per minute).
+fn with_counter_rank_gate(extra: &str) -> String {
+    STATISTICAL.replace(
+        "      - name: latency-rank-sum\n",
+        &format!("      - name: errors-rank-sum\n        metric: {{ name: HTTPCode_Target_5XX_Count, stat: Sum }}\n        baseline: live\n        test: mann_whitney\n        comparison: \">\"\n        threshold: baseline\n{extra}      - name: latency-rank-sum\n"),
+    )
+}
+
+#[test]
+fn a_rank_test_on_a_mostly_zero_counter_catches_an_increase_the_medians_hide() {
+    // Issue 16: both medians are 0, so a median ratio is 1 whatever the
+    // canary does; a counter's gate compares means by default (Kayenta's
+    // measure), and 0.0 against 1.2 errors a minute is High.
+    let requests = [1000.0; 10];
+    let p95 = [0.3; 10];
+    let canary_errors = [0.0, 3.0, 0.0, 0.0, 3.0, 0.0, 3.0, 0.0, 3.0, 0.0];
+    let yaml = with_counter_rank_gate("");
+    let verdict = judge_yaml(
+        &yaml,
+        [&requests, &canary_errors, &p95],
+        [&requests, &[0.0; 10], &p95],
+    );
+    let errors = gate(&verdict, "errors-rank-sum");
+    assert_eq!(errors.outcome, GateOutcome::Fail, "{}", errors.reason);
+    // Asked for the median ratio, the gate passes it, and says why.
+    let yaml = with_counter_rank_gate("        effect_size: median_ratio\n");
+    let verdict = judge_yaml(
+        &yaml,
+        [&requests, &canary_errors, &p95],
+        [&requests, &[0.0; 10], &p95],
+    );
+    let errors = gate(&verdict, "errors-rank-sum");
+    assert_eq!(errors.outcome, GateOutcome::Pass, "{}", errors.reason);
+    assert!(errors.reason.contains("median"), "{}", errors.reason);
+}
+
+#[test]
+fn a_critical_threshold_blocks_only_a_large_shift_and_scores_the_rest() {
+    // Kayenta's criticalIncrease: latency allowed 1.1x, critical beyond 2x.
+    // At 1.5x the gate itself passes (its shift counts against the score
+    // only); at 3x it fails, and fails the score whatever its value.
+    let yaml = STATISTICAL
+        .replace(
+            "  BeforeAllowTraffic:\n    gates:",
+            "  BeforeAllowTraffic:\n    canary_score: { pass: 40, marginal: 20 }\n    gates:",
+        )
+        .replace(
+            "        threshold: 1.1 x baseline\n",
+            "        threshold: 1.1 x baseline\n        critical_threshold: 2 x baseline\n",
+        );
+    let requests = [1000.0; 10];
+    let clean = [0.0; 10];
+    let base = [0.30, 0.32, 0.29, 0.31, 0.33, 0.30, 0.28, 0.31, 0.30, 0.32];
+    let times = |k: f64| -> Vec<f64> { base.iter().map(|v| v * k).collect() };
+
+    let slower = judge_yaml(
+        &yaml,
+        [&requests, &clean, &times(1.5)],
+        [&requests, &clean, &base],
+    );
+    let latency = gate(&slower, "latency-rank-sum");
+    assert_eq!(latency.outcome, GateOutcome::Pass, "{}", latency.reason);
+    assert!(
+        latency.reason.contains("within the critical 2x"),
+        "{}",
+        latency.reason
+    );
+    let score = gate(&slower, "canary-score");
+    let Some(Statistics::CanaryScore(figures)) = score.statistics() else {
+        panic!("canary score figures: {:?}", score.statistics());
+    };
+    assert_eq!(figures.score, Some(50.0), "{}", score.reason);
+    assert!(figures.critical_failures.is_empty(), "{}", score.reason);
+    assert_eq!(score.outcome, GateOutcome::Pass, "{}", score.reason);
+
+    let much_slower = judge_yaml(
+        &yaml,
+        [&requests, &clean, &times(3.0)],
+        [&requests, &clean, &base],
+    );
+    let latency = gate(&much_slower, "latency-rank-sum");
+    assert_eq!(latency.outcome, GateOutcome::Fail, "{}", latency.reason);
+    let score = gate(&much_slower, "canary-score");
+    assert_eq!(score.outcome, GateOutcome::Fail, "{}", score.reason);
+    assert!(
+        score.reason.starts_with("critical metric failed"),
+        "{}",
+        score.reason
+    );
+    assert_eq!(much_slower.status, LifecycleStatus::Failed);
+}
+
 #[test]
 fn a_canary_score_weighs_the_tested_gates() {
     // Both tested gates only count through the score (warnings), latency

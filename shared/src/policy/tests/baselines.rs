@@ -196,3 +196,146 @@ fn nan_strategy_is_a_rank_test_option_named_in_errors() {
         );
     }
 }
+
+/// A hook with a canary score and one rank-tested gate on `signal`.
+fn scored_yaml(signal: &str, gate: &str) -> String {
+    format!(
+        "version: 1\nmetric_defaults:\n  namespace: AWS/ApplicationELB\n  dimensions: {{ TargetGroup: \"${{canary.target_group}}\" }}\nhooks:\n  BeforeAllowTraffic:\n    canary_score: {{ pass: 90, marginal: 70 }}\n    gates:\n      - name: g\n        {signal}\n        comparison: \">\"\n        threshold: 1.2 x baseline\n        baseline: live\n        test: mann_whitney\n{gate}"
+    )
+}
+
+fn rank_test(yaml: &str) -> BaselineTest {
+    let policy = Policy::from_yaml(yaml, "g", &alb_env).unwrap();
+    let GateCheck::Threshold(check) =
+        &policy.hook(Hook::BeforeAllowTraffic).unwrap().gates[0].check
+    else {
+        panic!()
+    };
+    check.baseline.as_ref().unwrap().test
+}
+
+#[test]
+fn the_effect_size_defaults_to_means_for_counters_and_medians_otherwise() {
+    let effect = |signal: &str, extra: &str| match rank_test(&scored_yaml(signal, extra)) {
+        BaselineTest::MannWhitney { effect_size, .. } => effect_size,
+        other => panic!("{other:?}"),
+    };
+    let latency = "metric: { name: TargetResponseTime, stat: p95 }";
+    let errors = "metric: { name: HTTPCode_Target_5XX_Count, stat: Sum }";
+    let error_rate = "ratio: { numerator: [{ name: HTTPCode_Target_5XX_Count, stat: Sum }], denominator: [{ name: RequestCount, stat: Sum }] }";
+    assert_eq!(effect(latency, ""), EffectSize::MedianRatio);
+    // Mostly 0 per period: the medians tie, the means do not.
+    assert_eq!(effect(errors, ""), EffectSize::MeanRatio);
+    assert_eq!(effect(error_rate, ""), EffectSize::MeanRatio);
+    assert_eq!(
+        effect(latency, "        effect_size: mean_ratio\n"),
+        EffectSize::MeanRatio
+    );
+    assert_eq!(
+        effect(errors, "        effect_size: median_ratio\n"),
+        EffectSize::MedianRatio
+    );
+}
+
+#[test]
+fn a_critical_threshold_is_a_factor_on_a_critical_scored_rank_gate() {
+    let latency = "metric: { name: TargetResponseTime, stat: p95 }";
+    match rank_test(&scored_yaml(
+        latency,
+        "        critical_threshold: 2 x baseline\n",
+    )) {
+        BaselineTest::MannWhitney {
+            critical_factor, ..
+        } => assert_eq!(critical_factor, Some(2.0)),
+        other => panic!("{other:?}"),
+    }
+    let scored_cases = [
+        (
+            "        effect_size: mode\n",
+            "gates[0].effect_size: expected `median_ratio` (canary median over baseline median, the default for gauges) or `mean_ratio`",
+        ),
+        (
+            "        critical_threshold: 1.1 x baseline\n",
+            "gates[0].critical_threshold: must be at least the gate's own threshold (1.2 x baseline)",
+        ),
+        (
+            "        critical_threshold: 3\n",
+            "gates[0].critical_threshold: expected a factor of the baseline such as `2 x baseline`, found 3",
+        ),
+        (
+            "        critical_threshold: baseline + 5\n",
+            "expected a factor of the baseline such as `2 x baseline`",
+        ),
+        (
+            "        severity: warning\n        critical_threshold: 2 x baseline\n",
+            "critical_threshold: applies to a critical gate",
+        ),
+    ];
+    for (gate, want) in scored_cases {
+        let found = problems(&scored_yaml(latency, gate));
+        assert!(
+            found.iter().any(|p| p.contains(want)),
+            "{gate}: wanted {want:?} in {found:#?}"
+        );
+    }
+    let unscored_cases = [
+        (
+            "        threshold: 1.2 x baseline\n        baseline: live\n        test: mann_whitney\n        critical_threshold: 2 x baseline\n",
+            "critical_threshold: needs the hook's `canary_score`",
+        ),
+        (
+            "        threshold: 1.2 x baseline\n        baseline: live\n        critical_threshold: 2 x baseline\n",
+            "critical_threshold: applies to `test: mann_whitney` only",
+        ),
+        (
+            "        threshold: 1.2 x baseline\n        baseline: live\n        test: per_period\n        effect_size: mean_ratio\n",
+            "effect_size: applies to `test: mann_whitney` only",
+        ),
+        (
+            "        threshold: 1.0\n        effect_size: mean_ratio\n        critical_threshold: 2 x baseline\n",
+            "effect_size: needs `baseline`",
+        ),
+        (
+            "        threshold: 1.0\n        critical_threshold: 2 x baseline\n",
+            "critical_threshold: needs `baseline`",
+        ),
+    ];
+    for (gate, want) in unscored_cases {
+        let found = problems(&gate_yaml(gate));
+        assert!(
+            found.iter().any(|p| p.contains(want)),
+            "{gate}: wanted {want:?} in {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn the_no_data_limit_is_a_percentage_no_laxer_than_kayentas() {
+    let latency = "metric: { name: TargetResponseTime, stat: p95 }";
+    let limit = |score: &str| {
+        let yaml = scored_yaml(latency, "").replace("{ pass: 90, marginal: 70 }", score);
+        Policy::from_yaml(&yaml, "g", &alb_env)
+            .map(|p| {
+                p.hook(Hook::BeforeAllowTraffic)
+                    .unwrap()
+                    .canary_score
+                    .unwrap()
+                    .no_data_limit
+            })
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(limit("{ pass: 90 }"), Ok(0.5));
+    assert_eq!(limit("{ pass: 90, no_data_limit: 25 }"), Ok(0.25));
+    for bad in ["{ no_data_limit: 60 }", "{ no_data_limit: 0 }"] {
+        let error = limit(bad).unwrap_err();
+        assert!(
+            error.contains("canary_score.no_data_limit: the percentage of the scored gates' weight without data that fails the score: above 0 and at most 50"),
+            "{bad}: {error}"
+        );
+    }
+    let error = limit("{ no_data_limit: half }").unwrap_err();
+    assert!(
+        error.contains("no_data_limit: expected a number"),
+        "{error}"
+    );
+}

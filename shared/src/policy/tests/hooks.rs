@@ -109,11 +109,12 @@ fn dry_run_is_read_per_hook_and_per_gate() {
 
 #[test]
 fn comparison_options_on_alarm_and_probe_gates_are_refused_by_name() {
-    let found = problems("version: 1\nprobe_hosts: [h.example.com]\nhooks:\n  BeforeAllowTraffic:\n    gates:\n      - name: a\n        alarms: [x]\n        baseline: live\n        test: mann_whitney\n        nan_strategy: remove\n      - name: p\n        probe: { url: \"http://h.example.com/\" }\n        weight: 2\n        alpha: 0.01\n");
+    let found = problems("version: 1\nprobe_hosts: [h.example.com]\nhooks:\n  BeforeAllowTraffic:\n    gates:\n      - name: a\n        alarms: [x]\n        baseline: live\n        test: mann_whitney\n        nan_strategy: remove\n        effect_size: mean_ratio\n      - name: p\n        probe: { url: \"http://h.example.com/\" }\n        weight: 2\n        alpha: 0.01\n");
     for want in [
         "gates[0].baseline: does not apply to an `alarms` gate",
         "gates[0].test: does not apply to an `alarms` gate",
         "gates[0].nan_strategy: does not apply to an `alarms` gate",
+        "gates[0].effect_size: does not apply to an `alarms` gate",
         "gates[1].weight: does not apply to a `probe` gate",
         "gates[1].alpha: does not apply to a `probe` gate",
     ] {

@@ -257,7 +257,7 @@ impl Validator<'_> {
 }
 
 /// `1.4 x baseline`, `baseline * 1.4`, `baseline + 0.5pp`, `baseline - 0.1`, `baseline`.
-fn parse_relative(text: &str) -> Option<RelativeBound> {
+pub(super) fn parse_relative(text: &str) -> Option<RelativeBound> {
     let compact: String = text.split_whitespace().collect::<Vec<_>>().join("");
     let number = |t: &str| t.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
     if compact == "baseline" {

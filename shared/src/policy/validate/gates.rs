@@ -37,6 +37,7 @@ impl Validator<'_> {
         let dry_run = raw.dry_run.unwrap_or(false);
         self.gate_name(&raw.name, path);
         let severity = self.severity(raw.severity.as_ref(), path);
+        self.severity = severity;
         let check = self.gate_check(raw, path, at, defaults)?;
         Some(Gate {
             name,
@@ -223,7 +224,7 @@ impl Validator<'_> {
 
 /// The fields only a threshold gate reads, in the order they are reported,
 /// each with whether `raw` sets it.
-fn threshold_fields(raw: &RawGate) -> [(&'static str, bool); 15] {
+fn threshold_fields(raw: &RawGate) -> [(&'static str, bool); 17] {
     [
         ("comparison", raw.comparison.is_some()),
         ("threshold", raw.threshold.is_some()),
@@ -243,5 +244,7 @@ fn threshold_fields(raw: &RawGate) -> [(&'static str, bool); 15] {
         ("weight", raw.weight.is_some()),
         ("direction", raw.direction.is_some()),
         ("nan_strategy", raw.nan_strategy.is_some()),
+        ("effect_size", raw.effect_size.is_some()),
+        ("critical_threshold", raw.critical_threshold.is_some()),
     ]
 }

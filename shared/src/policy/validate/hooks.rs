@@ -11,6 +11,7 @@ use crate::policy::raw::{Location, RawCanaryScore, RawGate, RawHookPolicy, RawPo
 use crate::policy::raw::{RawScalar, Spanned};
 use crate::policy::{
     BaselineTest, CanaryScore, Gate, GateCheck, HookPolicy, InconclusiveAction, Severity,
+    KAYENTA_NO_DATA_LIMIT,
 };
 use crate::vocab::hook::Hook;
 use std::collections::{BTreeMap, BTreeSet};
@@ -83,6 +84,7 @@ impl Validator<'_> {
             .analysis
             .map(|a| self.analysis(a, &format!("{path}.analysis")));
         let problems_before = self.problems.len();
+        self.scored = section.canary_score.is_some();
         let gates = self.hook_gates(hook, name, section.gates, path, defaults);
         let canary_score = section
             .canary_score
@@ -203,6 +205,19 @@ impl Validator<'_> {
         let raw = raw.value;
         let pass = read(raw.pass, "pass", 95.0);
         let marginal = read(raw.marginal, "marginal", 75.0);
+        let no_data_limit = match raw.no_data_limit {
+            None => KAYENTA_NO_DATA_LIMIT,
+            Some(limit) => {
+                if !(limit.value > 0.0 && limit.value <= 50.0) {
+                    self.problem(
+                        limit.defined,
+                        format!("{field}.no_data_limit"),
+                        format!("the percentage of the scored gates' weight without data that fails the score: above 0 and at most 50 (Kayenta's rule; lower is stricter, higher would let a canary pass on half its evidence), found {}", limit.value),
+                    );
+                }
+                limit.value / 100.0
+            }
+        };
         if marginal > pass {
             self.problem(
                 Location::UNKNOWN,
@@ -210,6 +225,10 @@ impl Validator<'_> {
                 format!("`marginal` ({marginal}) must not be above `pass` ({pass})"),
             );
         }
-        tested.then_some(CanaryScore { pass, marginal })
+        tested.then_some(CanaryScore {
+            pass,
+            marginal,
+            no_data_limit,
+        })
     }
 }

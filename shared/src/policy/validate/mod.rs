@@ -40,7 +40,7 @@ pub use problem::{PolicyError, Problem};
 pub use resolve::{override_variable, DISCOVERY_OVERRIDES};
 
 use super::raw::Location;
-use super::{AllowedHost, HookPolicy};
+use super::{AllowedHost, HookPolicy, Severity};
 use crate::vocab::hook::Hook;
 use crate::vocab::Side;
 use std::collections::BTreeMap;
@@ -75,6 +75,8 @@ pub(super) fn validate(
         hosts_unresolved: false,
         probe_hosts: None,
         hook: None,
+        scored: false,
+        severity: Severity::Critical,
     };
     // The shape first: every unknown field and wrong-sort value, and the
     // text with each wrong-sort value replaced by a stand-in, so that serde
@@ -181,6 +183,11 @@ struct Validator<'a> {
     probe_hosts: Option<Vec<AllowedHost>>,
     /// The hook whose gates are being validated (`baseline: default` depends on it).
     hook: Option<Hook>,
+    /// Whether that hook has a `canary_score` (`critical_threshold` needs one).
+    scored: bool,
+    /// The severity of the gate being validated (`critical_threshold` needs
+    /// a critical gate).
+    severity: Severity,
 }
 
 impl Validator<'_> {

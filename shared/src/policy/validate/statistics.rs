@@ -1,20 +1,25 @@
 //! The statistical test a baseline gate is judged with: `test` (per period,
 //! `two_proportion`, `mann_whitney`), its options (`alpha`, `direction`,
-//! `nan_strategy`), whether the gate fits the test it names, and the gate's
-//! `weight` in the hook's `canary_score`. Each option is refused by name where
-//! it does not apply, so a misplaced one never passes silently.
+//! `nan_strategy`, `effect_size`, `critical_threshold`), whether the gate
+//! fits the test it names, and the gate's `weight` in the hook's
+//! `canary_score`. Each option is refused by name where it does not apply,
+//! so a misplaced one never passes silently.
 
+use super::baseline::parse_relative;
+use super::scalars::describe;
 use super::Validator;
-use crate::policy::raw::{Location, RawGate, Spanned};
+use crate::policy::raw::{Location, RawGate, RawScalar, Spanned};
 use crate::policy::{BaselineRule, BaselineTest, Comparison, NanStrategy, RelativeBound};
-use crate::policy::{SeriesKind, Signal};
+use crate::policy::{EffectSize, SeriesKind, Severity, Signal};
 
-/// A gate's `test`, `alpha`, `direction` and `nan_strategy`, as written.
+/// A gate's `test` and its options, as written.
 pub(super) struct RawTest {
     test: Option<Spanned<String>>,
     alpha: Option<Spanned<f64>>,
     direction: Option<Spanned<String>>,
     nan_strategy: Option<Spanned<String>>,
+    effect_size: Option<Spanned<String>>,
+    critical_threshold: Option<Spanned<RawScalar>>,
 }
 
 impl RawTest {
@@ -25,6 +30,8 @@ impl RawTest {
             alpha: raw.alpha.take(),
             direction: raw.direction.take(),
             nan_strategy: raw.nan_strategy.take(),
+            effect_size: raw.effect_size.take(),
+            critical_threshold: raw.critical_threshold.take(),
         }
     }
 }
@@ -45,10 +52,15 @@ impl Validator<'_> {
             alpha,
             direction,
             nan_strategy,
+            effect_size,
+            critical_threshold,
         } = raw;
         let alpha_value = self.alpha(alpha.as_ref(), path);
         let either = self.direction(direction.as_ref(), test.as_ref(), path);
         let nan_value = self.nan_strategy(nan_strategy.as_ref(), test.as_ref(), path);
+        let effect_value = self.effect_size(effect_size.as_ref(), test.as_ref(), signal, path);
+        let critical_factor =
+            self.critical_threshold(critical_threshold.as_ref(), test.as_ref(), rule, path);
         let Some(test) = test else {
             if let Some(a) = alpha {
                 self.problem(a.defined, format!("{path}.alpha"), "applies to a statistical test: add `test: two_proportion` or `test: mann_whitney`");
@@ -72,6 +84,8 @@ impl Validator<'_> {
                     alpha: alpha_value,
                     either,
                     nan_strategy: nan_value,
+                    effect_size: effect_value,
+                    critical_factor,
                 })
             }
             other => {
@@ -167,6 +181,91 @@ impl Validator<'_> {
         nan_value
     }
 
+    /// `effect_size`, Mann-Whitney only. Without it, a counter (or a ratio
+    /// of counters) is judged on its means, as it is mostly 0 and its
+    /// medians tie; anything else on its medians.
+    fn effect_size(
+        &mut self,
+        effect_size: Option<&Spanned<String>>,
+        test: Option<&Spanned<String>>,
+        signal: &Signal,
+        path: &str,
+    ) -> EffectSize {
+        let field = format!("{path}.effect_size");
+        if test.is_none_or(|t| t.value != "mann_whitney") {
+            if let Some(e) = effect_size {
+                self.problem(e.defined, &field, "applies to `test: mann_whitney` only: a two-proportion test compares rates, a per-period comparison each period's value");
+            }
+        }
+        match effect_size {
+            None if signal.queries().all(|q| q.kind == SeriesKind::Counter) => {
+                EffectSize::MeanRatio
+            }
+            None => EffectSize::MedianRatio,
+            Some(e) if e.value == "median_ratio" => EffectSize::MedianRatio,
+            Some(e) if e.value == "mean_ratio" => EffectSize::MeanRatio,
+            Some(e) => {
+                self.problem(e.defined, &field, format!("expected `median_ratio` (canary median over baseline median, the default for gauges) or `mean_ratio` (means, the default for counters: it still moves when both medians are 0), found {:?}", e.value));
+                EffectSize::MedianRatio
+            }
+        }
+    }
+
+    /// `critical_threshold: 2 x baseline`, Mann-Whitney only: a factor at
+    /// least the gate's own, on a critical gate of a hook with a
+    /// `canary_score` (below it a shift only counts against the score).
+    fn critical_threshold(
+        &mut self,
+        raw: Option<&Spanned<RawScalar>>,
+        test: Option<&Spanned<String>>,
+        rule: BaselineRule,
+        path: &str,
+    ) -> Option<f64> {
+        let raw = raw?;
+        let field = format!("{path}.critical_threshold");
+        let at = raw.defined;
+        if test.is_none_or(|t| t.value != "mann_whitney") {
+            self.problem(
+                at,
+                &field,
+                "applies to `test: mann_whitney` only (Kayenta's critical effect size)",
+            );
+            return None;
+        }
+        let factor = match &raw.value {
+            RawScalar::Text(text) => match parse_relative(text) {
+                Some(RelativeBound::Factor(f)) => Some(f),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(factor) = factor else {
+            self.problem(
+                at,
+                &field,
+                format!(
+                    "expected a factor of the baseline such as `2 x baseline`, found {}",
+                    describe(&raw.value)
+                ),
+            );
+            return None;
+        };
+        let gate_factor = match rule {
+            BaselineRule::Relative(RelativeBound::Factor(f)) => f,
+            _ => 1.0,
+        };
+        if factor < gate_factor {
+            self.problem(at, &field, format!("must be at least the gate's own threshold ({gate_factor} x baseline): the critical threshold is where a shift beyond the allowed one starts to block"));
+        }
+        if self.severity != Severity::Critical {
+            self.problem(at, &field, "applies to a critical gate: a warning never blocks, so it has nothing to make critical");
+        }
+        if !self.scored {
+            self.problem(at, &field, "needs the hook's `canary_score`: a shift beyond the threshold but within the critical threshold only counts against the score, and without one it would count nowhere");
+        }
+        Some(factor)
+    }
+
     /// `two_proportion` needs counters, `>`, and an allowed rate at least the baseline's.
     fn two_proportion_fits(
         &mut self,
@@ -245,6 +344,11 @@ impl Validator<'_> {
             (
                 "nan_strategy",
                 test.nan_strategy.as_ref().map(|n| n.defined),
+            ),
+            ("effect_size", test.effect_size.as_ref().map(|e| e.defined)),
+            (
+                "critical_threshold",
+                test.critical_threshold.as_ref().map(|c| c.defined),
             ),
         ] {
             if let Some(at) = at {
