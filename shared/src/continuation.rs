@@ -19,9 +19,9 @@
 //! - `{prefix}bake/{deployment}/{execution digest}/seal`: the seal (a few hundred
 //!   bytes: a standard parameter), overwritten at every hand-off and left, once
 //!   the analysis reported, as a tombstone that makes later deliveries stand
-//!   down. One per baked execution stays, as the audit chain head does per
-//!   deployment; it may be deleted once Lambda can no longer deliver the
-//!   event (six hours, the longest an asynchronous event is kept);
+//!   down: an advanced parameter that SSM deletes itself
+//!   [`TOMBSTONE_SECS`] later, once Lambda can no longer deliver the event
+//!   (six hours, the longest an asynchronous event is kept);
 //! - `{prefix}bake/{deployment}/{execution digest}/run-{n}`: the claim of run n,
 //!   created with `Overwrite: false`, which SSM refuses when it exists: of two
 //!   deliveries of the same run, exactly one measures. Deleted after the report
@@ -39,7 +39,7 @@ use crate::vocab::sha256_digest;
 use aws_sdk_lambda::error::DisplayErrorContext;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use aws_sdk_ssm::types::ParameterType;
+use aws_sdk_ssm::types::{ParameterTier, ParameterType};
 use serde_json::json;
 
 /// The payload field that carries the state.
@@ -137,6 +137,25 @@ fn ssm_error<E: std::error::Error + 'static>(operation: &'static str, error: &E)
     }
 }
 
+/// How long a concluded analysis's tombstone stays: Lambda keeps an
+/// asynchronous event for at most 6 hours, so no delivery of any run can
+/// arrive later than that after the report; one hour more for the run that
+/// reported (15 minutes at most) and clock skew.
+pub const TOMBSTONE_SECS: i64 = 7 * 3600;
+
+/// An SSM parameter policy that deletes the parameter at `epoch_secs`.
+/// Parameter policies need the advanced tier (US$0.05 a parameter-month,
+/// prorated: well under a cent for seven hours), and advanced parameters
+/// have a quota of 100,000 where standard ones have 10,000: without the
+/// expiration, one tombstone per baked execution would use the standard
+/// quota up.
+fn expiration_policy(epoch_secs: i64) -> String {
+    let at = aws_smithy_types::DateTime::from_secs(epoch_secs)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default();
+    json!([{"Type": "Expiration", "Version": "1.0", "Attributes": {"Timestamp": at}}]).to_string()
+}
+
 /// The SSM folder of one execution's seal and claims, under `prefix`.
 ///
 /// The execution id is base64 of several hundred characters: its `+` and `=`
@@ -219,8 +238,18 @@ impl Continuation for SelfInvoke {
     }
 
     async fn close(&self, execution: &Execution, seal: &Seal) -> Result<(), EvidenceError> {
-        self.put(self.seal_name(execution), seal.to_text(), true)
-            .await?;
+        let expires_at = execution.now + TOMBSTONE_SECS;
+        self.ssm
+            .put_parameter()
+            .name(self.seal_name(execution))
+            .value(seal.to_text())
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .tier(ParameterTier::Advanced)
+            .policies(expiration_policy(expires_at))
+            .send()
+            .await
+            .map_err(|e| ssm_error("PutParameter", &e))?;
         let claims: Vec<String> = (1..=seal.runs)
             .map(|run| self.claim_name(execution, run))
             .collect();

@@ -81,6 +81,7 @@ from typing import Any, Callable, Iterable
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
+from moto.ssm import models as moto_ssm
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -229,6 +230,10 @@ class HarnessApp:
                 problem = ssm_name_problem(name) if isinstance(name, str) else None
                 if problem is not None:
                     return render_error(call, ApiError(400, "ValidationException", problem))
+            # Parameter policies (an expiration, say) are for advanced
+            # parameters only; moto stores them on any tier.
+            if call.operation == "PutParameter" and params.get("Policies") and params.get("Tier") not in ("Advanced", "Intelligent-Tiering"):
+                return render_error(call, ApiError(400, "ValidationException", "Parameter policies are supported only for advanced parameters: set Tier to Advanced."))
 
         if call.service == "lambda" and call.protocol == "rest":
             invoked = self._lambda_invoke(environ, call)
@@ -446,6 +451,32 @@ class HarnessApp:
 # operations that create or delete a parameter.
 SSM_NAME_CHECKED = {"PutParameter", "DeleteParameter", "DeleteParameters"}
 SSM_NAME_CHARACTERS = re.compile(r"^[A-Za-z0-9_.\-/]+$")
+
+
+def _describe_policies_as_ssm_does() -> None:
+    """DescribeParameters gives each parameter policy as SSM does: its JSON
+    text (a string), its type and a status. moto puts the decoded policy
+    object in both PolicyText and PolicyType."""
+    original = moto_ssm.Parameter.response_object
+
+    def response_object(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        answer = original(self, *args, **kwargs)
+        policies = answer.get("Policies")
+        if policies:
+            answer["Policies"] = [
+                {
+                    "PolicyText": text if isinstance(text, str) else json.dumps(text, separators=(",", ":")),
+                    "PolicyType": text.get("Type", "") if isinstance(text, dict) else "",
+                    "PolicyStatus": "Pending",
+                }
+                for text in (p.get("PolicyText") for p in policies)
+            ]
+        return answer
+
+    moto_ssm.Parameter.response_object = response_object
+
+
+_describe_policies_as_ssm_does()
 
 
 def ssm_name_problem(name: str) -> str | None:

@@ -837,3 +837,20 @@ def test_ssm_refuses_parameter_names_the_service_refuses(base_url: str) -> None:
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     ssm.put_parameter(Name="/gates/bake/d-ABCDEFGHI/0a1b_c.d-e/seal", Value="v", Type="String")
     assert ssm.get_parameter(Name="/gates/bake/d-ABCDEFGHI/0a1b_c.d-e/seal")["Parameter"]["Value"] == "v"
+
+
+def test_ssm_takes_parameter_policies_on_advanced_parameters_only(base_url: str) -> None:
+    ssm = aws_client(base_url, "ssm")
+    expiry = '[{"Type":"Expiration","Version":"1.0","Attributes":{"Timestamp":"2030-01-01T00:00:00.000Z"}}]'
+    for tier in (None, "Standard"):
+        extra = {"Tier": tier} if tier else {}
+        with pytest.raises(ClientError) as refused:
+            ssm.put_parameter(Name="/gates/expiring", Value="v", Type="String", Policies=expiry, **extra)
+        assert refused.value.response["Error"]["Code"] == "ValidationException", tier
+    ssm.put_parameter(Name="/gates/expiring", Value="v", Type="String", Policies=expiry, Tier="Advanced")
+    described = ssm.describe_parameters(ParameterFilters=[{"Key": "Name", "Values": ["/gates/expiring"]}])
+    (parameter,) = described["Parameters"]
+    assert parameter["Tier"] == "Advanced"
+    (policy,) = parameter["Policies"]
+    assert policy["PolicyType"] == "Expiration"
+    assert json.loads(policy["PolicyText"])["Attributes"]["Timestamp"] == "2030-01-01T00:00:00.000Z"

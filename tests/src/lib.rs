@@ -873,6 +873,35 @@ impl Emulator {
 }
 
 impl Emulator {
+    /// An SSM parameter's tier and the texts of its policies (DescribeParameters),
+    /// `None` when it does not exist.
+    pub fn parameter_tier_and_policies(&self, name: &str) -> Option<(String, Vec<String>)> {
+        let client = aws_sdk_ssm::Client::new(&self.sdk);
+        self.runtime.block_on(async {
+            let output = client
+                .describe_parameters()
+                .parameter_filters(
+                    aws_sdk_ssm::types::ParameterStringFilter::builder()
+                        .key("Name")
+                        .values(name)
+                        .build()
+                        .expect("a filter"),
+                )
+                .send()
+                .await
+                .expect("DescribeParameters");
+            output.parameters().first().map(|p| {
+                (
+                    p.tier().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                    p.policies()
+                        .iter()
+                        .filter_map(|policy| policy.policy_text().map(str::to_string))
+                        .collect(),
+                )
+            })
+        })
+    }
+
     /// An SSM parameter's value, `None` when it does not exist.
     pub fn get_parameter(&self, name: &str) -> Option<String> {
         let client = aws_sdk_ssm::Client::new(&self.sdk);

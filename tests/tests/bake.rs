@@ -170,6 +170,36 @@ fn a_bake_hands_off_between_runs_and_reports_once() {
         .map(|v| v["fields"]["run"].to_string())
         .collect();
     assert_eq!(runs_measuring.len(), continuations + 1, "{stdout}");
+    // The tombstone removes itself once no delivery can come any more: an
+    // advanced parameter with an expiration, 7 h on (Lambda keeps an
+    // asynchronous event for 6 h at most). Before, one parameter per baked
+    // execution stayed until someone deleted it, and the 10,000 standard
+    // parameters of an account would run out.
+    let seal = format!(
+        "{}seal",
+        execution_folder("/codedeploy-gates/", &deployment, REAL_SHAPED_EXECUTION_ID)
+    );
+    let (tier, policies) = emulator
+        .parameter_tier_and_policies(&seal)
+        .expect("the seal");
+    assert_eq!(tier, "Advanced");
+    let expiry: Value = serde_json::from_str(&policies[0]).expect("a policy in JSON");
+    assert_eq!(expiry["Type"], "Expiration", "{expiry}");
+    let at = expiry["Attributes"]["Timestamp"].as_str().unwrap();
+    let at = parse_timestamp(at);
+    let now = epoch_secs();
+    assert!(
+        (now + 6 * 3600..=now + 8 * 3600).contains(&at),
+        "expires at {at}, now {now}"
+    );
+}
+
+/// Epoch seconds of an ISO 8601 UTC timestamp (`2030-01-01T00:00:00.000Z`).
+fn parse_timestamp(text: &str) -> i64 {
+    use aws_sdk_ssm::primitives::{DateTime, DateTimeFormat};
+    DateTime::from_str(text, DateTimeFormat::DateTime)
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
+        .secs()
 }
 
 /// Issue 15: with a 20 s timeout every run handed off at once (223

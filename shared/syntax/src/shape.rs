@@ -91,8 +91,7 @@ pub fn shape_check(text: &str) -> ShapeCheck {
             // replaced (serde then stops there, as it did before).
             replaceable: match &event {
                 Event::Scalar(_, style, _, tag) => {
-                    tag.is_none()
-                        && !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    tag.is_none() && !matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
                 }
                 Event::MappingStart(_, _, tag) | Event::SequenceStart(_, _, tag) => tag.is_none(),
                 _ => false,
@@ -801,7 +800,9 @@ mod tests {
     /// Reads `text` as `kind`'s raw struct, serde's error if it cannot.
     fn read_as(kind: Kind, text: &str) -> Result<(), String> {
         fn read<T: for<'de> Deserialize<'de>>(text: &str) -> Result<(), String> {
-            serde_saphyr::from_str::<T>(text).map(drop).map_err(|e| e.to_string())
+            serde_saphyr::from_str::<T>(text)
+                .map(drop)
+                .map_err(|e| e.to_string())
         }
         match kind {
             Kind::Policy => read::<RawPolicy>(text),
@@ -857,7 +858,10 @@ mod tests {
                 let without = format!("{{{}}}", others.join(", "));
                 if let Err(error) = read_as(kind, &without) {
                     assert!(error.contains("missing"), "{kind:?}.{field}: {error}");
-                    assert!(stand_in(kind, field).is_some(), "{kind:?}.{field} is required");
+                    assert!(
+                        stand_in(kind, field).is_some(),
+                        "{kind:?}.{field} is required"
+                    );
                 }
                 let value = stand_in(kind, field).unwrap_or("~");
                 let with = format!("{{{field}: {value}, {}", &without[1..]);
