@@ -144,9 +144,7 @@ impl Validator<'_> {
             // The baseline that fits the hook's moment: the old version while
             // it still serves production, the metric's own history after.
             RawBaseline::Name(name) if name == "default" => match self.hook {
-                Some(Hook::AfterAllowTestTraffic | Hook::BeforeAllowTraffic) => {
-                    BaselineSource::Live
-                }
+                Some(hook) if hook.before_production_moves() => BaselineSource::Live,
                 _ => BaselineSource::History {
                     offset_secs: DEFAULT_HISTORY_SECS,
                 },
