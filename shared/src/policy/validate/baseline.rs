@@ -17,7 +17,6 @@ use crate::policy::{
     BaselineCheck, BaselineRule, BaselineSource, Comparison, DeploymentStart, MinSample,
     RelativeBound, Signal,
 };
-use crate::vocab::hook::Hook;
 
 /// How far back `baseline: default` looks once the old version has stopped
 /// serving: the same hour a week earlier, which keeps the daily and weekly
