@@ -236,3 +236,73 @@ impl Continuation for SelfInvoke {
         self.delete(vec![self.claim_name(execution, run)]).await
     }
 }
+
+/// The seals of ECS-native bakes: the same parameter as a CodeDeploy bake's
+/// (`{prefix}bake/{deployment}/{execution digest}/seal`), with no claims and
+/// no self-invocation, since ECS itself invokes the function again after an
+/// `IN_PROGRESS` answer ([`crate::run::ecs`]).
+#[derive(Debug, Clone)]
+pub struct SsmSeals {
+    ssm: aws_sdk_ssm::Client,
+    prefix: String,
+}
+
+impl SsmSeals {
+    /// Seals under `prefix` (an SSM path ending in `/`), in `bake/`.
+    pub fn new(ssm: aws_sdk_ssm::Client, prefix: &str) -> Self {
+        SsmSeals {
+            ssm,
+            prefix: prefix.to_string(),
+        }
+    }
+
+    fn seal_name(&self, execution: &Execution) -> String {
+        format!(
+            "{}seal",
+            execution_folder(&self.prefix, &execution.deployment_id, &execution.execution_id)
+        )
+    }
+}
+
+impl crate::run::ecs::SealStore for SsmSeals {
+    async fn seal(&self, execution: &Execution) -> Result<Option<Seal>, EvidenceError> {
+        let name = self.seal_name(execution);
+        let output = self
+            .ssm
+            .get_parameters()
+            .names(&name)
+            .send()
+            .await
+            .map_err(|e| ssm_error("GetParameters", &e))?;
+        let Some(text) = output
+            .parameters()
+            .iter()
+            .find(|p| p.name() == Some(name.as_str()))
+            .and_then(|p| p.value())
+        else {
+            return Ok(None);
+        };
+        Seal::from_text(text)
+            .map(Some)
+            .map_err(|error| EvidenceError::Api {
+                service: "SSM",
+                operation: "GetParameters",
+                message: crate::evidence::bounded(format!(
+                    "the seal {name} is unreadable: {error}"
+                )),
+            })
+    }
+
+    async fn put_seal(&self, execution: &Execution, seal: &Seal) -> Result<(), EvidenceError> {
+        self.ssm
+            .put_parameter()
+            .name(self.seal_name(execution))
+            .value(seal.to_text())
+            .r#type(ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ssm_error("PutParameter", &e))
+    }
+}
