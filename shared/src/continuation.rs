@@ -259,7 +259,11 @@ impl SsmSeals {
     fn seal_name(&self, execution: &Execution) -> String {
         format!(
             "{}seal",
-            execution_folder(&self.prefix, &execution.deployment_id, &execution.execution_id)
+            execution_folder(
+                &self.prefix,
+                &execution.deployment_id,
+                &execution.execution_id
+            )
         )
     }
 }

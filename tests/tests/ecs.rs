@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 const ACCOUNT: &str = "123456789012";
 const SERVICE: &str = "arn:aws:ecs:us-east-1:123456789012:service/web-cluster/web";
-const DEPLOYMENT: &str = "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-cluster/web/lin1";
+const DEPLOYMENT: &str =
+    "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-cluster/web/lin1";
 
 fn revision(id: &str) -> String {
     format!("arn:aws:ecs:us-east-1:{ACCOUNT}:service-revision/web-cluster/web/{id}")
@@ -103,7 +104,11 @@ fn run_stage(emulator: &Emulator, stage: &str, execution: &str, green: f64) -> V
     let mut details: Option<Value> = None;
     let started = Instant::now();
     loop {
-        let outcome = invoke(emulator, payload(stage, execution, green, details.as_ref()), RUN_MS);
+        let outcome = invoke(
+            emulator,
+            payload(stage, execution, green, details.as_ref()),
+            RUN_MS,
+        );
         assert_eq!(outcome["state"], "success", "{stage}: {outcome}");
         let answer = outcome["body"].clone();
         answers.push(answer.clone());
@@ -113,7 +118,10 @@ fn run_stage(emulator: &Emulator, stage: &str, execution: &str, green: f64) -> V
         let delay = answer["callBackDelay"].as_u64().expect("a callBackDelay");
         assert!((1..=60).contains(&delay), "{answer}");
         details = Some(answer["hookDetails"].clone());
-        assert!(started.elapsed() < Duration::from_secs(120), "{stage} never concluded: {answers:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{stage} never concluded: {answers:?}"
+        );
         std::thread::sleep(Duration::from_secs(delay));
     }
 }
@@ -126,7 +134,8 @@ fn status(answers: &[Value]) -> &str {
 fn a_linear_deployment_bakes_each_step_fails_on_a_regression_and_lets_the_rollback_through() {
     let emulator = Emulator::start();
     let alb = emulator.create_alb_with_target_groups("web", &["web-blue", "web-green"]);
-    let arn = |dimension: &str| format!("arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:{dimension}");
+    let arn =
+        |dimension: &str| format!("arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:{dimension}");
     let (blue, green) = (&alb.target_groups[0], &alb.target_groups[1]);
     emulator.control(
         "POST",
@@ -152,7 +161,10 @@ fn a_linear_deployment_bakes_each_step_fails_on_a_regression_and_lets_the_rollba
     let refused = invoke(&emulator, json!({"lifecycleStage": "PRE_SCALE_UP"}), RUN_MS);
     assert_eq!(refused["state"], "error", "{refused}");
     assert!(
-        refused["errorMessage"].as_str().unwrap().contains("executionId"),
+        refused["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("executionId"),
         "{refused}"
     );
 
@@ -175,7 +187,10 @@ fn a_linear_deployment_bakes_each_step_fails_on_a_regression_and_lets_the_rollba
     for round in &step1[..step1.len() - 1] {
         assert_eq!(round["hookStatus"], "IN_PROGRESS", "{round}");
         assert_eq!(round["callBackDelay"], 10, "{round}");
-        assert_eq!(round["hookDetails"]["gate_analysis"]["version"], 1, "{round}");
+        assert_eq!(
+            round["hookDetails"]["gate_analysis"]["version"], 1,
+            "{round}"
+        );
     }
 
     // Step 2 (green at 50 %): green's 5XX share climbs.
@@ -186,7 +201,10 @@ fn a_linear_deployment_bakes_each_step_fails_on_a_regression_and_lets_the_rollba
     let step2 = run_stage(&emulator, "PRODUCTION_TRAFFIC_SHIFT", "exec-step-2", 50.0);
     assert_eq!(status(&step2), "FAILED", "{step2:?}");
     assert!(
-        step2.last().unwrap()["reason"].as_str().unwrap().contains("error-rate"),
+        step2.last().unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("error-rate"),
         "{step2:?}"
     );
     // The same execution invoked again: the same answer, not a second judgement.
@@ -202,7 +220,11 @@ fn a_linear_deployment_bakes_each_step_fails_on_a_regression_and_lets_the_rollba
     emulator.control(
         "POST",
         "ecs/service-deployments",
-        Some(service_deployment("ROLLBACK_IN_PROGRESS", &arn(blue), &arn(green))),
+        Some(service_deployment(
+            "ROLLBACK_IN_PROGRESS",
+            &arn(blue),
+            &arn(green),
+        )),
     );
     for (stage, execution) in [
         ("PRODUCTION_TRAFFIC_SHIFT", "exec-rollback-prod"),
@@ -238,21 +260,39 @@ fn a_linear_deployment_bakes_each_step_fails_on_a_regression_and_lets_the_rollba
     }
     // Discovery found green as the canary and blue as the baseline.
     let discovered = &records[0]["discovery"];
-    assert_eq!(discovered["canary"]["target_group"], green.as_str(), "{discovered}");
-    assert_eq!(discovered["baseline"]["target_group"], blue.as_str(), "{discovered}");
+    assert_eq!(
+        discovered["canary"]["target_group"],
+        green.as_str(),
+        "{discovered}"
+    );
+    assert_eq!(
+        discovered["baseline"]["target_group"],
+        blue.as_str(),
+        "{discovered}"
+    );
     // The bake's measurements are in the step's record.
     assert!(
-        records[3]["analysis"]["measurements"].as_array().unwrap().len() >= 3,
+        records[3]["analysis"]["measurements"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 3,
         "{}",
         records[3]
     );
     let rollback = &records[5];
     assert!(
-        rollback["reason"].as_str().unwrap().contains("belongs to a rollback"),
+        rollback["reason"]
+            .as_str()
+            .unwrap()
+            .contains("belongs to a rollback"),
         "{rollback}"
     );
     assert!(
-        rollback["reason"].as_str().unwrap().contains("ROLLBACK_IN_PROGRESS"),
+        rollback["reason"]
+            .as_str()
+            .unwrap()
+            .contains("ROLLBACK_IN_PROGRESS"),
         "{rollback}"
     );
 }

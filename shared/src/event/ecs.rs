@@ -313,9 +313,9 @@ fn describe(value: &Value) -> String {
 
 fn execution_id(text: &str) -> Result<String, EcsEventError> {
     let fine = text.len() <= EXECUTION_ID_MAX_CHARS
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '+' | '='));
+        && text.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/' | '+' | '=')
+        });
     if fine {
         Ok(text.to_string())
     } else {
@@ -348,8 +348,7 @@ fn ecs_arn(text: &str) -> Option<(&str, &str, &str, &str)> {
     );
     let lower = |s: &str| {
         !s.is_empty()
-            && s
-                .chars()
+            && s.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     };
     let fine = arn == "arn"
@@ -383,10 +382,12 @@ fn revision_of(
     field: &'static str,
     text: &str,
 ) -> Result<RevisionArn, EcsEventError> {
-    let shape = || EcsEventError::InvalidField {
+    let shape = || {
+        EcsEventError::InvalidField {
         field: field.into(),
         expected: "an ECS service revision ARN, arn:PARTITION:ecs:REGION:ACCOUNT:service-revision/CLUSTER/SERVICE/ID (ID of 1-64 letters and digits)",
         found: preview(text, PREVIEW_CHARS),
+    }
     };
     let (partition, region, account, resource) = ecs_arn(text).ok_or_else(shape)?;
     let mut path = resource.split('/');
@@ -426,8 +427,10 @@ mod tests {
     use serde_json::json;
 
     const SERVICE: &str = "arn:aws:ecs:us-west-2:123456789012:service/web-cluster/web";
-    const GREEN: &str = "arn:aws:ecs:us-west-2:123456789012:service-revision/web-cluster/web/01275892";
-    const BLUE: &str = "arn:aws:ecs:us-west-2:123456789012:service-revision/web-cluster/web/01275800";
+    const GREEN: &str =
+        "arn:aws:ecs:us-west-2:123456789012:service-revision/web-cluster/web/01275892";
+    const BLUE: &str =
+        "arn:aws:ecs:us-west-2:123456789012:service-revision/web-cluster/web/01275800";
 
     fn payload() -> Value {
         json!({
@@ -457,7 +460,11 @@ mod tests {
         assert!(nested.hook_details.is_empty());
 
         let mut flat = payload();
-        let details = flat.as_object_mut().unwrap().remove("executionDetails").unwrap();
+        let details = flat
+            .as_object_mut()
+            .unwrap()
+            .remove("executionDetails")
+            .unwrap();
         for (k, v) in details.as_object().unwrap() {
             flat[k] = v.clone();
         }
@@ -472,37 +479,73 @@ mod tests {
         assert!(error(&json!([1])).contains("not a JSON object (found an array)"));
         let mut p = payload();
         p.as_object_mut().unwrap().remove("lifecycleStage");
-        assert!(error(&p).contains("no `lifecycleStage` field"), "{}", error(&p));
+        assert!(
+            error(&p).contains("no `lifecycleStage` field"),
+            "{}",
+            error(&p)
+        );
 
         let mut p = payload();
         p["lifecycleStage"] = json!("BAKE_TIME");
-        assert!(error(&p).contains("not a stage a lifecycle hook can be attached to (RECONCILE_SERVICE, "), "{}", error(&p));
+        assert!(
+            error(&p)
+                .contains("not a stage a lifecycle hook can be attached to (RECONCILE_SERVICE, "),
+            "{}",
+            error(&p)
+        );
 
         let mut p = payload();
-        p["executionDetails"]["serviceArn"] = json!("arn:aws:ecs:us-west-2:123456789012:service/web cluster/web");
-        assert!(error(&p).contains("`serviceArn` must be an ECS service ARN"), "{}", error(&p));
+        p["executionDetails"]["serviceArn"] =
+            json!("arn:aws:ecs:us-west-2:123456789012:service/web cluster/web");
+        assert!(
+            error(&p).contains("`serviceArn` must be an ECS service ARN"),
+            "{}",
+            error(&p)
+        );
 
         let mut p = payload();
         p["executionDetails"]["targetServiceRevisionArn"] = json!(42);
-        assert!(error(&p).contains("`targetServiceRevisionArn` must be a non-empty string, found a number 42"), "{}", error(&p));
+        assert!(
+            error(&p).contains(
+                "`targetServiceRevisionArn` must be a non-empty string, found a number 42"
+            ),
+            "{}",
+            error(&p)
+        );
 
         let mut p = payload();
         p["executionDetails"]["productionTrafficWeights"] = json!({ GREEN: 120 });
-        assert!(error(&p).contains("must be a weight between 0 and 100, found a number 120"), "{}", error(&p));
+        assert!(
+            error(&p).contains("must be a weight between 0 and 100, found a number 120"),
+            "{}",
+            error(&p)
+        );
 
         let mut p = payload();
         p["executionDetails"]["productionTrafficWeights"] = json!({
             "arn:aws:ecs:us-west-2:123456789012:service-revision/other/api/1": 100
         });
-        assert!(error(&p).contains("a revision of another service"), "{}", error(&p));
+        assert!(
+            error(&p).contains("a revision of another service"),
+            "{}",
+            error(&p)
+        );
 
         let mut p = payload();
         p["executionId"] = json!("x".repeat(600));
-        assert!(error(&p).contains("`executionId` must be a token"), "{}", error(&p));
+        assert!(
+            error(&p).contains("`executionId` must be a token"),
+            "{}",
+            error(&p)
+        );
 
         let mut p = payload();
         p["hookDetails"] = json!("state");
-        assert!(error(&p).contains("`hookDetails` must be an object"), "{}", error(&p));
+        assert!(
+            error(&p).contains("`hookDetails` must be an object"),
+            "{}",
+            error(&p)
+        );
     }
 
     #[test]

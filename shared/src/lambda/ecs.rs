@@ -143,7 +143,9 @@ impl EcsHookFunction {
                 reason,
             ))
             .await;
-            return Ok(self.publish(record, &switches, event.context.deadline).await);
+            return Ok(self
+                .publish(record, &switches, event.context.deadline)
+                .await);
         }
         let Some(analysis) = self
             .base
@@ -152,7 +154,9 @@ impl EcsHookFunction {
             .and_then(|s| s.analysis)
         else {
             let record = Box::pin(execute(&self.base.policy, &execution, providers(), judge)).await;
-            return Ok(self.publish(record, &switches, event.context.deadline).await);
+            return Ok(self
+                .publish(record, &switches, event.context.deadline)
+                .await);
         };
         let carried = match invocation.hook_details.get(STATE_FIELD) {
             None => Carried::Nothing,

@@ -54,7 +54,11 @@ impl From<LifecycleStatus> for EcsHookStatus {
 /// The return value: `{"hookStatus": ..., "callBackDelay": ..., "hookDetails": ...}`.
 /// `hookDetails` is returned only with `IN_PROGRESS` (the next invocation is
 /// the only reader); `reason` is for a person reading the invocation's result.
-pub fn ecs_answer(status: EcsHookStatus, hook_details: Option<Map<String, Value>>, reason: &str) -> Value {
+pub fn ecs_answer(
+    status: EcsHookStatus,
+    hook_details: Option<Map<String, Value>>,
+    reason: &str,
+) -> Value {
     let mut answer = match status {
         EcsHookStatus::Succeeded => json!({"hookStatus": "SUCCEEDED"}),
         EcsHookStatus::Failed => json!({"hookStatus": "FAILED"}),

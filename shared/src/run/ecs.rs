@@ -25,8 +25,8 @@
 use super::{conclude, fail_without_evidence, finish, measure, Execution, JudgeFn, Measured};
 use super::{Providers, Question};
 use crate::analysis::{
-    admit_continuation, classify, next_step, Admission, AnalysisPolicy, AnalysisState,
-    Measurement, Next, Seal, MEASUREMENT_ALLOWANCE_SECS,
+    admit_continuation, classify, next_step, Admission, AnalysisPolicy, AnalysisState, Measurement,
+    Next, Seal, MEASUREMENT_ALLOWANCE_SECS,
 };
 use crate::evidence::deployment::DeploymentSource;
 use crate::evidence::probes::ProbeSource;
@@ -155,8 +155,12 @@ where
         Err(reason) => {
             let record = fail_without_evidence(policy, execution, providers, reason).await;
             let forged = AnalysisState::new(execution.execution_id.clone(), now);
-            keep_tombstone(seals, execution, &Seal::concluded(&forged, LifecycleStatus::Failed))
-                .await;
+            keep_tombstone(
+                seals,
+                execution,
+                &Seal::concluded(&forged, LifecycleStatus::Failed),
+            )
+            .await;
             return EcsRound::Concluded(Box::new(record));
         }
     };
@@ -180,7 +184,9 @@ where
                 if let Err(error) = seals.put_seal(execution, &Seal::of(&state)).await {
                     break Some((
                         LifecycleStatus::Failed,
-                        format!("the analysis' progress could not be sealed ({error}); failing closed"),
+                        format!(
+                            "the analysis' progress could not be sealed ({error}); failing closed"
+                        ),
                     ));
                 }
                 let reason = match &last {

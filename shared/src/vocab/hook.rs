@@ -136,7 +136,8 @@ impl Hook {
     /// Parses a section's spelling (a CodeDeploy hook or an ECS stage) or a
     /// CodeDeploy hook binary's kebab-case name.
     pub fn parse(name: &str) -> Option<Hook> {
-        Hook::sections().find(|h| h.as_str() == name || Hook::ALL.contains(h) && h.binary_name() == name)
+        Hook::sections()
+            .find(|h| h.as_str() == name || Hook::ALL.contains(h) && h.binary_name() == name)
     }
 
     /// Parses an ECS stage, as the ECS payload's `lifecycleStage` spells it.

@@ -23,7 +23,9 @@
 //! and `BASELINE_TARGET_GROUP` override what is found, as for CodeDeploy.
 
 use super::elb::{load_balancer_dimension, target_group_dimension};
-use super::{bounded, malformed, Discovery, EcsTaskSet, SubjectValues, DESCRIBE_TARGET_GROUPS, ELBV2};
+use super::{
+    bounded, malformed, Discovery, EcsTaskSet, SubjectValues, DESCRIBE_TARGET_GROUPS, ELBV2,
+};
 use crate::evidence::{DeploymentInfo, DeploymentSource, EvidenceError};
 use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::types::{ServiceDeployment, ServiceDeploymentStatus, ServiceRevision};
@@ -104,7 +106,11 @@ impl ServiceDeploymentFound {
     }
 }
 
-fn api<E: std::error::Error + 'static>(operation: &'static str, service: &'static str, e: &E) -> EvidenceError {
+fn api<E: std::error::Error + 'static>(
+    operation: &'static str,
+    service: &'static str,
+    e: &E,
+) -> EvidenceError {
     EvidenceError::Api {
         service,
         operation,
@@ -127,7 +133,9 @@ impl EcsNativeDeployment<'_> {
         let arn = listed
             .service_deployments()
             .iter()
-            .find(|d| d.target_service_revision_arn() == Some(self.target.target_revision_arn.as_str()))
+            .find(|d| {
+                d.target_service_revision_arn() == Some(self.target.target_revision_arn.as_str())
+            })
             .and_then(|d| d.service_deployment_arn())
             .ok_or_else(|| {
                 malformed(
@@ -148,13 +156,20 @@ impl EcsNativeDeployment<'_> {
             .send()
             .await
             .map_err(|e| api("DescribeServiceDeployments", ECS, &e))?;
-        let deployment: &ServiceDeployment = described
-            .service_deployments()
-            .first()
-            .ok_or_else(|| malformed(ECS, "DescribeServiceDeployments", format!("{arn} was not described")))?;
+        let deployment: &ServiceDeployment =
+            described.service_deployments().first().ok_or_else(|| {
+                malformed(
+                    ECS,
+                    "DescribeServiceDeployments",
+                    format!("{arn} was not described"),
+                )
+            })?;
         Ok(ServiceDeploymentFound {
             arn,
-            status: deployment.status().map(ServiceDeploymentStatus::as_str).map(str::to_string),
+            status: deployment
+                .status()
+                .map(ServiceDeploymentStatus::as_str)
+                .map(str::to_string),
             source_revisions: deployment
                 .source_service_revisions()
                 .iter()
@@ -162,7 +177,10 @@ impl EcsNativeDeployment<'_> {
                 .map(str::to_string)
                 .collect(),
             created_at: deployment.created_at().map(|t| t.secs()),
-            rollback_reason: deployment.rollback().and_then(|r| r.reason()).map(str::to_string),
+            rollback_reason: deployment
+                .rollback()
+                .and_then(|r| r.reason())
+                .map(str::to_string),
         })
     }
 
@@ -178,7 +196,10 @@ impl EcsNativeDeployment<'_> {
         Ok(output.service_revisions().to_vec())
     }
 
-    async fn load_balancer_of(&self, target_group_arns: &[String]) -> Result<BTreeMap<String, String>, EvidenceError> {
+    async fn load_balancer_of(
+        &self,
+        target_group_arns: &[String],
+    ) -> Result<BTreeMap<String, String>, EvidenceError> {
         let output = self
             .clients
             .elb
@@ -242,25 +263,40 @@ impl DeploymentSource for EcsNativeDeployment<'_> {
                 .map(target_groups_of)
         };
         let (green_primary, green_alternate) = of(&green_arn).ok_or_else(|| {
-            malformed(ECS, "DescribeServiceRevisions", format!("{green_arn} was not described"))
+            malformed(
+                ECS,
+                "DescribeServiceRevisions",
+                format!("{green_arn} was not described"),
+            )
         })?;
-        let blue_group = blue_arn.as_deref().and_then(of).and_then(|(primary, _)| primary);
+        let blue_group = blue_arn
+            .as_deref()
+            .and_then(of)
+            .and_then(|(primary, _)| primary);
         let green_group = match (&green_primary, &blue_group) {
             (Some(green), Some(blue)) if green == blue => green_alternate.or(green_primary),
             _ => green_primary,
         };
-        let groups: Vec<String> = green_group.iter().chain(blue_group.iter()).cloned().collect();
+        let groups: Vec<String> = green_group
+            .iter()
+            .chain(blue_group.iter())
+            .cloned()
+            .collect();
         let load_balancers = if groups.is_empty() {
             BTreeMap::new()
         } else {
             self.load_balancer_of(&groups).await?
         };
-        let side = |label: &str, revision: Option<&String>, group: Option<&String>| -> Result<(EcsTaskSet, SubjectValues), EvidenceError> {
+        let side = |label: &str,
+                    revision: Option<&String>,
+                    group: Option<&String>|
+         -> Result<(EcsTaskSet, SubjectValues), EvidenceError> {
             let mut values = SubjectValues::new();
             let mut set = EcsTaskSet {
                 label: Some(label.to_string()),
                 identifier: revision.cloned(),
-                traffic_weight: revision.and_then(|r| self.target.production_weights.get(r).copied()),
+                traffic_weight: revision
+                    .and_then(|r| self.target.production_weights.get(r).copied()),
                 ..EcsTaskSet::default()
             };
             if let Some(group) = group {

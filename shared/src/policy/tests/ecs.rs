@@ -47,19 +47,28 @@ fn ecs_stage_sections_validate_beside_codedeploy_hooks() {
 fn a_misspelt_stage_is_named_with_the_nearest_stage() {
     let found = problems("version: 1\nhooks:\n  PRODUCTION_TRAFIC_SHIFT:\n    gates:\n      - name: a\n        alarms: [x]\n");
     assert!(
-        found[0].contains("unknown hook \"PRODUCTION_TRAFIC_SHIFT\"; did you mean `PRODUCTION_TRAFFIC_SHIFT`?"),
+        found[0].contains(
+            "unknown hook \"PRODUCTION_TRAFIC_SHIFT\"; did you mean `PRODUCTION_TRAFFIC_SHIFT`?"
+        ),
         "{found:?}"
     );
     // A stage no hook can be attached to is not a section.
-    let found = problems("version: 1\nhooks:\n  BAKE_TIME:\n    gates:\n      - name: a\n        alarms: [x]\n");
-    assert!(found[0].contains("the ECS lifecycle stages RECONCILE_SERVICE"), "{found:?}");
+    let found = problems(
+        "version: 1\nhooks:\n  BAKE_TIME:\n    gates:\n      - name: a\n        alarms: [x]\n",
+    );
+    assert!(
+        found[0].contains("the ECS lifecycle stages RECONCILE_SERVICE"),
+        "{found:?}"
+    );
 }
 
 #[test]
 fn a_stage_section_has_the_hook_sections_shape_checks() {
     let found = problems("version: 1\nhooks:\n  POST_SCALE_UP:\n    gates:\n      - name: x\n        alarms: [a]\n        treshold: 3\n");
     assert!(
-        found.iter().any(|p| p.contains("hooks.POST_SCALE_UP.gates[0].treshold: unknown field")),
+        found
+            .iter()
+            .any(|p| p.contains("hooks.POST_SCALE_UP.gates[0].treshold: unknown field")),
         "{found:?}"
     );
 }

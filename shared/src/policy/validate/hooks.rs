@@ -20,7 +20,13 @@ const DEFAULT_INGESTION_LAG_SECS: i64 = 120;
 /// Every section name a policy may use, for a message: the CodeDeploy hooks,
 /// then the ECS-native lifecycle stages.
 fn known_sections() -> String {
-    let names = |hooks: &[Hook]| hooks.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ");
+    let names = |hooks: &[Hook]| {
+        hooks
+            .iter()
+            .map(|h| h.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     format!(
         "the CodeDeploy hooks {} or the ECS lifecycle stages {}",
         names(&Hook::ALL),
@@ -46,7 +52,14 @@ impl Validator<'_> {
         self.probe_hosts = raw.probe_hosts.map(|hosts| self.allowed_hosts(hosts));
         let mut hooks = BTreeMap::new();
         if raw.hooks.value.is_empty() {
-            self.problem(raw.hooks.defined, "hooks", format!("no hook sections: name at least one of {}", known_sections()));
+            self.problem(
+                raw.hooks.defined,
+                "hooks",
+                format!(
+                    "no hook sections: name at least one of {}",
+                    known_sections()
+                ),
+            );
         }
         for (name, section) in raw.hooks.value {
             let Some(hook) = Hook::sections().find(|h| h.as_str() == name) else {
@@ -61,10 +74,14 @@ impl Validator<'_> {
                 } else {
                     shown
                 };
-                let message = match crate::policy::raw::nearest(&name, Hook::sections().map(Hook::as_str)) {
-                    Some(near) => format!("unknown hook \"{shown}\"; did you mean `{near}`?"),
-                    None => format!("unknown hook \"{shown}\"; expected one of {}", known_sections()),
-                };
+                let message =
+                    match crate::policy::raw::nearest(&name, Hook::sections().map(Hook::as_str)) {
+                        Some(near) => format!("unknown hook \"{shown}\"; did you mean `{near}`?"),
+                        None => format!(
+                            "unknown hook \"{shown}\"; expected one of {}",
+                            known_sections()
+                        ),
+                    };
                 self.problem(section.defined, format!("hooks.{shown}"), message);
                 continue;
             };

@@ -104,8 +104,20 @@ async fn play(
 async fn a_healthy_bake_answers_in_progress_then_succeeded() {
     let policy = ecs_policy();
     let seals = MemSeals::default();
-    let (record, rounds) = play(&policy, &FakeCloudWatch { delay: Duration::ZERO }, &seals).await;
-    assert_eq!(record.status, LifecycleStatus::Succeeded, "{}", record.reason);
+    let (record, rounds) = play(
+        &policy,
+        &FakeCloudWatch {
+            delay: Duration::ZERO,
+        },
+        &seals,
+    )
+    .await;
+    assert_eq!(
+        record.status,
+        LifecycleStatus::Succeeded,
+        "{}",
+        record.reason
+    );
     assert!(rounds.len() >= 3, "{} rounds", rounds.len());
     // One measurement per invocation, a minute apart: ECS waits, not Lambda.
     for (i, (delay, state)) in rounds.iter().enumerate() {
@@ -116,7 +128,14 @@ async fn a_healthy_bake_answers_in_progress_then_succeeded() {
     let analysis = record.analysis.expect("the record carries the bake");
     assert_eq!(analysis.measurements.len(), rounds.len() + 1);
     assert_eq!(record.hook, STAGE);
-    assert!(seals.0.lock().unwrap().as_ref().unwrap().concluded.is_some());
+    assert!(seals
+        .0
+        .lock()
+        .unwrap()
+        .as_ref()
+        .unwrap()
+        .concluded
+        .is_some());
 }
 
 #[tokio::test]
@@ -130,7 +149,9 @@ async fn a_regression_ends_the_bake_failed() {
 #[tokio::test]
 async fn forged_or_unsealed_hook_details_fail_the_stage() {
     let policy = ecs_policy();
-    let healthy = FakeCloudWatch { delay: Duration::ZERO };
+    let healthy = FakeCloudWatch {
+        delay: Duration::ZERO,
+    };
     let seals = MemSeals::default();
     let EcsRound::InProgress { state, .. } =
         round(&policy, &healthy, &seals, NOW, Carried::Nothing).await
@@ -148,7 +169,11 @@ async fn forged_or_unsealed_hook_details_fail_the_stage() {
         panic!("a forged state must conclude");
     };
     assert_eq!(record.status, LifecycleStatus::Failed);
-    assert!(record.reason.contains("forged or edited"), "{}", record.reason);
+    assert!(
+        record.reason.contains("forged or edited"),
+        "{}",
+        record.reason
+    );
 
     // A state no seal vouches for (another function's, or invented).
     let EcsRound::Concluded(record) = round(
@@ -186,8 +211,21 @@ async fn the_same_execution_invoked_again_gets_the_same_answer() {
     let (record, rounds) = play(&policy, &BadCloudWatch, &seals).await;
     assert_eq!(record.status, LifecycleStatus::Failed);
     let last = rounds.last().map(|(_, state)| state.clone());
-    for carried in [Carried::Nothing, last.map_or(Carried::Nothing, Carried::State)] {
-        match round(&policy, &FakeCloudWatch { delay: Duration::ZERO }, &seals, NOW + 600, carried).await {
+    for carried in [
+        Carried::Nothing,
+        last.map_or(Carried::Nothing, Carried::State),
+    ] {
+        match round(
+            &policy,
+            &FakeCloudWatch {
+                delay: Duration::ZERO,
+            },
+            &seals,
+            NOW + 600,
+            carried,
+        )
+        .await
+        {
             EcsRound::Repeated { status, reason } => {
                 assert_eq!(status, LifecycleStatus::Failed, "{reason}");
                 assert!(reason.contains("already concluded"), "{reason}");
@@ -201,7 +239,9 @@ async fn the_same_execution_invoked_again_gets_the_same_answer() {
 async fn a_rollback_is_answered_succeeded_even_under_a_freeze() {
     let policy = ecs_policy();
     let reporter = crate::report::ecs::ReturnedToEcs;
-    let freeze = FakeSwitches(Ok((Some("{\"reason\": \"incident\"}".to_string()), None).into()));
+    let freeze = FakeSwitches(Ok(
+        (Some("{\"reason\": \"incident\"}".to_string()), None).into()
+    ));
     let providers = Providers {
         metrics: &BadCloudWatch,
         alarms: &BadCloudWatch,
@@ -218,6 +258,10 @@ async fn a_rollback_is_answered_succeeded_even_under_a_freeze() {
     )
     .await;
     assert_eq!(record.status, LifecycleStatus::Succeeded);
-    assert!(record.reason.contains("ROLLBACK_IN_PROGRESS"), "{}", record.reason);
+    assert!(
+        record.reason.contains("ROLLBACK_IN_PROGRESS"),
+        "{}",
+        record.reason
+    );
     assert!(record.gates.is_empty());
 }

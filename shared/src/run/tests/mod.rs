@@ -593,6 +593,6 @@ async fn unreadable_switches_fail_closed() {
 }
 
 mod bake;
-mod ecs;
 mod before_deployment;
+mod ecs;
 mod shadow;
