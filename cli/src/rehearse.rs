@@ -14,7 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use metric_gate::judge::LifecycleStatus;
 use metric_gate::policy::Policy;
 use metric_gate::rehearsal::{
-    rehearsal_env, rehearse, Rehearsal, Scenario, Step, SHIPPED_SCENARIOS,
+    rehearsal_env, rehearse, Rehearsal, Scenario, Step, SHIPPED_ECS_SCENARIOS, SHIPPED_SCENARIOS,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -104,12 +104,13 @@ impl Args {
 
     /// A shipped scenario by name, or a scenario file.
     fn named(&self, name: &str) -> Result<Vec<Scenario>> {
-        if let Some((_, text)) = SHIPPED_SCENARIOS.iter().find(|(n, _)| *n == name) {
+        let shipped = SHIPPED_SCENARIOS.iter().chain(SHIPPED_ECS_SCENARIOS.iter());
+        if let Some((_, text)) = shipped.clone().find(|(n, _)| *n == name) {
             return Ok(vec![Scenario::from_yaml(text, name)?]);
         }
         let path = PathBuf::from(name);
         if !path.exists() {
-            let names: Vec<&str> = SHIPPED_SCENARIOS.iter().map(|(n, _)| *n).collect();
+            let names: Vec<&str> = shipped.map(|(n, _)| *n).collect();
             bail!(
                 "no scenario {name:?}: give a file, or one of {}",
                 names.join(", ")

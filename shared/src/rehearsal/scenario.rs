@@ -133,11 +133,22 @@ impl Scenario {
         let mut problems = Vec::new();
         let mut schedule: Vec<(Hook, i64)> = Vec::new();
         for (name, at) in &raw.schedule {
-            match Hook::ALL.into_iter().find(|h| h.as_str() == name) {
-                Some(hook) => schedule.push((
-                    hook,
-                    minutes(&mut problems, &format!("schedule.{name}"), at),
-                )),
+            match Hook::sections().find(|h| h.as_str() == name) {
+                Some(hook) => {
+                    // An ECS linear or canary deployment runs its traffic
+                    // stages once a step: a list of minutes.
+                    let at: Vec<String> = match at {
+                        RawAt::One(at) => vec![at.clone()],
+                        RawAt::Many(all) => all.clone(),
+                        RawAt::Number(n) => vec![n.to_string()],
+                    };
+                    for at in &at {
+                        schedule.push((
+                            hook,
+                            minutes(&mut problems, &format!("schedule.{name}"), at),
+                        ));
+                    }
+                }
                 None => problems.push(format!("schedule.{name}: unknown hook")),
             }
         }
@@ -170,7 +181,7 @@ impl Scenario {
             }
         };
         let decided_by = raw.expect.decided_by.as_deref().and_then(|name| {
-            let hook = Hook::ALL.into_iter().find(|h| h.as_str() == name);
+            let hook = Hook::sections().find(|h| h.as_str() == name);
             if hook.is_none() {
                 problems.push(format!("expect.decided_by: unknown hook {name:?}"));
             }
@@ -391,7 +402,7 @@ struct RawScenario {
     name: String,
     description: String,
     expect: RawExpect,
-    schedule: BTreeMap<String, String>,
+    schedule: BTreeMap<String, RawAt>,
     #[serde(default)]
     traffic: Vec<RawStep>,
     requests_per_minute: f64,
@@ -401,6 +412,17 @@ struct RawScenario {
     baseline: Vec<RawSegment>,
     #[serde(default)]
     probe: Vec<RawProbeAnswer>,
+}
+
+/// When a scheduled hook runs: one minute, or (an ECS traffic stage run at
+/// every step) several.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawAt {
+    One(String),
+    Many(Vec<String>),
+    // A bare number (`3`): read as its text, so the problem names the field.
+    Number(f64),
 }
 
 #[derive(Debug, Deserialize)]
