@@ -12,8 +12,8 @@
 //! section has an `analysis` bakes as the ECS hook does
 //! ([`crate::run::ecs::execute_ecs_round`]), answering `IN_PROGRESS` and
 //! being invoked again after its `callBackDelay` on the simulated clock, until
-//! it concludes. They need a policy with ECS stage sections
-//! (`gatectl rehearse --policy examples/ecs-native/gates.yaml ecs-linear`).
+//! it concludes. They need a policy with ECS stage sections: without
+//! `--policy`, `gatectl rehearse` uses the ECS example's ([`ECS_EXAMPLE_POLICY`]).
 
 mod scenario;
 pub mod source;
@@ -74,6 +74,12 @@ pub const SHIPPED_ECS_SCENARIOS: [(&str, &str); 2] = [
         include_str!("../../../scenarios/ecs-canary-regression.yaml"),
     ),
 ];
+
+/// The policy `gatectl rehearse` rehearses the ECS scenarios under when none
+/// is given: the ECS example's, which has a section per stage they schedule.
+pub const ECS_EXAMPLE_POLICY: &str = include_str!("../../../examples/ecs-native/gates.yaml");
+/// How [`ECS_EXAMPLE_POLICY`] is named in errors and records.
+pub const ECS_EXAMPLE_POLICY_SOURCE: &str = "<embedded ECS example policy>";
 
 /// One thing that happened during a rehearsal.
 #[derive(Debug, Clone)]

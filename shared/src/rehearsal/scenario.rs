@@ -8,7 +8,7 @@
 //! it.
 
 use crate::policy::PolicyError;
-use crate::vocab::hook::Hook;
+use crate::vocab::hook::{Hook, Platform};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -115,6 +115,20 @@ pub struct Minute {
 }
 
 impl Scenario {
+    /// Which service's lifecycle the scenario schedules: ECS when any of its
+    /// hooks is an ECS stage.
+    pub fn platform(&self) -> Platform {
+        if self
+            .schedule
+            .iter()
+            .any(|(hook, _)| hook.platform() == Platform::Ecs)
+        {
+            Platform::Ecs
+        } else {
+            Platform::CodeDeploy
+        }
+    }
+
     /// Parses a scenario file. `source` names it in errors.
     pub fn from_yaml(text: &str, source: &str) -> Result<Scenario, PolicyError> {
         let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| {
