@@ -14,8 +14,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use metric_gate::judge::LifecycleStatus;
 use metric_gate::policy::Policy;
 use metric_gate::rehearsal::{
-    rehearsal_env, rehearse, Rehearsal, Scenario, Step, SHIPPED_SCENARIOS,
+    rehearsal_env, rehearse, Rehearsal, Scenario, Step, ECS_EXAMPLE_POLICY,
+    ECS_EXAMPLE_POLICY_SOURCE, SHIPPED_ECS_SCENARIOS, SHIPPED_SCENARIOS,
 };
+use metric_gate::vocab::hook::Platform;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -47,7 +49,7 @@ pub struct Args {
 impl Args {
     pub fn run(self) -> Result<ExitCode> {
         if self.list {
-            for (name, text) in SHIPPED_SCENARIOS {
+            for (name, text) in SHIPPED_SCENARIOS.iter().chain(&SHIPPED_ECS_SCENARIOS) {
                 let scenario = Scenario::from_yaml(text, name)?;
                 println!("{name:<20} {}", scenario.description);
             }
@@ -60,6 +62,16 @@ impl Args {
                     .with_context(|| format!("reading {}", path.display()))?;
                 Policy::from_yaml(&text, &path.display().to_string(), &rehearsal_env)?
             }
+        };
+        // An ECS scenario without --policy: the ECS example's policy, the
+        // default one having no ECS stage sections.
+        let ecs_policy = match self.policy {
+            None => Some(Policy::from_yaml(
+                ECS_EXAMPLE_POLICY,
+                ECS_EXAMPLE_POLICY_SOURCE,
+                &rehearsal_env,
+            )?),
+            Some(_) => None,
         };
         let scenarios = self.scenarios()?;
         let colour = colour_enabled();
@@ -74,9 +86,13 @@ impl Args {
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             progress.set_message(format!("rehearsing {}", scenario.name));
-            let rehearsal = runtime.block_on(rehearse(scenario, &policy, |_| progress.inc(1)));
+            let policy = match (&ecs_policy, scenario.platform()) {
+                (Some(ecs), Platform::Ecs) => ecs,
+                _ => &policy,
+            };
+            let rehearsal = runtime.block_on(rehearse(scenario, policy, |_| progress.inc(1)));
             progress.finish_and_clear();
-            all_as_expected &= print_timeline(scenario, &policy, &rehearsal, self.verbose, colour);
+            all_as_expected &= print_timeline(scenario, policy, &rehearsal, self.verbose, colour);
             finished.push((scenario.clone(), rehearsal));
         }
         if let Some(path) = &self.report {
@@ -96,6 +112,7 @@ impl Args {
             None if !self.all => self.named(DEFAULT_SCENARIO),
             None => SHIPPED_SCENARIOS
                 .iter()
+                .chain(&SHIPPED_ECS_SCENARIOS)
                 .map(|(name, text)| Ok(Scenario::from_yaml(text, name)?))
                 .collect(),
             Some(name) => self.named(name),
@@ -104,12 +121,13 @@ impl Args {
 
     /// A shipped scenario by name, or a scenario file.
     fn named(&self, name: &str) -> Result<Vec<Scenario>> {
-        if let Some((_, text)) = SHIPPED_SCENARIOS.iter().find(|(n, _)| *n == name) {
+        let shipped = SHIPPED_SCENARIOS.iter().chain(SHIPPED_ECS_SCENARIOS.iter());
+        if let Some((_, text)) = shipped.clone().find(|(n, _)| *n == name) {
             return Ok(vec![Scenario::from_yaml(text, name)?]);
         }
         let path = PathBuf::from(name);
         if !path.exists() {
-            let names: Vec<&str> = SHIPPED_SCENARIOS.iter().map(|(n, _)| *n).collect();
+            let names: Vec<&str> = shipped.map(|(n, _)| *n).collect();
             bail!(
                 "no scenario {name:?}: give a file, or one of {}",
                 names.join(", ")

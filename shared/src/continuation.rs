@@ -180,31 +180,7 @@ pub fn continuation_payload(execution: &Execution, state: &AnalysisState) -> ser
 
 impl Continuation for SelfInvoke {
     async fn seal(&self, execution: &Execution) -> Result<Option<Seal>, EvidenceError> {
-        let name = self.seal_name(execution);
-        let output = self
-            .ssm
-            .get_parameters()
-            .names(&name)
-            .send()
-            .await
-            .map_err(|e| ssm_error("GetParameters", &e))?;
-        let Some(text) = output
-            .parameters()
-            .iter()
-            .find(|p| p.name() == Some(name.as_str()))
-            .and_then(|p| p.value())
-        else {
-            return Ok(None);
-        };
-        Seal::from_text(text)
-            .map(Some)
-            .map_err(|error| EvidenceError::Api {
-                service: "SSM",
-                operation: "GetParameters",
-                message: crate::evidence::bounded(format!(
-                    "the seal {name} is unreadable: {error}"
-                )),
-            })
+        read_seal(&self.ssm, &self.seal_name(execution)).await
     }
 
     async fn claim(&self, execution: &Execution, run: u32) -> Result<bool, EvidenceError> {
@@ -219,8 +195,13 @@ impl Continuation for SelfInvoke {
         state: &AnalysisState,
     ) -> Result<(), EvidenceError> {
         // Sealed first: the next run must find the seal when it starts.
-        self.put(self.seal_name(execution), Seal::of(state).to_text(), true)
-            .await?;
+        write_seal(
+            &self.ssm,
+            &self.seal_name(execution),
+            &Seal::of(state),
+            execution,
+        )
+        .await?;
         let payload = continuation_payload(execution, state);
         self.lambda
             .invoke()
@@ -238,18 +219,7 @@ impl Continuation for SelfInvoke {
     }
 
     async fn close(&self, execution: &Execution, seal: &Seal) -> Result<(), EvidenceError> {
-        let expires_at = execution.now + TOMBSTONE_SECS;
-        self.ssm
-            .put_parameter()
-            .name(self.seal_name(execution))
-            .value(seal.to_text())
-            .r#type(ParameterType::String)
-            .overwrite(true)
-            .tier(ParameterTier::Advanced)
-            .policies(expiration_policy(expires_at))
-            .send()
-            .await
-            .map_err(|e| ssm_error("PutParameter", &e))?;
+        write_seal(&self.ssm, &self.seal_name(execution), seal, execution).await?;
         let claims: Vec<String> = (1..=seal.runs)
             .map(|run| self.claim_name(execution, run))
             .collect();
@@ -264,4 +234,97 @@ impl Continuation for SelfInvoke {
     async fn release(&self, execution: &Execution, run: u32) -> Result<(), EvidenceError> {
         self.delete(vec![self.claim_name(execution, run)]).await
     }
+}
+
+/// The seals of ECS-native bakes: the same parameter as a CodeDeploy bake's
+/// (`{prefix}bake/{deployment}/{execution digest}/seal`), with no claims and
+/// no self-invocation, since ECS itself invokes the function again after an
+/// `IN_PROGRESS` answer ([`crate::run::ecs`]).
+#[derive(Debug, Clone)]
+pub struct SsmSeals {
+    ssm: aws_sdk_ssm::Client,
+    prefix: String,
+}
+
+impl SsmSeals {
+    /// Seals under `prefix` (an SSM path ending in `/`), in `bake/`.
+    pub fn new(ssm: aws_sdk_ssm::Client, prefix: &str) -> Self {
+        SsmSeals {
+            ssm,
+            prefix: prefix.to_string(),
+        }
+    }
+
+    fn seal_name(&self, execution: &Execution) -> String {
+        format!(
+            "{}seal",
+            execution_folder(
+                &self.prefix,
+                &execution.deployment_id,
+                &execution.execution_id
+            )
+        )
+    }
+}
+
+impl crate::run::ecs::SealStore for SsmSeals {
+    async fn seal(&self, execution: &Execution) -> Result<Option<Seal>, EvidenceError> {
+        read_seal(&self.ssm, &self.seal_name(execution)).await
+    }
+
+    async fn put_seal(&self, execution: &Execution, seal: &Seal) -> Result<(), EvidenceError> {
+        write_seal(&self.ssm, &self.seal_name(execution), seal, execution).await
+    }
+}
+
+/// The seal kept under `name`, `None` when there is none.
+async fn read_seal(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<Option<Seal>, EvidenceError> {
+    let output = ssm
+        .get_parameters()
+        .names(name)
+        .send()
+        .await
+        .map_err(|e| ssm_error("GetParameters", &e))?;
+    let Some(text) = output
+        .parameters()
+        .iter()
+        .find(|p| p.name() == Some(name))
+        .and_then(|p| p.value())
+    else {
+        return Ok(None);
+    };
+    Seal::from_text(text)
+        .map(Some)
+        .map_err(|error| EvidenceError::Api {
+            service: "SSM",
+            operation: "GetParameters",
+            message: crate::evidence::bounded(format!("the seal {name} is unreadable: {error}")),
+        })
+}
+
+/// Writes `seal` under `name`, overwriting: a standard parameter while the
+/// analysis runs, and once it concluded a tombstone that SSM deletes
+/// [`TOMBSTONE_SECS`] after `execution` started ([`expiration_policy`]).
+async fn write_seal(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    seal: &Seal,
+    execution: &Execution,
+) -> Result<(), EvidenceError> {
+    let put = ssm
+        .put_parameter()
+        .name(name)
+        .value(seal.to_text())
+        .r#type(ParameterType::String)
+        .overwrite(true);
+    let put = match seal.concluded {
+        Some(_) => put
+            .tier(ParameterTier::Advanced)
+            .policies(expiration_policy(execution.now + TOMBSTONE_SECS)),
+        None => put,
+    };
+    put.send()
+        .await
+        .map(|_| ())
+        .map_err(|e| ssm_error("PutParameter", &e))
 }

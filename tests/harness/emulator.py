@@ -14,7 +14,7 @@ This file owns the process and the routing; by path:
   /2018-06-01/runtime/...    Lambda Runtime API        -> runtime_api.py
   anything else              SigV4-signed AWS calls: logged, faults applied
                              (faults.py), then answered by an extension
-                             (cloudwatch_ext.py, codedeploy_ext.py), by moto
+                             (cloudwatch_ext.py, codedeploy_ext.py, ecs_ext.py), by moto
                              through the CBOR translation (cbor_protocol.py,
                              aws_protocol.py), or by moto itself.
 moto runs in-process (its DomainDispatcherApplication, every service, one
@@ -42,6 +42,10 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
                                  for creating load balancers and target groups (ELBv2 itself is
                                  moto's, over the query protocol, unchanged)
   POST   /_harness/deployments/<id>    {"status"?, "creator"?, "deploymentConfigName"?}
+  POST   /_harness/ecs/service-deployments  {"serviceDeployments": [...], "serviceRevisions": [...]}:
+                                 ECS service deployments and revisions in the API's shapes, served by
+                                 List/DescribeServiceDeployments and DescribeServiceRevisions
+                                 (ecs_ext.py); an ARN registered again is replaced
   POST   /_harness/reset         faults, calls, lifecycle, targets, invocations and all of moto
   POST   /_harness/invoke        {"event": <JSON>} | {"raw": "<text>"}, "timeout_ms"?: 30000,
                                  "function_arn"? -> {"requestId"}
@@ -107,6 +111,7 @@ from aws_protocol import (
     render_output,
 )
 from codedeploy_ext import CodeDeployExtension
+from ecs_ext import EcsExtension
 
 # Lambda's Invoke: POST /2015-03-31/functions/{FunctionName}/invocations
 LAMBDA_INVOKE = re.compile(r"^/2015-03-31/functions/(?P<name>[^/]+)/invocations$")
@@ -133,6 +138,7 @@ CONTROL_ROUTES = Map(
         Rule("/_harness/codedeploy/list-targets-page-size", methods=["POST"], endpoint="list_targets_page_size"),
         Rule("/_harness/ec2/default-network", methods=["GET"], endpoint="default_network"),
         Rule("/_harness/sns/messages", methods=["GET"], endpoint="sns_messages"),
+        Rule("/_harness/ecs/service-deployments", methods=["POST"], endpoint="ecs_service_deployments"),
     ]
 )
 
@@ -187,6 +193,9 @@ class HarnessApp:
             self.handlers[("cloudwatch", operation)] = handler
         for operation, handler in self.codedeploy.handlers().items():
             self.handlers[("codedeploy", operation)] = handler
+        self.ecs = EcsExtension()
+        for operation, handler in self.ecs.handlers().items():
+            self.handlers[("ecs", operation)] = handler
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -339,10 +348,18 @@ class HarnessApp:
             return _json({"error": f"moto has no deployment {deployment_id}"}, 404)
         return _json({"deploymentId": deployment_id, "patched": True})
 
+    def _control_ecs_service_deployments(self, request: Request) -> Response:
+        try:
+            deployments, revisions = self.ecs.register(self._body(request))
+        except ValueError as exc:
+            raise BadRequest(str(exc))
+        return _json({"serviceDeployments": deployments, "serviceRevisions": revisions})
+
     def _control_reset(self, request: Request) -> Response:
         self.faults.clear()
         self.calls.clear()
         self.codedeploy.reset()
+        self.ecs.reset()
         self.runtime.reset()
         cloudwatch_ext.set_page_size(None)
         cloudwatch_ext.clear_served_values()

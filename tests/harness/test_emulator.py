@@ -854,3 +854,45 @@ def test_ssm_takes_parameter_policies_on_advanced_parameters_only(base_url: str)
     (policy,) = parameter["Policies"]
     assert policy["PolicyType"] == "Expiration"
     assert json.loads(policy["PolicyText"])["Attributes"]["Timestamp"] == "2030-01-01T00:00:00.000Z"
+
+
+# ---------------------------------------------------------------- ECS service deployments
+
+
+def test_ecs_service_deployments_and_revisions_as_registered(base_url: str) -> None:
+    service = "arn:aws:ecs:us-east-1:123456789012:service/web-cluster/web"
+    revision = "arn:aws:ecs:us-east-1:123456789012:service-revision/web-cluster/web/{}".format
+    deployment = {
+        "serviceDeploymentArn": "arn:aws:ecs:us-east-1:123456789012:service-deployment/web-cluster/web/abc",
+        "serviceArn": service,
+        "clusterArn": "arn:aws:ecs:us-east-1:123456789012:cluster/web-cluster",
+        "createdAt": 1_700_000_000,
+        "status": "IN_PROGRESS",
+        "targetServiceRevision": {"arn": revision("2")},
+        "sourceServiceRevisions": [{"arn": revision("1")}],
+    }
+    older = dict(deployment, serviceDeploymentArn=deployment["serviceDeploymentArn"] + "0", createdAt=1_600_000_000, status="SUCCESSFUL")
+    control(base_url, "POST", "ecs/service-deployments", {
+        "serviceDeployments": [older, deployment],
+        "serviceRevisions": [{"serviceRevisionArn": revision("2"), "loadBalancers": [{"targetGroupArn": "tg"}]}],
+    })
+    ecs = aws_client(base_url, "ecs")
+    listed = ecs.list_service_deployments(cluster="web-cluster", service="web")["serviceDeployments"]
+    assert [d["status"] for d in listed] == ["IN_PROGRESS", "SUCCESSFUL"]  # newest first
+    assert listed[0]["targetServiceRevisionArn"] == revision("2")
+    assert ecs.list_service_deployments(cluster="other", service="web")["serviceDeployments"] == []
+
+    described = ecs.describe_service_deployments(serviceDeploymentArns=[deployment["serviceDeploymentArn"], "nope"])
+    assert described["serviceDeployments"][0]["sourceServiceRevisions"][0]["arn"] == revision("1")
+    assert described["failures"] == [{"arn": "nope", "reason": "MISSING"}]
+
+    # Registering an ARN again replaces it: a deployment rolls back.
+    control(base_url, "POST", "ecs/service-deployments", {"serviceDeployments": [dict(deployment, status="ROLLBACK_IN_PROGRESS")]})
+    listed = ecs.list_service_deployments(cluster="web-cluster", service="web")["serviceDeployments"]
+    assert listed[0]["status"] == "ROLLBACK_IN_PROGRESS"
+
+    revisions = ecs.describe_service_revisions(serviceRevisionArns=[revision("2")])["serviceRevisions"]
+    assert revisions[0]["loadBalancers"][0]["targetGroupArn"] == "tg"
+    with pytest.raises(ClientError) as refused:
+        ecs.describe_service_revisions(serviceRevisionArns=[revision(str(i)) for i in range(21)])
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"

@@ -430,6 +430,24 @@ impl HookProcess {
         Self::spawn(emulator, binary, command)
     }
 
+    /// Starts `binary` with `extra` set and the variables in `unset` removed
+    /// (the default `TARGET_GROUP`/`LOAD_BALANCER`, say, so discovery runs).
+    pub fn start_with(
+        emulator: &Emulator,
+        binary: &str,
+        extra: &[(&str, &str)],
+        unset: &[&str],
+    ) -> HookProcess {
+        let mut command = hook_command(emulator, binary);
+        for name in unset {
+            command.env_remove(name);
+        }
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        Self::spawn(emulator, binary, command)
+    }
+
     fn spawn(emulator: &Emulator, binary: &str, mut command: Command) -> HookProcess {
         // Retire the open poll of any earlier process this emulator served.
         emulator.control("POST", "runtime/restart", None);

@@ -8,6 +8,7 @@
 //! runs [`crate::run::execute`] and prints the decision record.
 
 mod config;
+pub mod ecs;
 mod switchboard;
 
 pub use config::{

@@ -6,18 +6,30 @@
 //!
 //! As in CodeDeploy, the first hook that reports `Failed` ends the deployment
 //! (rollback): later hooks do not run.
+//!
+//! ECS-native scenarios ([`SHIPPED_ECS_SCENARIOS`]) schedule ECS lifecycle
+//! stages, a traffic stage once per linear or canary step; a stage whose
+//! section has an `analysis` bakes as the ECS hook does
+//! ([`crate::run::ecs::execute_ecs_round`]), answering `IN_PROGRESS` and
+//! being invoked again after its `callBackDelay` on the simulated clock, until
+//! it concludes. They need a policy with ECS stage sections: without
+//! `--policy`, `gatectl rehearse` uses the ECS example's ([`ECS_EXAMPLE_POLICY`]).
 
 mod scenario;
 pub mod source;
 
 pub use scenario::{Expectation, Minute, ProbeAnswer, Scenario, Segment, Version};
 
+use crate::analysis::{AnalysisPolicy, Seal, DEFAULT_MAX_CONTINUATIONS};
+use crate::evidence::EvidenceError;
 use crate::judge::{judge, LifecycleStatus};
 use crate::policy::Policy;
 use crate::report::DecisionRecord;
+use crate::run::ecs::{execute_ecs_round, Carried, EcsBake, EcsRound, SealStore};
 use crate::run::{execute, Execution, Providers};
-use crate::vocab::hook::Hook;
+use crate::vocab::hook::{Hook, Platform};
 use source::ScenarioSource;
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Minute 0 of every rehearsal: a fixed instant, so output is reproducible.
@@ -48,6 +60,26 @@ pub const SHIPPED_SCENARIOS: [(&str, &str); 7] = [
         include_str!("../../../scenarios/broken-endpoint.yaml"),
     ),
 ];
+
+/// The ECS-native scenarios shipped in `scenarios/`: rehearsed under a policy
+/// with ECS stage sections (kept apart from [`SHIPPED_SCENARIOS`], which every
+/// policy of the decision-record goldens rehearses).
+pub const SHIPPED_ECS_SCENARIOS: [(&str, &str); 2] = [
+    (
+        "ecs-linear",
+        include_str!("../../../scenarios/ecs-linear.yaml"),
+    ),
+    (
+        "ecs-canary-regression",
+        include_str!("../../../scenarios/ecs-canary-regression.yaml"),
+    ),
+];
+
+/// The policy `gatectl rehearse` rehearses the ECS scenarios under when none
+/// is given: the ECS example's, which has a section per stage they schedule.
+pub const ECS_EXAMPLE_POLICY: &str = include_str!("../../../examples/ecs-native/gates.yaml");
+/// How [`ECS_EXAMPLE_POLICY`] is named in errors and records.
+pub const ECS_EXAMPLE_POLICY_SOURCE: &str = "<embedded ECS example policy>";
 
 /// One thing that happened during a rehearsal.
 #[derive(Debug, Clone)]
@@ -127,7 +159,12 @@ pub async fn rehearse(
                 let execution = Execution {
                     hook,
                     deployment_id: format!("d-{}", scenario.name),
-                    execution_id: format!("rehearsal-{}-{minute}", hook.binary_name()),
+                    execution_id: match hook.platform() {
+                        Platform::CodeDeploy => {
+                            format!("rehearsal-{}-{minute}", hook.binary_name())
+                        }
+                        Platform::Ecs => format!("rehearsal-{}-{minute}", hook.as_str()),
+                    },
                     now: REHEARSAL_START + minute * 60,
                     deadline: tokio::time::Instant::now() + Duration::from_secs(60),
                     safety_margin: Duration::from_secs(3),
@@ -141,7 +178,16 @@ pub async fn rehearse(
                     switches: &crate::evidence::switches::NoSwitches,
                     probes: &source,
                 };
-                let record = Box::pin(execute(policy, &execution, providers, judge)).await;
+                let ecs_bake = policy
+                    .hook(hook)
+                    .and_then(|section| section.analysis)
+                    .filter(|_| hook.platform() == Platform::Ecs);
+                let record = match ecs_bake {
+                    Some(analysis) => {
+                        Box::pin(ecs_rounds(policy, &source, execution, &analysis)).await
+                    }
+                    None => Box::pin(execute(policy, &execution, providers, judge)).await,
+                };
                 if record.status == LifecycleStatus::Failed {
                     outcome = (LifecycleStatus::Failed, Some(hook));
                 }
@@ -161,6 +207,82 @@ pub async fn rehearse(
         steps,
         status: outcome.0,
         decided_by: outcome.1,
+    }
+}
+
+/// The seal of one rehearsed ECS bake, in memory.
+#[derive(Default)]
+struct RehearsalSeals(Mutex<Option<Seal>>);
+
+impl SealStore for RehearsalSeals {
+    async fn seal(&self, _: &Execution) -> Result<Option<Seal>, EvidenceError> {
+        Ok(self.0.lock().map(|seal| seal.clone()).unwrap_or(None))
+    }
+    async fn put_seal(&self, _: &Execution, seal: &Seal) -> Result<(), EvidenceError> {
+        if let Ok(mut kept) = self.0.lock() {
+            *kept = Some(seal.clone());
+        }
+        Ok(())
+    }
+}
+
+/// An ECS stage's bake as ECS drives it: each `IN_PROGRESS` answer is
+/// followed, `callBackDelay` later on the simulated clock, by the next
+/// invocation with the state returned, until the stage concludes.
+async fn ecs_rounds(
+    policy: &Policy,
+    source: &ScenarioSource<'_>,
+    first: Execution,
+    analysis: &AnalysisPolicy,
+) -> DecisionRecord {
+    let seals = RehearsalSeals::default();
+    let mut carried = Carried::Nothing;
+    let mut execution = first;
+    loop {
+        source.set_minute((execution.now - REHEARSAL_START).div_euclid(60));
+        let providers = Providers {
+            metrics: source,
+            alarms: source,
+            deployments: source,
+            reporter: source,
+            switches: &crate::evidence::switches::NoSwitches,
+            probes: source,
+        };
+        let bake = EcsBake {
+            analysis,
+            seals: &seals,
+            carried,
+            max_rounds: DEFAULT_MAX_CONTINUATIONS,
+        };
+        match Box::pin(execute_ecs_round(
+            policy, &execution, providers, judge, bake,
+        ))
+        .await
+        {
+            EcsRound::Concluded(record) => return *record,
+            EcsRound::InProgress {
+                state,
+                callback_delay_secs,
+                ..
+            } => {
+                execution.now += i64::from(callback_delay_secs);
+                execution.deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                carried = Carried::State(state);
+            }
+            // A fresh seal store per stage execution: never concluded before.
+            EcsRound::Repeated { reason, .. } => {
+                let providers = Providers {
+                    metrics: source,
+                    alarms: source,
+                    deployments: source,
+                    reporter: source,
+                    switches: &crate::evidence::switches::NoSwitches,
+                    probes: source,
+                };
+                return crate::run::fail_without_evidence(policy, &execution, providers, reason)
+                    .await;
+            }
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 //! it.
 
 use crate::policy::PolicyError;
-use crate::vocab::hook::Hook;
+use crate::vocab::hook::{Hook, Platform};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -115,6 +115,20 @@ pub struct Minute {
 }
 
 impl Scenario {
+    /// Which service's lifecycle the scenario schedules: ECS when any of its
+    /// hooks is an ECS stage.
+    pub fn platform(&self) -> Platform {
+        if self
+            .schedule
+            .iter()
+            .any(|(hook, _)| hook.platform() == Platform::Ecs)
+        {
+            Platform::Ecs
+        } else {
+            Platform::CodeDeploy
+        }
+    }
+
     /// Parses a scenario file. `source` names it in errors.
     pub fn from_yaml(text: &str, source: &str) -> Result<Scenario, PolicyError> {
         let raw: RawScenario = serde_saphyr::from_str(text).map_err(|e| {
@@ -133,11 +147,22 @@ impl Scenario {
         let mut problems = Vec::new();
         let mut schedule: Vec<(Hook, i64)> = Vec::new();
         for (name, at) in &raw.schedule {
-            match Hook::ALL.into_iter().find(|h| h.as_str() == name) {
-                Some(hook) => schedule.push((
-                    hook,
-                    minutes(&mut problems, &format!("schedule.{name}"), at),
-                )),
+            match Hook::sections().find(|h| h.as_str() == name) {
+                Some(hook) => {
+                    // An ECS linear or canary deployment runs its traffic
+                    // stages once a step: a list of minutes.
+                    let at: Vec<String> = match at {
+                        RawAt::One(at) => vec![at.clone()],
+                        RawAt::Many(all) => all.clone(),
+                        RawAt::Number(n) => vec![n.to_string()],
+                    };
+                    for at in &at {
+                        schedule.push((
+                            hook,
+                            minutes(&mut problems, &format!("schedule.{name}"), at),
+                        ));
+                    }
+                }
                 None => problems.push(format!("schedule.{name}: unknown hook")),
             }
         }
@@ -170,7 +195,7 @@ impl Scenario {
             }
         };
         let decided_by = raw.expect.decided_by.as_deref().and_then(|name| {
-            let hook = Hook::ALL.into_iter().find(|h| h.as_str() == name);
+            let hook = Hook::sections().find(|h| h.as_str() == name);
             if hook.is_none() {
                 problems.push(format!("expect.decided_by: unknown hook {name:?}"));
             }
@@ -393,7 +418,7 @@ struct RawScenario {
     name: String,
     description: String,
     expect: RawExpect,
-    schedule: BTreeMap<String, String>,
+    schedule: BTreeMap<String, RawAt>,
     #[serde(default)]
     traffic: Vec<RawStep>,
     requests_per_minute: f64,
@@ -403,6 +428,17 @@ struct RawScenario {
     baseline: Vec<RawSegment>,
     #[serde(default)]
     probe: Vec<RawProbeAnswer>,
+}
+
+/// When a scheduled hook runs: one minute, or (an ECS traffic stage run at
+/// every step) several.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawAt {
+    One(String),
+    Many(Vec<String>),
+    // A bare number (`3`): read as its text, so the problem names the field.
+    Number(f64),
 }
 
 #[derive(Debug, Deserialize)]

@@ -261,3 +261,50 @@ fn probe_answers_are_validated_and_follow_the_minutes() {
         assert!(err.contains(want), "{want} missing from {err}");
     }
 }
+
+/// The ECS-native scenarios under the ECS example policy: each ends as it
+/// promises, and the baked traffic stage shows its rounds.
+#[tokio::test]
+async fn ecs_scenarios_rehearse_their_linear_and_canary_schedules() {
+    let policy = Policy::from_yaml(
+        include_str!("../../../examples/ecs-native/gates.yaml"),
+        "ecs-native/gates.yaml",
+        &rehearsal_env,
+    )
+    .unwrap();
+    for (name, text) in super::SHIPPED_ECS_SCENARIOS {
+        let scenario = Scenario::from_yaml(text, name).unwrap();
+        let rehearsal = rehearse(&scenario, &policy, |_| {}).await;
+        assert!(
+            rehearsal.matches(&scenario.expect),
+            "{name}: {:?} decided by {:?}",
+            rehearsal.status,
+            rehearsal.decided_by
+        );
+        let bakes: Vec<&DecisionRecord> = rehearsal
+            .steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::Hook { record, .. } if record.hook == Hook::EcsProductionTrafficShift => {
+                    Some(record.as_ref())
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(!bakes.is_empty(), "{name}");
+        for record in &bakes {
+            let analysis = record.analysis.as_ref().expect("a baked stage");
+            assert!(analysis.runs >= 1, "{name}");
+        }
+    }
+    let linear = Scenario::from_yaml(super::SHIPPED_ECS_SCENARIOS[0].1, "ecs-linear").unwrap();
+    // Once a step: four traffic stages.
+    assert_eq!(
+        linear
+            .schedule
+            .iter()
+            .filter(|(hook, _)| *hook == Hook::EcsProductionTrafficShift)
+            .count(),
+        4
+    );
+}

@@ -13,6 +13,7 @@
 pub mod after;
 pub mod alert;
 pub mod codedeploy;
+pub mod ecs;
 pub mod emf;
 mod gate;
 mod record;

@@ -17,6 +17,7 @@
 //! Everything impure arrives as an argument (providers, reporter, clock, judge),
 //! so tests drive each rule with fakes and no network.
 
+pub mod ecs;
 mod pipeline;
 
 pub use pipeline::{conclude, decide, measure, JudgeFn, Measured, Outcome, Question, Sources};

@@ -63,6 +63,7 @@ use std::collections::BTreeSet;
 use targets::{deployment_subject, Subject};
 
 mod ecs;
+pub mod ecs_native;
 mod elb;
 mod lambda;
 mod targets;

@@ -6,11 +6,13 @@
 //! - `hooks`: hook sections, gate shapes, and problems named with their place;
 //! - `metrics`: metric queries, references, statistics and threshold values;
 //! - `baselines`: baselines, relative bounds, statistical tests, canary score;
-//! - `probes`: probe gates and `probe_hosts`.
+//! - `probes`: probe gates and `probe_hosts`;
+//! - `ecs`: sections for the ECS-native lifecycle stages.
 
 use super::*;
 
 mod baselines;
+mod ecs;
 mod edges;
 mod hooks;
 mod metrics;

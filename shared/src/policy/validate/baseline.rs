@@ -17,7 +17,6 @@ use crate::policy::{
     BaselineCheck, BaselineRule, BaselineSource, Comparison, DeploymentStart, MinSample,
     RelativeBound, Signal,
 };
-use crate::vocab::hook::Hook;
 
 /// How far back `baseline: default` looks once the old version has stopped
 /// serving: the same hour a week earlier, which keeps the daily and weekly
@@ -144,9 +143,7 @@ impl Validator<'_> {
             // The baseline that fits the hook's moment: the old version while
             // it still serves production, the metric's own history after.
             RawBaseline::Name(name) if name == "default" => match self.hook {
-                Some(Hook::AfterAllowTestTraffic | Hook::BeforeAllowTraffic) => {
-                    BaselineSource::Live
-                }
+                Some(hook) if hook.before_production_moves() => BaselineSource::Live,
                 _ => BaselineSource::History {
                     offset_secs: DEFAULT_HISTORY_SECS,
                 },

@@ -18,6 +18,23 @@ use std::collections::{BTreeMap, BTreeSet};
 
 const DEFAULT_INGESTION_LAG_SECS: i64 = 120;
 
+/// Every section name a policy may use, for a message: the CodeDeploy hooks,
+/// then the ECS-native lifecycle stages.
+fn known_sections() -> String {
+    let names = |hooks: &[Hook]| {
+        hooks
+            .iter()
+            .map(|h| h.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "the CodeDeploy hooks {} or the ECS lifecycle stages {}",
+        names(&Hook::ALL),
+        names(&Hook::ECS_STAGES)
+    )
+}
+
 impl Validator<'_> {
     /// The whole file: its version, what every gate inherits
     /// (`metric_defaults`, `probe_hosts`), then each hook section.
@@ -36,10 +53,17 @@ impl Validator<'_> {
         self.probe_hosts = raw.probe_hosts.map(|hosts| self.allowed_hosts(hosts));
         let mut hooks = BTreeMap::new();
         if raw.hooks.value.is_empty() {
-            self.problem(raw.hooks.defined, "hooks", "no hook sections: name at least one of BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic");
+            self.problem(
+                raw.hooks.defined,
+                "hooks",
+                format!(
+                    "no hook sections: name at least one of {}",
+                    known_sections()
+                ),
+            );
         }
         for (name, section) in raw.hooks.value {
-            let Some(hook) = Hook::ALL.into_iter().find(|h| h.as_str() == name) else {
+            let Some(hook) = Hook::sections().find(|h| h.as_str() == name) else {
                 // A key may be 1,024 characters: named by its first 64.
                 let shown: String = name
                     .chars()
@@ -51,10 +75,14 @@ impl Validator<'_> {
                 } else {
                     shown
                 };
-                let message = match crate::policy::raw::nearest(&name, Hook::ALL.iter().map(|h| h.as_str())) {
-                    Some(near) => format!("unknown hook \"{shown}\"; did you mean `{near}`?"),
-                    None => format!("unknown hook \"{shown}\"; expected one of BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic"),
-                };
+                let message =
+                    match crate::policy::raw::nearest(&name, Hook::sections().map(Hook::as_str)) {
+                        Some(near) => format!("unknown hook \"{shown}\"; did you mean `{near}`?"),
+                        None => format!(
+                            "unknown hook \"{shown}\"; expected one of {}",
+                            known_sections()
+                        ),
+                    };
                 self.problem(section.defined, format!("hooks.{shown}"), message);
                 continue;
             };

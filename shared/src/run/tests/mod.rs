@@ -594,4 +594,5 @@ async fn unreadable_switches_fail_closed() {
 
 mod bake;
 mod before_deployment;
+mod ecs;
 mod shadow;

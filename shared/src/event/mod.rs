@@ -1,5 +1,5 @@
 //! Parsing the CodeDeploy lifecycle event a hook is invoked with, and the
-//! validated ids it carries.
+//! validated ids it carries ([`ecs`]: the ECS-native lifecycle hook's payload).
 //!
 //! The event is read in two steps, as a policy is: the raw step
 //! ([`RawEvent::from_value`]) checks the JSON shape field by field, so a
@@ -24,6 +24,8 @@
 //! The id types are not tied to the Lambda hooks: any caller that takes a
 //! deployment id from outside (a future ECS-native hook, `gatectl`) parses it
 //! with [`DeploymentId::parse`].
+
+pub mod ecs;
 
 use crate::vocab::text::preview;
 use serde::{Deserialize, Deserializer};
@@ -406,7 +408,7 @@ impl<'de> Deserialize<'de> for Payload {
     }
 }
 
-fn json_type(value: &Value) -> &'static str {
+pub(crate) fn json_type(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -418,7 +420,7 @@ fn json_type(value: &Value) -> &'static str {
 }
 
 /// A value's JSON text, cut and escaped for a message.
-fn truncate(text: &str) -> String {
+pub(crate) fn truncate(text: &str) -> String {
     const MAX: usize = 60;
     let escaped = crate::vocab::text::escaped(text);
     if escaped.chars().count() <= MAX {

@@ -1,0 +1,337 @@
+//! One invocation of the ECS-native lifecycle hook: the same pipeline as the
+//! CodeDeploy hooks ([`super::decide`], [`super::measure`],
+//! [`super::conclude`]), answered by return value instead of a status call.
+//!
+//! A stage without an `analysis` section is one [`super::execute`], as a
+//! CodeDeploy hook is. A stage with one bakes, but not by invoking itself:
+//! ECS invokes the function again when it answers `IN_PROGRESS`, after the
+//! answer's `callBackDelay`, with the answer's `hookDetails`. So each
+//! invocation measures at most once (bounded by the evidence budget: it
+//! answers well before its deadline, which ECS would read as a failure),
+//! then either concludes (`SUCCEEDED`/`FAILED`, with the decision record) or
+//! answers `IN_PROGRESS` with the delay until the next measurement is due and
+//! the analysis state in `hookDetails`.
+//!
+//! The state is the CodeDeploy bake's ([`AnalysisState`]: versioned, validated
+//! when read back) and is believed on the same terms: its digest must be the
+//! [`Seal`] this function stored when it answered (under its own SSM prefix,
+//! which only its role writes). `hookDetails` can be written by whoever may
+//! update the service (`DeploymentLifecycleHook.hookDetails`), so a state that
+//! is not the one sealed (forged, edited, or the seal missing) fails the
+//! stage. Once concluded the seal stays as a tombstone holding the status, so
+//! the same execution invoked again gets the same answer without a second
+//! judgement.
+
+use super::{conclude, fail_without_evidence, finish, measure, Execution, JudgeFn, Measured};
+use super::{Providers, Question};
+use crate::analysis::{
+    admit_continuation, classify, next_step, Admission, AnalysisPolicy, AnalysisState, Measurement,
+    Next, Seal, MEASUREMENT_ALLOWANCE_SECS,
+};
+use crate::evidence::deployment::DeploymentSource;
+use crate::evidence::probes::ProbeSource;
+use crate::evidence::switches::{interpret, SwitchSource};
+use crate::evidence::{AlarmSource, EvidenceError, MetricSource};
+use crate::judge::{LifecycleStatus, Verdict};
+use crate::policy::Policy;
+use crate::report::{AnalysisSummary, DecisionRecord, StatusReporter};
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Keeps the seal of each baked ECS execution.
+pub trait SealStore: Sync {
+    /// The seal kept for `execution`, if any.
+    fn seal(
+        &self,
+        execution: &Execution,
+    ) -> impl Future<Output = Result<Option<Seal>, EvidenceError>> + Send;
+    /// Stores `seal` for `execution` (overwriting).
+    fn put_seal(
+        &self,
+        execution: &Execution,
+        seal: &Seal,
+    ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
+}
+
+/// What the invocation's `hookDetails` carried of the gate's own field.
+#[derive(Debug, Clone)]
+pub enum Carried {
+    /// Nothing: the stage's first invocation.
+    Nothing,
+    /// A state, readable (not yet admitted against the seal).
+    State(AnalysisState),
+    /// A state that does not read: why.
+    Unusable(String),
+}
+
+/// A bake of an ECS stage as one invocation carries it.
+pub struct EcsBake<'a, K> {
+    /// The stage's analysis settings.
+    pub analysis: &'a AnalysisPolicy,
+    /// Where the seals live.
+    pub seals: &'a K,
+    /// What `hookDetails` carried.
+    pub carried: Carried,
+    /// The most `IN_PROGRESS` rounds the analysis may use
+    /// (`GATE_MAX_CONTINUATIONS`).
+    pub max_rounds: u32,
+}
+
+/// How one ECS invocation ended.
+#[derive(Debug)]
+pub enum EcsRound {
+    /// Decided, with its record: `SUCCEEDED` or `FAILED`.
+    Concluded(Box<DecisionRecord>),
+    /// The analysis goes on: answer `IN_PROGRESS` with this state (sealed)
+    /// and delay.
+    InProgress {
+        /// The state for `hookDetails`.
+        state: AnalysisState,
+        /// `callBackDelay`, seconds.
+        callback_delay_secs: u32,
+        /// For the answer and the log.
+        reason: String,
+    },
+    /// The execution concluded before: the same status again, no new record.
+    Repeated {
+        /// The status concluded.
+        status: LifecycleStatus,
+        /// Why, for the answer and the log.
+        reason: String,
+    },
+}
+
+/// Runs one invocation of a baked ECS stage: admits the carried state against
+/// the seal, measures if a measurement is due, then concludes or answers
+/// `IN_PROGRESS` with the delay until the next one.
+pub async fn execute_ecs_round<M, A, D, R, W, P, K>(
+    policy: &Policy,
+    execution: &Execution,
+    providers: Providers<'_, M, A, D, R, W, P>,
+    judge: JudgeFn,
+    bake: EcsBake<'_, K>,
+) -> EcsRound
+where
+    M: MetricSource,
+    A: AlarmSource,
+    D: DeploymentSource,
+    R: StatusReporter,
+    W: SwitchSource,
+    P: ProbeSource,
+    K: SealStore,
+{
+    let started = Instant::now();
+    let now = execution.now;
+    let EcsBake {
+        analysis,
+        seals,
+        carried,
+        max_rounds,
+    } = bake;
+    let seal = match seals.seal(execution).await {
+        Ok(seal) => seal,
+        Err(error) => {
+            let reason = format!("the analysis' seal could not be read ({error}); failing closed");
+            let record = fail_without_evidence(policy, execution, providers, reason).await;
+            return EcsRound::Concluded(Box::new(record));
+        }
+    };
+    if let Some(repeated) = seal.as_ref().and_then(repeated) {
+        return repeated;
+    }
+    let admitted = match carried {
+        Carried::Nothing => Ok(AnalysisState::new(execution.execution_id.clone(), now)),
+        Carried::Unusable(reason) => Err(format!(
+            "the analysis state in hookDetails is unusable: {reason}; failing closed"
+        )),
+        Carried::State(state) => match admit_continuation(&state, seal.as_ref()) {
+            Admission::Proceed => Ok(state),
+            Admission::StandDown(reason) | Admission::Refuse(reason) => Err(reason),
+        },
+    };
+    let mut state = match admitted {
+        Ok(state) => state,
+        Err(reason) => {
+            let record = fail_without_evidence(policy, execution, providers, reason).await;
+            let forged = AnalysisState::new(execution.execution_id.clone(), now);
+            keep_tombstone(
+                seals,
+                execution,
+                &Seal::concluded(&forged, LifecycleStatus::Failed),
+            )
+            .await;
+            return EcsRound::Concluded(Box::new(record));
+        }
+    };
+    let sources = providers.sources();
+    let mut last: Option<Measured> = None;
+    let concluded = loop {
+        match next_step(analysis, &state, now) {
+            Next::Conclude(status, reason) => break Some((status, reason)),
+            Next::MeasureAt(at) if at > now || last.is_some() => {
+                // `state.runs` rounds so far: another is round `state.runs + 1`.
+                if state.runs > max_rounds {
+                    break Some((
+                        LifecycleStatus::Failed,
+                        format!(
+                            "the analysis reached its bound of {max_rounds} IN_PROGRESS rounds (GATE_MAX_CONTINUATIONS) after {} measurements; failing closed",
+                            state.measurements.len()
+                        ),
+                    ));
+                }
+                state.runs += 1;
+                if let Err(error) = seals.put_seal(execution, &Seal::of(&state)).await {
+                    break Some((
+                        LifecycleStatus::Failed,
+                        format!(
+                            "the analysis' progress could not be sealed ({error}); failing closed"
+                        ),
+                    ));
+                }
+                let reason = match &last {
+                    Some(measured) => format!(
+                        "measurement {} of the analysis: {}; next in {} s",
+                        state.measurements.len(),
+                        measured.verdict.reason,
+                        (at - now).max(1)
+                    ),
+                    None => format!("the analysis starts measuring in {} s", (at - now).max(1)),
+                };
+                return EcsRound::InProgress {
+                    callback_delay_secs: u32::try_from((at - now).max(1)).unwrap_or(u32::MAX),
+                    state,
+                    reason,
+                };
+            }
+            Next::MeasureAt(_) => {
+                let question = Question {
+                    policy,
+                    hook: execution.hook,
+                    deployment_id: &execution.deployment_id,
+                    now,
+                    budget: super::evidence_budget(execution, started)
+                        .min(Duration::from_secs(MEASUREMENT_ALLOWANCE_SECS as u64)),
+                };
+                let measured = measure(question, &sources, judge).await;
+                state.measurements.push(Measurement {
+                    at: now,
+                    outcome: classify(&measured.verdict),
+                    reason: measured.verdict.reason.clone(),
+                });
+                tracing::info!(
+                    deployment = %execution.deployment_id,
+                    stage = %execution.hook,
+                    round = state.runs,
+                    measurement = state.measurements.len(),
+                    reason = %measured.verdict.reason,
+                    "analysis measurement"
+                );
+                let switched = matches!(&measured.switches, Some(Ok(values))
+                    if crate::judge::switched(&interpret(values.freeze.as_deref(), values.override_.as_deref(), now)));
+                last = Some(measured);
+                if switched {
+                    break None; // the switches decide in the decision
+                }
+            }
+        }
+    };
+    let measured = match last {
+        Some(mut measured) => {
+            if let Some((status, reason)) = concluded.filter(|(_, reason)| !reason.is_empty()) {
+                measured.verdict.status = status;
+                measured.verdict.reason = reason;
+            }
+            measured
+        }
+        None => {
+            let (status, reason) = concluded.unwrap_or((LifecycleStatus::Failed, String::new()));
+            Measured {
+                verdict: Verdict {
+                    status,
+                    reason,
+                    gates: Vec::new(),
+                },
+                found: crate::evidence::deployment::DeploymentEvidence::default(),
+                switches: Some(providers.switches.read(execution.hook).await),
+            }
+        }
+    };
+    let summary = AnalysisSummary {
+        chain: state.chain.clone(),
+        started_at: state.started_at,
+        runs: state.runs,
+        continuations: state.runs.saturating_sub(1),
+        max_continuations: max_rounds,
+        measurements: state.measurements.clone(),
+    };
+    let outcome = conclude(policy, execution.hook, now, measured);
+    let status = outcome.decision.status;
+    let record = finish(
+        policy,
+        execution,
+        &providers,
+        started,
+        outcome,
+        Some(summary),
+    )
+    .await;
+    keep_tombstone(seals, execution, &Seal::concluded(&state, status)).await;
+    EcsRound::Concluded(Box::new(record))
+}
+
+/// The answer of an execution that already concluded, from its tombstone.
+fn repeated(seal: &Seal) -> Option<EcsRound> {
+    let concluded = seal.concluded.as_deref()?;
+    let status = if concluded == LifecycleStatus::Succeeded.to_string() {
+        LifecycleStatus::Succeeded
+    } else {
+        LifecycleStatus::Failed
+    };
+    Some(EcsRound::Repeated {
+        status,
+        reason: format!(
+            "this execution's analysis already concluded {concluded} (chain {}, round {}): the same answer again",
+            seal.chain, seal.runs
+        ),
+    })
+}
+
+/// Leaves the concluded seal; a failure is logged (the answer stands, a
+/// repeated invocation would judge again).
+async fn keep_tombstone<K: SealStore>(seals: &K, execution: &Execution, seal: &Seal) {
+    if let Err(error) = seals.put_seal(execution, seal).await {
+        tracing::warn!(
+            deployment = %execution.deployment_id,
+            stage = %execution.hook,
+            error = %error,
+            "the analysis' tombstone was not written; a repeated invocation of this execution would judge again"
+        );
+    }
+}
+
+/// The record of an invocation that belongs to a rollback: `SUCCEEDED` at
+/// once, nothing measured, the switches not consulted (a freeze must not hold
+/// a rollback either), `reason` saying how the rollback was recognised.
+pub async fn answer_rollback<M, A, D, R, W, P>(
+    policy: &Policy,
+    execution: &Execution,
+    providers: Providers<'_, M, A, D, R, W, P>,
+    reason: String,
+) -> DecisionRecord
+where
+    R: StatusReporter,
+    W: SwitchSource,
+{
+    let measured = Measured {
+        verdict: Verdict {
+            status: LifecycleStatus::Succeeded,
+            reason,
+            gates: Vec::new(),
+        },
+        found: crate::evidence::deployment::DeploymentEvidence::default(),
+        switches: None,
+    };
+    let outcome = conclude(policy, execution.hook, execution.now, measured);
+    finish(policy, execution, &providers, Instant::now(), outcome, None).await
+}
