@@ -4,17 +4,20 @@
 //!     cargo run -p metric-gate --example fpr --config 'profile.dev.package.metric-gate.opt-level=3'
 //!
 //! (`--release` gives the same figures; it only takes far longer to build.)
-//! Each row draws canary and baseline 100,000 times (`--trials N` to change
-//! that) and counts how often `compare_samples` or `compare_proportions`
-//! objects. Each row has its own fixed seed, so the output is identical on
+//! Each row draws canary and baseline 100,000 times and counts how often
+//! `compare_samples` or `compare_proportions` objects; `--trials N` changes
+//! the count, `--only TEXT` runs the rows whose label contains TEXT. Each row
+//! has its own fixed seed (from its label), so the output is identical on
 //! every machine and whatever the number of threads; rows run in parallel on
-//! the available cores. The rate comes with its 95% Clopper-Pearson interval.
-//! The output is the markdown table, ready to paste, then the wall time.
+//! the available cores. The rate comes with its 95% Clopper-Pearson
+//! interval. The output is the markdown table, ready to paste; the wall time
+//! goes to stderr.
 
 #[path = "../tests/simulation/mod.rs"]
 mod simulation;
 
 use metric_gate::judge::statistics::{Direction, ProportionOptions, RankTestOptions, Tolerance};
+use sha2::{Digest, Sha256};
 use simulation::{
     autocorrelated_objections, proportion_failures, rank_objections, Count, ProportionScenario,
     RankScenario, Shape, ALPHA, POWER_SHAPES,
@@ -154,6 +157,17 @@ fn rows() -> Vec<Row> {
         ),
         proportion_row(
             FalsePositive,
+            "same split and errors, the gate at alpha 0.045",
+            ProportionScenario {
+                options: ProportionOptions {
+                    alpha: 0.045,
+                    ..proportion(none)
+                },
+                ..errors(0.01, 0.01, 1000..=2000, 9000..=18000, none)
+            },
+        ),
+        proportion_row(
+            FalsePositive,
             "same, ten times the requests: canary 10000-20000, baseline 90000-180000",
             errors(0.01, 0.01, 10_000..=20_000, 90_000..=180_000, none),
         ),
@@ -224,20 +238,34 @@ fn rows() -> Vec<Row> {
     rows
 }
 
+/// A row's seed: the first 8 bytes of the SHA-256 of its label, so it is
+/// fixed, differs from row to row, and does not move when rows are added.
+fn seed(label: &str) -> u64 {
+    let digest = Sha256::digest(label.as_bytes());
+    u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
 fn main() {
     let mut trials = 100_000;
+    let mut only = String::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--trials", Some(n)) => trials = n.parse().expect("--trials takes a whole number"),
+            ("--only", Some(text)) => only = text,
             _ => {
-                eprintln!("usage: fpr [--trials N]   (default 100000 per row)");
+                eprintln!(
+                    "usage: fpr [--trials N] [--only TEXT]   (N = 100000 by default; TEXT picks the rows whose label contains it)"
+                );
                 std::process::exit(2);
             }
         }
     }
     let started = Instant::now();
-    let rows = rows();
+    let rows: Vec<Row> = rows()
+        .into_iter()
+        .filter(|row| row.scenario.contains(only.as_str()))
+        .collect();
     let results: Vec<Mutex<Option<Count>>> = rows.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -246,8 +274,7 @@ fn main() {
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(row) = rows.get(index) else { break };
-                // Row i's seed is 1000 + i: fixed, and different per row.
-                let count = (row.simulate)(1000 + index as u64, trials);
+                let count = (row.simulate)(seed(row.scenario), trials);
                 *results[index].lock().expect("no panics") = Some(count);
             });
         }

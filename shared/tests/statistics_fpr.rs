@@ -34,6 +34,8 @@ mod simulation;
 use metric_gate::judge::statistics::{Direction, ProportionOptions, RankTestOptions, Tolerance};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
 use simulation::{
     autocorrelated_objections, proportion_failures, rank_objections, Count, ProportionScenario,
     RankScenario, Shape, ALPHA, POWER_SHAPES,
@@ -46,6 +48,9 @@ const CONFIDENCE: f64 = 0.9999;
 /// about 0.024 at alpha 0.05, few enough for a debug build to run a case in
 /// a fraction of a second.
 const PROPERTY_TRIALS: u64 = 1000;
+
+/// Trials per stated power figure.
+const POWER_TRIALS: u64 = 2000;
 
 /// Trials per generated case of the proportion test, which is cheaper per
 /// trial: the interval's half-width is about 0.006 at alpha 0.05.
@@ -182,33 +187,32 @@ proptest! {
 
 }
 
-proptest! {
-    #![proptest_config(config(16))]
-
-    /// A canary shifted by k standard deviations is caught with the power
-    /// docs/statistics.md states, whatever the location and scale (the rank
-    /// test is invariant to both).
-    #[test]
-    fn a_shift_of_k_spreads_is_caught_with_the_stated_power(
-        which in 0..POWER_SHAPES.len(),
-        k in 0..STATED_POWER.len(),
-        location in -1000.0..1000.0_f64,
-        log_scale in -3.0..3.0_f64,
-        seed in any::<u64>(),
-    ) {
-        let (name, shape) = POWER_SHAPES[which];
-        let (spreads, powers) = STATED_POWER[k];
-        let scenario = RankScenario {
-            location,
-            scale: 10_f64.powf(log_scale),
-            canary_shift_in_spreads: spreads,
-            ..RankScenario::identical(shape, 30..=30, rank_options(Direction::Increase))
-        };
-        let count = rank_objections(&scenario, seed, PROPERTY_TRIALS);
-        if let Err(problem) = about(&count, powers[which]) {
-            return Err(TestCaseError::fail(format!("{name} shifted by {spreads} sd: {problem}")));
+/// A canary shifted by k standard deviations is caught with the power
+/// docs/statistics.md states, for every shape and shift the docs list, at a
+/// location and scale drawn at random (the rank test is invariant to both,
+/// so the stated figure holds for all of them). Not a proptest: each of the
+/// twelve figures is checked, every run, at `POWER_TRIALS` trials. At that
+/// count the 99.99% interval resolves a misstatement of about 0.045 where
+/// the power is near 0.6, and of about 0.012 where it is near 0.98.
+#[test]
+fn a_shift_of_k_spreads_is_caught_with_the_stated_power() {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(16);
+    let mut problems = Vec::new();
+    for (spreads, powers) in STATED_POWER {
+        for ((name, shape), stated) in POWER_SHAPES.into_iter().zip(powers) {
+            let scenario = RankScenario {
+                location: rng.random_range(-1000.0..1000.0),
+                scale: 10_f64.powf(rng.random_range(-3.0..3.0)),
+                canary_shift_in_spreads: spreads,
+                ..RankScenario::identical(shape, 30..=30, rank_options(Direction::Increase))
+            };
+            let count = rank_objections(&scenario, rng.random(), POWER_TRIALS);
+            if let Err(problem) = about(&count, stated) {
+                problems.push(format!("{name} shifted by {spreads} sd: {problem}"));
+            }
         }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 prop_compose! {
@@ -377,7 +381,8 @@ fn autocorrelation_inflates_the_rank_test_false_positive_rate() {
     // independent values, objects far more often than alpha. The docs
     // quote this number; a policy should judge longer windows or coarser
     // periods rather than trust alpha on autocorrelated series.
-    let count = autocorrelated_objections(0.5, 0.35, &rank_options(Direction::Either), 12, TRIALS);
+    let count =
+        autocorrelated_objections(0.5, 0.35, &rank_options(Direction::Either), 12, TRIALS / 2);
     assert!(
         count.interval(CONFIDENCE).0 > ALPHA,
         "expected autocorrelation to inflate the false positive rate, measured {}",
