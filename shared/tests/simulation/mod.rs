@@ -95,7 +95,7 @@ impl Count {
                     (*name).clone()
                 } else if share < 0.05 {
                     format!("{name} <0.1%")
-                } else if share < 1.0 || share > 99.0 {
+                } else if !(1.0..=99.0).contains(&share) {
                     format!("{name} {share:.1}%")
                 } else {
                     format!("{name} {share:.0}%")
