@@ -157,7 +157,12 @@ fn rows() -> Vec<Row> {
         ),
         proportion_row(
             FalsePositive,
-            "same split and errors, the gate at alpha 0.045",
+            "same, ten times the requests: canary 10000-20000, baseline 90000-180000",
+            errors(0.01, 0.01, 10_000..=20_000, 90_000..=180_000, none),
+        ),
+        proportion_row(
+            FalsePositive,
+            "canary a tenth of the traffic, 1% errors, 1000-2000 canary requests, the gate at alpha 0.045",
             ProportionScenario {
                 options: ProportionOptions {
                     alpha: 0.045,
@@ -165,11 +170,6 @@ fn rows() -> Vec<Row> {
                 },
                 ..errors(0.01, 0.01, 1000..=2000, 9000..=18000, none)
             },
-        ),
-        proportion_row(
-            FalsePositive,
-            "same, ten times the requests: canary 10000-20000, baseline 90000-180000",
-            errors(0.01, 0.01, 10_000..=20_000, 90_000..=180_000, none),
         ),
         proportion_row(
             FalsePositive,
