@@ -11,9 +11,11 @@
 //! - With enough expected counts, the Farrington-Manning score test: the
 //!   z statistic's variance is computed at the maximum-likelihood rates
 //!   restricted to the null boundary (canary = baseline + d, or canary =
-//!   r x baseline). With no tolerance this is exactly the classic pooled
-//!   two-proportion z-test; with one, it stays well behaved when the baseline
-//!   has zero errors, where the textbook (Wald) variance would be zero.
+//!   r x baseline), over n rather than Miettinen-Nurminen's n - 1, without a
+//!   continuity correction. With no tolerance this is exactly the classic
+//!   pooled two-proportion z-test; with one, it stays well behaved when the
+//!   baseline has zero errors, where the textbook (Wald) variance would be
+//!   zero.
 //! - When any expected count under that boundary (errors or successes, on
 //!   either side) is below `min_expected` (5, the usual rule of thumb), the
 //!   normal approximation is not trusted and an exact method is used:
@@ -21,9 +23,11 @@
 //!   binomial test with a relative tolerance (given the total number of
 //!   errors, the canary's share is binomial; exact for Poisson rates, so for
 //!   the rare errors that make counts sparse); and with an absolute tolerance,
-//!   an exact p-value computed at the restricted estimates (the "E-test" of
-//!   Krishnamoorthy and Thomson, 2004: the two binomial distributions are
-//!   summed exactly, no normal approximation).
+//!   an exact p-value computed at the restricted estimates (an estimated
+//!   p-value in the manner of Storer and Kim, 1990: the two binomial
+//!   distributions are summed exactly at the restricted rates, outcomes
+//!   ordered by the difference of proportions, no normal approximation).
+//!   docs/statistics.md, section 1, names each method and its reference.
 //!
 //! Probabilities are summed in log space from `statrs`'s log-factorials and
 //! regularised incomplete beta, so a million requests cost no overflow.
