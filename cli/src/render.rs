@@ -42,8 +42,8 @@ pub fn outcome_colour(outcome: GateOutcome) -> Colour {
 }
 
 /// A sparkline of a gate's observations, scaled from zero to the larger of
-/// the largest value and `reference` (the threshold), so a line under the
-/// threshold looks low. Missing periods are `·`.
+/// the largest value and `reference` (the highest bound the gate was held
+/// to), so a line under its bound looks low. Missing periods are `·`.
 pub fn sparkline(observations: &[Observation], reference: f64) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let top = observations
@@ -60,26 +60,40 @@ pub fn sparkline(observations: &[Observation], reference: f64) -> String {
         .collect()
 }
 
-/// One line for a gate: mark, name, sparkline, outcome, reason.
-pub fn gate_line(gate: &GateResult, threshold: Option<f64>, colour: bool) -> String {
-    let outcome = format!("{:<12}", gate.outcome.to_string());
+/// One line for a gate: name, sparkline, outcome, reason. A gate the judge
+/// did not judge shows `not judged` and why instead of an outcome, and no
+/// sparkline: with no bound to scale against, its bars would say nothing.
+pub fn gate_line(gate: &GateResult, colour: bool) -> String {
     let observations: Vec<Observation> = gate.observations().collect();
-    let spark = if observations.is_empty() {
-        String::new()
-    } else {
-        format!("{} ", sparkline(&observations, threshold.unwrap_or(0.0)))
+    let reference = gate.bounds().flatten().fold(None, |top: Option<f64>, b| {
+        Some(top.map_or(b.abs(), |t| t.max(b.abs())))
+    });
+    let spark = match reference {
+        Some(reference) if !observations.is_empty() && gate.not_judged.is_none() => {
+            format!("{} ", sparkline(&observations, reference))
+        }
+        _ => String::new(),
     };
     let warning = if gate.severity == metric_gate::policy::Severity::Warning {
         " (warning)"
     } else {
         ""
     };
-    format!(
-        "{:<26} {spark}{} {}{warning}",
-        gate.name,
-        paint(&outcome, outcome_colour(gate.outcome), colour),
-        gate.reason
-    )
+    let (outcome, reason) = match gate.not_judged {
+        Some(why) => (
+            paint(&format!("{:<12}", "not judged"), Colour::Dim, colour),
+            format!("{why}: {}", gate.reason),
+        ),
+        None => (
+            paint(
+                &format!("{:<12}", gate.outcome.to_string()),
+                outcome_colour(gate.outcome),
+                colour,
+            ),
+            gate.reason.clone(),
+        ),
+    };
+    format!("{:<26} {spark}{outcome} {reason}{warning}", gate.name)
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ fn the_timeline_says_who_decided_what_and_when() {
     );
     assert!(
         stdout.contains(
-            "latency-p95 [fail]: 5 of the last 5 periods > 1 (fails at 3); worst 1.6; dry run, would have blocked: latency-vs-baseline [inconclusive]  -> rollback"
+            "latency-p95 [fail]: 5 of the last 5 periods > 1 (fails at 3); worst 1.6; latency-vs-baseline not judged: no baseline  -> rollback"
         ),
         "{stdout}"
     );
