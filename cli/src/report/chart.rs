@@ -352,6 +352,14 @@ pub fn svg(gate: &GateResult, unit: &Unit, extras: &Extras<'_>) -> String {
             );
         }
     }
+    if observations.iter().all(|o| o.value.is_none()) {
+        let _ = write!(
+            svg,
+            "<text class=\"no-data\" x=\"{:.1}\" y=\"{:.1}\" font-size=\"13\" fill=\"#57606a\" text-anchor=\"middle\">no datapoint in the window</text>",
+            LEFT + plot_w / 2.0,
+            TOP + plot_h / 2.0 + if not_judged.is_some() { 18.0 } else { 0.0 }
+        );
+    }
     if let Some(why) = not_judged {
         let _ = write!(
             svg,

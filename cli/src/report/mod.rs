@@ -31,7 +31,7 @@ a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}\
 .pass,.Succeeded{background:#dafbe1;color:#116329}.fail,.error,.Failed{background:#ffebe9;color:#a40e26}\
 .inconclusive{background:#fff8c5;color:#7d4e00}.not-judged{background:#eaeef2;color:#57606a}\
 .grid{display:flex;flex-wrap:wrap;gap:16px}\
-figure.gate{margin:0;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px 12px;width:600px}\
+figure.gate{box-sizing:border-box;margin:0;background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:10px 12px;width:600px}\
 figure.gate header{font-size:14px;margin-bottom:2px}figure.gate header small{color:#57606a}\
 svg.chart{display:block;max-width:100%;height:auto}\
 p.reason{font-size:13px;margin:6px 0 0;color:#24292f;overflow-wrap:anywhere}\
