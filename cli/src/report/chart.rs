@@ -325,7 +325,7 @@ pub fn svg(gate: &GateResult, unit: &Unit, extras: &Extras<'_>) -> String {
         .map(|o| o.baseline.map(|b| (x(o.timestamp), y(b))))
         .collect();
     // Wider than the canary, so the two stay visible where they meet.
-    polylines(&mut svg, &baseline, "baseline", BASELINE, "", 5.0);
+    polylines(&mut svg, &baseline, "baseline", BASELINE, "", 4.0);
     let canary: Vec<Option<(f64, f64)>> = observations
         .iter()
         .map(|o| o.value.map(|v| (x(o.timestamp), y(v))))
