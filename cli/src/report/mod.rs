@@ -284,10 +284,13 @@ pub struct Backtest<'a> {
     pub title: String,
     /// The hook replayed.
     pub hook: Hook,
-    /// The span: the evaluations, every `step` seconds, the first and last.
+    /// Evaluations replayed.
     pub evaluations: u64,
+    /// Seconds between two evaluations.
     pub step: i64,
+    /// The first evaluation's instant, as people read it.
     pub from: String,
+    /// The last evaluation's instant.
     pub to: String,
     /// Evaluations in which the hook would have reported Failed.
     pub failed: u64,
@@ -327,7 +330,7 @@ pub fn backtest_html(page: &Backtest<'_>) -> String {
         page.failed,
         page.evaluations
     );
-    out.push_str("<table class=\"summary\" id=\"summary\"><tr><th>Gate</th><th>Worst outcome</th><th>Failing evaluations</th><th>First at the worst</th></tr>");
+    out.push_str("<table class=\"summary\" id=\"summary\"><tr><th>Gate</th><th>Worst outcome</th><th>Failing evaluations</th><th>Worst first seen</th></tr>");
     for gate in &page.gates {
         let _ = write!(
             out,
