@@ -125,6 +125,75 @@ mod tests {
         assert_eq!(sparkline(&obs(&[Some(3.0), Some(1.5)]), 1.0), "█▅");
     }
 
+    /// A `> 1.4 x baseline` gate over five periods of 0.3 s, with the
+    /// baseline's values (`None`: it had none).
+    fn relative_gate(baseline: Option<f64>) -> GateResult {
+        use metric_gate::judge::{
+            BaselineFigure, GateFigures, GateSeries, Rule, ThresholdFigure, ThresholdFigures,
+        };
+        use metric_gate::policy::{
+            BaselineRule, BaselineSource, Comparison, RelativeBound, Severity, Threshold,
+            ThresholdUnit,
+        };
+        let mut observations = obs(&[Some(0.3); 5]);
+        for o in &mut observations {
+            o.baseline = baseline;
+        }
+        let threshold = ThresholdFigure {
+            comparison: Comparison::GreaterThan,
+            limit: Threshold {
+                value: 1.4,
+                unit: ThresholdUnit::Plain,
+            },
+            baseline: Some(BaselineFigure {
+                rule: BaselineRule::Relative(RelativeBound::Factor(1.4)),
+                source: BaselineSource::Live,
+            }),
+        };
+        let rule = Rule {
+            datapoints_to_alarm: 3,
+            evaluation_periods: 5,
+            period_secs: 60,
+        };
+        let window = metric_gate::vocab::TimeRange { start: 0, end: 300 };
+        let mut figures = ThresholdFigures::new(threshold, rule, window);
+        figures.series = Some(GateSeries::from_observations(60, &observations));
+        let mut gate = GateResult::new(
+            "latency-vs-baseline",
+            Severity::Critical,
+            GateOutcome::Pass,
+            "0 of the last 5 periods > 1.4 x baseline".into(),
+        );
+        gate.figures = GateFigures::Threshold(figures);
+        gate
+    }
+
+    /// Issue 17: a gate with no baseline drew full bars (scaled to its own
+    /// values, with no bound) and read as an outcome.
+    #[test]
+    fn a_gate_not_judged_says_so_and_draws_no_bars() {
+        let mut gate = relative_gate(None);
+        gate.outcome = GateOutcome::Inconclusive;
+        gate.not_judged = Some(metric_gate::judge::NotJudged::NoBaseline);
+        gate.reason = "the baseline had no datapoint in the window".into();
+        let line = gate_line(&gate, false);
+        assert!(
+            line.contains("not judged   no baseline: the baseline had no datapoint"),
+            "{line}"
+        );
+        assert!(
+            !line.contains('█') && !line.contains("inconclusive"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_relative_gate_is_scaled_to_the_bound_its_baseline_gives() {
+        // 0.3 s against a bound of 1.4 x 0.3 s = 0.42 s: five bars at 5/7.
+        let line = gate_line(&relative_gate(Some(0.3)), false);
+        assert!(line.contains("▆▆▆▆▆ pass"), "{line}");
+    }
+
     #[test]
     fn no_colour_means_plain_text() {
         assert_eq!(paint("fail", Colour::Red, false), "fail");
