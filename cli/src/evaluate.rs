@@ -114,7 +114,7 @@ impl Args {
         }
         let decision = &outcome.decision;
         for gate in &decision.verdict.gates {
-            println!("  {}", gate_line(gate, gate.threshold_value(), colour));
+            println!("  {}", gate_line(gate, colour));
         }
         println!("would report {}: {}", decision.status, decision.reason);
         Ok(match decision.status {

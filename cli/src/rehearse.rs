@@ -192,10 +192,7 @@ fn print_timeline(
                 for gate in &record.gates {
                     let deciding = gate.outcome != metric_gate::judge::GateOutcome::Pass;
                     if verbose || deciding || record.status == LifecycleStatus::Failed {
-                        println!(
-                            "           {}",
-                            gate_line(gate, gate.threshold_value(), colour)
-                        );
+                        println!("           {}", gate_line(gate, colour));
                     }
                 }
             }

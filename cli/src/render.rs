@@ -42,8 +42,8 @@ pub fn outcome_colour(outcome: GateOutcome) -> Colour {
 }
 
 /// A sparkline of a gate's observations, scaled from zero to the larger of
-/// the largest value and `reference` (the threshold), so a line under the
-/// threshold looks low. Missing periods are `·`.
+/// the largest value and `reference` (the highest bound the gate was held
+/// to), so a line under its bound looks low. Missing periods are `·`.
 pub fn sparkline(observations: &[Observation], reference: f64) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let top = observations
@@ -60,26 +60,40 @@ pub fn sparkline(observations: &[Observation], reference: f64) -> String {
         .collect()
 }
 
-/// One line for a gate: mark, name, sparkline, outcome, reason.
-pub fn gate_line(gate: &GateResult, threshold: Option<f64>, colour: bool) -> String {
-    let outcome = format!("{:<12}", gate.outcome.to_string());
+/// One line for a gate: name, sparkline, outcome, reason. A gate the judge
+/// did not judge shows `not judged` and why instead of an outcome, and no
+/// sparkline: with no bound to scale against, its bars would say nothing.
+pub fn gate_line(gate: &GateResult, colour: bool) -> String {
     let observations: Vec<Observation> = gate.observations().collect();
-    let spark = if observations.is_empty() {
-        String::new()
-    } else {
-        format!("{} ", sparkline(&observations, threshold.unwrap_or(0.0)))
+    let reference = gate.bounds().flatten().fold(None, |top: Option<f64>, b| {
+        Some(top.map_or(b.abs(), |t| t.max(b.abs())))
+    });
+    let spark = match reference {
+        Some(reference) if !observations.is_empty() && gate.not_judged.is_none() => {
+            format!("{} ", sparkline(&observations, reference))
+        }
+        _ => String::new(),
     };
     let warning = if gate.severity == metric_gate::policy::Severity::Warning {
         " (warning)"
     } else {
         ""
     };
-    format!(
-        "{:<26} {spark}{} {}{warning}",
-        gate.name,
-        paint(&outcome, outcome_colour(gate.outcome), colour),
-        gate.reason
-    )
+    let (outcome, reason) = match gate.not_judged {
+        Some(why) => (
+            paint(&format!("{:<12}", "not judged"), Colour::Dim, colour),
+            format!("{why}: {}", gate.reason),
+        ),
+        None => (
+            paint(
+                &format!("{:<12}", gate.outcome.to_string()),
+                outcome_colour(gate.outcome),
+                colour,
+            ),
+            gate.reason.clone(),
+        ),
+    };
+    format!("{:<26} {spark}{outcome} {reason}{warning}", gate.name)
 }
 
 #[cfg(test)]
@@ -109,6 +123,75 @@ mod tests {
         // Values far under the threshold stay low.
         assert_eq!(sparkline(&obs(&[Some(0.01), Some(0.01)]), 1.0), "▁▁");
         assert_eq!(sparkline(&obs(&[Some(3.0), Some(1.5)]), 1.0), "█▅");
+    }
+
+    /// A `> 1.4 x baseline` gate over five periods of 0.3 s, with the
+    /// baseline's values (`None`: it had none).
+    fn relative_gate(baseline: Option<f64>) -> GateResult {
+        use metric_gate::judge::{
+            BaselineFigure, GateFigures, GateSeries, Rule, ThresholdFigure, ThresholdFigures,
+        };
+        use metric_gate::policy::{
+            BaselineRule, BaselineSource, Comparison, RelativeBound, Severity, Threshold,
+            ThresholdUnit,
+        };
+        let mut observations = obs(&[Some(0.3); 5]);
+        for o in &mut observations {
+            o.baseline = baseline;
+        }
+        let threshold = ThresholdFigure {
+            comparison: Comparison::GreaterThan,
+            limit: Threshold {
+                value: 1.4,
+                unit: ThresholdUnit::Plain,
+            },
+            baseline: Some(BaselineFigure {
+                rule: BaselineRule::Relative(RelativeBound::Factor(1.4)),
+                source: BaselineSource::Live,
+            }),
+        };
+        let rule = Rule {
+            datapoints_to_alarm: 3,
+            evaluation_periods: 5,
+            period_secs: 60,
+        };
+        let window = metric_gate::vocab::TimeRange { start: 0, end: 300 };
+        let mut figures = ThresholdFigures::new(threshold, rule, window);
+        figures.series = Some(GateSeries::from_observations(60, &observations));
+        let mut gate = GateResult::new(
+            "latency-vs-baseline",
+            Severity::Critical,
+            GateOutcome::Pass,
+            "0 of the last 5 periods > 1.4 x baseline".into(),
+        );
+        gate.figures = GateFigures::Threshold(figures);
+        gate
+    }
+
+    /// Issue 17: a gate with no baseline drew full bars (scaled to its own
+    /// values, with no bound) and read as an outcome.
+    #[test]
+    fn a_gate_not_judged_says_so_and_draws_no_bars() {
+        let mut gate = relative_gate(None);
+        gate.outcome = GateOutcome::Inconclusive;
+        gate.not_judged = Some(metric_gate::judge::NotJudged::NoBaseline);
+        gate.reason = "the baseline had no datapoint in the window".into();
+        let line = gate_line(&gate, false);
+        assert!(
+            line.contains("not judged   no baseline: the baseline had no datapoint"),
+            "{line}"
+        );
+        assert!(
+            !line.contains('█') && !line.contains("inconclusive"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_relative_gate_is_scaled_to_the_bound_its_baseline_gives() {
+        // 0.3 s against a bound of 1.4 x 0.3 s = 0.42 s: five bars at 5/7.
+        let line = gate_line(&relative_gate(Some(0.3)), false);
+        assert!(line.contains("▆▆▆▆▆ pass"), "{line}");
     }
 
     #[test]

@@ -50,7 +50,7 @@ fn the_timeline_says_who_decided_what_and_when() {
     );
     assert!(
         stdout.contains(
-            "latency-p95 [fail]: 5 of the last 5 periods > 1 (fails at 3); worst 1.6; dry run, would have blocked: latency-vs-baseline [inconclusive]  -> rollback"
+            "latency-p95 [fail]: 5 of the last 5 periods > 1 (fails at 3); worst 1.6; latency-vs-baseline not judged: no baseline  -> rollback"
         ),
         "{stdout}"
     );
@@ -91,7 +91,7 @@ fn the_report_draws_each_gate_with_threshold_and_breaches() {
     // default's shadow gate latency-vs-baseline included).
     assert_eq!(html.matches("<svg").count(), 10, "{html}");
     // The flapping error rate: 3 breaching periods drawn in red at AfterAllowTraffic.
-    assert_eq!(html.matches("r=\"4\" fill=\"#cf222e\"").count(), 3);
+    assert_eq!(html.matches("class=\"breach\"").count(), 3);
     assert!(
         html.contains("stroke-dasharray"),
         "threshold lines are drawn"

@@ -114,7 +114,7 @@ fn cloudwatch_throttling_twice_is_retried_to_a_success() {
     assert_eq!(record["status"], "Succeeded");
     assert_eq!(
         record["reason"],
-        "all 3 critical gates passed; dry run, would have blocked: latency-vs-baseline [inconclusive]"
+        "all 3 critical gates passed; latency-vs-baseline not judged: no baseline"
     );
     assert_eq!(record["report"]["outcome"], "accepted");
 }
@@ -431,7 +431,7 @@ fn get_deployment_failing_is_recorded_and_the_metrics_still_decide() {
     assert_eq!(record["status"], "Succeeded");
     assert_eq!(
         record["reason"],
-        "all 3 critical gates passed; dry run, would have blocked: latency-vs-baseline [inconclusive]"
+        "all 3 critical gates passed; latency-vs-baseline not judged: no baseline"
     );
     let error = text(&record, "deployment_error");
     assert!(

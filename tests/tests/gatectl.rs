@@ -89,15 +89,14 @@ fn backtest_finds_the_windows_a_policy_would_have_failed() {
             .unwrap();
         assert!(line.contains("0 failing"), "{line}");
     }
-    // The report: a chart per gate; the five failing evaluations drawn in red.
+    // The report: a chart per gate (the default's shadow gate
+    // latency-vs-baseline included: no history); the five failing
+    // evaluations shaded, and a red dot only where the evaluation's newest
+    // period breached (minutes 20, 21 and 22), never on a quiet minute.
     let html = std::fs::read_to_string(&report).unwrap();
-    // (the default's shadow gate latency-vs-baseline included: no history)
     assert_eq!(html.matches("<svg").count(), 4, "{html}");
-    assert_eq!(
-        html.matches("r=\"4\" fill=\"#cf222e\"").count(),
-        5,
-        "{html}"
-    );
+    assert_eq!(html.matches("class=\"failed\"").count(), 5, "{html}");
+    assert_eq!(html.matches("class=\"breach\"").count(), 3, "{html}");
 }
 
 /// gatectl with the default policy's fixed dimensions, talking to `emulator`.

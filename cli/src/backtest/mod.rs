@@ -78,9 +78,19 @@ impl Args {
         let replayed = replay::replay(&policy, hook, &source, self.report.is_some())?;
         summary::print(&replayed, &policy, hook);
         if let Some(path) = &self.report {
-            let title = format!("Backtest of {hook}: {} evaluations", replayed.grid.count);
-            let gates = replayed.chart_gates();
-            std::fs::write(path, report::backtest_html(&policy, &title, &gates))
+            let grid = replayed.grid;
+            let page = report::Backtest {
+                title: format!("Backtest of {hook}: {} evaluations", grid.count),
+                hook,
+                evaluations: grid.count,
+                step: grid.step,
+                from: summary::stamp(grid.first),
+                to: summary::stamp(grid.at(grid.count - 1)),
+                failed: replayed.failures.total,
+                gates: replayed.chart_gates(),
+                policy: &policy,
+            };
+            std::fs::write(path, report::backtest_html(&page))
                 .with_context(|| format!("writing {}", path.display()))?;
             println!("report: {}", path.display());
         }

@@ -11,7 +11,8 @@
 //! gate is fixed in size (`summary`): a timeline of at most 100 marks, a chart
 //! of at most 1,000 points, the first 20 runs of failed evaluations.
 
-use super::summary::{Chart, Failures, Timeline};
+use super::summary::{stamp, Chart, Failures, Timeline};
+use crate::report::BacktestGate;
 use anyhow::{bail, Result};
 use indicatif::ProgressBar;
 use metric_gate::evidence::export::ExportSource;
@@ -48,8 +49,11 @@ impl Grid {
 
 /// One gate over the replay.
 pub struct GateReplay {
-    /// Its first result, without its series, with the worst outcome seen.
+    /// Its first result with the worst outcome seen (its outcome and
+    /// reason), without its series.
     pub result: GateResult,
+    /// When that result was judged (the evaluation's `now`).
+    pub worst_at: i64,
     /// Its outcome at every evaluation, in at most 100 marks.
     pub timeline: Timeline,
     /// Its newest judged period at every evaluation, for `--report`.
@@ -226,11 +230,17 @@ impl Replayed {
                 }
                 GateReplay {
                     result,
+                    worst_at: grid.at(i),
                     timeline: Timeline::new(grid.count),
                     chart: charts.then(|| Chart::new(grid)),
                 }
             });
-            entry.result.outcome = gate.outcome.max(entry.result.outcome);
+            if gate.outcome > entry.result.outcome {
+                entry.result.outcome = gate.outcome;
+                entry.result.reason.clone_from(&gate.reason);
+                entry.result.not_judged = gate.not_judged;
+                entry.worst_at = grid.at(i);
+            }
             entry.timeline.add(i, n, gate.outcome);
             if let Some(chart) = &mut entry.chart {
                 if let Some(newest) = gate.observations().rev().find(|o| o.judged) {
@@ -244,16 +254,20 @@ impl Replayed {
     }
 
     /// Each gate with its replay drawn as its series: what `--report` charts.
-    pub fn chart_gates(&self) -> Vec<GateResult> {
+    pub fn chart_gates(&self) -> Vec<BacktestGate> {
         self.gates
             .values()
             .map(|g| {
                 let mut result = g.result.clone();
-                result.reason = format!("worst outcome over the replay: {}", result.outcome);
                 if let (Some(figures), Some(chart)) = (result.threshold_figures_mut(), &g.chart) {
                     figures.series = chart.series(self.grid.step);
                 }
-                result
+                BacktestGate {
+                    result,
+                    worst_at: stamp(g.worst_at),
+                    failing: g.timeline.failing,
+                    failed_points: g.chart.as_ref().map(Chart::failed).unwrap_or_default(),
+                }
             })
             .collect()
     }

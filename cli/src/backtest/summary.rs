@@ -79,34 +79,40 @@ impl Timeline {
     }
 }
 
-/// A gate's newest judged period at each evaluation, at most [`MAX_POINTS`].
+/// A gate's newest judged period at each evaluation, at most [`MAX_POINTS`],
+/// and whether the evaluation failed the gate.
+///
+/// A period is breaching when the judge marked it so, not when the
+/// evaluation failed: a gate fails on M of N periods, and the newest one may
+/// well be under its bound. Both are kept, drawn differently.
 pub struct Chart {
     grid: Grid,
     per: u64,
     points: Vec<Option<Observation>>,
+    failed: Vec<bool>,
 }
 
 impl Chart {
     /// An empty chart of the grid's evaluations.
     pub fn new(grid: Grid) -> Self {
         let per = per(grid.count, MAX_POINTS);
+        let points = grid.count.div_ceil(per) as usize;
         Chart {
             grid,
             per,
-            points: vec![None; grid.count.div_ceil(per) as usize],
+            points: vec![None; points],
+            failed: vec![false; points],
         }
     }
 
-    /// Evaluation `i`'s newest judged period, breaching when the gate failed.
+    /// Evaluation `i`'s newest judged period, and its outcome.
     pub fn add(&mut self, i: u64, newest: Observation, outcome: GateOutcome) {
-        let observation = Observation {
-            breaching: outcome == GateOutcome::Fail,
-            ..newest
-        };
-        let point = &mut self.points[(i / self.per) as usize];
-        // A failing evaluation stays visible in its point.
+        let k = (i / self.per) as usize;
+        self.failed[k] |= outcome == GateOutcome::Fail;
+        let point = &mut self.points[k];
+        // A breaching period stays visible in its point.
         if !point.as_ref().is_some_and(|p| p.breaching) {
-            *point = Some(observation);
+            *point = Some(newest);
         }
     }
 
@@ -134,6 +140,16 @@ impl Chart {
             step * self.per as i64,
             &observations,
         ))
+    }
+
+    /// Per point of [`Chart::series`], whether an evaluation it stands for
+    /// failed the gate.
+    pub fn failed(&self) -> Vec<bool> {
+        self.failed
+            .iter()
+            .skip(self.first_index() as usize)
+            .copied()
+            .collect()
     }
 
     fn first_index(&self) -> u64 {

@@ -14,9 +14,48 @@ pub use discovered::{
     bind_discovery, bind_found, BindError, Discovery, EcsTaskSet, LambdaTraffic, SubjectValues,
 };
 
-use crate::policy::{Policy, DISCOVERY_OVERRIDES};
-use crate::vocab::Hook;
+use crate::policy::{override_variable, Policy, SubjectRef};
+use crate::vocab::{Hook, Side};
 use std::borrow::Cow;
+use std::fmt;
+
+/// Why a gate was not judged. Not an outcome of the release (the gate
+/// neither passed nor failed) but of the evidence around it: the judge
+/// records it on the gate, and renderers write it as `not judged: <why>`.
+///
+/// The rule (docs/not-judged.md): a dry-run or warning gate that is not
+/// judged never blocks and is named in the hook's reason as a note, never as
+/// "would have blocked"; a blocking gate that is not judged still blocks
+/// (fail closed), its reason saying why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotJudged {
+    /// Nothing to compare the canary with: the baseline's dimensions were
+    /// not discovered, or its metric had not one datapoint in the window.
+    NoBaseline,
+    /// The gate names canary values deployment discovery did not find.
+    Undiscovered,
+}
+
+impl fmt::Display for NotJudged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NotJudged::NoBaseline => "no baseline",
+            NotJudged::Undiscovered => "canary not discovered",
+        })
+    }
+}
+
+/// A dry-run gate binding left out: nothing is fetched for it, and the
+/// judge records it as not judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The gate's name.
+    pub gate: String,
+    /// Why, in a word.
+    pub why: NotJudged,
+    /// Why, for a person: the values it names and how to supply them.
+    pub reason: String,
+}
 
 /// A policy placed on one deployment for one hook at one instant: what the
 /// plan fetches for and the judge judges.
@@ -33,7 +72,7 @@ pub struct Placement<'a> {
     /// Dry-run gates that still name an undiscovered value, each with why it
     /// is not judged: nothing is fetched for them, and the judge records
     /// them as not judged.
-    pub not_judged: Vec<(String, String)>,
+    pub not_judged: Vec<LeftOut>,
 }
 
 impl Placement<'_> {
@@ -43,7 +82,7 @@ impl Placement<'_> {
         if self.not_judged.is_empty() {
             return Cow::Borrowed(&*self.policy);
         }
-        let names: Vec<String> = self.not_judged.iter().map(|(n, _)| n.clone()).collect();
+        let names: Vec<String> = self.not_judged.iter().map(|l| l.gate.clone()).collect();
         Cow::Owned(self.policy.without_gates(hook, &names))
     }
 }
@@ -79,8 +118,8 @@ pub fn place<'a>(
                         "deployment discovery: {error}; the gates that name them cannot be judged"
                     )));
                 }
-                let why = format!("not judged: deployment discovery: {error}");
-                let not_judged = unbound_dry_runs(&partly, hook, &why);
+                let why = format!("deployment discovery: {error}");
+                let not_judged = unbound_dry_runs(&partly, hook, |_| why.clone());
                 (Cow::Owned(partly), not_judged)
             }
         },
@@ -90,11 +129,12 @@ pub fn place<'a>(
             )))
         }
         None => {
-            let why = format!(
-                "not judged: it names values deployment discovery would find, and discovery runs only for gates that can block (this one is a dry run); set the override variables ({}) to judge it without discovery",
-                DISCOVERY_OVERRIDES.join(", ")
-            );
-            let not_judged = unbound_dry_runs(policy, hook, &why);
+            let not_judged = unbound_dry_runs(policy, hook, |refs| {
+                format!(
+                    "deployment discovery finds these values, and discovery runs only for gates that can block (this one is a dry run); {} to judge it without discovery",
+                    how_to_set(refs)
+                )
+            });
             (Cow::Borrowed(policy), not_judged)
         }
     };
@@ -106,17 +146,54 @@ pub fn place<'a>(
 }
 
 /// `hook`'s dry-run gates that still name an unbound discovered value, each
-/// with the reason it is not judged (naming the values).
-fn unbound_dry_runs(policy: &Policy, hook: Hook, why: &str) -> Vec<(String, String)> {
+/// with why it is not judged: no baseline when every value it lacks is the
+/// baseline's, and the reason (`why` of the values, then the values named).
+fn unbound_dry_runs(
+    policy: &Policy,
+    hook: Hook,
+    why: impl Fn(&[&SubjectRef]) -> String,
+) -> Vec<LeftOut> {
     policy
         .unbound_gates(hook)
         .into_iter()
         .filter(|(_, dry_run, _)| *dry_run)
-        .map(|(name, _, refs)| {
+        .map(|(gate, _, refs)| {
+            let refs: Vec<&SubjectRef> = refs.iter().collect();
             let named: Vec<String> = refs.iter().map(ToString::to_string).collect();
-            (name, format!("{why} (it names {})", named.join(", ")))
+            let kind = if refs.iter().all(|r| r.side == Side::Baseline) {
+                NotJudged::NoBaseline
+            } else {
+                NotJudged::Undiscovered
+            };
+            LeftOut {
+                gate,
+                why: kind,
+                reason: format!("it names {}: {}", named.join(", "), why(&refs)),
+            }
         })
         .collect()
+}
+
+/// `set BASELINE_TARGET_GROUP`: the variables that fill `refs` without
+/// discovery, each once.
+fn how_to_set(refs: &[&SubjectRef]) -> String {
+    let mut variables: Vec<String> = Vec::new();
+    for reference in refs {
+        let named = override_variable(reference.side, &reference.key);
+        let any = match named {
+            [] => continue,
+            [one] => one.to_string(),
+            many => many.join(" or "),
+        };
+        if !variables.contains(&any) {
+            variables.push(any);
+        }
+    }
+    if variables.is_empty() {
+        "no variable fills them".to_string()
+    } else {
+        format!("set {}", variables.join(" and "))
+    }
 }
 
 #[cfg(test)]

@@ -91,13 +91,13 @@ fn a_dry_run_gate_discovery_cannot_serve_is_left_out_and_named() {
     let policy = load();
     let placement = place(&policy, HOOK, Some(Ok(&found(false))), None, NOW).unwrap();
     assert_eq!(placement.not_judged.len(), 1, "{:?}", placement.not_judged);
-    let (name, why) = &placement.not_judged[0];
-    assert_eq!(name, "shadow");
+    let LeftOut { gate, why, reason } = &placement.not_judged[0];
+    assert_eq!(gate, "shadow");
+    assert_eq!(*why, NotJudged::NoBaseline, "only the baseline is missing");
     assert!(
-        why.starts_with("not judged: deployment discovery: "),
-        "{why}"
+        reason.starts_with("it names ${baseline.target_group}: deployment discovery: "),
+        "{reason}"
     );
-    assert!(why.contains("${baseline.target_group}"), "{why}");
     // The plan never asks for it; the judge still sees it, to record it.
     let fetched = placement.to_fetch(HOOK);
     let names: Vec<&str> = fetched
@@ -137,12 +137,21 @@ fn without_discovery_the_dry_run_gates_that_need_it_are_not_judged() {
     let names: Vec<&str> = placement
         .not_judged
         .iter()
-        .map(|(n, _)| n.as_str())
+        .map(|l| l.gate.as_str())
         .collect();
     assert_eq!(names, ["shadow"]);
-    assert!(placement.not_judged[0]
-        .1
-        .contains("discovery runs only for gates that can block"));
+    let reason = &placement.not_judged[0].reason;
+    assert!(
+        reason.contains("discovery runs only for gates that can block"),
+        "{reason}"
+    );
+    assert!(
+        reason
+            .ends_with("set TARGET_GROUP and BASELINE_TARGET_GROUP to judge it without discovery"),
+        "the variables that fill it are named: {reason}"
+    );
+    // It lacks the canary's values too: not only a baseline.
+    assert_eq!(placement.not_judged[0].why, NotJudged::Undiscovered);
 }
 
 #[test]

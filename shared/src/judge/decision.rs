@@ -5,6 +5,7 @@
 //! decision.
 
 use super::{GateOutcome, GateResult, LifecycleStatus, Verdict};
+use crate::bind::LeftOut;
 use crate::evidence::switches::Switches;
 use crate::policy::{HookPolicy, InconclusiveAction, Severity};
 use crate::vocab::stamp;
@@ -19,11 +20,18 @@ pub fn combine(on_inconclusive: InconclusiveAction, mut gates: Vec<GateResult>) 
     let is_critical = |g: &&GateResult| g.severity == Severity::Critical && !g.dry_run;
     let critical = gates.iter().filter(is_critical).count();
     // Shadow-mode gates that would have blocked, named in the reason so a
-    // dry run is visible in the one line people read.
+    // dry run is visible in the one line people read. A gate that was not
+    // judged would have blocked only for want of evidence, which says
+    // nothing about the release: it is a note of its own instead.
     let shadow: Vec<String> = gates
         .iter()
-        .filter(|g| g.dry_run && g.would_block(on_inconclusive))
+        .filter(|g| g.dry_run && g.not_judged.is_none() && g.would_block(on_inconclusive))
         .map(|g| format!("{} [{}]", g.name, g.outcome))
+        .collect();
+    let notes: Vec<String> = gates
+        .iter()
+        .filter(|g| !g.blocking)
+        .filter_map(|g| Some(format!("{} not judged: {}", g.name, g.not_judged?)))
         .collect();
     let (status, reason) = if critical == 0 {
         (
@@ -51,7 +59,10 @@ pub fn combine(on_inconclusive: InconclusiveAction, mut gates: Vec<GateResult>) 
     } else {
         let details: Vec<String> = blocking
             .iter()
-            .map(|g| format!("{} [{}]: {}", g.name, g.outcome, g.reason))
+            .map(|g| match g.not_judged {
+                Some(why) => format!("{} [not judged: {why}]: {}", g.name, g.reason),
+                None => format!("{} [{}]: {}", g.name, g.outcome, g.reason),
+            })
             .collect();
         (
             LifecycleStatus::Failed,
@@ -70,6 +81,11 @@ pub fn combine(on_inconclusive: InconclusiveAction, mut gates: Vec<GateResult>) 
             shadow.join(", ")
         )
     };
+    let reason = if notes.is_empty() {
+        reason
+    } else {
+        format!("{reason}; {}", notes.join("; "))
+    };
     Verdict {
         status,
         reason,
@@ -78,14 +94,11 @@ pub fn combine(on_inconclusive: InconclusiveAction, mut gates: Vec<GateResult>) 
 }
 
 /// `verdict` (judged without the `not_judged` gates) with those gates back in
-/// policy order as errors, and the hook's status recombined. They are dry-run
-/// gates, so they never block; the reason lists them as shadow results.
-pub fn with_not_judged(
-    verdict: Verdict,
-    section: &HookPolicy,
-    not_judged: &[(String, String)],
-) -> Verdict {
-    let left_out = |name: &str| not_judged.iter().any(|(n, _)| n == name);
+/// policy order, not judged (inconclusive, no evidence), and the hook's
+/// status recombined. They are dry-run gates, so they never block; the
+/// reason names them as not judged.
+pub fn with_not_judged(verdict: Verdict, section: &HookPolicy, not_judged: &[LeftOut]) -> Verdict {
+    let left_out = |name: &str| not_judged.iter().any(|l| l.gate == name);
     let kept: Vec<&str> = section
         .gates
         .iter()
@@ -107,15 +120,18 @@ pub fn with_not_judged(
         .gates
         .iter()
         .filter_map(
-            |gate| match not_judged.iter().find(|(name, _)| *name == gate.name) {
-                Some((_, reason)) => {
+            |gate| match not_judged.iter().find(|l| l.gate == gate.name) {
+                Some(left_out) => {
                     let mut result = GateResult::new(
                         &gate.name,
                         gate.severity,
-                        GateOutcome::Error,
-                        reason.clone(),
+                        GateOutcome::Inconclusive,
+                        left_out.reason.clone(),
                     );
                     result.dry_run = gate.dry_run;
+                    // Were it ever not a dry run, no evidence would block.
+                    result.no_evidence = true;
+                    result.not_judged = Some(left_out.why);
                     Some(result)
                 }
                 None => judged.next(),

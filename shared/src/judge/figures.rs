@@ -109,6 +109,30 @@ impl ThresholdFigure {
     pub fn plain_percent(&self) -> bool {
         self.baseline.is_none() && self.limit.unit == ThresholdUnit::Percent
     }
+
+    /// The value a period breaches past, given the baseline's value in that
+    /// period: the absolute threshold; the bound the baseline gives under a
+    /// relative rule (none without a baseline value: such a period has no
+    /// bound, as the judge counts it); under `pass_if_not_worse_than`, the
+    /// laxer of the two (a breach must pass both), or the threshold alone
+    /// without a baseline value. What a chart draws as the line to stay under.
+    pub fn bound_at(&self, baseline: Option<f64>) -> Option<f64> {
+        let limit = self.limit.value;
+        let laxer = |a: f64, b: f64| {
+            if self.comparison.higher_is_worse() {
+                a.max(b)
+            } else {
+                a.min(b)
+            }
+        };
+        match (self.baseline.as_ref().map(|b| b.rule), baseline) {
+            (None, _) | (Some(BaselineRule::PassIfNotWorseThan(_)), None) => Some(limit),
+            (Some(BaselineRule::Relative(bound)), base) => base.map(|b| bound.apply(b)),
+            (Some(BaselineRule::PassIfNotWorseThan(bound)), Some(b)) => {
+                Some(laxer(limit, bound.apply(b)))
+            }
+        }
+    }
 }
 
 /// A threshold gate's baseline: the rule comparing the two sides and where
@@ -277,4 +301,38 @@ pub struct SampleFigures {
     pub observed: f64,
     /// The policy's minimum.
     pub required: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{RelativeBound, ThresholdUnit};
+
+    fn figure(rule: Option<BaselineRule>) -> ThresholdFigure {
+        ThresholdFigure {
+            comparison: Comparison::GreaterThan,
+            limit: Threshold {
+                value: 1.0,
+                unit: ThresholdUnit::Plain,
+            },
+            baseline: rule.map(|rule| BaselineFigure {
+                rule,
+                source: BaselineSource::Live,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_bound_is_the_threshold_or_what_the_baseline_gives() {
+        assert_eq!(figure(None).bound_at(Some(5.0)), Some(1.0));
+        let relative = figure(Some(BaselineRule::Relative(RelativeBound::Factor(1.5))));
+        assert_eq!(relative.bound_at(Some(0.4)), Some(0.6000000000000001));
+        assert_eq!(relative.bound_at(None), None, "no baseline, no bound");
+        let excused = figure(Some(BaselineRule::PassIfNotWorseThan(
+            RelativeBound::Factor(2.0),
+        )));
+        assert_eq!(excused.bound_at(Some(0.8)), Some(1.6), "the laxer of both");
+        assert_eq!(excused.bound_at(Some(0.2)), Some(1.0));
+        assert_eq!(excused.bound_at(None), Some(1.0));
+    }
 }

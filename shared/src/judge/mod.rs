@@ -26,6 +26,9 @@ mod series;
 pub mod statistics;
 pub mod threshold;
 
+/// Why a gate was not judged; decided by binding (a dry-run gate whose
+/// values were not discovered) or by the judge (a baseline without data).
+pub use crate::bind::NotJudged;
 pub use decision::{
     combine, decide, switched, with_not_judged, Decision, DryRunSummary, SwitchReading,
 };
@@ -121,6 +124,12 @@ pub struct GateResult {
     /// which blocks even under `on_inconclusive: pass` (a typo in a dimension
     /// must never read as a success).
     pub no_evidence: bool,
+    /// Set when the gate could not be judged at all (its outcome is then
+    /// `Inconclusive`, with `no_evidence`): renderers say "not judged: <why>"
+    /// instead of an outcome. Such a gate blocks only if it is a critical,
+    /// blocking gate (fail closed); otherwise the hook's reason names it as
+    /// a note, never as "would have blocked" ([`combine`]).
+    pub not_judged: Option<NotJudged>,
     /// What the gate was held to and what was measured, by kind of check.
     pub figures: GateFigures,
 }
@@ -136,6 +145,7 @@ impl GateResult {
             blocking: false,
             reason,
             no_evidence: false,
+            not_judged: None,
             figures: GateFigures::None,
         }
     }
@@ -181,6 +191,15 @@ impl GateResult {
             GateFigures::Probe(p) => p.max_latency_ms.map(|ms| ms as f64 / 1000.0),
             GateFigures::None | GateFigures::CanaryScore(_) => None,
         }
+    }
+
+    /// Per period (as [`GateResult::observations`] yields them), the value
+    /// it breaches past ([`ThresholdFigure::bound_at`]): a line for a chart
+    /// to draw, the judge's own reading of the rule.
+    pub fn bounds(&self) -> impl Iterator<Item = Option<f64>> + '_ {
+        let figure = self.threshold_figures().map(|f| &f.threshold);
+        self.observations()
+            .map(move |o| figure.and_then(|f| f.bound_at(o.baseline)))
     }
 
     /// Breaching periods (a probe's failed attempts) among the judged, once counted.

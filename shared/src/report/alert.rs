@@ -188,7 +188,10 @@ pub fn alert_for(record: &DecisionRecord) -> Option<Alert> {
         .gates
         .iter()
         .filter(|g| !blocked.iter().any(|b| std::ptr::eq(*b, *g)))
-        .map(|g| format!("{} {}", g.name, g.outcome))
+        .map(|g| match g.not_judged {
+            Some(why) => format!("{} not judged: {why}", g.name),
+            None => format!("{} {}", g.name, g.outcome),
+        })
         .collect();
     if !others.is_empty() {
         let _ = writeln!(m, "Other gates: {}", others.join(", "));
@@ -401,6 +404,25 @@ mod tests {
         assert!(
             alert.message.contains("latency-vs-baseline inconclusive"),
             "listed among the other gates: {}",
+            alert.message
+        );
+        // A gate with no baseline is named as not judged, not as an outcome.
+        let mut record = failed_record();
+        let mut shadow = GateResult::new(
+            "latency-vs-baseline",
+            Severity::Critical,
+            GateOutcome::Inconclusive,
+            "the baseline had no datapoint in the window".into(),
+        );
+        shadow.dry_run = true;
+        shadow.not_judged = Some(crate::judge::NotJudged::NoBaseline);
+        record.gates.push(shadow);
+        let alert = alert_for(&record).unwrap();
+        assert!(
+            alert
+                .message
+                .contains("latency-vs-baseline not judged: no baseline"),
+            "{}",
             alert.message
         );
     }

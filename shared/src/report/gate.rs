@@ -7,7 +7,7 @@
 //! The record's JSON of a gate is written here too, field by field, in the
 //! order and the spelling it has always had:
 //!
-//! `name, severity, dry_run?, outcome, reason, threshold?, threshold_value?,
+//! `name, severity, dry_run?, outcome, reason, not_judged?, threshold?, threshold_value?,
 //! window?, rule?, breaching?, series?, sample?, completeness?, no_evidence?,
 //! statistics?, probe?`
 //!
@@ -107,7 +107,7 @@ fn human_duration(secs: i64) -> String {
 impl Serialize for GateResult {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let threshold_figures = self.threshold_figures();
-        let mut gate = serializer.serialize_struct("GateResult", 16)?;
+        let mut gate = serializer.serialize_struct("GateResult", 17)?;
         gate.serialize_field("name", &self.name)?;
         gate.serialize_field("severity", &self.severity)?;
         if self.dry_run {
@@ -115,6 +115,9 @@ impl Serialize for GateResult {
         }
         gate.serialize_field("outcome", &self.outcome)?;
         gate.serialize_field("reason", &self.reason)?;
+        if let Some(why) = self.not_judged {
+            gate.serialize_field("not_judged", &why.to_string())?;
+        }
         if let Some(threshold) = threshold_text(self) {
             gate.serialize_field("threshold", &threshold)?;
         }

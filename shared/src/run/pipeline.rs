@@ -15,7 +15,7 @@
 //!   `GetDeployment` comes before the metrics);
 //! - a panic inside the judgement becomes a `Failed` verdict that says so.
 
-use crate::bind::{self, Unplaceable};
+use crate::bind::{self, LeftOut, Unplaceable};
 use crate::evidence::deployment::{DeploymentEvidence, DeploymentInfo, DeploymentSource};
 use crate::evidence::probes::{NoProbes, ProbeSource};
 use crate::evidence::switches::{interpret, NoSwitches, StoredHead, SwitchSource, SwitchValues};
@@ -251,13 +251,13 @@ where
 
 /// `section` without the gates named in `not_judged` (itself, not a copy,
 /// when there are none).
-fn without<'a>(section: &'a HookPolicy, not_judged: &[(String, String)]) -> Cow<'a, HookPolicy> {
+fn without<'a>(section: &'a HookPolicy, not_judged: &[LeftOut]) -> Cow<'a, HookPolicy> {
     if not_judged.is_empty() {
         return Cow::Borrowed(section);
     }
     let mut kept = section.clone();
     kept.gates
-        .retain(|gate| !not_judged.iter().any(|(name, _)| *name == gate.name));
+        .retain(|gate| !not_judged.iter().any(|l| l.gate == gate.name));
     Cow::Owned(kept)
 }
 

@@ -189,19 +189,25 @@ fn print_decision(hook: &str, invocation: &Value, record: Option<&Value>) {
                 record["reason"].as_str().unwrap_or("")
             );
             for gate in record["gates"].as_array().into_iter().flatten() {
-                let mark = match gate["outcome"].as_str() {
-                    Some("pass") => "ok  ",
-                    Some("fail") => "FAIL",
-                    Some("inconclusive") => "??  ",
+                // A gate the judge did not judge is a note, not an outcome.
+                let mark = match (gate["not_judged"].as_str(), gate["outcome"].as_str()) {
+                    (Some(_), _) => "--  ",
+                    (_, Some("pass")) => "ok  ",
+                    (_, Some("fail")) => "FAIL",
+                    (_, Some("inconclusive")) => "??  ",
                     _ => "ERR ",
                 };
+                let note = gate["not_judged"]
+                    .as_str()
+                    .map(|why| format!("not judged: {why}: "))
+                    .unwrap_or_default();
                 let warning = if gate["severity"] == "warning" {
                     " (warning)"
                 } else {
                     ""
                 };
                 println!(
-                    "      {mark} {:<28} {}{warning}",
+                    "      {mark} {:<28} {note}{}{warning}",
                     gate["name"].as_str().unwrap_or(""),
                     gate["reason"].as_str().unwrap_or("")
                 );

@@ -732,3 +732,76 @@ fn a_rank_test_in_either_direction_fails_a_faster_canary_too() {
     let latency = gate(&verdict, "latency-rank-sum");
     assert_eq!(latency.outcome, GateOutcome::Fail, "{}", latency.reason);
 }
+
+/// The not-judged rule (docs/not-judged.md), row by row: a relative gate
+/// whose baseline has not one datapoint is not judged. It blocks only as a
+/// critical gate that is not a dry run (fail closed, and saying why); as a
+/// dry run or a warning it is a note in the hook's reason, never "would have
+/// blocked".
+#[test]
+fn a_gate_without_a_baseline_is_not_judged_and_blocks_only_when_it_must() {
+    use crate::policy::Severity;
+    let no_baseline_latency = Side {
+        requests: 1000.0,
+        errors: 0.0,
+        p95: None,
+    };
+    // dry run, severity, whether it blocks the hook.
+    let rows = [
+        (true, Severity::Critical, false),
+        (false, Severity::Warning, false),
+        (false, Severity::Critical, true),
+    ];
+    for (dry_run, severity, blocks) in rows {
+        let mut section = bound_section(Hook::BeforeAllowTraffic);
+        let shadow = section
+            .gates
+            .iter_mut()
+            .find(|g| g.name == "latency-vs-baseline")
+            .unwrap();
+        shadow.dry_run = dry_run;
+        shadow.severity = severity;
+        let evidence = Evidence {
+            now: NOW,
+            metrics: Some(Ok(data(
+                &section,
+                &side(1000.0, 0.0, 0.3),
+                &no_baseline_latency,
+                T0,
+            ))),
+            alarms: None,
+            preflight: PreflightEvidence::default(),
+            history: Default::default(),
+            probes: Default::default(),
+        };
+        let verdict = judge(&section, &evidence);
+        let row = format!("dry run {dry_run}, {severity:?}: {}", verdict.reason);
+        let latency = gate(&verdict, "latency-vs-baseline");
+        assert_eq!(latency.not_judged, Some(NotJudged::NoBaseline), "{row}");
+        assert_eq!(latency.outcome, GateOutcome::Inconclusive, "{row}");
+        assert!(
+            latency.reason.starts_with("the baseline had no datapoint"),
+            "{row}: {}",
+            latency.reason
+        );
+        assert_eq!(latency.blocking, blocks, "{row}");
+        assert!(!verdict.reason.contains("would have blocked"), "{row}");
+        if blocks {
+            assert_eq!(verdict.status, LifecycleStatus::Failed, "{row}");
+            assert!(
+                verdict.reason.starts_with(
+                    "1 of 2 critical gates blocked: latency-vs-baseline [not judged: no baseline]: the baseline had no datapoint"
+                ),
+                "{row}"
+            );
+        } else {
+            assert_eq!(verdict.status, LifecycleStatus::Succeeded, "{row}");
+            assert!(
+                verdict
+                    .reason
+                    .ends_with("; latency-vs-baseline not judged: no baseline"),
+                "{row}"
+            );
+        }
+    }
+}

@@ -10,7 +10,7 @@ use super::columns::{Columns, Grid};
 use super::side::{align_side, options, Slots};
 use super::{impossible, reasons, series_values, signal, Early, Found};
 use crate::evidence::{Evidence, MetricData};
-use crate::judge::{compare, GateOutcome};
+use crate::judge::{compare, GateOutcome, NotJudged};
 use crate::policy::{BaselineCheck, BaselineSource, BaselineTest, MinSample, ThresholdCheck};
 use crate::vocab::Side;
 
@@ -101,6 +101,7 @@ fn baseline_values<'a, 'e>(
     let primary = baseline.signal.primary_queries();
     if primary.iter().all(|q| slots.present(columns, q) == 0) {
         found.no_evidence = true;
+        found.not_judged = Some(NotJudged::NoBaseline);
         return Err((
             GateOutcome::Inconclusive,
             reasons::no_baseline_datapoints(primary),

@@ -45,8 +45,8 @@ mod signal;
 pub(crate) use columns::Columns;
 
 use super::{
-    BaselineFigure, GateFigures, GateOutcome, GateResult, GateSeries, Rule, ThresholdFigure,
-    ThresholdFigures,
+    BaselineFigure, GateFigures, GateOutcome, GateResult, GateSeries, NotJudged, Rule,
+    ThresholdFigure, ThresholdFigures,
 };
 use crate::evidence::{Evidence, MetricData};
 use crate::policy::{Gate, ThresholdCheck};
@@ -90,6 +90,7 @@ pub(crate) fn judge_with<'e>(
     let mut found = Found {
         figures: ThresholdFigures::new(threshold_figure(check), rule(check), range),
         no_evidence: false,
+        not_judged: None,
     };
     let (outcome, reason) = match &evidence.metrics {
         None => (
@@ -103,6 +104,7 @@ pub(crate) fn judge_with<'e>(
     };
     let mut result = GateResult::new(&gate.name, gate.severity, outcome, reason);
     result.no_evidence = found.no_evidence;
+    result.not_judged = found.not_judged;
     result.figures = GateFigures::Threshold(found.figures);
     result
 }
@@ -134,6 +136,8 @@ struct Found {
     figures: ThresholdFigures,
     /// Not one datapoint of the primary metric, the canary's or the baseline's.
     no_evidence: bool,
+    /// Set when there was nothing to judge the canary against.
+    not_judged: Option<NotJudged>,
 }
 
 /// The checks in the order of the module's documentation on metric evidence

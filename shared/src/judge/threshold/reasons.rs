@@ -114,7 +114,7 @@ pub(super) fn no_datapoints(primary: &[MetricQuery]) -> String {
 /// No datapoint at all for the baseline's primary metric.
 pub(super) fn no_baseline_datapoints(primary: &[MetricQuery]) -> String {
     format!(
-        "no baseline datapoints at all for {} in the window: nothing to compare the canary with",
+        "the baseline had no datapoint in the window ({}): nothing to compare the canary with",
         primary
             .iter()
             .map(ToString::to_string)

@@ -310,23 +310,30 @@ async fn the_record_carries_the_figures() {
     assert_eq!(json["gates"][0]["name"], "error-rate");
     // The default's shadow gate compares with the version being replaced:
     // with TARGET_GROUP set and no BASELINE_TARGET_GROUP, nothing discovers
-    // it, and the gate says so without blocking.
+    // it, and the gate says it is not judged, without blocking and without
+    // reading as an error or as "would have blocked".
     let shadow = &json["gates"][2];
     assert_eq!(shadow["name"], "latency-vs-baseline");
     assert_eq!(
-        (&shadow["dry_run"], &shadow["outcome"]),
-        (&serde_json::json!(true), &serde_json::json!("error"))
+        (
+            &shadow["dry_run"],
+            &shadow["outcome"],
+            &shadow["not_judged"]
+        ),
+        (
+            &serde_json::json!(true),
+            &serde_json::json!("inconclusive"),
+            &serde_json::json!("no baseline")
+        )
     );
-    assert!(
-        shadow["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("not judged: it names values deployment discovery would find, and discovery runs only for gates that can block (this one is a dry run); set the override variables (TARGET_GROUP, LOAD_BALANCER, BASELINE_TARGET_GROUP, BASELINE_LOAD_BALANCER) to judge it without discovery (it names ${baseline.target_group})"),
+    assert_eq!(
+        shadow["reason"],
+        "it names ${baseline.target_group}: deployment discovery finds these values, and discovery runs only for gates that can block (this one is a dry run); set BASELINE_TARGET_GROUP to judge it without discovery",
         "{shadow}"
     );
     assert_eq!(
         json["reason"],
-        "all 3 critical gates passed; dry run, would have blocked: latency-vs-baseline [error]"
+        "all 3 critical gates passed; latency-vs-baseline not judged: no baseline"
     );
     assert_eq!(json["gates"][0]["threshold"], "> 1%");
     assert_eq!(json["gates"][0]["series"]["values"][0], 0.001);

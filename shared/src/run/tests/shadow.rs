@@ -156,13 +156,21 @@ async fn a_baseline_discovery_cannot_find_never_fails_the_hook() {
         record.reason
     );
     let gate = shadow(&record);
-    assert_eq!(gate.outcome, GateOutcome::Error);
+    assert_eq!(gate.outcome, GateOutcome::Inconclusive);
+    assert_eq!(gate.not_judged, Some(crate::judge::NotJudged::NoBaseline));
     assert!(
-        gate.reason.starts_with(
-            "not judged: deployment discovery: the policy refers to ${baseline.load_balancer}, which deployment discovery did not find"
+        gate.reason.contains(
+            "deployment discovery: the policy refers to ${baseline.load_balancer}, which deployment discovery did not find"
         ),
         "{}",
         gate.reason
+    );
+    assert!(
+        record
+            .reason
+            .ends_with("; latency-vs-baseline not judged: no baseline"),
+        "{}",
+        record.reason
     );
     // The blocking gates were judged as usual, in policy order around it.
     let names: Vec<&str> = record.gates.iter().map(|g| g.name.as_str()).collect();
