@@ -41,7 +41,9 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
   GET    /_harness/ec2/default-network?region=us-east-1  {"vpcId", "subnetIds"}: moto's default VPC,
                                  for creating load balancers and target groups (ELBv2 itself is
                                  moto's, over the query protocol, unchanged)
-  POST   /_harness/deployments/<id>    {"status"?, "creator"?, "deploymentConfigName"?}
+  POST   /_harness/deployments/<id>    {"status"?, "creator"?, "deploymentConfigName"?,
+                                  "deploymentId"?}: "deploymentId" renames the deployment (to the
+                                 id a sample event in events/ names, say)
   POST   /_harness/reset         faults, calls, lifecycle, targets, invocations and all of moto
   POST   /_harness/invoke        {"event": <JSON>} | {"raw": "<text>"}, "timeout_ms"?: 30000,
                                  "function_arn"? -> {"requestId"}
