@@ -60,27 +60,61 @@ pub fn sparkline(observations: &[Observation], reference: f64) -> String {
         .collect()
 }
 
-/// One line for a gate: mark, name, sparkline, outcome, reason.
-pub fn gate_line(gate: &GateResult, threshold: Option<f64>, colour: bool) -> String {
-    let outcome = format!("{:<12}", gate.outcome.to_string());
-    let observations: Vec<Observation> = gate.observations().collect();
-    let spark = if observations.is_empty() {
-        String::new()
-    } else {
-        format!("{} ", sparkline(&observations, threshold.unwrap_or(0.0)))
-    };
-    let warning = if gate.severity == metric_gate::policy::Severity::Warning {
-        " (warning)"
-    } else {
-        ""
-    };
-    format!(
-        "{:<26} {spark}{} {}{warning}",
-        gate.name,
-        paint(&outcome, outcome_colour(gate.outcome), colour),
-        gate.reason
-    )
+/// One line per gate: name, sparkline, outcome, reason, in columns as wide
+/// as the longest name and sparkline among `gates` (at least
+/// [`NAME_COLUMN`] for the name), so a long name or a longer window does not
+/// push its line out of line with the others.
+pub fn gate_lines<'a>(
+    gates: impl IntoIterator<Item = &'a GateResult>,
+    colour: bool,
+) -> Vec<String> {
+    let cells: Vec<(&GateResult, String)> = gates
+        .into_iter()
+        .map(|gate| {
+            let observations: Vec<Observation> = gate.observations().collect();
+            let spark = if observations.is_empty() {
+                String::new()
+            } else {
+                sparkline(&observations, gate.threshold_value().unwrap_or(0.0))
+            };
+            (gate, spark)
+        })
+        .collect();
+    let name_width = cells
+        .iter()
+        .map(|(gate, _)| gate.name.chars().count())
+        .fold(NAME_COLUMN, usize::max);
+    let spark_width = cells
+        .iter()
+        .map(|(_, spark)| spark.chars().count())
+        .max()
+        .unwrap_or(0);
+    cells
+        .iter()
+        .map(|(gate, spark)| {
+            let outcome = format!("{:<12}", gate.outcome.to_string());
+            let warning = if gate.severity == metric_gate::policy::Severity::Warning {
+                " (warning)"
+            } else {
+                ""
+            };
+            let spark = if spark_width == 0 {
+                String::new()
+            } else {
+                format!("{spark:<spark_width$} ")
+            };
+            format!(
+                "{:<name_width$} {spark}{} {}{warning}",
+                gate.name,
+                paint(&outcome, outcome_colour(gate.outcome), colour),
+                gate.reason
+            )
+        })
+        .collect()
 }
+
+/// The narrowest name column: most gate names fit.
+pub const NAME_COLUMN: usize = 26;
 
 #[cfg(test)]
 mod tests {

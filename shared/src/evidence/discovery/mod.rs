@@ -185,13 +185,13 @@ fn api_error<E, R>(
     error: &aws_sdk_codedeploy::error::SdkError<E, R>,
 ) -> EvidenceError
 where
-    E: std::error::Error + 'static,
+    E: std::error::Error + aws_sdk_codedeploy::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
 {
     EvidenceError::Api {
         service,
         operation,
-        message: bounded(aws_sdk_codedeploy::error::DisplayErrorContext(error).to_string()),
+        message: crate::evidence::aws_error(error),
     }
 }
 
