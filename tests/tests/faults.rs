@@ -409,6 +409,18 @@ fn an_unknown_deployment_is_an_invocation_error() {
         "{record}"
     );
     assert_eq!(record["report"]["outcome"], "failed", "{record}");
+    // Read by people: the service's code and message, no Rust debug
+    // structures (`ServiceError(ServiceError { source: ...`).
+    for message in [
+        text(&invocation, "errorMessage"),
+        text(&record, "deployment_error"),
+        text(&record["report"], "error"),
+    ] {
+        assert!(
+            !message.contains("ServiceError") && !message.contains('{'),
+            "{message}"
+        );
+    }
 }
 
 #[test]
