@@ -128,13 +128,9 @@ impl SelfInvoke {
     }
 }
 
-fn ssm_error<E, R>(
-    operation: &'static str,
-    error: &aws_sdk_ssm::error::SdkError<E, R>,
-) -> EvidenceError
+fn ssm_error<E>(operation: &'static str, error: &aws_sdk_ssm::error::SdkError<E>) -> EvidenceError
 where
     E: std::error::Error + aws_sdk_ssm::error::ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
     EvidenceError::Api {
         service: "SSM",

@@ -283,7 +283,8 @@ fn malformed_answer_fails(body: Value, execution: &str, decode_error: &str) {
     for gate in record["gates"].as_array().unwrap() {
         let reason = text(gate, "reason");
         assert!(
-            reason.contains(decode_error) && reason.contains("DeserializeError"),
+            reason.contains(decode_error)
+                && reason.contains("could not read the service's answer (HTTP 200)"),
             "the decode error is not named: {reason}"
         );
     }

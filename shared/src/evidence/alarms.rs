@@ -40,10 +40,9 @@ impl CloudWatchAlarms {
     }
 }
 
-fn api_error<E, R>(error: aws_sdk_cloudwatch::error::SdkError<E, R>) -> EvidenceError
+fn api_error<E>(error: aws_sdk_cloudwatch::error::SdkError<E>) -> EvidenceError
 where
     E: std::error::Error + aws_sdk_cloudwatch::error::ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
     EvidenceError::Api {
         service: "CloudWatch",

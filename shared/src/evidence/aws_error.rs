@@ -7,24 +7,33 @@
 //! the AWS CLI prints them, and any other failure (no connection, a timeout,
 //! no credentials) the chain of its causes.
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::error::Error;
 
-/// `error` in one bounded line: `Code: message` for an answer from the
-/// service, else each cause in turn, `: `-separated.
-pub fn aws_error<E, R>(error: &SdkError<E, R>) -> String
+/// `error` in one bounded line: `Code: message` for an error the service
+/// answered; for an answer that could not be read (no error code in it, or a
+/// body that does not decode), its HTTP status and why; else (no answer) each
+/// cause in turn, `: `-separated.
+pub fn aws_error<E>(error: &SdkError<E, HttpResponse>) -> String
 where
     E: Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
-    let text = match error.as_service_error() {
-        Some(service) => match (service.code(), service.message()) {
-            (Some(code), Some(message)) => format!("{code}: {message}"),
-            (Some(code), None) => code.to_string(),
-            (None, _) => causes(error),
-        },
-        None => causes(error),
+    let text = match error {
+        SdkError::ServiceError(context) => {
+            let service = context.err();
+            match (service.code(), service.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_string(),
+                (None, _) => format!(
+                    "could not read the service's answer (HTTP {}): {}",
+                    context.raw().status().as_u16(),
+                    causes(service)
+                ),
+            }
+        }
+        _ => causes(error),
     };
     super::bounded(text)
 }
@@ -50,7 +59,6 @@ mod tests {
     use super::*;
     use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentError;
     use aws_sdk_codedeploy::types::error::DeploymentDoesNotExistException;
-    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
     use aws_smithy_runtime_api::client::result::ConnectorError;
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;

@@ -179,14 +179,13 @@ fn malformed(service: &'static str, operation: &'static str, message: String) ->
     }
 }
 
-fn api_error<E, R>(
+fn api_error<E>(
     service: &'static str,
     operation: &'static str,
-    error: &aws_sdk_codedeploy::error::SdkError<E, R>,
+    error: &aws_sdk_codedeploy::error::SdkError<E>,
 ) -> EvidenceError
 where
     E: std::error::Error + aws_sdk_codedeploy::error::ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
     EvidenceError::Api {
         service,
