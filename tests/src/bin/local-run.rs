@@ -108,8 +108,9 @@ fn main() -> ExitCode {
         .collect();
     if selected.is_empty() {
         eprintln!(
-            "unknown scenario {:?}; try --help",
-            chosen.unwrap_or_default()
+            "unknown scenario {:?}: use one of {}",
+            chosen.unwrap_or_default(),
+            all.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
         );
         return ExitCode::from(2);
     }
