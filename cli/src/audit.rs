@@ -246,7 +246,7 @@ fn read_heads(
                 .map_err(|e| {
                     anyhow::anyhow!(
                         "reading the chain heads from SSM (GetParameters): {}",
-                        aws_sdk_ssm::error::DisplayErrorContext(&e)
+                        metric_gate::evidence::aws_error(&e)
                     )
                 })?;
             for (id, name) in chunk.iter().zip(&names) {

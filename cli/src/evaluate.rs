@@ -10,7 +10,7 @@
 //! gates it prints are the gates the hook would write in its decision record.
 //! Only the switches are left out: an operator asks what the gates say.
 
-use crate::render::{colour_enabled, gate_line};
+use crate::render::{colour_enabled, gate_lines};
 use anyhow::{anyhow, bail, Result};
 use metric_gate::evidence::alarms::CloudWatchAlarms;
 use metric_gate::evidence::cloudwatch::CloudWatchMetrics;
@@ -32,9 +32,9 @@ const BUDGET: Duration = Duration::from_secs(55);
 /// Arguments of `gatectl evaluate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The hook to judge: AppSpec spelling or binary name.
-    #[arg(long)]
-    hook: String,
+    /// The hook to judge (its binary name, such as before-allow-traffic, also works).
+    #[arg(long, value_parser = crate::hook_parser())]
+    hook: Hook,
     /// The policy; the embedded default (or GATE_POLICY_FILE) when absent.
     #[arg(long)]
     policy: Option<PathBuf>,
@@ -46,7 +46,7 @@ pub struct Args {
 
 impl Args {
     pub fn run(self) -> Result<ExitCode> {
-        let hook = Hook::parse(&self.hook).ok_or_else(|| anyhow!("unknown hook {:?}: use BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic or AfterAllowTraffic", self.hook))?;
+        let hook = self.hook;
         let policy = crate::hook_policy(self.policy.as_deref(), hook)?;
         match &self.deployment {
             None => needs_no_deployment(&policy, hook)?,
@@ -113,8 +113,8 @@ impl Args {
             }
         }
         let decision = &outcome.decision;
-        for gate in &decision.verdict.gates {
-            println!("  {}", gate_line(gate, colour));
+        for line in gate_lines(&decision.verdict.gates, colour) {
+            println!("  {line}");
         }
         println!("would report {}: {}", decision.status, decision.reason);
         Ok(match decision.status {

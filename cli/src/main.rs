@@ -80,6 +80,18 @@ fn hook_policy(
     Ok(policy)
 }
 
+/// `--hook`'s values: the four hooks by their AppSpec names, which `--help`
+/// and the error for any other name list; their binary names
+/// (`before-allow-traffic`) are accepted too.
+fn hook_parser() -> impl clap::builder::TypedValueParser<Value = metric_gate::Hook> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        metric_gate::Hook::ALL
+            .map(|hook| PossibleValue::new(hook.as_str()).alias(hook.binary_name())),
+    )
+    .map(|name| metric_gate::Hook::parse(&name).expect("clap let through only the hooks' names"))
+}
+
 /// A single-threaded runtime for the subcommands that call async library code.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()

@@ -7,7 +7,7 @@
 //! `latency-regression`: a release that looks fine until production load, the
 //! case a canary gate exists for. `--all` runs every shipped scenario.
 
-use crate::render::{colour_enabled, gate_line, paint, Colour};
+use crate::render::{colour_enabled, gate_lines, paint, Colour};
 use crate::report;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -76,7 +76,7 @@ impl Args {
         let scenarios = self.scenarios()?;
         let colour = colour_enabled();
         let runtime = crate::runtime()?;
-        let mut all_as_expected = true;
+        let mut not_as_expected = Vec::new();
         let mut finished = Vec::new();
         for scenario in &scenarios {
             let progress =
@@ -92,7 +92,9 @@ impl Args {
             };
             let rehearsal = runtime.block_on(rehearse(scenario, policy, |_| progress.inc(1)));
             progress.finish_and_clear();
-            all_as_expected &= print_timeline(scenario, policy, &rehearsal, self.verbose, colour);
+            if !print_timeline(scenario, policy, &rehearsal, self.verbose, colour) {
+                not_as_expected.push(scenario.name.as_str());
+            }
             finished.push((scenario.clone(), rehearsal));
         }
         if let Some(path) = &self.report {
@@ -100,7 +102,10 @@ impl Args {
                 .with_context(|| format!("writing {}", path.display()))?;
             println!("report: {}", path.display());
         }
-        Ok(if all_as_expected {
+        if scenarios.len() > 1 {
+            println!("{}", summary(scenarios.len(), &not_as_expected, colour));
+        }
+        Ok(if not_as_expected.is_empty() {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
@@ -136,6 +141,28 @@ impl Args {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         Ok(vec![Scenario::from_yaml(&text, name)?])
+    }
+}
+
+/// The closing line of several rehearsals: `8 of 8 as expected`, or how
+/// many were not and which.
+fn summary(total: usize, not_as_expected: &[&str], colour: bool) -> String {
+    let as_expected = total - not_as_expected.len();
+    if not_as_expected.is_empty() {
+        paint(
+            &format!("{as_expected} of {total} as expected"),
+            Colour::Green,
+            colour,
+        )
+    } else {
+        paint(
+            &format!(
+                "{as_expected} of {total} as expected; not as expected: {}",
+                not_as_expected.join(", ")
+            ),
+            Colour::Red,
+            colour,
+        )
     }
 }
 
@@ -189,11 +216,12 @@ fn print_timeline(
                     record.hook.to_string(),
                     record.reason
                 );
-                for gate in &record.gates {
+                let shown = record.gates.iter().filter(|gate| {
                     let deciding = gate.outcome != metric_gate::judge::GateOutcome::Pass;
-                    if verbose || deciding || record.status == LifecycleStatus::Failed {
-                        println!("           {}", gate_line(gate, colour));
-                    }
+                    verbose || deciding || record.status == LifecycleStatus::Failed
+                });
+                for line in gate_lines(shown, colour) {
+                    println!("           {line}");
                 }
             }
         }

@@ -60,41 +60,79 @@ pub fn sparkline(observations: &[Observation], reference: f64) -> String {
         .collect()
 }
 
-/// One line for a gate: name, sparkline, outcome, reason. A gate the judge
-/// did not judge shows `not judged` and why instead of an outcome, and no
-/// sparkline: with no bound to scale against, its bars would say nothing.
-pub fn gate_line(gate: &GateResult, colour: bool) -> String {
-    let observations: Vec<Observation> = gate.observations().collect();
-    let reference = gate.bounds().flatten().fold(None, |top: Option<f64>, b| {
-        Some(top.map_or(b.abs(), |t| t.max(b.abs())))
-    });
-    let spark = match reference {
-        Some(reference) if !observations.is_empty() && gate.not_judged.is_none() => {
-            format!("{} ", sparkline(&observations, reference))
-        }
-        _ => String::new(),
-    };
-    let warning = if gate.severity == metric_gate::policy::Severity::Warning {
-        " (warning)"
-    } else {
-        ""
-    };
-    let (outcome, reason) = match gate.not_judged {
-        Some(why) => (
-            paint(&format!("{:<12}", "not judged"), Colour::Dim, colour),
-            format!("{why}: {}", gate.reason),
-        ),
-        None => (
-            paint(
-                &format!("{:<12}", gate.outcome.to_string()),
-                outcome_colour(gate.outcome),
-                colour,
-            ),
-            gate.reason.clone(),
-        ),
-    };
-    format!("{:<26} {spark}{outcome} {reason}{warning}", gate.name)
+/// One line per gate: name, sparkline, outcome, reason, in columns as wide
+/// as the longest name and sparkline among `gates` (at least
+/// [`NAME_COLUMN`] for the name), so a long name or a longer window does not
+/// push its line out of line with the others. A gate the judge did not judge
+/// shows `not judged` and why instead of an outcome, and no sparkline: with
+/// no bound to scale against, its bars would say nothing. Other sparklines
+/// are scaled to the bound the judge held the gate to.
+pub fn gate_lines<'a>(
+    gates: impl IntoIterator<Item = &'a GateResult>,
+    colour: bool,
+) -> Vec<String> {
+    let cells: Vec<(&GateResult, String)> = gates
+        .into_iter()
+        .map(|gate| {
+            let observations: Vec<Observation> = gate.observations().collect();
+            let reference = gate.bounds().flatten().fold(None, |top: Option<f64>, b| {
+                Some(top.map_or(b.abs(), |t| t.max(b.abs())))
+            });
+            let spark = match reference {
+                Some(reference) if !observations.is_empty() && gate.not_judged.is_none() => {
+                    sparkline(&observations, reference)
+                }
+                _ => String::new(),
+            };
+            (gate, spark)
+        })
+        .collect();
+    let name_width = cells
+        .iter()
+        .map(|(gate, _)| gate.name.chars().count())
+        .fold(NAME_COLUMN, usize::max);
+    let spark_width = cells
+        .iter()
+        .map(|(_, spark)| spark.chars().count())
+        .max()
+        .unwrap_or(0);
+    cells
+        .iter()
+        .map(|(gate, spark)| {
+            let warning = if gate.severity == metric_gate::policy::Severity::Warning {
+                " (warning)"
+            } else {
+                ""
+            };
+            let spark = if spark_width == 0 {
+                String::new()
+            } else {
+                format!("{spark:<spark_width$} ")
+            };
+            let (outcome, reason) = match gate.not_judged {
+                Some(why) => (
+                    paint(&format!("{:<12}", "not judged"), Colour::Dim, colour),
+                    format!("{why}: {}", gate.reason),
+                ),
+                None => (
+                    paint(
+                        &format!("{:<12}", gate.outcome.to_string()),
+                        outcome_colour(gate.outcome),
+                        colour,
+                    ),
+                    gate.reason.clone(),
+                ),
+            };
+            format!(
+                "{:<name_width$} {spark}{outcome} {reason}{warning}",
+                gate.name
+            )
+        })
+        .collect()
 }
+
+/// The narrowest name column: most gate names fit.
+pub const NAME_COLUMN: usize = 26;
 
 #[cfg(test)]
 mod tests {
@@ -176,7 +214,7 @@ mod tests {
         gate.outcome = GateOutcome::Inconclusive;
         gate.not_judged = Some(metric_gate::judge::NotJudged::NoBaseline);
         gate.reason = "the baseline had no datapoint in the window".into();
-        let line = gate_line(&gate, false);
+        let line = gate_lines([&gate], false).remove(0);
         assert!(
             line.contains("not judged   no baseline: the baseline had no datapoint"),
             "{line}"
@@ -190,7 +228,7 @@ mod tests {
     #[test]
     fn a_relative_gate_is_scaled_to_the_bound_its_baseline_gives() {
         // 0.3 s against a bound of 1.4 x 0.3 s = 0.42 s: five bars at 5/7.
-        let line = gate_line(&relative_gate(Some(0.3)), false);
+        let line = gate_lines([&relative_gate(Some(0.3))], false).remove(0);
         assert!(line.contains("▆▆▆▆▆ pass"), "{line}");
     }
 

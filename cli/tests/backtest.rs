@@ -456,3 +456,42 @@ fn an_export_shorter_than_a_window_says_so() {
     assert_eq!(output.status.code(), Some(2), "{stdout}{stderr}");
     assert!(stderr.contains("at least one whole window"), "{stderr}");
 }
+
+#[test]
+fn the_hook_option_lists_the_hooks() {
+    let dir = scratch("hook-option");
+    let help = text(&gatectl(&dir, &["backtest", "--help"])).0;
+    assert!(
+        help.contains(
+            "[possible values: BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic]"
+        ),
+        "{help}"
+    );
+    let output = gatectl(&dir, &["backtest", "--hook", "Foo"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output).1;
+    assert!(
+        stderr.contains("invalid value 'Foo' for '--hook <HOOK>'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(
+            "[possible values: BeforeInstall, AfterAllowTestTraffic, BeforeAllowTraffic, AfterAllowTraffic]"
+        ),
+        "{stderr}"
+    );
+    // The binary names still work.
+    let policy = write(&dir, "gates.yaml", POLICY);
+    let output = gatectl(
+        &dir,
+        &[
+            "backtest",
+            "--hook",
+            "after-allow-traffic",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--print-queries",
+        ],
+    );
+    assert!(output.status.success(), "{:?}", text(&output));
+}

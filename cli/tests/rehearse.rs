@@ -24,15 +24,67 @@ fn every_shipped_scenario_ends_as_its_file_says() {
         names.push(path.file_stem().unwrap().to_string_lossy().to_string());
     }
     assert!(names.len() >= 6, "{names:?}");
-    // --all runs the embedded copies, which must match the files.
+    // --all runs the embedded copies, which must match the files, and ends
+    // with how many did.
     let tour = gatectl(&["rehearse", "--all"]);
     assert!(tour.status.success());
+    let stdout = String::from_utf8_lossy(&tour.stdout);
     assert_eq!(
-        String::from_utf8_lossy(&tour.stdout)
-            .matches("as the scenario expects")
-            .count(),
+        stdout.matches("as the scenario expects").count(),
         names.len()
     );
+    let total = names.len();
+    assert_eq!(
+        stdout.trim_end().lines().last(),
+        Some(format!("{total} of {total} as expected").as_str()),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn latency_names_its_unit() {
+    let stdout = String::from_utf8_lossy(&gatectl(&["rehearse", "-v"]).stdout).to_string();
+    // TargetResponseTime is in seconds: the threshold, the worst period
+    // and the baseline say so.
+    assert!(
+        stdout.contains("0 of the last 5 periods > 1 s (fails at 3); worst 0.3 s"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("worst 0.3 s (baseline 0.3 s)"), "{stdout}");
+    assert!(!stdout.contains("> 1 ("), "{stdout}");
+}
+
+#[test]
+fn verbose_gate_columns_line_up_whatever_the_names() {
+    let stdout = String::from_utf8_lossy(&gatectl(&["rehearse", "-v"]).stdout).to_string();
+    // Each hook's gate lines (indented under it): the outcome column starts
+    // at the same character in every line of a hook, the long preflight
+    // names (preflight:HTTPCode_Target_5XX_Count) included.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut in_group = false;
+    for line in stdout.lines() {
+        let outcome = [" pass ", " fail ", " inconclusive ", " error "]
+            .iter()
+            .filter_map(|word| line.find(word))
+            .min();
+        match (line.starts_with("           "), outcome) {
+            (true, Some(at)) => {
+                if !in_group {
+                    groups.push(Vec::new());
+                }
+                in_group = true;
+                groups.last_mut().unwrap().push(line[..at].chars().count());
+            }
+            _ => in_group = false,
+        }
+    }
+    assert!(groups.len() >= 4, "{stdout}");
+    for group in &groups {
+        assert!(
+            group.iter().all(|column| *column == group[0]),
+            "outcome columns {group:?} in:\n{stdout}"
+        );
+    }
 }
 
 #[test]
@@ -50,7 +102,7 @@ fn the_timeline_says_who_decided_what_and_when() {
     );
     assert!(
         stdout.contains(
-            "latency-p95 [fail]: 5 of the last 5 periods > 1 (fails at 3); worst 1.6; latency-vs-baseline not judged: no baseline  -> rollback"
+            "latency-p95 [fail]: 5 of the last 5 periods > 1 s (fails at 3); worst 1.6 s; latency-vs-baseline not judged: no baseline  -> rollback"
         ),
         "{stdout}"
     );

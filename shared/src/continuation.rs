@@ -36,7 +36,6 @@ use crate::analysis::{AnalysisState, Seal};
 use crate::evidence::EvidenceError;
 use crate::run::{Continuation, Execution};
 use crate::vocab::sha256_digest;
-use aws_sdk_lambda::error::DisplayErrorContext;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use aws_sdk_ssm::types::{ParameterTier, ParameterType};
@@ -129,11 +128,14 @@ impl SelfInvoke {
     }
 }
 
-fn ssm_error<E: std::error::Error + 'static>(operation: &'static str, error: &E) -> EvidenceError {
+fn ssm_error<E>(operation: &'static str, error: &aws_sdk_ssm::error::SdkError<E>) -> EvidenceError
+where
+    E: std::error::Error + aws_sdk_ssm::error::ProvideErrorMetadata + 'static,
+{
     EvidenceError::Api {
         service: "SSM",
         operation,
-        message: crate::evidence::bounded(DisplayErrorContext(error).to_string()),
+        message: crate::evidence::aws_error(error),
     }
 }
 
@@ -213,7 +215,7 @@ impl Continuation for SelfInvoke {
             .map_err(|e| EvidenceError::Api {
                 service: "Lambda",
                 operation: "Invoke",
-                message: crate::evidence::bounded(DisplayErrorContext(&e).to_string()),
+                message: crate::evidence::aws_error(&e),
             })?;
         Ok(())
     }

@@ -60,6 +60,16 @@ def _codedeploy_deployment_id() -> str:
     return "d-" + "".join(secrets.choice(DEPLOYMENT_ID_ALPHABET) for _ in range(9))
 
 
+def _is_deployment_id(value: Any) -> bool:
+    """Whether `value` has the shape of CodeDeploy's deployment ids."""
+    return (
+        isinstance(value, str)
+        and len(value) == 11
+        and value.startswith("d-")
+        and all(c in DEPLOYMENT_ID_ALPHABET for c in value[2:])
+    )
+
+
 def _use_codedeploy_deployment_ids() -> None:
     """Make moto's CreateDeployment mint ids of CodeDeploy's shape (once)."""
     cls = moto_codedeploy.DeploymentInfo
@@ -168,18 +178,30 @@ class CodeDeployExtension:
 
     @staticmethod
     def patch_deployment(deployment_id: str, fields: dict[str, Any]) -> bool:
-        """Control API: overwrite fields of a moto deployment; False if unknown."""
-        unknown = set(fields) - set(PATCHABLE_DEPLOYMENT_FIELDS)
+        """Control API: overwrite fields of a moto deployment; False if unknown.
+
+        "deploymentId" gives the deployment another id: the one a sample event
+        file names (events/*.json), so the file can be sent as it is."""
+        unknown = set(fields) - set(PATCHABLE_DEPLOYMENT_FIELDS) - {"deploymentId"}
         if unknown:
-            raise ValueError(f"cannot patch {sorted(unknown)}; patchable: {sorted(PATCHABLE_DEPLOYMENT_FIELDS)}")
+            patchable = sorted([*PATCHABLE_DEPLOYMENT_FIELDS, "deploymentId"])
+            raise ValueError(f"cannot patch {sorted(unknown)}; patchable: {patchable}")
+        new_id = fields.get("deploymentId")
+        if new_id is not None and not _is_deployment_id(new_id):
+            raise ValueError(f"deploymentId must be d- and 9 of [A-Z0-9], such as d-A1B2C3123; got {new_id!r}")
         for account in list(codedeploy_backends.values()):
             for backend in list(account.values()):
                 deployment = backend.deployments.get(deployment_id)
                 if deployment is not None:
                     for name, value in fields.items():
+                        if name == "deploymentId":
+                            continue
                         if name == "createTime":
                             value = _naive_utc(value)
                         setattr(deployment, PATCHABLE_DEPLOYMENT_FIELDS[name], value)
+                    if new_id is not None and new_id != deployment_id:
+                        deployment.deployment_id = new_id
+                        backend.deployments[new_id] = backend.deployments.pop(deployment_id)
                     return True
         return False
 

@@ -41,7 +41,9 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
   GET    /_harness/ec2/default-network?region=us-east-1  {"vpcId", "subnetIds"}: moto's default VPC,
                                  for creating load balancers and target groups (ELBv2 itself is
                                  moto's, over the query protocol, unchanged)
-  POST   /_harness/deployments/<id>    {"status"?, "creator"?, "deploymentConfigName"?}
+  POST   /_harness/deployments/<id>    {"status"?, "creator"?, "deploymentConfigName"?,
+                                  "deploymentId"?}: "deploymentId" renames the deployment (to the
+                                 id a sample event in events/ names, say)
   POST   /_harness/ecs/service-deployments  {"serviceDeployments": [...], "serviceRevisions": [...]}:
                                  ECS service deployments and revisions in the API's shapes, served by
                                  List/DescribeServiceDeployments and DescribeServiceRevisions

@@ -464,6 +464,13 @@ def test_codedeploy_deployment_and_hook_status(base_url: str) -> None:
     created = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]["createTime"]
     assert created.timestamp() == 1_700_000_017
     assert requests.post(f"{base_url}/_harness/deployments/{deployment_id}", json={"createTime": "soon"}, timeout=10).status_code == 400
+    # A deployment can take the id a sample event names (events/*.json).
+    control(base_url, "POST", f"deployments/{deployment_id}", {"deploymentId": "d-CATAGDYBL"})
+    assert codedeploy.get_deployment(deploymentId="d-CATAGDYBL")["deploymentInfo"]["status"] == "InProgress"
+    with pytest.raises(ClientError):
+        codedeploy.get_deployment(deploymentId=deployment_id)
+    assert requests.post(f"{base_url}/_harness/deployments/d-CATAGDYBL", json={"deploymentId": "web-1"}, timeout=10).status_code == 400
+    deployment_id = "d-CATAGDYBL"
 
     report = codedeploy.put_lifecycle_event_hook_execution_status
     with pytest.raises(ClientError) as excinfo:

@@ -21,6 +21,12 @@ pub const TARGET_GROUP: &str = "targetgroup/web-green/0123456789abcdef";
 /// The load balancer every scenario gates (ALB dimension value).
 pub const LOAD_BALANCER: &str = "app/web/fedcba9876543210";
 
+/// The deployment every sample event in `events/` names.
+pub const SAMPLE_EVENTS_DEPLOYMENT_ID: &str = "d-CATAGDYBL";
+/// The target group of the version being replaced, when trying the sample
+/// events (`./dev emulator`): the default policy compares latency with it.
+pub const SAMPLE_BASELINE_TARGET_GROUP: &str = "targetgroup/web-blue/fedcba9876543210";
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,17 +45,64 @@ pub fn python() -> PathBuf {
     }
 }
 
+/// Whether `name` is one of the variables cargo sets for the crate it builds or
+/// runs (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`, ...), as opposed to cargo's own
+/// configuration (`CARGO_HOME`, `CARGO_TARGET_DIR`, `CARGO_PROFILE_*`, ...).
+///
+/// A test binary, or `local-run` under `cargo run`, inherits the first kind; a
+/// `cargo build` started from it must not: build scripts that read one (ring's
+/// reads `CARGO_MANIFEST_DIR`) would be rebuilt, and rebuilt again by the
+/// user's next plain `cargo run`, each time the value differs.
+pub fn is_crate_variable(name: &str) -> bool {
+    matches!(
+        name,
+        "CARGO_MANIFEST_DIR"
+            | "CARGO_MANIFEST_PATH"
+            | "CARGO_MANIFEST_LINKS"
+            | "CARGO_CRATE_NAME"
+            | "CARGO_BIN_NAME"
+            | "CARGO_PRIMARY_PACKAGE"
+            | "CARGO_TARGET_TMPDIR"
+            | "CARGO_RUSTC_CURRENT_DIR"
+    ) || name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_BIN_EXE_")
+}
+
+/// `cargo ARGS` in the workspace root, in the environment the user's own
+/// `cargo` commands see: without the variables of the crate this process was
+/// built as ([`is_crate_variable`]), so it shares their build instead of
+/// invalidating it.
+pub fn cargo_command<I, S>(args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(workspace_root()).args(args);
+    without_crate_variables(&mut command);
+    command
+}
+
+/// Removes this process's [`is_crate_variable`]s from `command`'s environment:
+/// for any command that runs cargo in turn (cargo-lambda, say).
+pub fn without_crate_variables(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_crate_variable) {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 /// Builds the four hook binaries once per test process and returns the path of one.
 pub fn hook_binary(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .current_dir(workspace_root())
-            // `--workspace`, as `./dev test` runs the tests: the same package
-            // selection resolves the same features, so this is a no-op after
-            // the test build instead of a rebuild of the SDK crates.
-            .args(["build", "--quiet", "--workspace", "--bins"])
+        // `--workspace`, as `./dev test` runs the tests: the same package
+        // selection resolves the same features, so this is a no-op after the
+        // test build instead of a rebuild of the SDK crates.
+        let status = cargo_command(["build", "--quiet", "--workspace", "--bins"])
             .status()
             .expect("run cargo build for the hook binaries");
         assert!(status.success(), "building the hook binaries failed");
@@ -179,6 +232,65 @@ impl Emulator {
             .as_array()
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// What a hook needs, besides Lambda's own variables, to run against this
+    /// emulator: it as the AWS endpoint with dummy credentials, and the ALB
+    /// environment of the default policy.
+    pub fn hook_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", format!("http://{}", self.address)),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("TARGET_GROUP", TARGET_GROUP.into()),
+            ("LOAD_BALANCER", LOAD_BALANCER.into()),
+            ("RUST_LOG", "info".into()),
+        ]
+    }
+
+    /// Readies the emulator for the sample events in `events/`, sent as they
+    /// are (by `cargo lambda invoke --data-file`, say): a deployment with the
+    /// id they name, `minutes` of ALB metrics up to now for the replacement,
+    /// and healthy ones for the version it replaces
+    /// ([`SAMPLE_BASELINE_TARGET_GROUP`], which [`Emulator::write_hook_env_file`]
+    /// names).
+    pub fn ready_for_sample_events(&self, minutes: usize, per_minute: impl Fn(usize) -> AlbMinute) {
+        let created = self.create_deployment();
+        self.control(
+            "POST",
+            &format!("deployments/{created}"),
+            Some(json!({ "deploymentId": SAMPLE_EVENTS_DEPLOYMENT_ID })),
+        );
+        self.seed_sample_minutes(minutes, per_minute);
+    }
+
+    /// `minutes` more minutes, up to now, of [`Emulator::ready_for_sample_events`]'
+    /// metrics.
+    pub fn seed_sample_minutes(&self, minutes: usize, per_minute: impl Fn(usize) -> AlbMinute) {
+        self.seed_alb(minutes, per_minute);
+        self.seed_alb_for(SAMPLE_BASELINE_TARGET_GROUP, minutes, |_| {
+            AlbMinute::healthy()
+        });
+    }
+
+    /// Writes [`Emulator::hook_env`] and [`SAMPLE_BASELINE_TARGET_GROUP`], then
+    /// `extra` (which wins), to `path` as `NAME=value` lines, the form `cargo
+    /// lambda watch --env-file` reads.
+    pub fn write_hook_env_file(&self, path: &Path, extra: &[(&str, &str)]) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut env: Vec<(&str, String)> = self.hook_env();
+        env.push(("BASELINE_TARGET_GROUP", SAMPLE_BASELINE_TARGET_GROUP.into()));
+        env.retain(|(name, _)| !extra.iter().any(|(e, _)| e == name));
+        env.extend(extra.iter().map(|(name, value)| (*name, value.to_string())));
+        let lines: String = env
+            .iter()
+            .map(|(name, value)| format!("{name}={value}\n"))
+            .collect();
+        std::fs::write(path, lines)
     }
 
     /// Creates an ECS application, group and deployment; returns the deployment id.
@@ -377,19 +489,12 @@ pub fn hook_command(emulator: &Emulator, binary: &str) -> Command {
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AWS_LAMBDA_RUNTIME_API", &emulator.address)
-        .env("AWS_ENDPOINT_URL", format!("http://{}", emulator.address))
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .envs(emulator.hook_env())
         .env("AWS_LAMBDA_FUNCTION_NAME", binary)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{binary}"))
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("TARGET_GROUP", TARGET_GROUP)
-        .env("LOAD_BALANCER", LOAD_BALANCER)
-        .env("RUST_LOG", "info");
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test");
     command
 }
 

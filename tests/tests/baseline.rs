@@ -76,7 +76,7 @@ fn a_canary_one_and_a_half_times_slower_fails_under_the_static_threshold() {
     assert_eq!(relative["threshold"], "> 1.4 x baseline");
     assert_eq!(
         relative["reason"],
-        "5 of the last 5 periods > 1.4 x baseline (fails at 3); worst 0.375 (baseline 0.25)"
+        "5 of the last 5 periods > 1.4 x baseline (fails at 3); worst 0.375 s (baseline 0.25 s)"
     );
     // Both sides are far under the ADR's 1 s: only the comparison sees it.
     assert_eq!(gate(&record, "latency-static")["outcome"], "pass");
@@ -288,7 +288,7 @@ fn a_canary_slower_than_the_window_before_the_deployment_fails() {
         relative["reason"]
             .as_str()
             .unwrap()
-            .contains("(baseline 0.25)"),
+            .contains("(baseline 0.25 s)"),
         "{relative}"
     );
     assert_eq!(gate(&record, "latency-static")["outcome"], "pass");
@@ -321,7 +321,7 @@ fn a_canary_like_the_window_before_the_deployment_passes() {
     // Judged against the p95 before the deployment, period by period.
     assert!(
         relative["reason"].as_str().unwrap().starts_with(
-            "0 of the last 5 periods > 1.4 x baseline (fails at 3); worst 0.25 (baseline 0.25)"
+            "0 of the last 5 periods > 1.4 x baseline (fails at 3); worst 0.25 s (baseline 0.25 s)"
         ),
         "{relative}"
     );
@@ -357,7 +357,7 @@ fn the_default_policy_records_its_shadow_comparison_without_blocking() {
         shadow["reason"]
             .as_str()
             .unwrap()
-            .contains("worst 0.375 (baseline 0.25)"),
+            .contains("worst 0.375 s (baseline 0.25 s)"),
         "{shadow}"
     );
     // The baseline's queries ride in the same GetMetricData: no extra call.

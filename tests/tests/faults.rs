@@ -283,7 +283,8 @@ fn malformed_answer_fails(body: Value, execution: &str, decode_error: &str) {
     for gate in record["gates"].as_array().unwrap() {
         let reason = text(gate, "reason");
         assert!(
-            reason.contains(decode_error) && reason.contains("DeserializeError"),
+            reason.contains(decode_error)
+                && reason.contains("could not read the service's answer (HTTP 200)"),
             "the decode error is not named: {reason}"
         );
     }
@@ -409,6 +410,18 @@ fn an_unknown_deployment_is_an_invocation_error() {
         "{record}"
     );
     assert_eq!(record["report"]["outcome"], "failed", "{record}");
+    // Read by people: the service's code and message, no Rust debug
+    // structures (`ServiceError(ServiceError { source: ...`).
+    for message in [
+        text(&invocation, "errorMessage"),
+        text(&record, "deployment_error"),
+        text(&record["report"], "error"),
+    ] {
+        assert!(
+            !message.contains("ServiceError") && !message.contains('{'),
+            "{message}"
+        );
+    }
 }
 
 #[test]

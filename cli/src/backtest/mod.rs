@@ -25,7 +25,7 @@ mod replay;
 mod summary;
 
 use crate::report;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use metric_gate::evidence::export::{query_id, ExportReader, ExportSource};
 use metric_gate::evidence::plan;
 use metric_gate::policy::{override_variable, MetricQuery, Policy};
@@ -37,9 +37,9 @@ use std::process::ExitCode;
 /// Arguments of `gatectl backtest`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The hook whose gates to replay.
-    #[arg(long)]
-    hook: String,
+    /// The hook whose gates to replay (its binary name, such as before-allow-traffic, also works).
+    #[arg(long, value_parser = crate::hook_parser())]
+    hook: Hook,
     /// The policy; the embedded default when absent.
     #[arg(long)]
     policy: Option<PathBuf>,
@@ -56,8 +56,7 @@ pub struct Args {
 
 impl Args {
     pub fn run(self) -> Result<ExitCode> {
-        let hook =
-            Hook::parse(&self.hook).ok_or_else(|| anyhow!("unknown hook {:?}", self.hook))?;
+        let hook = self.hook;
         let policy = crate::hook_policy(self.policy.as_deref(), hook)?;
         refuse_unresolved(&policy, hook)?;
         let queries = needed_queries(&policy, hook);

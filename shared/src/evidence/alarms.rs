@@ -6,7 +6,6 @@
 //! exist, which the judge treats as an error, never as "not alarming".
 
 use super::{AlarmObservation, AlarmSource, AlarmStates, EvidenceError};
-use aws_sdk_cloudwatch::error::DisplayErrorContext;
 use aws_sdk_cloudwatch::operation::describe_alarms::builders::DescribeAlarmsFluentBuilder;
 use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
 use aws_sdk_cloudwatch::types::AlarmType;
@@ -41,15 +40,14 @@ impl CloudWatchAlarms {
     }
 }
 
-fn api_error<E, R>(error: aws_sdk_cloudwatch::error::SdkError<E, R>) -> EvidenceError
+fn api_error<E>(error: aws_sdk_cloudwatch::error::SdkError<E>) -> EvidenceError
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + aws_sdk_cloudwatch::error::ProvideErrorMetadata + 'static,
 {
     EvidenceError::Api {
         service: "CloudWatch",
         operation: "DescribeAlarms",
-        message: crate::evidence::bounded(DisplayErrorContext(&error).to_string()),
+        message: crate::evidence::aws_error(&error),
     }
 }
 

@@ -12,7 +12,6 @@ use super::{
     SeriesStatus,
 };
 use crate::policy::MetricQuery;
-use aws_sdk_cloudwatch::error::DisplayErrorContext;
 use aws_sdk_cloudwatch::types::{
     Dimension, DimensionFilter, Metric, MetricDataQuery, MetricDataResult, MetricStat, ScanBy,
     StatusCode,
@@ -73,7 +72,7 @@ impl CloudWatchMetrics {
                 .set_next_token(next_token.take())
                 .send()
                 .await
-                .map_err(|e| api("GetMetricData", &DisplayErrorContext(&e)))?;
+                .map_err(|e| api("GetMetricData", &crate::evidence::aws_error(&e)))?;
             let more = output.next_token().is_some();
             for result in output.metric_data_results() {
                 add_result(&mut by_id, result, offset, chunk, more)?;
@@ -115,7 +114,7 @@ impl MetricSource for CloudWatchMetrics {
                 .set_next_token(next_token.take())
                 .send()
                 .await
-                .map_err(|e| api("ListMetrics", &DisplayErrorContext(&e)))?;
+                .map_err(|e| api("ListMetrics", &crate::evidence::aws_error(&e)))?;
             let exact = output.metrics().iter().any(|m| {
                 let mut dims: Vec<(String, String)> = m
                     .dimensions()

@@ -12,7 +12,6 @@
 pub use super::{DeploymentInfo, DeploymentSource};
 use super::{DiscoverySource, EvidenceError, NoDiscovery};
 use crate::bind::Discovery;
-use aws_sdk_codedeploy::error::DisplayErrorContext;
 use aws_sdk_codedeploy::Client;
 use std::future::Future;
 
@@ -58,7 +57,7 @@ impl<V: DiscoverySource> DeploymentSource for CodeDeployDeployments<V> {
             .map_err(|e| EvidenceError::Api {
                 service: "CodeDeploy",
                 operation: "GetDeployment",
-                message: crate::evidence::bounded(DisplayErrorContext(&e).to_string()),
+                message: crate::evidence::aws_error(&e),
             })?;
         let info = output.deployment_info();
         Ok(DeploymentInfo {

@@ -23,6 +23,7 @@
 //!   ([`collect()`], [`collect_with_probes`]).
 
 pub mod alarms;
+mod aws_error;
 pub mod cloudwatch;
 pub mod deployment;
 pub mod discovery;
@@ -48,3 +49,4 @@ pub use source::{
 };
 
 pub(crate) use crate::vocab::text::bounded;
+pub use aws_error::aws_error;

@@ -24,7 +24,6 @@ use super::EvidenceError;
 pub use super::{ChainHead, HeadStore, NoSwitches, StoredHead, SwitchSource, SwitchValues};
 use crate::vocab::hook::Hook;
 use crate::vocab::stamp;
-use aws_sdk_ssm::error::DisplayErrorContext;
 use aws_sdk_ssm::Client;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::DateTime;
@@ -170,7 +169,7 @@ impl SsmSwitches {
         let output = request.send().await.map_err(|e| EvidenceError::Api {
             service: "SSM",
             operation: "GetParameters",
-            message: super::bounded(DisplayErrorContext(&e).to_string()),
+            message: super::aws_error(&e),
         })?;
         let value = |name: &str| {
             output
@@ -222,7 +221,7 @@ impl HeadStore for ScopedSsmSwitches<'_> {
             .map_err(|e| EvidenceError::Api {
                 service: "SSM",
                 operation: "PutParameter",
-                message: super::bounded(DisplayErrorContext(&e).to_string()),
+                message: super::aws_error(&e),
             })
     }
 }

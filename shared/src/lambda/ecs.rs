@@ -99,7 +99,11 @@ impl EcsHookFunction {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let left = remaining(event.context.deadline, now.as_millis() as u64);
+        // Read as the CodeDeploy hooks read it (`deadline`): a local
+        // emulator's duration from now, else epoch milliseconds.
+        let deadline_ms =
+            super::deadline::invocation_deadline(event.context.deadline, now.as_millis() as u64);
+        let left = remaining(deadline_ms, now.as_millis() as u64);
         let execution = Execution {
             hook: invocation.stage,
             deployment_id: invocation.deployment_key(),
@@ -143,9 +147,7 @@ impl EcsHookFunction {
                 reason,
             ))
             .await;
-            return Ok(self
-                .publish(record, &switches, event.context.deadline)
-                .await);
+            return Ok(self.publish(record, &switches, deadline_ms).await);
         }
         let Some(analysis) = self
             .base
@@ -154,9 +156,7 @@ impl EcsHookFunction {
             .and_then(|s| s.analysis)
         else {
             let record = Box::pin(execute(&self.base.policy, &execution, providers(), judge)).await;
-            return Ok(self
-                .publish(record, &switches, event.context.deadline)
-                .await);
+            return Ok(self.publish(record, &switches, deadline_ms).await);
         };
         let carried = match invocation.hook_details.get(STATE_FIELD) {
             None => Carried::Nothing,
@@ -180,10 +180,7 @@ impl EcsHookFunction {
         ))
         .await;
         Ok(match round {
-            EcsRound::Concluded(record) => {
-                self.publish(*record, &switches, event.context.deadline)
-                    .await
-            }
+            EcsRound::Concluded(record) => self.publish(*record, &switches, deadline_ms).await,
             EcsRound::InProgress {
                 state,
                 callback_delay_secs,

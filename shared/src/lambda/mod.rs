@@ -8,6 +8,7 @@
 //! runs [`crate::run::execute`] and prints the decision record.
 
 mod config;
+mod deadline;
 pub mod ecs;
 mod switchboard;
 
@@ -178,7 +179,15 @@ impl HookFunction {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let left = remaining(event.context.deadline, now.as_millis() as u64);
+        let now_ms = now.as_millis() as u64;
+        if deadline::is_relative(event.context.deadline) {
+            tracing::info!(
+                deadline_ms = event.context.deadline,
+                "the Runtime API sent the deadline as a duration (a local emulator's), read from now"
+            );
+        }
+        let deadline_ms = deadline::invocation_deadline(event.context.deadline, now_ms);
+        let left = remaining(deadline_ms, now_ms);
         let execution = Execution {
             hook: self.hook,
             deployment_id: lifecycle.deployment_id.into(),
@@ -191,7 +200,7 @@ impl HookFunction {
         let switches = self.switches.for_deployment(&execution.deployment_id);
         // Boxed: the nested SDK futures are deep enough to overflow the
         // compiler's layout recursion limit in the binaries otherwise.
-        match Box::pin(self.run(&execution, &switches, &event)).await {
+        match Box::pin(self.run(&execution, &switches, &event, deadline_ms)).await {
             AnalysisRun::HandedOff(state) => Ok(handed_off(&execution, &state)),
             AnalysisRun::StoodDown(reason) => {
                 println!(
@@ -206,10 +215,7 @@ impl HookFunction {
                 );
                 Ok(json!({"status": "StoodDown", "reason": reason}))
             }
-            AnalysisRun::Reported(record) => {
-                self.publish(*record, &switches, event.context.deadline)
-                    .await
-            }
+            AnalysisRun::Reported(record) => self.publish(*record, &switches, deadline_ms).await,
         }
     }
 
@@ -237,12 +243,14 @@ impl HookFunction {
     }
 
     /// Decides and reports: at once, or as a bake analysis over several runs
-    /// (this run's part of it, which may end in a hand-off).
+    /// (this run's part of it, which may end in a hand-off). `deadline_ms`:
+    /// the invocation's deadline, epoch milliseconds.
     async fn run(
         &self,
         execution: &Execution,
         switches: &DeploymentSwitches<'_>,
         event: &LambdaEvent<Value>,
+        deadline_ms: u64,
     ) -> AnalysisRun {
         let providers = self.providers(switches);
         let Some(analysis) = self.policy.hook(self.hook).and_then(|s| s.analysis) else {
@@ -276,7 +284,7 @@ impl HookFunction {
             analysis: &analysis,
             clock: &WallClock,
             continuation: &continuation,
-            deadline_at: (event.context.deadline / 1000) as i64,
+            deadline_at: (deadline_ms / 1000) as i64,
             run_secs: execution
                 .deadline
                 .saturating_duration_since(tokio::time::Instant::now())

@@ -615,6 +615,52 @@ pub enum ThresholdUnit {
     Plain,
     /// Written as `N%`: values are fractions, shown as percentages.
     Percent,
+    /// A bare number compared with a metric that reports seconds (ALB's
+    /// `TargetResponseTime`): shown as `1 s`.
+    Seconds,
+    /// A bare number compared with a metric that reports milliseconds
+    /// (Lambda's `Duration`): shown as `250 ms`.
+    Milliseconds,
+}
+
+impl ThresholdUnit {
+    /// The unit a bare-number threshold on `query` is in: the time unit the
+    /// metric reports in when it is one of the CloudWatch time metrics the
+    /// gates are written for, else [`ThresholdUnit::Plain`]. A `SampleCount`
+    /// of a time metric is a count.
+    pub fn of_metric(query: &MetricQuery) -> ThresholdUnit {
+        /// CloudWatch metrics whose values are times, with the unit AWS
+        /// documents for each.
+        const TIME_METRICS: [(&str, &str, ThresholdUnit); 6] = [
+            (
+                "AWS/ApplicationELB",
+                "TargetResponseTime",
+                ThresholdUnit::Seconds,
+            ),
+            ("AWS/ELB", "Latency", ThresholdUnit::Seconds),
+            ("AWS/Lambda", "Duration", ThresholdUnit::Milliseconds),
+            (
+                "AWS/Lambda",
+                "PostRuntimeExtensionsDuration",
+                ThresholdUnit::Milliseconds,
+            ),
+            ("AWS/ApiGateway", "Latency", ThresholdUnit::Milliseconds),
+            (
+                "AWS/ApiGateway",
+                "IntegrationLatency",
+                ThresholdUnit::Milliseconds,
+            ),
+        ];
+        if query.stat == "SampleCount" {
+            return ThresholdUnit::Plain;
+        }
+        TIME_METRICS
+            .iter()
+            .find(|(namespace, name, _)| {
+                query.namespace == *namespace && query.metric_name == *name
+            })
+            .map_or(ThresholdUnit::Plain, |(_, _, unit)| *unit)
+    }
 }
 
 impl Threshold {
@@ -627,6 +673,8 @@ impl Threshold {
                 text
             }
             ThresholdUnit::Plain => trim_float(value, 4),
+            ThresholdUnit::Seconds => format!("{} s", trim_float(value, 4)),
+            ThresholdUnit::Milliseconds => format!("{} ms", trim_float(value, 4)),
         }
     }
 }

@@ -11,7 +11,6 @@ use super::{rule_text, threshold_text, DecisionRecord, ReportSummary};
 use crate::judge::{GateResult, LifecycleStatus};
 use crate::policy::ThresholdUnit;
 use crate::vocab::stamp;
-use aws_sdk_sns::error::DisplayErrorContext;
 use std::fmt::Write as _;
 use std::future::Future;
 
@@ -64,7 +63,7 @@ impl AlertSink for SnsAlerts {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| crate::evidence::bounded(DisplayErrorContext(&e).to_string()))
+            .map_err(|e| crate::evidence::aws_error(&e))
     }
 }
 

@@ -8,7 +8,7 @@
 
 use super::{ReportError, ReportOutcome, StatusReporter};
 use crate::judge::LifecycleStatus;
-use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_codedeploy::error::ProvideErrorMetadata;
 use aws_sdk_codedeploy::types::LifecycleEventStatus;
 use aws_sdk_codedeploy::Client;
 
@@ -53,7 +53,7 @@ impl StatusReporter for CodeDeployReporter {
                 } else {
                     Err(ReportError::Api {
                         code,
-                        message: crate::evidence::bounded(DisplayErrorContext(&error).to_string()),
+                        message: crate::evidence::aws_error(&error),
                     })
                 }
             }

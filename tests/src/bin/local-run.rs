@@ -5,6 +5,12 @@
 //!
 //! `local-run --event FILE --hook BINARY [--scenario NAME]` instead sends one
 //! event file (e.g. from `events/`) to one hook on one scenario's metrics.
+//!
+//! `local-run --serve [--scenario NAME] [--env-file PATH]` (`./dev emulator`)
+//! keeps the emulator running for `cargo lambda watch` and `cargo lambda
+//! invoke`: seeded with the deployment the sample events name and one
+//! scenario's metrics (a new minute each minute), its address written to an
+//! env file for `cargo lambda watch --env-file`.
 
 use gate_tests::{invoke, AlbMinute, Emulator, HookProcess};
 use serde_json::Value;
@@ -91,7 +97,7 @@ fn main() -> ExitCode {
             .cloned()
     };
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("usage: local-run [--scenario NAME]\n       local-run --event FILE --hook BINARY [--scenario NAME]\nscenarios: {}", scenarios().iter().map(|s| s.name).collect::<Vec<_>>().join(", "));
+        println!("usage: local-run [--scenario NAME]\n       local-run --event FILE --hook BINARY [--scenario NAME]\n       local-run --serve [--scenario NAME] [--env-file PATH]   (default {DEFAULT_ENV_FILE})\nscenarios: {}", scenarios().iter().map(|s| s.name).collect::<Vec<_>>().join(", "));
         return ExitCode::SUCCESS;
     }
     let chosen = flag("--scenario");
@@ -102,10 +108,15 @@ fn main() -> ExitCode {
         .collect();
     if selected.is_empty() {
         eprintln!(
-            "unknown scenario {:?}; try --help",
-            chosen.unwrap_or_default()
+            "unknown scenario {:?}: use one of {}",
+            chosen.unwrap_or_default(),
+            all.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
         );
         return ExitCode::from(2);
+    }
+    if args.iter().any(|a| a == "--serve") {
+        let env_file = flag("--env-file").unwrap_or_else(|| DEFAULT_ENV_FILE.to_string());
+        return serve(selected[0], &env_file);
     }
     if let Some(path) = flag("--event") {
         let Some(hook) = flag("--hook") else {
@@ -132,6 +143,44 @@ fn main() -> ExitCode {
         println!();
     }
     ExitCode::SUCCESS
+}
+
+/// Where `--serve` writes the hooks' environment, relative to the workspace.
+const DEFAULT_ENV_FILE: &str = "tests/.work/cargo-lambda.env";
+
+/// `--serve`: the emulator for `cargo lambda watch`, until interrupted.
+fn serve(scenario: &Scenario, env_file: &str) -> ExitCode {
+    let emulator = Emulator::start();
+    emulator.ready_for_sample_events(30, scenario.minute);
+    let path = gate_tests::workspace_root().join(env_file);
+    if let Err(e) = emulator.write_hook_env_file(&path, scenario.extra_env) {
+        eprintln!("cannot write {}: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    println!(
+        "The local AWS emulator is listening on http://{}, scenario {}: {}.",
+        emulator.address, scenario.name, scenario.story
+    );
+    println!(
+        "It knows deployment {} (the one events/*.json name) and has 30 minutes of ALB metrics\n(a new minute each minute) for the replacement and for the version it replaces.",
+        gate_tests::SAMPLE_EVENTS_DEPLOYMENT_ID
+    );
+    println!("The hooks' environment is in {env_file}. In a second terminal:");
+    println!("  source .venv/bin/activate   # cargo-lambda, installed by ./dev");
+    println!("  cargo lambda watch --env-file {env_file}");
+    println!("and in a third:");
+    println!("  source .venv/bin/activate");
+    println!(
+        "  cargo lambda invoke before-allow-traffic --data-file events/before-allow-traffic.json"
+    );
+    println!("Ctrl-C stops the emulator.");
+    // The gates read the last minutes: a new minute each minute keeps them
+    // fed however long the session lasts.
+    let minute = scenario.minute;
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        emulator.seed_sample_minutes(1, minute);
+    }
 }
 
 fn run_event(path: &str, hook: &str, scenario: &Scenario) -> ExitCode {

@@ -180,19 +180,18 @@ fn malformed(service: &'static str, operation: &'static str, message: String) ->
     }
 }
 
-fn api_error<E, R>(
+fn api_error<E>(
     service: &'static str,
     operation: &'static str,
-    error: &aws_sdk_codedeploy::error::SdkError<E, R>,
+    error: &aws_sdk_codedeploy::error::SdkError<E>,
 ) -> EvidenceError
 where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: std::error::Error + aws_sdk_codedeploy::error::ProvideErrorMetadata + 'static,
 {
     EvidenceError::Api {
         service,
         operation,
-        message: bounded(aws_sdk_codedeploy::error::DisplayErrorContext(error).to_string()),
+        message: crate::evidence::aws_error(error),
     }
 }
 

@@ -170,7 +170,7 @@ fn a_canary_slower_than_its_baseline_fails_under_the_static_threshold() {
         latency.reason
     );
     assert!(
-        latency.reason.contains("(baseline 0.4)"),
+        latency.reason.contains("(baseline 0.4 s)"),
         "{}",
         latency.reason
     );

@@ -94,3 +94,21 @@ fn thresholds_are_written_without_trailing_zeros() {
     assert_eq!(plain(1.0).format_value(-0.00001), "0");
     assert_eq!(plain(1.0).format_value(120.5), "120.5");
 }
+
+#[test]
+fn a_bare_threshold_on_a_time_metric_names_the_metrics_unit() {
+    let yaml = "version: 1\nmetric_defaults:\n  dimensions: { TargetGroup: tg }\nhooks:\n  BeforeAllowTraffic:\n    gates:\n      - name: alb\n        metric: { namespace: AWS/ApplicationELB, name: TargetResponseTime, stat: p95 }\n        comparison: \">\"\n        threshold: 1\n      - name: lambda\n        metric: { namespace: AWS/Lambda, name: Duration, stat: p99 }\n        comparison: \">\"\n        threshold: 250\n      - name: samples\n        metric: { namespace: AWS/ApplicationELB, name: TargetResponseTime, stat: SampleCount }\n        comparison: \"<\"\n        threshold: 100\n      - name: custom\n        metric: { namespace: App, name: Latency, stat: p95 }\n        comparison: \">\"\n        threshold: 0.5\n";
+    let policy = Policy::from_yaml(yaml, "gates.yaml", &|_| None).unwrap();
+    let shown: Vec<String> = policy
+        .hook(Hook::BeforeAllowTraffic)
+        .unwrap()
+        .gates
+        .iter()
+        .map(|gate| match &gate.check {
+            GateCheck::Threshold(check) => check.threshold.format_value(check.threshold.value),
+            _ => unreachable!(),
+        })
+        .collect();
+    // A count of a time metric is a count; an unknown metric's unit is unknown.
+    assert_eq!(shown, ["1 s", "250 ms", "100", "0.5"]);
+}

@@ -45,7 +45,13 @@ impl Validator<'_> {
         let before = self.problems.len();
         let comparison = self.comparison(raw.comparison.as_ref(), path, at);
         let relative = relative_threshold(raw.threshold.as_ref());
-        let threshold = self.threshold_value(raw.threshold.as_ref(), relative.as_ref(), path, at);
+        let mut threshold =
+            self.threshold_value(raw.threshold.as_ref(), relative.as_ref(), path, at);
+        // A bare number on a time metric is in the metric's own unit, which
+        // the records and gatectl then name (`> 1 s`, `worst 1.6 s`).
+        if let (Signal::Metric(query), ThresholdUnit::Plain) = (&signal, threshold.unit) {
+            threshold.unit = ThresholdUnit::of_metric(query);
+        }
         // Whether both were read as written: only then is their pairing judged.
         let threshold_read = self.problems.len() == before;
         let evaluation_periods =

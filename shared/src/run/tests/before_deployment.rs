@@ -179,7 +179,7 @@ async fn the_deployment_is_described_first_and_places_the_baseline_before_it() {
     let relative = gate(&record, "latency-vs-before");
     assert_eq!(relative.outcome, GateOutcome::Fail, "{}", relative.reason);
     assert!(
-        relative.reason.contains("worst 0.3 (baseline 0.2)"),
+        relative.reason.contains("worst 0.3 s (baseline 0.2 s)"),
         "{}",
         relative.reason
     );
