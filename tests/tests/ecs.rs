@@ -186,7 +186,10 @@ fn a_linear_deployment_bakes_each_step_fails_on_a_regression_and_lets_the_rollba
     assert!(step1.len() >= 3, "several IN_PROGRESS rounds: {step1:?}");
     for round in &step1[..step1.len() - 1] {
         assert_eq!(round["hookStatus"], "IN_PROGRESS", "{round}");
-        assert_eq!(round["callBackDelay"], 10, "{round}");
+        // The time left until the next measurement: the 10 s interval less
+        // what this round took (a second or more on a loaded machine).
+        let delay = round["callBackDelay"].as_u64().unwrap_or(0);
+        assert!((1..=10).contains(&delay), "{round}");
         assert_eq!(
             round["hookDetails"]["gate_analysis"]["version"], 1,
             "{round}"
