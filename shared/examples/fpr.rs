@@ -16,7 +16,9 @@
 #[path = "../tests/simulation/mod.rs"]
 mod simulation;
 
-use metric_gate::judge::statistics::{Direction, ProportionOptions, RankTestOptions, Tolerance};
+use metric_gate::judge::statistics::{
+    Direction, EffectSize, ProportionOptions, RankTestOptions, Tolerance,
+};
 use sha2::{Digest, Sha256};
 use simulation::{
     autocorrelated_objections, proportion_failures, rank_objections, Count, ProportionScenario,
@@ -133,6 +135,21 @@ fn rows() -> Vec<Row> {
                 Shape::MostlyZero { zeros: 0.8, mean: 1.0 },
                 30..=60,
                 rank(Increase),
+            ),
+        ),
+        // What a counter's gate gets by default (`effect_size` unset on a
+        // `Sum` or `SampleCount`): the mean ratio, which still moves when
+        // both medians are 0.
+        rank_row(
+            FalsePositive,
+            "rank test, the same counter judged by the mean ratio (a counter's default), 30-60 values, one-sided",
+            RankScenario::identical(
+                Shape::MostlyZero { zeros: 0.8, mean: 1.0 },
+                30..=60,
+                RankTestOptions {
+                    effect_size: EffectSize::MeanRatio,
+                    ..rank(Increase)
+                },
             ),
         ),
         proportion_row(
