@@ -9,7 +9,9 @@
 //! reported `Failed`), `DecisionLatency` (invocation to report),
 //! `AuditWriteFailures`, `AlertFailures`. And one line per gate, dimensions
 //! `Hook` + `Gate`: `GateEvaluations`, `GateFailures`, `GateErrors`,
-//! `GateInconclusive`. A dimension has one value per document, so failures
+//! `GateInconclusive`, `GateNotJudged` (no baseline to compare with, say:
+//! counted apart, so that an alarm on `GateInconclusive` means thin
+//! evidence, not a baseline gate waiting for its history). A dimension has one value per document, so failures
 //! by gate need a document per gate; the per-gate lines carry the deployment
 //! id too, for Logs Insights, as a plain member that is not a dimension.
 //!
@@ -121,8 +123,9 @@ pub fn metric_lines(
                 (
                     "GateInconclusive",
                     "Count",
-                    count(gate.outcome == GateOutcome::Inconclusive),
+                    count(gate.outcome == GateOutcome::Inconclusive && gate.not_judged.is_none()),
                 ),
+                ("GateNotJudged", "Count", count(gate.not_judged.is_some())),
             ],
             extra,
         ));
@@ -323,6 +326,46 @@ mod tests {
                 ("healthy-hosts".to_string(), 0.0, 1.0)
             ]
         );
+    }
+
+    /// A gate the judge could not judge (no baseline) is counted apart: an
+    /// alarm on `GateInconclusive` fired on every healthy deployment of the
+    /// default policy, whose dry-run baseline gate has no history at first.
+    #[test]
+    fn a_gate_not_judged_is_counted_apart_from_inconclusive() {
+        let mut not_judged = GateResult::new(
+            "latency-vs-baseline",
+            Severity::Critical,
+            GateOutcome::Inconclusive,
+            "x".into(),
+        );
+        not_judged.not_judged = Some(crate::bind::NotJudged::NoBaseline);
+        let thin = GateResult::new(
+            "error-rate",
+            Severity::Critical,
+            GateOutcome::Inconclusive,
+            "x".into(),
+        );
+        let after = AfterReport {
+            audit_write: AuditWrite::Written,
+            alert: AlertOutcome::NotDue,
+        };
+        let lines = metric_lines(
+            &record(LifecycleStatus::Succeeded, vec![not_judged, thin]),
+            &after,
+            1_795_428_240_123,
+        );
+        let counts: Vec<(f64, f64)> = lines[1..]
+            .iter()
+            .map(|l| conforming(l))
+            .map(|d| {
+                (
+                    d["GateInconclusive"].as_f64().unwrap(),
+                    d["GateNotJudged"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(counts, [(0.0, 1.0), (1.0, 0.0)]);
     }
 
     #[test]
