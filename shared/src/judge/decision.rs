@@ -6,7 +6,7 @@
 
 use super::{GateOutcome, GateResult, LifecycleStatus, Verdict};
 use crate::evidence::switches::Switches;
-use crate::policy::{HookPolicy, InconclusiveAction, Severity};
+use crate::policy::{FlagRef, HookPolicy, InconclusiveAction, Severity};
 use crate::vocab::stamp;
 use serde::Serialize;
 
@@ -185,6 +185,46 @@ pub struct Decision {
 /// an override): a bake analysis stops measuring at once.
 pub fn switched(switches: &Switches) -> bool {
     switches.freeze.is_some() || switches.override_.is_some()
+}
+
+/// The kill switch a decision calls for: which flags go off, and whether
+/// only in dry run (recorded, not written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillSwitchDue {
+    /// The hook's `kill_switch` flags.
+    pub flags: Vec<FlagRef>,
+    /// The hook is in dry run: what would have been turned off is recorded.
+    pub dry_run: bool,
+}
+
+/// Whether `decision` turns the hook's `kill_switch` flags off: when the
+/// gates failed the hook (at least one gate blocked) and the hook reports
+/// `Failed`, or would have, in dry run. Not when the hook fails for want of
+/// switches or of a policy section with nothing judged (no gate blocked: the
+/// release was not shown to misbehave), nor under an override.
+pub fn kill_switch_due(decision: &Decision, flags: &[FlagRef]) -> Option<KillSwitchDue> {
+    let gates_failed = decision.verdict.status == LifecycleStatus::Failed
+        && decision.verdict.gates.iter().any(|g| g.blocking);
+    if flags.is_empty() || !gates_failed {
+        return None;
+    }
+    let would_have_failed = decision
+        .dry_run
+        .as_ref()
+        .is_some_and(|d| d.would_have_reported == LifecycleStatus::Failed);
+    match decision.status {
+        LifecycleStatus::Failed => Some(KillSwitchDue {
+            flags: flags.to_vec(),
+            dry_run: false,
+        }),
+        LifecycleStatus::Succeeded if would_have_failed && decision.switches.as_ref().is_none_or(|s| s.override_.is_none()) => {
+            Some(KillSwitchDue {
+                flags: flags.to_vec(),
+                dry_run: true,
+            })
+        }
+        LifecycleStatus::Succeeded => None,
+    }
 }
 
 /// Decides what the hook reports, in this precedence, highest first:

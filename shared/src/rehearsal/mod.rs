@@ -140,6 +140,7 @@ pub async fn rehearse(
                     reporter: &source,
                     switches: &crate::evidence::switches::NoSwitches,
                     probes: &source,
+                    flags: &crate::evidence::NoFlags,
                 };
                 let record = Box::pin(execute(policy, &execution, providers, judge)).await;
                 if record.status == LifecycleStatus::Failed {

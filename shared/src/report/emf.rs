@@ -7,7 +7,9 @@
 //!
 //! One line per decision, dimension `Hook`: `Evaluations`, `Failures` (the hook
 //! reported `Failed`), `DecisionLatency` (invocation to report),
-//! `AuditWriteFailures`, `AlertFailures`. And one line per gate, dimensions
+//! `AuditWriteFailures`, `AlertFailures`. When the decision called for a kill
+//! switch, one more line, dimension `Hook`: `KillSwitchFlips` (flags turned
+//! off) and `KillSwitchFailures` (flags that could not be; alarm on it). And one line per gate, dimensions
 //! `Hook` + `Gate`: `GateEvaluations`, `GateFailures`, `GateErrors`,
 //! `GateInconclusive`. A dimension has one value per document, so failures
 //! by gate need a document per gate; the per-gate lines carry the deployment
@@ -95,6 +97,25 @@ pub fn metric_lines(
         ],
         decision,
     )];
+    if let Some(kill_switch) = &record.kill_switch {
+        // A line of its own, only when the decision called for a kill
+        // switch: the decision's line keeps its metrics.
+        let mut extra = common.clone();
+        extra["kill_switch"] = json!(kill_switch);
+        lines.push(document(
+            timestamp_ms,
+            &["Hook"],
+            &[
+                (
+                    "KillSwitchFlips",
+                    "Count",
+                    kill_switch.turned_off() as f64,
+                ),
+                ("KillSwitchFailures", "Count", kill_switch.failed() as f64),
+            ],
+            extra,
+        ));
+    }
     for gate in &record.gates {
         let mut extra = common.clone();
         extra["Gate"] = json!(gate.name);

@@ -9,7 +9,7 @@
 //!
 //! `name, severity, dry_run?, outcome, reason, threshold?, threshold_value?,
 //! window?, rule?, breaching?, series?, sample?, completeness?, no_evidence?,
-//! statistics?, probe?`
+//! statistics?, probe?, flag?`
 //!
 //! (`?`: left out when there is nothing to say). A statistical test's figures
 //! and the canary score's report are written with their keys in alphabetical
@@ -32,6 +32,7 @@ pub fn threshold_text(gate: &GateResult) -> Option<String> {
             "pass >= {}, marginal >= {}",
             score.pass, score.marginal
         )),
+        GateFigures::Flag(flag) => Some(format!("{} is {}", flag.flag, flag.expected)),
         GateFigures::None => None,
     }
 }
@@ -80,7 +81,7 @@ pub fn rule_text(gate: &GateResult) -> Option<String> {
             percent(probe.min_success),
             probe.repeat
         )),
-        GateFigures::CanaryScore(_) | GateFigures::None => None,
+        GateFigures::CanaryScore(_) | GateFigures::Flag(_) | GateFigures::None => None,
     }
 }
 
@@ -140,6 +141,9 @@ impl Serialize for GateResult {
         }
         if let Some(probe) = self.probe() {
             gate.serialize_field("probe", probe)?;
+        }
+        if let Some(flag) = self.flag() {
+            gate.serialize_field("flag", flag)?;
         }
         gate.end()
     }

@@ -100,6 +100,11 @@ impl Validator<'_> {
         at: Location,
         defaults: &Defaults,
     ) -> Option<GateCheck> {
+        if let Some(flag) = raw.flag.take() {
+            return self
+                .flag_gate(&raw, flag, path, at)
+                .map(GateCheck::Flag);
+        }
         if let Some(probe) = raw.probe.take() {
             let check = self.probe_gate(&raw, probe, path, at)?;
             return Some(GateCheck::Probe(Box::new(check)));
@@ -117,7 +122,7 @@ impl Validator<'_> {
                 at,
                 path,
                 format!(
-                    "a gate needs exactly one of `metric`, `ratio`, `alarms` or `probe`, found {sources}"
+                    "a gate needs exactly one of `metric`, `ratio`, `alarms`, `probe` or `flag`, found {sources}"
                 ),
             );
             return None;
