@@ -52,7 +52,9 @@ where
     move |error| EvidenceError::Api {
         service: "AppConfig",
         operation,
-        message: super::bounded(aws_smithy_types::error::display::DisplayErrorContext(&error).to_string()),
+        message: super::bounded(
+            aws_smithy_types::error::display::DisplayErrorContext(&error).to_string(),
+        ),
     }
 }
 
@@ -74,7 +76,10 @@ pub fn parse_flags(served: &[u8]) -> Result<FlagValues, EvidenceError> {
     if served.len() > MAX_CONFIGURATION_BYTES {
         return Err(malformed(
             OP,
-            format!("the configuration is {} bytes, more than the {MAX_CONFIGURATION_BYTES} read", served.len()),
+            format!(
+                "the configuration is {} bytes, more than the {MAX_CONFIGURATION_BYTES} read",
+                served.len()
+            ),
         ));
     }
     let value: serde_json::Value = serde_json::from_slice(served)
@@ -106,10 +111,16 @@ pub fn with_flag_off(document: &[u8], key: &str) -> Result<Option<Vec<u8>>, Evid
         .and_then(|flags| flags.get(key))
         .is_some();
     if !defined {
-        return Err(malformed(OP, format!("the deployed version defines no flag {key:?}")));
+        return Err(malformed(
+            OP,
+            format!("the deployed version defines no flag {key:?}"),
+        ));
     }
     let Some(object) = value.as_object_mut() else {
-        return Err(malformed(OP, "the hosted configuration is not a JSON object"));
+        return Err(malformed(
+            OP,
+            "the hosted configuration is not a JSON object",
+        ));
     };
     let values = object
         .entry("values")
@@ -121,10 +132,17 @@ pub fn with_flag_off(document: &[u8], key: &str) -> Result<Option<Vec<u8>>, Evid
         .entry(key.to_string())
         .or_insert_with(|| serde_json::json!({}));
     let Some(entry) = entry.as_object_mut() else {
-        return Err(malformed(OP, format!("the value of flag {key:?} is not a JSON object")));
+        return Err(malformed(
+            OP,
+            format!("the value of flag {key:?} is not a JSON object"),
+        ));
     };
     // A flag with no value is off, as the data plane serves it.
-    if !entry.get("enabled").and_then(serde_json::Value::as_bool).unwrap_or(false) {
+    if !entry
+        .get("enabled")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+    {
         return Ok(None);
     }
     entry.insert("enabled".into(), serde_json::Value::Bool(false));
@@ -187,7 +205,10 @@ impl AppConfigFlags {
             }
             next = page.next_token().map(str::to_string);
             if next.is_none() {
-                return Err(malformed("ListApplications", format!("no application {:?}", profile.application)));
+                return Err(malformed(
+                    "ListApplications",
+                    format!("no application {:?}", profile.application),
+                ));
             }
         };
         let environments = self
@@ -205,7 +226,12 @@ impl AppConfigFlags {
                     || e.name() == Some(profile.environment.as_str())
             })
             .and_then(|e| e.id())
-            .ok_or_else(|| malformed("ListEnvironments", format!("no environment {:?}", profile.environment)))?
+            .ok_or_else(|| {
+                malformed(
+                    "ListEnvironments",
+                    format!("no environment {:?}", profile.environment),
+                )
+            })?
             .to_string();
         let profiles = self
             .control
@@ -218,9 +244,15 @@ impl AppConfigFlags {
             .items()
             .iter()
             .find(|p| {
-                p.id() == Some(profile.profile.as_str()) || p.name() == Some(profile.profile.as_str())
+                p.id() == Some(profile.profile.as_str())
+                    || p.name() == Some(profile.profile.as_str())
             })
-            .ok_or_else(|| malformed("ListConfigurationProfiles", format!("no configuration profile {:?}", profile.profile)))?;
+            .ok_or_else(|| {
+                malformed(
+                    "ListConfigurationProfiles",
+                    format!("no configuration profile {:?}", profile.profile),
+                )
+            })?;
         Ok(Ids {
             application,
             environment,
@@ -259,7 +291,15 @@ impl FlagWriter for AppConfigFlags {
             .max_by_key(|d| d.deployment_number())
             .and_then(|d| d.configuration_version())
             .and_then(|v| v.parse::<i32>().ok())
-            .ok_or_else(|| malformed("ListDeployments", format!("nothing of profile {:?} is deployed to the environment", flag.profile.profile)))?;
+            .ok_or_else(|| {
+                malformed(
+                    "ListDeployments",
+                    format!(
+                        "nothing of profile {:?} is deployed to the environment",
+                        flag.profile.profile
+                    ),
+                )
+            })?;
         let hosted = self
             .control
             .get_hosted_configuration_version()
@@ -329,28 +369,46 @@ mod tests {
 
     #[test]
     fn the_data_plane_document_gives_each_flag_its_state() {
-        let flags =
-            parse_flags(br#"{"new_checkout": {"enabled": true, "variant": "b"}, "dark": {"enabled": false}}"#)
-                .unwrap();
+        let flags = parse_flags(
+            br#"{"new_checkout": {"enabled": true, "variant": "b"}, "dark": {"enabled": false}}"#,
+        )
+        .unwrap();
         assert_eq!(flags.get("new_checkout"), Some(&true));
         assert_eq!(flags.get("dark"), Some(&false));
     }
 
     #[test]
     fn nothing_deployed_or_not_a_flag_document_is_an_error() {
-        for served in [&b""[..], b"not json", b"[1]", br#"{"x": {"enabled": "yes"}}"#, br#"{"x": 1}"#] {
-            assert!(parse_flags(served).is_err(), "{:?}", String::from_utf8_lossy(served));
+        for served in [
+            &b""[..],
+            b"not json",
+            b"[1]",
+            br#"{"x": {"enabled": "yes"}}"#,
+            br#"{"x": 1}"#,
+        ] {
+            assert!(
+                parse_flags(served).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(served)
+            );
         }
     }
 
     #[test]
     fn turning_off_keeps_everything_else_and_is_none_when_already_off() {
         let doc = br#"{"version":"1","flags":{"a":{"name":"A"},"b":{"name":"B"}},"values":{"a":{"enabled":true,"v":2},"b":{"enabled":false}}}"#;
-        let off: serde_json::Value = serde_json::from_slice(&with_flag_off(doc, "a").unwrap().unwrap()).unwrap();
-        assert_eq!(off["values"]["a"], serde_json::json!({"enabled": false, "v": 2}));
+        let off: serde_json::Value =
+            serde_json::from_slice(&with_flag_off(doc, "a").unwrap().unwrap()).unwrap();
+        assert_eq!(
+            off["values"]["a"],
+            serde_json::json!({"enabled": false, "v": 2})
+        );
         assert_eq!(off["flags"]["b"]["name"], "B");
         assert_eq!(with_flag_off(doc, "b").unwrap(), None);
-        assert!(with_flag_off(doc, "c").is_err(), "an undefined flag is refused");
+        assert!(
+            with_flag_off(doc, "c").is_err(),
+            "an undefined flag is refused"
+        );
     }
 }
 

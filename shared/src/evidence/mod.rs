@@ -40,8 +40,8 @@ mod source;
 pub use collect::{collect, collect_all, collect_with_probes};
 pub use data::{
     AlarmObservation, AlarmStates, ChainHead, Datapoint, DeploymentInfo, Evidence, EvidenceError,
-    FlagFlip, FlagResults, FlagValues, MetricData, MetricIdentity, PreflightEvidence, ProbeAttempt, ProbeResults, ProbeRun, RawSeries,
-    SeriesStatus, StoredHead, SwitchValues,
+    FlagFlip, FlagResults, FlagValues, MetricData, MetricIdentity, PreflightEvidence, ProbeAttempt,
+    ProbeResults, ProbeRun, RawSeries, SeriesStatus, StoredHead, SwitchValues,
 };
 pub use plan::{plan, EvidencePlan, MetricRequest, PreflightRequest};
 pub use source::{

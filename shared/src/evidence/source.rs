@@ -11,9 +11,9 @@ use super::{
     AlarmStates, ChainHead, DeploymentInfo, EvidenceError, FlagFlip, FlagValues, MetricData,
     MetricIdentity, MetricRequest, ProbeRun, SwitchValues,
 };
-use crate::policy::{FlagProfile, FlagRef};
 use crate::bind::Discovery;
 use crate::policy::ProbeCheck;
+use crate::policy::{FlagProfile, FlagRef};
 use crate::vocab::hook::Hook;
 use std::future::Future;
 use tokio::time::Instant;

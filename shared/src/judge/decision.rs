@@ -217,7 +217,13 @@ pub fn kill_switch_due(decision: &Decision, flags: &[FlagRef]) -> Option<KillSwi
             flags: flags.to_vec(),
             dry_run: false,
         }),
-        LifecycleStatus::Succeeded if would_have_failed && decision.switches.as_ref().is_none_or(|s| s.override_.is_none()) => {
+        LifecycleStatus::Succeeded
+            if would_have_failed
+                && decision
+                    .switches
+                    .as_ref()
+                    .is_none_or(|s| s.override_.is_none()) =>
+        {
             Some(KillSwitchDue {
                 flags: flags.to_vec(),
                 dry_run: true,

@@ -56,16 +56,12 @@ pub fn judge(gate: &Gate, check: &FlagCheck, flags: &FlagResults) -> GateResult 
     let observed = read(&check.flag, flags);
     let (outcome, reason) = match &observed {
         Err((outcome, reason)) => (*outcome, reason.clone()),
-        Ok(state) if *state == check.expect => (
-            GateOutcome::Pass,
-            format!("flag {} is {state}", check.flag),
-        ),
+        Ok(state) if *state == check.expect => {
+            (GateOutcome::Pass, format!("flag {} is {state}", check.flag))
+        }
         Ok(state) => (
             GateOutcome::Fail,
-            format!(
-                "flag {} is {state}, expected {}",
-                check.flag, check.expect
-            ),
+            format!("flag {} is {state}, expected {}", check.flag, check.expect),
         ),
     };
     let mut result = GateResult::new(&gate.name, gate.severity, outcome, reason);
@@ -90,8 +86,14 @@ pub fn preflight(evidence: &Evidence) -> Vec<GateResult> {
                     format!("kill-switch flag {flag} exists ({state})"),
                 ),
                 // Read, but no such key: the release is not behind it.
-                Err((GateOutcome::Error, reason)) if !reason.contains("could not be read") && !reason.contains("was not read") => {
-                    (GateOutcome::Fail, format!("the release is not behind its kill switch: {reason}"))
+                Err((GateOutcome::Error, reason))
+                    if !reason.contains("could not be read")
+                        && !reason.contains("was not read") =>
+                {
+                    (
+                        GateOutcome::Fail,
+                        format!("the release is not behind its kill switch: {reason}"),
+                    )
                 }
                 Err((outcome, reason)) => (outcome, reason),
             };

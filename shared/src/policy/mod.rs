@@ -176,7 +176,11 @@ pub struct FlagProfile {
 
 impl fmt::Display for FlagProfile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}", self.application, self.environment, self.profile)
+        write!(
+            f,
+            "{}/{}/{}",
+            self.application, self.environment, self.profile
+        )
     }
 }
 

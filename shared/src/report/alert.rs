@@ -332,6 +332,7 @@ mod tests {
             "thin".into(),
         );
         DecisionRecord {
+            kill_switch: None,
             discovery: None,
             discovery_error: None,
             record: RECORD_KIND,

@@ -106,11 +106,7 @@ pub fn metric_lines(
             timestamp_ms,
             &["Hook"],
             &[
-                (
-                    "KillSwitchFlips",
-                    "Count",
-                    kill_switch.turned_off() as f64,
-                ),
+                ("KillSwitchFlips", "Count", kill_switch.turned_off() as f64),
                 ("KillSwitchFailures", "Count", kill_switch.failed() as f64),
             ],
             extra,
@@ -204,6 +200,7 @@ mod tests {
 
     fn record(status: LifecycleStatus, gates: Vec<GateResult>) -> DecisionRecord {
         DecisionRecord {
+            kill_switch: None,
             discovery: None,
             discovery_error: None,
             record: RECORD_KIND,

@@ -443,6 +443,7 @@ mod tests {
 
     fn record(gates: Vec<GateResult>) -> DecisionRecord {
         let mut record = DecisionRecord {
+            kill_switch: None,
             record: RECORD_KIND,
             deployment_id: "d-BIG".into(),
             lifecycle_event_hook_execution_id: "exec-1".into(),

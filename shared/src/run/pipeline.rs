@@ -20,7 +20,9 @@ use crate::bind::{self, Unplaceable};
 use crate::evidence::deployment::{DeploymentEvidence, DeploymentInfo, DeploymentSource};
 use crate::evidence::probes::{NoProbes, ProbeSource};
 use crate::evidence::switches::{interpret, NoSwitches, StoredHead, SwitchSource, SwitchValues};
-use crate::evidence::{self, AlarmSource, Evidence, EvidenceError, FlagSource, MetricSource, NoFlags};
+use crate::evidence::{
+    self, AlarmSource, Evidence, EvidenceError, FlagSource, MetricSource, NoFlags,
+};
 use crate::judge::{self, Decision, Verdict};
 use crate::policy::{HookPolicy, Policy};
 use crate::vocab::Hook;

@@ -5,8 +5,8 @@
 //! than a `ResourceNotFoundException` in the middle of a rollback.
 
 use super::Validator;
-use crate::policy::raw::{Location, RawFlag, RawGate, Spanned};
 use crate::policy::limits::MAX_KILL_SWITCH_FLAGS;
+use crate::policy::raw::{Location, RawFlag, RawGate, Spanned};
 use crate::policy::{FlagCheck, FlagProfile, FlagRef, FlagState};
 
 /// AppConfig's limit on application, environment and profile names (an id
@@ -27,7 +27,10 @@ impl Validator<'_> {
         let others: Vec<&str> = [
             ("metric", gate.metric.is_some()),
             ("ratio", gate.ratio.is_some()),
-            ("alarms", gate.alarms.is_some() || gate.alarm_prefix.is_some()),
+            (
+                "alarms",
+                gate.alarms.is_some() || gate.alarm_prefix.is_some(),
+            ),
             ("probe", gate.probe.is_some()),
         ]
         .iter()
@@ -45,18 +48,22 @@ impl Validator<'_> {
             "does not apply to a `flag` gate: it holds the flag to `flag.state`",
         );
         let path = format!("{path}.flag");
-        let state = raw.value.state.as_ref().map(|state| match state.value.as_str() {
-            "enabled" => FlagState::Enabled,
-            "disabled" => FlagState::Disabled,
-            other => {
-                self.problem(
-                    state.defined,
-                    format!("{path}.state"),
-                    format!("expected `enabled` or `disabled`, found {other:?}"),
-                );
-                FlagState::Enabled
-            }
-        });
+        let state = raw
+            .value
+            .state
+            .as_ref()
+            .map(|state| match state.value.as_str() {
+                "enabled" => FlagState::Enabled,
+                "disabled" => FlagState::Disabled,
+                other => {
+                    self.problem(
+                        state.defined,
+                        format!("{path}.state"),
+                        format!("expected `enabled` or `disabled`, found {other:?}"),
+                    );
+                    FlagState::Enabled
+                }
+            });
         let flag = self.flag_ref(&raw, &path)?;
         Some(FlagCheck {
             flag,
@@ -99,11 +106,7 @@ impl Validator<'_> {
             }
             if let Some(found) = self.flag_ref(flag, &field) {
                 if flags.contains(&found) {
-                    self.problem(
-                        flag.defined,
-                        &field,
-                        format!("flag {found} is named twice"),
-                    );
+                    self.problem(flag.defined, &field, format!("flag {found} is named twice"));
                 } else {
                     flags.push(found);
                 }

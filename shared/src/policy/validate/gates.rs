@@ -101,9 +101,7 @@ impl Validator<'_> {
         defaults: &Defaults,
     ) -> Option<GateCheck> {
         if let Some(flag) = raw.flag.take() {
-            return self
-                .flag_gate(&raw, flag, path, at)
-                .map(GateCheck::Flag);
+            return self.flag_gate(&raw, flag, path, at).map(GateCheck::Flag);
         }
         if let Some(probe) = raw.probe.take() {
             let check = self.probe_gate(&raw, probe, path, at)?;

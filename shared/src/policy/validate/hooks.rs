@@ -94,7 +94,11 @@ impl Validator<'_> {
         let require_kill_switch = section.require_kill_switch.map(|r| (r.defined, r.value));
         if let Some((at, true)) = require_kill_switch {
             if !preflight {
-                self.problem(at, format!("{path}.require_kill_switch"), "is checked by the preflight: set `preflight: true` too");
+                self.problem(
+                    at,
+                    format!("{path}.require_kill_switch"),
+                    "is checked by the preflight: set `preflight: true` too",
+                );
             }
         }
         let problems_before = self.problems.len();
