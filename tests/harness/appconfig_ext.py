@@ -6,6 +6,9 @@ moto keeps applications, configuration profiles (any Type, so
 `AWS.AppConfig.FeatureFlags` too) and hosted configuration versions, and this
 module reads and writes that same state (moto's AppConfigBackend).  It adds:
 
+- Control-plane paths take ids only, as the service's do (a name in
+  `/applications/{id}` is a ResourceNotFoundException); the data plane takes
+  names or ids.
 - ListApplications; CreateEnvironment / ListEnvironments / GetEnvironment;
   ListHostedConfigurationVersions (newest first, as the service lists them).
 - CreateHostedConfigurationVersion with the `Latest-Version-Number` header
@@ -181,30 +184,30 @@ class AppConfigExtension:
     def _backend(call: AwsCall) -> Any:
         return appconfig_backends[call.account][call.region]
 
-    def _app(self, call: AwsCall, ident: str) -> Any:
-        """An application by id or name."""
+    def _app(self, call: AwsCall, ident: str, names: bool = False) -> Any:
+        """An application by id (or, for the data plane, by name)."""
         apps = self._backend(call).applications
         if ident in apps:
             return apps[ident]
-        named = [a for a in apps.values() if a.name == ident]
+        named = [a for a in apps.values() if names and a.name == ident]
         if not named:
             raise _not_found(f"Application {ident}")
         return named[0]
 
-    def _env(self, call: AwsCall, app: Any, ident: str) -> dict[str, Any]:
+    def _env(self, call: AwsCall, app: Any, ident: str, names: bool = False) -> dict[str, Any]:
         envs = self.environments.get((call.account, call.region, app.id), {})
         if ident in envs:
             return envs[ident]
-        named = [e for e in envs.values() if e["Name"] == ident]
+        named = [e for e in envs.values() if names and e["Name"] == ident]
         if not named:
             raise _not_found(f"Environment {ident}")
         return named[0]
 
     @staticmethod
-    def _profile(app: Any, ident: str) -> Any:
+    def _profile(app: Any, ident: str, names: bool = False) -> Any:
         if ident in app.config_profiles:
             return app.config_profiles[ident]
-        named = [p for p in app.config_profiles.values() if p.name == ident]
+        named = [p for p in app.config_profiles.values() if names and p.name == ident]
         if not named:
             raise _not_found(f"ConfigurationProfile {ident}")
         return named[0]
@@ -360,9 +363,9 @@ class AppConfigExtension:
         idents = [body.get(k) for k in ("ApplicationIdentifier", "EnvironmentIdentifier", "ConfigurationProfileIdentifier")]
         if not all(isinstance(i, str) and i for i in idents):
             raise ApiError(400, "BadRequestException", "Application, Environment and ConfigurationProfile identifiers are required")
-        app = self._app(call, idents[0])
-        env = self._env(call, app, idents[1])
-        profile = self._profile(app, idents[2])
+        app = self._app(call, idents[0], names=True)
+        env = self._env(call, app, idents[1], names=True)
+        profile = self._profile(app, idents[2], names=True)
         token = secrets.token_urlsafe(24)
         self.sessions[token] = {
             "key": (call.account, call.region, app.id, env["Id"]),

@@ -132,6 +132,9 @@ def test_control_plane_lists_and_refuses_a_stale_version_and_bad_flags(base_url:
     appconfig, _ = clients(base_url)
     ids = seed(appconfig)
     assert [a["Name"] for a in appconfig.list_applications()["Items"]] == ["shop"]
+    with pytest.raises(ClientError) as caught:
+        appconfig.list_environments(ApplicationId="shop")
+    assert caught.value.response["Error"]["Code"] == "ResourceNotFoundException", "the control plane takes ids"
     assert [e["Name"] for e in appconfig.list_environments(ApplicationId=ids["app"])["Items"]] == ["prod"]
     versions = appconfig.list_hosted_configuration_versions(ApplicationId=ids["app"], ConfigurationProfileId=ids["profile"])
     assert [v["VersionNumber"] for v in versions["Items"]] == [1]

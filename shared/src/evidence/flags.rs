@@ -185,11 +185,10 @@ struct Ids {
 }
 
 impl AppConfigFlags {
-    /// Application, environment and profile ids of `profile`, each found by
-    /// id or by name.
-    async fn ids(&self, profile: &FlagProfile) -> Result<Ids, EvidenceError> {
+    /// The id of the application named `name`.
+    async fn application_by_name(&self, name: &str) -> Result<String, EvidenceError> {
         let mut next = None;
-        let application = loop {
+        loop {
             let page = self
                 .control
                 .list_applications()
@@ -197,27 +196,46 @@ impl AppConfigFlags {
                 .send()
                 .await
                 .map_err(api("ListApplications"))?;
-            if let Some(found) = page.items().iter().find(|a| {
-                a.id() == Some(profile.application.as_str())
-                    || a.name() == Some(profile.application.as_str())
-            }) {
-                break found.id().unwrap_or_default().to_string();
+            if let Some(found) = page.items().iter().find(|a| a.name() == Some(name)) {
+                return Ok(found.id().unwrap_or_default().to_string());
             }
             next = page.next_token().map(str::to_string);
             if next.is_none() {
                 return Err(malformed(
                     "ListApplications",
-                    format!("no application {:?}", profile.application),
+                    format!("no application {name:?}"),
                 ));
             }
-        };
-        let environments = self
+        }
+    }
+
+    /// Application, environment and profile ids of `profile`, each found by
+    /// id or by name.
+    async fn ids(&self, profile: &FlagProfile) -> Result<Ids, EvidenceError> {
+        // The application as an id first: ListEnvironments can be granted on
+        // the one application, ListApplications only on every application
+        // (IAM has no resource type for it), so a policy that names the
+        // application by id needs no account-wide grant.
+        let by_id = self
             .control
             .list_environments()
-            .application_id(&application)
+            .application_id(&profile.application)
             .send()
-            .await
-            .map_err(api("ListEnvironments"))?;
+            .await;
+        let (application, environments) = match by_id {
+            Ok(environments) => (profile.application.clone(), environments),
+            Err(_) => {
+                let application = self.application_by_name(&profile.application).await?;
+                let environments = self
+                    .control
+                    .list_environments()
+                    .application_id(&application)
+                    .send()
+                    .await
+                    .map_err(api("ListEnvironments"))?;
+                (application, environments)
+            }
+        };
         let environment = environments
             .items()
             .iter()

@@ -398,4 +398,89 @@ mod tests {
         assert!(!decision.switches.as_ref().is_some_and(switched));
         assert_eq!(decision.status, Failed);
     }
+
+    fn blocked(status: LifecycleStatus) -> Verdict {
+        let mut gate = GateResult::new(
+            "errors",
+            Severity::Critical,
+            GateOutcome::Fail,
+            "3% > 1%".into(),
+        );
+        gate.blocking = status == Failed;
+        Verdict {
+            gates: vec![gate],
+            ..verdict(status)
+        }
+    }
+
+    /// The kill switch fires when the gates failed the hook, and only then:
+    /// row by row.
+    #[test]
+    fn the_kill_switch_is_due_when_the_gates_fail_the_hook() {
+        let flags = vec![FlagRef {
+            profile: crate::policy::FlagProfile {
+                application: "shop".into(),
+                environment: "prod".into(),
+                profile: "flags".into(),
+            },
+            key: "new_checkout".into(),
+        }];
+        // name, verdict, dry run, switches, due (dry run?).
+        type Row = (
+            &'static str,
+            Verdict,
+            bool,
+            Option<SwitchReading>,
+            Option<bool>,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "gates fail",
+                blocked(Failed),
+                false,
+                Some(Ok(Switches::default())),
+                Some(false),
+            ),
+            ("gates pass", blocked(Succeeded), false, None, None),
+            (
+                "dry run records it",
+                blocked(Failed),
+                true,
+                None,
+                Some(true),
+            ),
+            (
+                "an override lets it through",
+                blocked(Failed),
+                false,
+                Some(Ok(override_())),
+                None,
+            ),
+            (
+                "unreadable switches are no canary failure",
+                verdict(Succeeded),
+                false,
+                Some(Err("x".into())),
+                None,
+            ),
+            (
+                "nothing judged is no canary failure",
+                verdict(Failed),
+                false,
+                None,
+                None,
+            ),
+        ];
+        for (name, verdict, dry_run, switches, want) in rows {
+            let decision = decide(verdict, dry_run, switches);
+            let due = kill_switch_due(&decision, &flags).map(|d| d.dry_run);
+            assert_eq!(due, want, "{name}");
+        }
+        let decision = decide(blocked(Failed), false, None);
+        assert_eq!(
+            kill_switch_due(&decision, &[]),
+            None,
+            "no flags, nothing due"
+        );
+    }
 }

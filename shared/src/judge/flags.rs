@@ -106,3 +106,128 @@ pub fn preflight(evidence: &Evidence) -> Vec<GateResult> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{EvidenceError, FlagValues};
+    use crate::policy::{FlagProfile, GateCheck};
+
+    fn flag(key: &str) -> FlagRef {
+        FlagRef {
+            profile: FlagProfile {
+                application: "shop".into(),
+                environment: "prod".into(),
+                profile: "flags".into(),
+            },
+            key: key.into(),
+        }
+    }
+
+    fn gate(key: &str, expect: FlagState) -> (Gate, FlagCheck) {
+        let check = FlagCheck {
+            flag: flag(key),
+            expect,
+        };
+        let gate = Gate {
+            name: "flag".into(),
+            description: None,
+            severity: Severity::Critical,
+            dry_run: false,
+            check: GateCheck::Flag(check.clone()),
+        };
+        (gate, check)
+    }
+
+    fn served(read: Result<&[(&str, bool)], EvidenceError>) -> FlagResults {
+        let values = read.map(|pairs| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect::<FlagValues>()
+        });
+        [(flag("x").profile, values)].into_iter().collect()
+    }
+
+    #[test]
+    fn only_a_flag_read_in_the_expected_state_passes() {
+        let throttled = EvidenceError::Api {
+            service: "AppConfig",
+            operation: "GetLatestConfiguration",
+            message: "ThrottlingException: Rate exceeded".into(),
+        };
+        let table: Vec<(&str, FlagState, FlagResults, GateOutcome)> = vec![
+            (
+                "on",
+                FlagState::Enabled,
+                served(Ok(&[("on", true)])),
+                GateOutcome::Pass,
+            ),
+            (
+                "on",
+                FlagState::Disabled,
+                served(Ok(&[("on", true)])),
+                GateOutcome::Fail,
+            ),
+            (
+                "off",
+                FlagState::Disabled,
+                served(Ok(&[("off", false)])),
+                GateOutcome::Pass,
+            ),
+            (
+                "gone",
+                FlagState::Disabled,
+                served(Ok(&[("on", true)])),
+                GateOutcome::Error,
+            ),
+            (
+                "on",
+                FlagState::Enabled,
+                served(Err(throttled)),
+                GateOutcome::Error,
+            ),
+            (
+                "on",
+                FlagState::Enabled,
+                FlagResults::new(),
+                GateOutcome::Error,
+            ),
+        ];
+        for (key, expect, flags, want) in table {
+            let (gate, check) = gate(key, expect);
+            let result = judge(&gate, &check, &flags);
+            assert_eq!(result.outcome, want, "{key} {expect}: {}", result.reason);
+        }
+    }
+
+    #[test]
+    fn the_preflight_fails_a_release_not_behind_its_kill_switch() {
+        let mut evidence = Evidence {
+            now: 0,
+            metrics: None,
+            alarms: None,
+            preflight: Default::default(),
+            history: Default::default(),
+            probes: Default::default(),
+            flags: served(Ok(&[("on", true)])),
+        };
+        evidence.preflight.flags = [flag("on"), flag("gone")].into_iter().collect();
+        let results = preflight(&evidence);
+        let outcomes: Vec<(&str, GateOutcome)> = results
+            .iter()
+            .map(|r| (r.name.as_str(), r.outcome))
+            .collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("preflight:kill-switch:gone", GateOutcome::Fail),
+                ("preflight:kill-switch:on", GateOutcome::Pass)
+            ]
+        );
+        evidence.flags = served(Err(EvidenceError::TimedOut { budget_ms: 1 }));
+        assert!(preflight(&evidence)
+            .iter()
+            .all(|r| r.outcome == GateOutcome::Error));
+    }
+}

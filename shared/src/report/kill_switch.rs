@@ -193,3 +193,79 @@ pub async fn run_kill_switch<F: FlagWriter>(
         flags,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::{FlagProfile, FlagRef};
+    use std::sync::Mutex;
+
+    /// Counts the flips it is asked for.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl FlagWriter for Recorder {
+        async fn turn_off(&self, flag: &FlagRef, _why: &str) -> Result<FlagFlip, EvidenceError> {
+            self.0.lock().unwrap().push(flag.to_string());
+            Ok(FlagFlip::TurnedOff {
+                from_version: 1,
+                version: 2,
+                deployment: 2,
+                strategy: "AppConfig.AllAtOnce".into(),
+            })
+        }
+    }
+
+    fn due(dry_run: bool) -> KillSwitchDue {
+        KillSwitchDue {
+            flags: vec![FlagRef {
+                profile: FlagProfile {
+                    application: "shop".into(),
+                    environment: "prod".into(),
+                    profile: "flags".into(),
+                },
+                key: "new_checkout".into(),
+            }],
+            dry_run,
+        }
+    }
+
+    async fn run(
+        due: KillSwitchDue,
+        report: Result<ReportOutcome, String>,
+        writer: &Recorder,
+    ) -> KillSwitchRecord {
+        run_kill_switch(
+            due,
+            report,
+            writer,
+            "hook".into(),
+            "failed".into(),
+            Duration::from_secs(1),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn flags_flip_only_when_codedeploy_accepted_the_status() {
+        let writer = Recorder::default();
+        let accepted = run(due(false), Ok(ReportOutcome::Accepted), &writer).await;
+        assert_eq!(accepted.turned_off(), 1);
+        let duplicate = run(due(false), Ok(ReportOutcome::AlreadyCompleted), &writer).await;
+        assert!(duplicate
+            .skipped
+            .as_deref()
+            .unwrap()
+            .contains("duplicate delivery"));
+        assert_eq!(duplicate.flags[0].outcome, FlagOutcome::NotAttempted);
+        let undelivered = run(due(false), Err("throttled".into()), &writer).await;
+        assert!(undelivered.skipped.is_some());
+        let dry = run(due(true), Ok(ReportOutcome::Accepted), &writer).await;
+        assert_eq!(dry.flags[0].outcome, FlagOutcome::WouldTurnOff);
+        assert_eq!(
+            writer.0.lock().unwrap().as_slice(),
+            ["shop/prod/flags:new_checkout"],
+            "one write, by the accepted delivery"
+        );
+    }
+}

@@ -6,12 +6,14 @@
 //! - `hooks`: hook sections, gate shapes, and problems named with their place;
 //! - `metrics`: metric queries, references, statistics and threshold values;
 //! - `baselines`: baselines, relative bounds, statistical tests, canary score;
-//! - `probes`: probe gates and `probe_hosts`.
+//! - `probes`: probe gates and `probe_hosts`;
+//! - `flags`: feature-flag gates and kill switches.
 
 use super::*;
 
 mod baselines;
 mod edges;
+mod flags;
 mod hooks;
 mod metrics;
 mod probes;
