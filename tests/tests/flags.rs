@@ -259,7 +259,10 @@ fn a_failed_hook_turns_its_flag_off_exactly_once_across_duplicate_deliveries() {
     let again = invoke(&emulator, lifecycle_event(&deployment, "exec-1"), 30_000);
     let (stdout, stderr) = hook.finish();
     assert_eq!(first["body"]["status"], "Failed", "{first}");
-    assert_eq!(again["body"]["report"], "AlreadyCompleted", "{again}");
+    assert_eq!(
+        again["body"]["report"]["outcome"], "already_completed",
+        "{again}"
+    );
     let records = decision_records(&stdout);
     assert_eq!(records.len(), 2, "{stdout}\n{stderr}");
 
@@ -328,7 +331,7 @@ fn a_flip_that_fails_is_recorded_counted_and_not_retried_and_the_report_stands()
     let first = invoke(&emulator, lifecycle_event(&deployment, "exec-1"), 30_000);
     let (stdout, _) = hook.finish();
     assert_eq!(first["body"]["status"], "Failed", "{first}");
-    assert_eq!(first["body"]["report"], "Accepted", "{first}");
+    assert_eq!(first["body"]["report"]["outcome"], "accepted", "{first}");
     let record = &decision_records(&stdout)[0];
     let flag = &record["kill_switch"]["flags"][0];
     assert_eq!(flag["outcome"], "failed", "{flag}");

@@ -24,29 +24,32 @@ pub struct FlagFigures {
     pub observed: Option<FlagState>,
 }
 
-/// The state of `flag` in the evidence, or the outcome and reason why
-/// there is none.
-fn read(flag: &FlagRef, flags: &FlagResults) -> Result<FlagState, (GateOutcome, String)> {
+/// Why a flag has no state in the evidence.
+enum NoState {
+    /// Its profile was not read, or could not be: why.
+    Unreadable(String),
+    /// The profile was read and has no such key: why.
+    Missing(String),
+}
+
+/// The state of `flag` in the evidence, or why there is none.
+fn read(flag: &FlagRef, flags: &FlagResults) -> Result<FlagState, NoState> {
     match flags.get(&flag.profile) {
-        None => Err((
-            GateOutcome::Error,
-            format!("profile {} was not read", flag.profile),
-        )),
-        Some(Err(error)) => Err((
-            GateOutcome::Error,
-            format!("flag {flag} could not be read: {error}"),
-        )),
+        None => Err(NoState::Unreadable(format!(
+            "profile {} was not read",
+            flag.profile
+        ))),
+        Some(Err(error)) => Err(NoState::Unreadable(format!(
+            "flag {flag} could not be read: {error}"
+        ))),
         Some(Ok(values)) => match values.get(&flag.key) {
             Some(enabled) => Ok(FlagState::of(*enabled)),
-            None => Err((
-                GateOutcome::Error,
-                format!(
-                    "profile {} has no flag {:?} ({} flags deployed): check the key",
-                    flag.profile,
-                    flag.key,
-                    values.len()
-                ),
-            )),
+            None => Err(NoState::Missing(format!(
+                "profile {} has no flag {:?} ({} flags deployed): check the key",
+                flag.profile,
+                flag.key,
+                values.len()
+            ))),
         },
     }
 }
@@ -55,7 +58,10 @@ fn read(flag: &FlagRef, flags: &FlagResults) -> Result<FlagState, (GateOutcome, 
 pub fn judge(gate: &Gate, check: &FlagCheck, flags: &FlagResults) -> GateResult {
     let observed = read(&check.flag, flags);
     let (outcome, reason) = match &observed {
-        Err((outcome, reason)) => (*outcome, reason.clone()),
+        // Unknown is never a pass: an error, as a missing alarm is.
+        Err(NoState::Unreadable(reason) | NoState::Missing(reason)) => {
+            (GateOutcome::Error, reason.clone())
+        }
         Ok(state) if *state == check.expect => {
             (GateOutcome::Pass, format!("flag {} is {state}", check.flag))
         }
@@ -86,16 +92,11 @@ pub fn preflight(evidence: &Evidence) -> Vec<GateResult> {
                     format!("kill-switch flag {flag} exists ({state})"),
                 ),
                 // Read, but no such key: the release is not behind it.
-                Err((GateOutcome::Error, reason))
-                    if !reason.contains("could not be read")
-                        && !reason.contains("was not read") =>
-                {
-                    (
-                        GateOutcome::Fail,
-                        format!("the release is not behind its kill switch: {reason}"),
-                    )
-                }
-                Err((outcome, reason)) => (outcome, reason),
+                Err(NoState::Missing(reason)) => (
+                    GateOutcome::Fail,
+                    format!("the release is not behind its kill switch: {reason}"),
+                ),
+                Err(NoState::Unreadable(reason)) => (GateOutcome::Error, reason),
             };
             GateResult::new(
                 &format!("preflight:kill-switch:{}", flag.key),

@@ -5,8 +5,11 @@
 //! what, when, and why.
 //!
 //! As in CodeDeploy, the first hook that reports `Failed` ends the deployment
-//! (rollback): later hooks do not run.
+//! (rollback): later hooks do not run. Feature flags live in memory
+//! ([`flags`]): every flag the policy names starts enabled, and a failing
+//! hook's kill switch turns its flags off.
 
+pub mod flags;
 mod scenario;
 pub mod source;
 
@@ -103,6 +106,7 @@ pub async fn rehearse(
 ) -> Rehearsal {
     let baseline = rehearsal_env("BASELINE_TARGET_GROUP").unwrap_or_default();
     let source = ScenarioSource::new(scenario, REHEARSAL_START, &baseline);
+    let flags = flags::RehearsalFlags::for_policy(policy);
     let mut events: Vec<(i64, u8, Option<Hook>, f64)> = scenario
         .traffic
         .iter()
@@ -140,7 +144,7 @@ pub async fn rehearse(
                     reporter: &source,
                     switches: &crate::evidence::switches::NoSwitches,
                     probes: &source,
-                    flags: &crate::evidence::NoFlags,
+                    flags: &flags,
                 };
                 let record = Box::pin(execute(policy, &execution, providers, judge)).await;
                 if record.status == LifecycleStatus::Failed {

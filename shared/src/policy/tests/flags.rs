@@ -76,7 +76,7 @@ hooks:
 ";
     let found = problems(yaml);
     let expect = [
-        "gates.yaml:5:93: hooks.AfterAllowTraffic.kill_switch[0].state: a kill switch always turns its flag off",
+        "gates.yaml:5:99: hooks.AfterAllowTraffic.kill_switch[0].state: a kill switch always turns its flag off",
         "hooks.AfterAllowTraffic.kill_switch[1].environment: required: the flag's environment",
         "hooks.AfterAllowTraffic.kill_switch[1].key: a flag key starts with a letter",
         "hooks.AfterAllowTraffic.gates[0].flag.state: expected `enabled` or `disabled`, found \"on\"",
