@@ -124,3 +124,15 @@ fn every_problem_at_once_with_suggestions() {
 fn unset_variables_in_probe_hosts_are_listed_not_errors() {
     check("probe-variables", true);
 }
+
+/// Issue 19: a flag gate, a kill switch and `require_kill_switch` are accepted.
+#[test]
+fn a_policy_with_feature_flags_is_accepted() {
+    check("flags", true);
+}
+
+/// Issue 19: every feature-flag problem at once, each with its place.
+#[test]
+fn every_feature_flag_problem_with_line_column_and_field() {
+    check("flags-invalid", false);
+}

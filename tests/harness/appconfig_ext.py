@@ -36,11 +36,11 @@ the data plane throttle, and {"service": "appconfig"} fails every call.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import secrets
 import threading
-import time
 import urllib.parse
 from typing import Any, Callable
 
@@ -317,7 +317,8 @@ class AppConfigExtension:
             raise _not_found(f"HostedConfigurationVersion {version}")
         duration, factor, bake, growth = PREDEFINED_STRATEGIES[strategy]
         deployments = self.deployments.setdefault((call.account, call.region, app.id, env["Id"]), [])
-        now = time.time()
+        # AppConfig writes its timestamps as ISO 8601 date-times.
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         deployment = {
             "ApplicationId": app.id,
             "EnvironmentId": env["Id"],
