@@ -8,10 +8,13 @@ use crate::policy::{FlagProfile, FlagRef, GateCheck, Policy};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+/// A profile's flags in memory: its version, and each flag's `enabled`.
+type ProfileFlags = (i32, BTreeMap<String, bool>);
+
 /// Flags in memory, with a version per profile as AppConfig numbers them.
 #[derive(Debug, Default)]
 pub struct RehearsalFlags {
-    state: Mutex<BTreeMap<FlagProfile, (i32, BTreeMap<String, bool>)>>,
+    state: Mutex<BTreeMap<FlagProfile, ProfileFlags>>,
 }
 
 impl RehearsalFlags {
@@ -27,7 +30,7 @@ impl RehearsalFlags {
                     _ => None,
                 }))
         });
-        let mut state: BTreeMap<FlagProfile, (i32, BTreeMap<String, bool>)> = BTreeMap::new();
+        let mut state: BTreeMap<FlagProfile, ProfileFlags> = BTreeMap::new();
         for flag in named {
             state
                 .entry(flag.profile.clone())

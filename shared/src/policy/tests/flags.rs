@@ -117,10 +117,8 @@ hooks:
 
 #[test]
 fn an_unknown_field_of_a_flag_is_named_with_the_nearest() {
-    let yaml = format!(
-        "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: f\n        flag: {{application: shop, environment: prod, profile: p, key: k, stat: enabled}}\n"
-    );
-    let found = problems(&yaml);
+    let yaml = "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: f\n        flag: {application: shop, environment: prod, profile: p, key: k, stat: enabled}\n";
+    let found = problems(yaml);
     assert!(
         found.iter().any(
             |p| p.contains("hooks.AfterAllowTraffic.gates[0].flag.stat") && p.contains("state")
