@@ -371,3 +371,43 @@ fn a_dry_run_records_what_would_have_been_turned_off_and_writes_nothing() {
     assert_eq!(versions_and_deployments(&emulator, &seeded), (1, 1));
     assert!(newest_enabled(&emulator, &seeded));
 }
+
+/// `gatectl evaluate` reads flags as the hook does and shows their state.
+#[test]
+fn gatectl_evaluate_shows_flag_states() {
+    let emulator = Emulator::start();
+    seed_flags(&emulator, true, true);
+    let policy = temp_file(
+        "evaluate.yaml",
+        &format!(
+            "version: 1\nhooks:\n  AfterAllowTraffic:\n    gates:\n      - name: checkout-flag\n        flag: {}\n      - name: dark-mode-off\n        flag: {{application: {APP}, environment: {ENV}, profile: {PROFILE}, key: dark_mode, state: disabled}}\n",
+            flag_yaml("new_checkout")
+        ),
+    );
+    let output = std::process::Command::new(gate_tests::hook_binary("gatectl"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", format!("http://{}", emulator.address))
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["evaluate", "--hook", "after-allow-traffic", "--policy"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("flag shop/prod/checkout-flags:new_checkout is enabled"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("flag shop/prod/checkout-flags:dark_mode is disabled"),
+        "{stdout}"
+    );
+}
