@@ -85,6 +85,12 @@ impl Args {
                 deployments: &deployments,
                 switches: &NoSwitches,
                 probes: &HttpProbes::new(),
+                // Read through the data plane as the hook reads them; the
+                // kill switch is never run by `evaluate`.
+                flags: &metric_gate::evidence::flags::AppConfigFlags::new(
+                    aws_sdk_appconfigdata::Client::new(&sdk),
+                    aws_sdk_appconfig::Client::new(&sdk),
+                ),
             };
             let question = Question {
                 policy: &policy,

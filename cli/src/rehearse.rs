@@ -223,6 +223,21 @@ fn print_timeline(
                 for line in gate_lines(shown, colour) {
                     println!("           {line}");
                 }
+                // The kill switch, as the record has it (issue 19).
+                for flag in record.kill_switch.iter().flat_map(|k| &k.flags) {
+                    let outcome = serde_json::to_value(&flag.outcome)
+                        .ok()
+                        .and_then(|v| v["outcome"].as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    println!(
+                        "           {}",
+                        paint(
+                            &format!("kill switch: {} {}", flag.flag, outcome.replace('_', " ")),
+                            Colour::Red,
+                            colour
+                        )
+                    );
+                }
             }
         }
     }

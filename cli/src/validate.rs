@@ -61,8 +61,13 @@ impl Args {
                         .hooks
                         .iter()
                         .map(|(hook, section)| {
+                            let kill_switch = match section.kill_switch.len() {
+                                0 => String::new(),
+                                1 => " + kill switch of 1 flag".to_string(),
+                                n => format!(" + kill switch of {n} flags"),
+                            };
                             format!(
-                                "{hook} ({} gate{}{})",
+                                "{hook} ({} gate{}{}{kill_switch})",
                                 section.gates.len(),
                                 if section.gates.len() == 1 { "" } else { "s" },
                                 if section.preflight {

@@ -157,3 +157,39 @@ fn unknown_scenarios_are_named() {
     assert!(String::from_utf8_lossy(&output.stderr)
         .contains("no scenario \"no-such-thing\": give a file, or one of healthy"));
 }
+
+/// Issue 19: on a game day a failing canary kills its feature flag, and the
+/// timeline says so under the hook that failed.
+#[test]
+fn a_failing_canary_kills_its_flag() {
+    let default = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/policies/default.yaml"),
+    )
+    .unwrap();
+    let flag = "{application: shop, environment: prod, profile: checkout-flags, key: new_checkout}";
+    let policy = default.replace(
+        "  BeforeAllowTraffic: &production-gates\n",
+        &format!("  BeforeAllowTraffic: &production-gates\n    kill_switch:\n      - {flag}\n"),
+    );
+    assert_ne!(
+        policy, default,
+        "the default policy has a BeforeAllowTraffic section"
+    );
+    let dir = std::env::temp_dir().join(format!("gatectl-rehearse-flags-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("flags.yaml");
+    std::fs::write(&path, policy).unwrap();
+    let output = gatectl(&[
+        "rehearse",
+        "error-spike",
+        "--policy",
+        path.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("kill switch: shop/prod/checkout-flags:new_checkout turned off"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("kill switch:").count(), 1, "{stdout}");
+}

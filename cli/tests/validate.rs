@@ -134,3 +134,15 @@ fn the_decision_rules_are_accepted_as_meant() {
 fn the_decision_rules_are_refused_naming_what_each_allows() {
     check("decision-rules", false);
 }
+
+/// Issue 19: a flag gate, a kill switch and `require_kill_switch` are accepted.
+#[test]
+fn a_policy_with_feature_flags_is_accepted() {
+    check("flags", true);
+}
+
+/// Issue 19: every feature-flag problem at once, each with its place.
+#[test]
+fn every_feature_flag_problem_with_line_column_and_field() {
+    check("flags-invalid", false);
+}

@@ -158,6 +158,7 @@ fn complete_evidence(section: &HookPolicy) -> Evidence {
         }
     }
     Evidence {
+        flags: Default::default(),
         now: NOW,
         metrics: Some(Ok(data)),
         alarms: None,
@@ -192,6 +193,7 @@ fn assert_all_pass(section: &HookPolicy, evidence: &Evidence) {
 fn decision_record(section: &HookPolicy, evidence: &Evidence) -> DecisionRecord {
     let verdict = judge(section, evidence);
     let mut record = DecisionRecord {
+        kill_switch: None,
         record: RECORD_KIND,
         deployment_id: "d-BENCH".into(),
         lifecycle_event_hook_execution_id: "exec-bench".into(),

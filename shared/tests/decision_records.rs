@@ -188,6 +188,7 @@ async fn the_switches_take_precedence_as_recorded() {
                     function_version: Some("7".into()),
                 };
                 let providers = Providers {
+                    flags: &metric_gate::evidence::NoFlags,
                     metrics: &source,
                     alarms: &source,
                     deployments: &source,

@@ -135,7 +135,7 @@ impl GateSpec {
 fn the_check(section: &HookPolicy) -> &ThresholdCheck {
     match &section.gates[0].check {
         GateCheck::Threshold(check) => check,
-        GateCheck::Alarms(_) | GateCheck::Probe(_) => {
+        GateCheck::Alarms(_) | GateCheck::Probe(_) | GateCheck::Flag(_) => {
             unreachable!("only threshold gates are generated")
         }
     }
@@ -226,6 +226,7 @@ fn points(section: &HookPolicy, now: i64, values: &[Option<f64>], stray: f64) ->
 
 fn evidence(now: i64, data: MetricData) -> Evidence {
     Evidence {
+        flags: Default::default(),
         now,
         metrics: Some(Ok(data)),
         alarms: None,
@@ -393,6 +394,7 @@ fn without_evidence(section: &HookPolicy, now: i64, how: &NoEvidence) -> Evidenc
         NoEvidence::NotCollected => None,
     };
     Evidence {
+        flags: Default::default(),
         now,
         metrics,
         alarms: None,
@@ -750,6 +752,7 @@ proptest! {
                 .collect()
         };
         let evidence = Evidence {
+            flags: Default::default(),
             now: NOW,
             metrics: Some(Ok(data(&canary, T0))),
             alarms: None,

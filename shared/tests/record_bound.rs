@@ -144,6 +144,7 @@ fn worst_record_fits(long_labels: bool) {
         .map(|g| format!("{} [{}]: {}", g.name, g.outcome, g.reason))
         .collect();
     let mut record = DecisionRecord {
+        kill_switch: None,
         record: RECORD_KIND,
         deployment_id: "d-ABCDEFGHI".into(),
         lifecycle_event_hook_execution_id: "x".repeat(128),

@@ -14,7 +14,8 @@ This file owns the process and the routing; by path:
   /2018-06-01/runtime/...    Lambda Runtime API        -> runtime_api.py
   anything else              SigV4-signed AWS calls: logged, faults applied
                              (faults.py), then answered by an extension
-                             (cloudwatch_ext.py, codedeploy_ext.py, ecs_ext.py), by moto
+                             (cloudwatch_ext.py, codedeploy_ext.py, ecs_ext.py,
+                             appconfig_ext.py), by moto
                              through the CBOR translation (cbor_protocol.py,
                              aws_protocol.py), or by moto itself.
 moto runs in-process (its DomainDispatcherApplication, every service, one
@@ -68,6 +69,9 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
   DELETE /_harness/cloudwatch/served-values  back to the stored datums only
   POST   /_harness/runtime/restart  a new function process is about to start: polls still
                                  open from earlier (killed) processes get no more events
+  AppConfig faults name the operation (appconfig_ext.OPERATIONS), e.g. {"service": "appconfig",
+                                 "operation": "GetLatestConfiguration", "status": 429,
+                                 "code": "ThrottlingException"}
   GET    /_harness/sns/messages  [{"topicArn", "messageId", "subject", "message"}]: every message
                                  published to an SNS topic (moto keeps them), oldest first per topic
 """
@@ -99,6 +103,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+import appconfig_ext
 import cloudwatch_ext
 import faults
 import runtime_api
@@ -187,6 +192,7 @@ class HarnessApp:
         self.faults = faults.FaultRegistry()
         self.calls = faults.CallLog()
         self.codedeploy = CodeDeployExtension()
+        self.appconfig = appconfig_ext.AppConfigExtension()
         self.runtime = runtime_api.LambdaRuntime()
         self.lambda_timeout_ms = 30_000
         # (service, operation) -> handler(call, params) -> output dict
@@ -220,6 +226,11 @@ class HarnessApp:
 
     def _aws(self, environ: dict[str, Any], call: AwsCall) -> Response | None:
         """The emulator's answer to an AWS call, or None to let moto answer."""
+        if call.service == "appconfig" and call.protocol == "rest":
+            # Named by operation, so faults and the call log can name it.
+            named = appconfig_ext.identify(call.operation.split(" ", 1)[0], environ.get("PATH_INFO", ""))
+            if named is not None:
+                call.operation = named[0]
         fault = self.faults.take(call.service, call.operation)
         injected = fault is not None and not fault.is_slow_success
         self.calls.record(call.service, call.operation, injected)
@@ -245,6 +256,14 @@ class HarnessApp:
             # parameters only; moto stores them on any tier.
             if call.operation == "PutParameter" and params.get("Policies") and params.get("Tier") not in ("Advanced", "Intelligent-Tiering"):
                 return render_error(call, ApiError(400, "ValidationException", "Parameter policies are supported only for advanced parameters: set Tier to Advanced."))
+
+        if call.service == "appconfig" and call.protocol == "rest":
+            try:
+                served = self.appconfig.handle(call, environ)
+            except ApiError as error:
+                return render_error(call, error)
+            if served is not None:
+                return served
 
         if call.service == "lambda" and call.protocol == "rest":
             invoked = self._lambda_invoke(environ, call)
@@ -362,6 +381,7 @@ class HarnessApp:
         self.calls.clear()
         self.codedeploy.reset()
         self.ecs.reset()
+        self.appconfig.reset()
         self.runtime.reset()
         cloudwatch_ext.set_page_size(None)
         cloudwatch_ext.clear_served_values()

@@ -92,7 +92,7 @@ pub fn replay(
         .iter()
         .filter_map(|g| match &g.check {
             GateCheck::Threshold(t) => Some((t.period_secs, t.window_secs)),
-            GateCheck::Alarms(_) | GateCheck::Probe(_) => None,
+            GateCheck::Alarms(_) | GateCheck::Probe(_) | GateCheck::Flag(_) => None,
         })
         .fold((i64::MAX, 0), |(step, reach), (p, w)| {
             (step.min(p), reach.max(w))
@@ -156,6 +156,7 @@ pub fn replay(
 /// pipeline; the gates' verdict (before a hook-level dry run).
 async fn evaluate(source: &ExportSource, policy: &Policy, hook: Hook, now: i64) -> Verdict {
     let sources = Sources {
+        flags: &metric_gate::evidence::NoFlags,
         metrics: source,
         alarms: source,
         deployments: source,

@@ -346,6 +346,7 @@ fn a_sealed_decision_record_verifies_from_its_logged_line() {
     let mut lines = Vec::new();
     for i in 1..=3 {
         let mut record = DecisionRecord {
+            kill_switch: None,
             discovery: None,
             discovery_error: None,
             record: RECORD_KIND,

@@ -201,6 +201,7 @@ hooks:
             }
         }
         crate::evidence::Evidence {
+            flags: Default::default(),
             now,
             metrics: Some(Ok(data)),
             alarms: None,

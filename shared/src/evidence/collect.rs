@@ -2,8 +2,8 @@
 //! every failure in the evidence instead of returning it.
 
 use super::{
-    AlarmSource, AlarmStates, Evidence, EvidenceError, EvidencePlan, MetricSource, NoProbes,
-    PreflightEvidence, ProbeResults, ProbeSource,
+    AlarmSource, AlarmStates, Evidence, EvidenceError, EvidencePlan, FlagResults, FlagSource,
+    MetricSource, NoFlags, NoProbes, PreflightEvidence, ProbeResults, ProbeSource,
 };
 use tokio::time::Instant;
 
@@ -33,11 +33,21 @@ impl Evidence {
                     .iter()
                     .flat_map(|p| p.alarms.iter().cloned())
                     .collect(),
+                flags: plan
+                    .preflight
+                    .iter()
+                    .flat_map(|p| p.flags.iter().cloned())
+                    .collect(),
             },
             probes: plan
                 .probes
                 .iter()
                 .map(|(gate, _)| (gate.clone(), Err(error.clone())))
+                .collect(),
+            flags: plan
+                .flags
+                .iter()
+                .map(|profile| (profile.clone(), Err(error.clone())))
                 .collect(),
         }
     }
@@ -69,15 +79,36 @@ pub async fn collect_with_probes<M: MetricSource, A: AlarmSource, P: ProbeSource
     probes: &P,
     probe_deadline: Instant,
 ) -> Evidence {
+    collect_all(plan, now, metrics, alarms, probes, &NoFlags, probe_deadline).await
+}
+
+/// [`collect_with_probes`], with the plan's feature-flag profiles read
+/// through `flags` at the same time (one configuration session each).
+pub async fn collect_all<M: MetricSource, A: AlarmSource, P: ProbeSource, F: FlagSource>(
+    plan: &EvidencePlan,
+    now: i64,
+    metrics: &M,
+    alarms: &A,
+    probes: &P,
+    flags: &F,
+    probe_deadline: Instant,
+) -> Evidence {
+    let flag_reads = futures_util::future::join_all(
+        plan.flags
+            .iter()
+            .map(|profile| async move { (profile.clone(), flags.flags(profile).await) }),
+    );
     let probe_runs =
         futures_util::future::join_all(plan.probes.iter().map(|(gate, check)| async move {
             (gate.clone(), Ok(probes.probe(check, probe_deadline).await))
         }));
-    let (mut evidence, probe_runs) = tokio::join!(
+    let (mut evidence, probe_runs, flag_reads) = tokio::join!(
         collect_metrics_and_alarms(plan, now, metrics, alarms),
-        probe_runs
+        probe_runs,
+        flag_reads
     );
     evidence.probes = probe_runs.into_iter().collect();
+    evidence.flags = flag_reads.into_iter().collect::<FlagResults>();
     evidence
 }
 
@@ -124,8 +155,14 @@ async fn collect_metrics_and_alarms<M: MetricSource, A: AlarmSource>(
                 .iter()
                 .flat_map(|p| p.alarms.iter().cloned())
                 .collect(),
+            flags: plan
+                .preflight
+                .iter()
+                .flat_map(|p| p.flags.iter().cloned())
+                .collect(),
         },
         probes: ProbeResults::new(),
+        flags: FlagResults::new(),
     }
 }
 

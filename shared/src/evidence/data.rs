@@ -6,7 +6,7 @@
 //! evidence of one hook execution; the deployment; the switches and the audit
 //! chain head as read; probe attempts.
 
-use crate::policy::MetricQuery;
+use crate::policy::{FlagProfile, FlagRef, MetricQuery};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -123,6 +123,39 @@ pub struct Evidence {
     /// Each probe gate's attempts, by gate name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub probes: ProbeResults,
+    /// Each feature-flag profile read, as the data plane served it. Not
+    /// serialized: its keys are not text.
+    #[serde(skip)]
+    pub flags: FlagResults,
+}
+
+/// A feature-flag profile as an application reads it: each flag's
+/// `enabled`, by key.
+pub type FlagValues = BTreeMap<String, bool>;
+
+/// Flag evidence by profile.
+pub type FlagResults = BTreeMap<FlagProfile, Result<FlagValues, EvidenceError>>;
+
+/// What turning a flag off did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum FlagFlip {
+    /// A new hosted configuration version with the flag off was deployed.
+    TurnedOff {
+        /// The hosted configuration version it was made from.
+        from_version: i32,
+        /// The new version.
+        version: i32,
+        /// The AppConfig deployment number in the environment.
+        deployment: i32,
+        /// The deployment strategy (the immediate one).
+        strategy: String,
+    },
+    /// The deployed version already has the flag off: nothing was written.
+    AlreadyOff {
+        /// The deployed version.
+        version: i32,
+    },
 }
 
 /// Probe evidence by gate name.
@@ -135,6 +168,10 @@ pub struct PreflightEvidence {
     pub metrics: BTreeMap<MetricIdentity, (bool, Result<bool, EvidenceError>)>,
     /// Alarms whose existence is checked in [`Evidence::alarms`].
     pub alarms: BTreeSet<String>,
+    /// Kill-switch flags whose existence is checked in [`Evidence::flags`]
+    /// (`require_kill_switch`).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub flags: BTreeSet<FlagRef>,
 }
 
 /// What the decision record says about the deployment being gated.

@@ -2,7 +2,8 @@
 //!
 //! Shaped after Argo Rollouts' analysis package, with one change: providers never
 //! judge. Each provider ([`cloudwatch`], [`alarms`], [`deployment`],
-//! [`discovery`], [`switches`], [`probes`], and [`export`]: exported
+//! [`discovery`], [`switches`], [`probes`], [`flags`] (AWS AppConfig feature
+//! flags), and [`export`]: exported
 //! CloudWatch data, which `gatectl backtest` replays) sits behind a trait of one or two
 //! calls and returns typed values, the query as resolved and the API's own
 //! status; a failure is returned as data (an `Err` inside the evidence) so that
@@ -28,6 +29,7 @@ pub mod cloudwatch;
 pub mod deployment;
 pub mod discovery;
 pub mod export;
+pub mod flags;
 pub mod probes;
 pub mod switches;
 
@@ -36,16 +38,16 @@ mod data;
 mod plan;
 mod source;
 
-pub use collect::{collect, collect_with_probes};
+pub use collect::{collect, collect_all, collect_with_probes};
 pub use data::{
     AlarmObservation, AlarmStates, ChainHead, Datapoint, DeploymentInfo, Evidence, EvidenceError,
-    MetricData, MetricIdentity, PreflightEvidence, ProbeAttempt, ProbeResults, ProbeRun, RawSeries,
-    SeriesStatus, StoredHead, SwitchValues,
+    FlagFlip, FlagResults, FlagValues, MetricData, MetricIdentity, PreflightEvidence, ProbeAttempt,
+    ProbeResults, ProbeRun, RawSeries, SeriesStatus, StoredHead, SwitchValues,
 };
 pub use plan::{plan, EvidencePlan, MetricRequest, PreflightRequest};
 pub use source::{
-    AlarmSource, DeploymentSource, DiscoverySource, HeadStore, MetricSource, NoDiscovery, NoProbes,
-    NoSwitches, ProbeSource, SwitchSource,
+    AlarmSource, DeploymentSource, DiscoverySource, FlagSource, FlagWriter, HeadStore,
+    MetricSource, NoDiscovery, NoFlags, NoProbes, NoSwitches, ProbeSource, SwitchSource,
 };
 
 pub(crate) use crate::vocab::text::bounded;

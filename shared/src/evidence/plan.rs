@@ -1,11 +1,12 @@
 //! The plan: what a hook needs fetched at `now`, worked out purely from the
 //! policy: one `GetMetricData` request covering every gate (deduplicated
 //! queries, one time range), the alarm names and prefixes, one request per
-//! history baseline offset, the probe gates, and for a preflight the metrics
-//! and alarms of the other hooks.
+//! history baseline offset, the probe gates, the feature-flag profiles, and
+//! for a preflight the metrics and alarms of the other hooks (and their
+//! kill-switch flags, when the hook requires one).
 
 use super::MetricIdentity;
-use crate::policy::{GateCheck, MetricQuery, Policy, ProbeCheck, SeriesKind};
+use crate::policy::{FlagProfile, FlagRef, GateCheck, MetricQuery, Policy, ProbeCheck, SeriesKind};
 use crate::vocab::hook::Hook;
 use crate::window::{gate_window, TimeRange};
 use serde::Serialize;
@@ -28,6 +29,10 @@ pub struct PreflightRequest {
     pub metrics: BTreeMap<MetricIdentity, bool>,
     /// Alarms named by the other hooks.
     pub alarms: BTreeSet<String>,
+    /// The other hooks' kill-switch flags, when the hook requires a kill
+    /// switch: each must exist.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub flags: BTreeSet<FlagRef>,
 }
 
 /// Everything a hook needs fetched.
@@ -49,6 +54,10 @@ pub struct EvidencePlan {
     /// headers may carry credentials.
     #[serde(skip)]
     pub probes: Vec<(String, ProbeCheck)>,
+    /// Feature-flag profiles to read (this hook's flag gates and the
+    /// preflight's kill switches), each once: one configuration session each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<FlagProfile>,
 }
 
 impl EvidencePlan {
@@ -71,6 +80,7 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
     let mut alarm_prefixes = BTreeSet::new();
     let mut history: BTreeMap<i64, (TimeRange, BTreeSet<MetricQuery>)> = BTreeMap::new();
     let mut probes = Vec::new();
+    let mut flags = BTreeSet::new();
     for gate in &section.gates {
         match &gate.check {
             GateCheck::Threshold(check) => {
@@ -97,8 +107,23 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
                 alarm_prefixes.extend(check.prefix.iter().cloned());
             }
             GateCheck::Probe(check) => probes.push((gate.name.clone(), (**check).clone())),
+            GateCheck::Flag(check) => {
+                flags.insert(check.flag.profile.clone());
+            }
         }
     }
+    let preflight = section.preflight.then(|| {
+        let mut request = preflight_request(policy, hook);
+        if section.require_kill_switch {
+            request.flags = policy.other_kill_switches(hook).into_iter().collect();
+        }
+        request
+    });
+    flags.extend(
+        preflight
+            .iter()
+            .flat_map(|p| p.flags.iter().map(|f| f.profile.clone())),
+    );
     EvidencePlan {
         metrics: range.map(|range| MetricRequest {
             range,
@@ -106,7 +131,7 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
         }),
         alarms: alarms.into_iter().collect(),
         alarm_prefixes: alarm_prefixes.into_iter().collect(),
-        preflight: section.preflight.then(|| preflight_request(policy, hook)),
+        preflight,
         history: history
             .into_iter()
             .map(|(offset, (range, queries))| {
@@ -120,6 +145,7 @@ pub fn plan(policy: &Policy, hook: Hook, now: i64) -> EvidencePlan {
             })
             .collect(),
         probes,
+        flags: flags.into_iter().collect(),
     }
 }
 
@@ -157,6 +183,9 @@ fn preflight_request(policy: &Policy, this_hook: Hook) -> PreflightRequest {
                 // serve the replacement yet, so an answer would prove nothing,
                 // and the hosts were already checked against `probe_hosts`.
                 GateCheck::Probe(_) => {}
+                // Checked only when the hook requires a kill switch: a flag
+                // gate's state at BeforeInstall says nothing of its state later.
+                GateCheck::Flag(_) => {}
             }
         }
     }

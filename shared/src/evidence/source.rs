@@ -4,14 +4,16 @@
 //! The AWS implementations live next to their API: [`super::cloudwatch`]
 //! (metrics), [`super::alarms`], [`super::deployment`] (CodeDeploy),
 //! [`super::discovery`], [`super::switches`] (SSM) and [`super::probes`]
-//! (HTTP). The values they exchange are in `data`.
+//! (HTTP) and [`super::flags`] (AppConfig). The values they exchange are in
+//! `data`.
 
 use super::{
-    AlarmStates, ChainHead, DeploymentInfo, EvidenceError, MetricData, MetricIdentity,
-    MetricRequest, ProbeRun, SwitchValues,
+    AlarmStates, ChainHead, DeploymentInfo, EvidenceError, FlagFlip, FlagValues, MetricData,
+    MetricIdentity, MetricRequest, ProbeRun, SwitchValues,
 };
 use crate::bind::Discovery;
 use crate::policy::ProbeCheck;
+use crate::policy::{FlagProfile, FlagRef};
 use crate::vocab::hook::Hook;
 use std::future::Future;
 use tokio::time::Instant;
@@ -135,5 +137,50 @@ pub struct NoProbes;
 impl ProbeSource for NoProbes {
     async fn probe(&self, _check: &ProbeCheck, _deadline: Instant) -> ProbeRun {
         ProbeRun::NotRun("this command does not send HTTP probes".into())
+    }
+}
+
+/// Reads feature flags as an application does.
+pub trait FlagSource: Sync {
+    /// Every flag of `profile` as deployed to its environment.
+    fn flags(
+        &self,
+        profile: &FlagProfile,
+    ) -> impl Future<Output = Result<FlagValues, EvidenceError>> + Send;
+}
+
+/// Turns feature flags off: the kill switch.
+pub trait FlagWriter: Sync {
+    /// Turns `flag` off in its environment, saying `why` in what it writes.
+    fn turn_off(
+        &self,
+        flag: &FlagRef,
+        why: &str,
+    ) -> impl Future<Output = Result<FlagFlip, EvidenceError>> + Send;
+}
+
+/// No feature flags (a command without AppConfig, a test): every flag gate
+/// is an error saying so, and a kill switch cannot flip.
+pub struct NoFlags;
+
+impl NoFlags {
+    fn error(operation: &'static str) -> EvidenceError {
+        EvidenceError::Malformed {
+            service: "AppConfig",
+            operation,
+            message: "feature flags are not read or written by this run".into(),
+        }
+    }
+}
+
+impl FlagSource for NoFlags {
+    async fn flags(&self, _profile: &FlagProfile) -> Result<FlagValues, EvidenceError> {
+        Err(NoFlags::error("GetLatestConfiguration"))
+    }
+}
+
+impl FlagWriter for NoFlags {
+    async fn turn_off(&self, _flag: &FlagRef, _why: &str) -> Result<FlagFlip, EvidenceError> {
+        Err(NoFlags::error("StartDeployment"))
     }
 }

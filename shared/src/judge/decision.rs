@@ -7,7 +7,7 @@
 use super::{GateOutcome, GateResult, LifecycleStatus, Verdict};
 use crate::bind::LeftOut;
 use crate::evidence::switches::Switches;
-use crate::policy::{HookPolicy, InconclusiveAction, Severity};
+use crate::policy::{FlagRef, HookPolicy, InconclusiveAction, Severity};
 use crate::vocab::stamp;
 use serde::Serialize;
 
@@ -203,6 +203,52 @@ pub fn switched(switches: &Switches) -> bool {
     switches.freeze.is_some() || switches.override_.is_some()
 }
 
+/// The kill switch a decision calls for: which flags go off, and whether
+/// only in dry run (recorded, not written).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillSwitchDue {
+    /// The hook's `kill_switch` flags.
+    pub flags: Vec<FlagRef>,
+    /// The hook is in dry run: what would have been turned off is recorded.
+    pub dry_run: bool,
+}
+
+/// Whether `decision` turns the hook's `kill_switch` flags off: when the
+/// gates failed the hook (at least one gate blocked) and the hook reports
+/// `Failed`, or would have, in dry run. Not when the hook fails for want of
+/// switches or of a policy section with nothing judged (no gate blocked: the
+/// release was not shown to misbehave), nor under an override.
+pub fn kill_switch_due(decision: &Decision, flags: &[FlagRef]) -> Option<KillSwitchDue> {
+    let gates_failed = decision.verdict.status == LifecycleStatus::Failed
+        && decision.verdict.gates.iter().any(|g| g.blocking);
+    if flags.is_empty() || !gates_failed {
+        return None;
+    }
+    let would_have_failed = decision
+        .dry_run
+        .as_ref()
+        .is_some_and(|d| d.would_have_reported == LifecycleStatus::Failed);
+    match decision.status {
+        LifecycleStatus::Failed => Some(KillSwitchDue {
+            flags: flags.to_vec(),
+            dry_run: false,
+        }),
+        LifecycleStatus::Succeeded
+            if would_have_failed
+                && decision
+                    .switches
+                    .as_ref()
+                    .is_none_or(|s| s.override_.is_none()) =>
+        {
+            Some(KillSwitchDue {
+                flags: flags.to_vec(),
+                dry_run: true,
+            })
+        }
+        LifecycleStatus::Succeeded => None,
+    }
+}
+
 /// Decides what the hook reports, in this precedence, highest first:
 /// 1. switches that could not be read: `Failed` (fail closed);
 /// 2. a freeze: `Failed`, whatever the gates or dry run say;
@@ -367,5 +413,90 @@ mod tests {
         let decision = decide(verdict(Failed), false, Some(Ok(ignored)));
         assert!(!decision.switches.as_ref().is_some_and(switched));
         assert_eq!(decision.status, Failed);
+    }
+
+    fn blocked(status: LifecycleStatus) -> Verdict {
+        let mut gate = GateResult::new(
+            "errors",
+            Severity::Critical,
+            GateOutcome::Fail,
+            "3% > 1%".into(),
+        );
+        gate.blocking = status == Failed;
+        Verdict {
+            gates: vec![gate],
+            ..verdict(status)
+        }
+    }
+
+    /// The kill switch fires when the gates failed the hook, and only then:
+    /// row by row.
+    #[test]
+    fn the_kill_switch_is_due_when_the_gates_fail_the_hook() {
+        let flags = vec![FlagRef {
+            profile: crate::policy::FlagProfile {
+                application: "shop".into(),
+                environment: "prod".into(),
+                profile: "flags".into(),
+            },
+            key: "new_checkout".into(),
+        }];
+        // name, verdict, dry run, switches, due (dry run?).
+        type Row = (
+            &'static str,
+            Verdict,
+            bool,
+            Option<SwitchReading>,
+            Option<bool>,
+        );
+        let rows: Vec<Row> = vec![
+            (
+                "gates fail",
+                blocked(Failed),
+                false,
+                Some(Ok(Switches::default())),
+                Some(false),
+            ),
+            ("gates pass", blocked(Succeeded), false, None, None),
+            (
+                "dry run records it",
+                blocked(Failed),
+                true,
+                None,
+                Some(true),
+            ),
+            (
+                "an override lets it through",
+                blocked(Failed),
+                false,
+                Some(Ok(override_())),
+                None,
+            ),
+            (
+                "unreadable switches are no canary failure",
+                verdict(Succeeded),
+                false,
+                Some(Err("x".into())),
+                None,
+            ),
+            (
+                "nothing judged is no canary failure",
+                verdict(Failed),
+                false,
+                None,
+                None,
+            ),
+        ];
+        for (name, verdict, dry_run, switches, want) in rows {
+            let decision = decide(verdict, dry_run, switches);
+            let due = kill_switch_due(&decision, &flags).map(|d| d.dry_run);
+            assert_eq!(due, want, "{name}");
+        }
+        let decision = decide(blocked(Failed), false, None);
+        assert_eq!(
+            kill_switch_due(&decision, &[]),
+            None,
+            "no flags, nothing due"
+        );
     }
 }

@@ -35,6 +35,8 @@ pub enum GateFigures {
     Probe(ProbeGateFigures),
     /// The hook's canary score over its statistically tested gates.
     CanaryScore(Box<ScoreFigures>),
+    /// A feature-flag gate (boxed: few gates are).
+    Flag(Box<super::flags::FlagFigures>),
 }
 
 /// A threshold gate's figures.

@@ -11,7 +11,8 @@
 //! outside [0, 1]) is an error of every gate that reads it, never a missing
 //! period: checked once, where series are aligned (`threshold/impossible.rs`).
 //!
-//! One file per kind of check: [`threshold`], [`alarms`], [`preflight`], [`probes`].
+//! One file per kind of check: [`threshold`], [`alarms`], [`preflight`], [`probes`],
+//! [`flags`].
 //! What each gate was held to and what was measured are typed figures
 //! ([`GateFigures`], in `figures.rs`; a gate's periods in `series.rs`), never
 //! text: the report and the CLI write them for people and for the record.
@@ -20,6 +21,7 @@ pub mod alarms;
 mod compare;
 mod decision;
 mod figures;
+pub mod flags;
 pub mod preflight;
 pub mod probes;
 mod series;
@@ -30,7 +32,8 @@ pub mod threshold;
 /// values were not discovered) or by the judge (a baseline without data).
 pub use crate::bind::NotJudged;
 pub use decision::{
-    combine, decide, switched, with_not_judged, Decision, DryRunSummary, SwitchReading,
+    combine, decide, kill_switch_due, switched, with_not_judged, Decision, DryRunSummary,
+    KillSwitchDue, SwitchReading,
 };
 pub use figures::{
     AttemptFigures, BaselineFigure, GateFigures, ImpossibleValue, ProbeFigures, ProbeGateFigures,
@@ -189,7 +192,15 @@ impl GateResult {
         match &self.figures {
             GateFigures::Threshold(f) => f.threshold.absolute().map(|t| t.value),
             GateFigures::Probe(p) => p.max_latency_ms.map(|ms| ms as f64 / 1000.0),
-            GateFigures::None | GateFigures::CanaryScore(_) => None,
+            GateFigures::None | GateFigures::CanaryScore(_) | GateFigures::Flag(_) => None,
+        }
+    }
+
+    /// A flag gate's figures.
+    pub fn flag(&self) -> Option<&flags::FlagFigures> {
+        match &self.figures {
+            GateFigures::Flag(f) => Some(f),
+            _ => None,
         }
     }
 
@@ -207,7 +218,7 @@ impl GateResult {
         match &self.figures {
             GateFigures::Threshold(f) => f.breaching,
             GateFigures::Probe(p) => p.failed,
-            GateFigures::None | GateFigures::CanaryScore(_) => None,
+            GateFigures::None | GateFigures::CanaryScore(_) | GateFigures::Flag(_) => None,
         }
     }
 
@@ -220,7 +231,7 @@ impl GateResult {
                 MetricEvidence::Rank(r) => Statistics::MannWhitney(r),
             }),
             GateFigures::CanaryScore(score) => Some(Statistics::CanaryScore(&score.report)),
-            GateFigures::None | GateFigures::Probe(_) => None,
+            GateFigures::None | GateFigures::Probe(_) | GateFigures::Flag(_) => None,
         }
     }
 
@@ -287,6 +298,7 @@ pub fn judge(section: &HookPolicy, evidence: &Evidence) -> Verdict {
                 GateCheck::Probe(check) => {
                     probes::judge(gate, check, evidence.probes.get(&gate.name))
                 }
+                GateCheck::Flag(check) => flags::judge(gate, check, &evidence.flags),
             };
             result.dry_run = gate.dry_run;
             result
@@ -297,6 +309,7 @@ pub fn judge(section: &HookPolicy, evidence: &Evidence) -> Verdict {
     }
     if section.preflight {
         gates.extend(preflight::judge(evidence));
+        gates.extend(flags::preflight(evidence));
     }
     combine(section.on_inconclusive, gates)
 }

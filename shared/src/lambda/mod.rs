@@ -24,6 +24,7 @@ use crate::evidence::alarms::CloudWatchAlarms;
 use crate::evidence::cloudwatch::CloudWatchMetrics;
 use crate::evidence::deployment::CodeDeployDeployments;
 use crate::evidence::discovery::CodeDeployDiscovery;
+use crate::evidence::flags::{AppConfigFlags, PolicyFlags};
 use crate::evidence::probes::guard::RUNTIME_API_VAR;
 use crate::evidence::probes::HttpProbes;
 use crate::evidence::switches::{switch_prefix, SsmSwitches, DEFAULT_PREFIX};
@@ -111,6 +112,8 @@ pub struct HookFunction {
     probes: HttpProbes,
     /// `GATE_ALERT_TOPIC_ARN`'s topic, when set.
     alerts: Option<SnsAlerts>,
+    /// AppConfig, when the policy names a feature flag.
+    flags: PolicyFlags,
 }
 
 impl HookFunction {
@@ -140,6 +143,12 @@ impl HookFunction {
         };
         let cloudwatch = aws_sdk_cloudwatch::Client::new(&sdk);
         let codedeploy = aws_sdk_codedeploy::Client::new(&sdk);
+        let flags = PolicyFlags(policy.uses_flags().then(|| {
+            AppConfigFlags::new(
+                aws_sdk_appconfigdata::Client::new(&sdk),
+                aws_sdk_appconfig::Client::new(&sdk),
+            )
+        }));
         Ok(HookFunction {
             hook,
             policy,
@@ -167,6 +176,7 @@ impl HookFunction {
             alerts: env(ALERT_TOPIC_VAR)
                 .filter(|arn| !arn.is_empty())
                 .map(|arn| SnsAlerts::new(aws_sdk_sns::Client::new(&sdk), &arn)),
+            flags,
             sdk,
         })
     }
@@ -231,6 +241,7 @@ impl HookFunction {
         CodeDeployReporter,
         DeploymentSwitches<'a>,
         HttpProbes,
+        PolicyFlags,
     > {
         Providers {
             metrics: &self.metrics,
@@ -239,6 +250,7 @@ impl HookFunction {
             reporter: &self.reporter,
             switches,
             probes: &self.probes,
+            flags: &self.flags,
         }
     }
 

@@ -31,6 +31,11 @@ pub const MAX_PROBE_URL_CHARS: usize = 2048;
 /// at every cold start).
 pub const MAX_DESCRIPTION_CHARS: usize = 1024;
 
+/// The most flags one hook's `kill_switch` may name: the record lists each
+/// with what became of it (an AWS error cut to 400 characters), inside
+/// [`RECORD_FIXED_BYTES`].
+pub const MAX_KILL_SWITCH_FLAGS: usize = 10;
+
 /// The bytes of JSON a decision record may take for its gates and the rest:
 /// `report::LOG_EVENT_BOUND`, the line's bound (checked equal in
 /// `shared/tests/record_bound.rs`; the report layer sits above this one).
@@ -84,6 +89,12 @@ pub fn record_bytes_at_most(section: &HookPolicy) -> usize {
                         (names + prefix, names + prefix)
                     }
                     GateCheck::Probe(probe) => (PROBE_ATTEMPTS_BYTES, json_len(&probe.url)),
+                    // The flag in its figures (two parts of it apart), the
+                    // threshold text and the reason.
+                    GateCheck::Flag(check) => {
+                        let flag = json_len(&check.flag.to_string());
+                        (3 * flag, flag)
+                    }
                 };
                 // The reason is written twice: the gate's, and in the
                 // hook's reason when the gate blocks.

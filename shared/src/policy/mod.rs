@@ -111,8 +111,122 @@ pub struct HookPolicy {
     pub analysis: Option<AnalysisPolicy>,
     /// Score the statistically tested gates together, as Kayenta does.
     pub canary_score: Option<CanaryScore>,
+    /// Feature flags turned off after this hook reports `Failed` (the
+    /// playbook's kill switch); empty: none.
+    pub kill_switch: Vec<FlagRef>,
+    /// The preflight requires every kill-switch flag of the other hooks to
+    /// exist: the release is behind a flag that can be turned off.
+    pub require_kill_switch: bool,
     /// The gates, in policy order.
     pub gates: Vec<Gate>,
+}
+
+impl Policy {
+    /// Whether any hook reads or writes a feature flag (a flag gate, a kill
+    /// switch): only then does a hook build AppConfig clients.
+    pub fn uses_flags(&self) -> bool {
+        self.hooks.values().any(|section| {
+            !section.kill_switch.is_empty()
+                || section
+                    .gates
+                    .iter()
+                    .any(|gate| matches!(gate.check, GateCheck::Flag(_)))
+        })
+    }
+
+    /// The kill-switch flags of every hook but `this_hook`, each once: what a
+    /// preflight with `require_kill_switch` checks.
+    pub fn other_kill_switches(&self, this_hook: Hook) -> Vec<FlagRef> {
+        let mut flags: Vec<FlagRef> = self
+            .hooks
+            .iter()
+            .filter(|(hook, _)| **hook != this_hook)
+            .flat_map(|(_, section)| section.kill_switch.iter().cloned())
+            .collect();
+        flags.sort();
+        flags.dedup();
+        flags
+    }
+}
+
+/// An AWS AppConfig feature flag: the configuration profile (of type
+/// `AWS.AppConfig.FeatureFlags`) that holds it, deployed to an environment of
+/// an application, and the flag's key. Application, environment and profile
+/// are names or ids, as AppConfig's data plane takes either.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct FlagRef {
+    /// Where the flag is read.
+    #[serde(flatten)]
+    pub profile: FlagProfile,
+    /// The flag's key in the profile.
+    pub key: String,
+}
+
+/// A feature-flag configuration profile as deployed to one environment: one
+/// configuration session reads every flag in it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct FlagProfile {
+    /// AppConfig application (name or id).
+    pub application: String,
+    /// Environment (name or id).
+    pub environment: String,
+    /// Configuration profile (name or id).
+    pub profile: String,
+}
+
+impl fmt::Display for FlagProfile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}",
+            self.application, self.environment, self.profile
+        )
+    }
+}
+
+impl fmt::Display for FlagRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.profile, self.key)
+    }
+}
+
+/// The state a flag gate requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FlagState {
+    /// The flag is on.
+    Enabled,
+    /// The flag is off.
+    Disabled,
+}
+
+impl FlagState {
+    /// From a flag's `enabled` value.
+    pub fn of(enabled: bool) -> FlagState {
+        if enabled {
+            FlagState::Enabled
+        } else {
+            FlagState::Disabled
+        }
+    }
+}
+
+impl fmt::Display for FlagState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FlagState::Enabled => "enabled",
+            FlagState::Disabled => "disabled",
+        })
+    }
+}
+
+/// A flag gate: the flag exists and is in the expected state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlagCheck {
+    /// Which flag.
+    pub flag: FlagRef,
+    /// The state it must be in.
+    pub expect: FlagState,
 }
 
 /// What an inconclusive critical gate means for the hook.
@@ -159,6 +273,8 @@ pub enum GateCheck {
     Alarms(AlarmCheck),
     /// HTTP requests whose answers must meet expectations.
     Probe(Box<ProbeCheck>),
+    /// An AWS AppConfig feature flag that must exist in a given state.
+    Flag(FlagCheck),
 }
 
 /// CloudWatch alarms a gate watches.

@@ -7,6 +7,10 @@
 //! As in CodeDeploy, the first hook that reports `Failed` ends the deployment
 //! (rollback): later hooks do not run.
 //!
+//! Feature flags live in memory
+//! ([`flags`]): every flag the policy names starts enabled, and a failing
+//! hook's kill switch turns its flags off.
+//!
 //! ECS-native scenarios ([`SHIPPED_ECS_SCENARIOS`]) schedule ECS lifecycle
 //! stages, a traffic stage once per linear or canary step; a stage whose
 //! section has an `analysis` bakes as the ECS hook does
@@ -15,6 +19,7 @@
 //! it concludes. They need a policy with ECS stage sections: without
 //! `--policy`, `gatectl rehearse` uses the ECS example's ([`ECS_EXAMPLE_POLICY`]).
 
+pub mod flags;
 mod scenario;
 pub mod source;
 
@@ -135,6 +140,7 @@ pub async fn rehearse(
 ) -> Rehearsal {
     let baseline = rehearsal_env("BASELINE_TARGET_GROUP").unwrap_or_default();
     let source = ScenarioSource::new(scenario, REHEARSAL_START, &baseline);
+    let flags = flags::RehearsalFlags::for_policy(policy);
     let mut events: Vec<(i64, u8, Option<Hook>, f64)> = scenario
         .traffic
         .iter()
@@ -177,6 +183,7 @@ pub async fn rehearse(
                     reporter: &source,
                     switches: &crate::evidence::switches::NoSwitches,
                     probes: &source,
+                    flags: &flags,
                 };
                 let ecs_bake = policy
                     .hook(hook)

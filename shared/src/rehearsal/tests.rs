@@ -308,3 +308,38 @@ async fn ecs_scenarios_rehearse_their_linear_and_canary_schedules() {
         4
     );
 }
+
+/// Issue 19: a failing canary kills its flag on a game day.
+#[tokio::test]
+async fn a_failing_canary_kills_its_flag() {
+    let mut policy = Policy::embedded_default(&rehearsal_env).unwrap();
+    let flag = crate::policy::FlagRef {
+        profile: crate::policy::FlagProfile {
+            application: "shop".into(),
+            environment: "prod".into(),
+            profile: "checkout-flags".into(),
+        },
+        key: "new_checkout".into(),
+    };
+    for section in policy.hooks.values_mut() {
+        section.kill_switch = vec![flag.clone()];
+    }
+    let scenario = Scenario::from_yaml(SHIPPED_SCENARIOS[2].1, "error-spike").unwrap();
+    let rehearsal = rehearse(&scenario, &policy, |_| {}).await;
+    let kills: Vec<String> = rehearsal
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Hook { record, .. } => record.kill_switch.as_ref(),
+            _ => None,
+        })
+        .map(|k| serde_json::to_string(&k.flags).unwrap())
+        .collect();
+    assert_eq!(
+        kills,
+        [
+            r#"[{"flag":"shop/prod/checkout-flags:new_checkout","outcome":"turned_off","from_version":1,"version":2,"deployment":2,"strategy":"AppConfig.AllAtOnce"}]"#
+        ],
+        "one kill switch, by the hook that failed"
+    );
+}

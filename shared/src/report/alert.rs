@@ -7,6 +7,7 @@
 //! (already completed) must not page twice, and a report that failed is
 //! retried by Lambda, whose retry will alert if it gets through.
 
+use super::kill_switch::FlagOutcome;
 use super::{rule_text, threshold_text, DecisionRecord, ReportSummary};
 use crate::judge::{GateResult, LifecycleStatus};
 use crate::policy::ThresholdUnit;
@@ -195,6 +196,35 @@ pub fn alert_for(record: &DecisionRecord) -> Option<Alert> {
     if !others.is_empty() {
         let _ = writeln!(m, "Other gates: {}", others.join(", "));
     }
+    if let Some(kill_switch) = &record.kill_switch {
+        let _ = writeln!(m);
+        if kill_switch.failed() > 0 {
+            let _ = writeln!(
+                m,
+                "KILL SWITCH FAILED for {} of {} flags: turn them off by hand (AppConfig console or CLI); it is not retried.",
+                kill_switch.failed(),
+                kill_switch.flags.len()
+            );
+        }
+        let _ = writeln!(m, "Kill switch (feature flags):");
+        for flag in &kill_switch.flags {
+            let what = match &flag.outcome {
+                FlagOutcome::TurnedOff {
+                    version,
+                    deployment,
+                    strategy,
+                    ..
+                } => format!("turned off (version {version}, deployment {deployment}, {strategy})"),
+                FlagOutcome::AlreadyOff { version } => {
+                    format!("already off in the deployed version {version}")
+                }
+                FlagOutcome::WouldTurnOff => "would be turned off (dry run)".into(),
+                FlagOutcome::NotAttempted => "not attempted".into(),
+                FlagOutcome::Failed { error } => format!("NOT turned off: {error}"),
+            };
+            let _ = writeln!(m, "- {}: {what}", flag.flag);
+        }
+    }
     let _ = writeln!(m);
     let _ = writeln!(m, "Deployment: {}", record.deployment_id);
     if let Some(config) = deployment.and_then(|d| d.deployment_config_name.as_deref()) {
@@ -304,6 +334,7 @@ mod tests {
             "thin".into(),
         );
         DecisionRecord {
+            kill_switch: None,
             discovery: None,
             discovery_error: None,
             record: RECORD_KIND,

@@ -7,7 +7,9 @@
 //!
 //! One line per decision, dimension `Hook`: `Evaluations`, `Failures` (the hook
 //! reported `Failed`), `DecisionLatency` (invocation to report),
-//! `AuditWriteFailures`, `AlertFailures`. And one line per gate, dimensions
+//! `AuditWriteFailures`, `AlertFailures`. When the decision called for a kill
+//! switch, one more line, dimension `Hook`: `KillSwitchFlips` (flags turned
+//! off) and `KillSwitchFailures` (flags that could not be; alarm on it). And one line per gate, dimensions
 //! `Hook` + `Gate`: `GateEvaluations`, `GateFailures`, `GateErrors`,
 //! `GateInconclusive`, `GateNotJudged` (no baseline to compare with, say:
 //! counted apart, so that an alarm on `GateInconclusive` means thin
@@ -102,6 +104,21 @@ pub fn metric_lines(
         ],
         decision,
     )];
+    if let Some(kill_switch) = &record.kill_switch {
+        // A line of its own, only when the decision called for a kill
+        // switch: the decision's line keeps its metrics.
+        let mut extra = common.clone();
+        extra["kill_switch"] = json!(kill_switch);
+        lines.push(document(
+            timestamp_ms,
+            &["Hook"],
+            &[
+                ("KillSwitchFlips", "Count", kill_switch.turned_off() as f64),
+                ("KillSwitchFailures", "Count", kill_switch.failed() as f64),
+            ],
+            extra,
+        ));
+    }
     for gate in &record.gates {
         let mut extra = common.clone();
         extra["Gate"] = json!(gate.name);
@@ -214,6 +231,7 @@ mod tests {
 
     fn record(status: LifecycleStatus, gates: Vec<GateResult>) -> DecisionRecord {
         DecisionRecord {
+            kill_switch: None,
             discovery: None,
             discovery_error: None,
             record: RECORD_KIND,

@@ -9,7 +9,7 @@
 //!
 //! `name, severity, dry_run?, outcome, reason, not_judged?, threshold?, threshold_value?,
 //! window?, rule?, breaching?, series?, sample?, completeness?, no_evidence?,
-//! statistics?, probe?`
+//! statistics?, probe?, flag?`
 //!
 //! (`?`: left out when there is nothing to say). A statistical test's figures
 //! and the canary score's report are written with their keys in alphabetical
@@ -41,6 +41,7 @@ pub fn threshold_text(gate: &GateResult) -> Option<String> {
                 score.pass, score.marginal
             ))
         }
+        GateFigures::Flag(flag) => Some(format!("{} is {}", flag.flag, flag.expected)),
         GateFigures::None => None,
     }
 }
@@ -89,7 +90,7 @@ pub fn rule_text(gate: &GateResult) -> Option<String> {
             percent(probe.min_success),
             probe.repeat
         )),
-        GateFigures::CanaryScore(_) | GateFigures::None => None,
+        GateFigures::CanaryScore(_) | GateFigures::Flag(_) | GateFigures::None => None,
     }
 }
 
@@ -152,6 +153,9 @@ impl Serialize for GateResult {
         }
         if let Some(probe) = self.probe() {
             gate.serialize_field("probe", probe)?;
+        }
+        if let Some(flag) = self.flag() {
+            gate.serialize_field("flag", flag)?;
         }
         gate.end()
     }

@@ -6,7 +6,8 @@
 //! line, each gate's typed figures written as the record has always shown
 //! them (`gate.rs`: [`threshold_text`], [`rule_text`] and a gate's JSON);
 //! [`codedeploy`] sends the status; [`emf`] renders its metrics and [`alert`]
-//! the message a person gets on `Failed`; [`after`] writes the audit chain
+//! the message a person gets on `Failed`; [`kill_switch`] turns feature flags
+//! off and records it; [`after`] writes the audit chain
 //! head and publishes the alert once the status is delivered. None of them
 //! recomputes anything.
 
@@ -16,6 +17,7 @@ pub mod codedeploy;
 pub mod ecs;
 pub mod emf;
 mod gate;
+pub mod kill_switch;
 mod record;
 
 pub use gate::{rule_text, threshold_figure_text, threshold_text};

@@ -119,6 +119,10 @@ pub struct DecisionRecord {
     /// The bake analysis behind the verdict: every measurement, for hooks with one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub analysis: Option<AnalysisSummary>,
+    /// The kill switch (feature flags turned off after `Failed`), when the
+    /// decision called for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kill_switch: Option<super::kill_switch::KillSwitchRecord>,
     /// `AWS_LAMBDA_FUNCTION_VERSION`, when running on Lambda.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub function_version: Option<String>,
@@ -194,6 +198,7 @@ impl DecisionRecord {
             elapsed_ms: 0,
             function_version: subject.function_version.map(str::to_string),
             analysis: None,
+            kill_switch: None,
             gate_version: env!("CARGO_PKG_VERSION"),
             omitted: None,
             audit: None,
@@ -438,6 +443,7 @@ mod tests {
 
     fn record(gates: Vec<GateResult>) -> DecisionRecord {
         let mut record = DecisionRecord {
+            kill_switch: None,
             record: RECORD_KIND,
             deployment_id: "d-BIG".into(),
             lifecycle_event_hook_execution_id: "exec-1".into(),

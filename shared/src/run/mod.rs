@@ -7,6 +7,9 @@
 //!   safety margin (see [`pipeline`] for what happens inside it);
 //! - the status is reported exactly once per invocation, with whatever time the
 //!   margin left; the SDK retries throttling and 5xx within it;
+//! - a kill switch (feature flags off after `Failed`) runs after the report,
+//!   only when CodeDeploy accepted it (a duplicate delivery does not flip
+//!   again), once, and its outcome is sealed into the record;
 //! - a bake analysis never runs past its hard limit, and hands off before the
 //!   run's deadline; a run is admitted only against the seal of its execution
 //!   (a forged continuation fails the hook, a duplicate or replayed one stands
@@ -30,7 +33,7 @@ use crate::analysis::{
 use crate::evidence::deployment::DeploymentSource;
 use crate::evidence::probes::{NoProbes, ProbeSource};
 use crate::evidence::switches::{interpret, NoSwitches, SwitchSource};
-use crate::evidence::{AlarmSource, EvidenceError, MetricSource};
+use crate::evidence::{AlarmSource, EvidenceError, FlagSource, FlagWriter, MetricSource, NoFlags};
 use crate::judge::{LifecycleStatus, Verdict};
 use crate::policy::Policy;
 use crate::report::{AnalysisSummary, DecisionRecord, ReportError, ReportSummary, StatusReporter};
@@ -63,7 +66,7 @@ pub struct Execution {
 }
 
 /// The impure parts of a hook, as arguments.
-pub struct Providers<'a, M, A, D, R, W = NoSwitches, P = NoProbes> {
+pub struct Providers<'a, M, A, D, R, W = NoSwitches, P = NoProbes, F = NoFlags> {
     /// CloudWatch metrics.
     pub metrics: &'a M,
     /// CloudWatch alarms.
@@ -76,27 +79,31 @@ pub struct Providers<'a, M, A, D, R, W = NoSwitches, P = NoProbes> {
     pub switches: &'a W,
     /// The HTTP smoke probes.
     pub probes: &'a P,
+    /// AWS AppConfig feature flags: read by flag gates, turned off by the
+    /// kill switch.
+    pub flags: &'a F,
 }
 
-impl<'a, M, A, D, R, W, P> Providers<'a, M, A, D, R, W, P> {
+impl<'a, M, A, D, R, W, P, F> Providers<'a, M, A, D, R, W, P, F> {
     /// The evidence sources: everything but the reporter.
-    pub fn sources(&self) -> Sources<'a, M, A, D, W, P> {
+    pub fn sources(&self) -> Sources<'a, M, A, D, W, P, F> {
         Sources {
             metrics: self.metrics,
             alarms: self.alarms,
             deployments: self.deployments,
             switches: self.switches,
             probes: self.probes,
+            flags: self.flags,
         }
     }
 }
 
 /// Runs one hook execution and returns its decision record (also when the
 /// report failed: the record says so, and the caller turns it into an error).
-pub async fn execute<M, A, D, R, W, P>(
+pub async fn execute<M, A, D, R, W, P, F>(
     policy: &Policy,
     execution: &Execution,
-    providers: Providers<'_, M, A, D, R, W, P>,
+    providers: Providers<'_, M, A, D, R, W, P, F>,
     judge: JudgeFn,
 ) -> DecisionRecord
 where
@@ -106,6 +113,7 @@ where
     R: StatusReporter,
     W: SwitchSource,
     P: ProbeSource,
+    F: FlagSource + FlagWriter,
 {
     let started = Instant::now();
     let question = Question {
@@ -233,10 +241,10 @@ pub struct Bake<'a, C, K> {
 /// or, when the next measurement falls after this run's measuring time, hands
 /// the state to the next run. A freeze or an override ends the analysis at
 /// once.
-pub async fn execute_analysis<M, A, D, R, W, C, K, P>(
+pub async fn execute_analysis<M, A, D, R, W, C, K, P, F>(
     policy: &Policy,
     execution: &Execution,
-    providers: Providers<'_, M, A, D, R, W, P>,
+    providers: Providers<'_, M, A, D, R, W, P, F>,
     judge: JudgeFn,
     bake: Bake<'_, C, K>,
 ) -> AnalysisRun
@@ -247,6 +255,7 @@ where
     R: StatusReporter,
     W: SwitchSource,
     P: ProbeSource,
+    F: FlagSource + FlagWriter,
     C: Clock,
     K: Continuation,
 {
@@ -501,15 +510,16 @@ fn hand_off_refusal(
 
 /// Reports `Failed` for `reason` without collecting evidence (an unreadable
 /// continuation, say): the fail-closed answer when there is nothing to judge.
-pub async fn fail_without_evidence<M, A, D, R, W, P>(
+pub async fn fail_without_evidence<M, A, D, R, W, P, F>(
     policy: &Policy,
     execution: &Execution,
-    providers: Providers<'_, M, A, D, R, W, P>,
+    providers: Providers<'_, M, A, D, R, W, P, F>,
     reason: String,
 ) -> DecisionRecord
 where
     R: StatusReporter,
     W: SwitchSource,
+    F: FlagWriter,
 {
     let outcome = conclude(
         policy,
@@ -531,10 +541,10 @@ fn evidence_budget(execution: &Execution, started: Instant) -> Duration {
 
 /// Reports the decision once, and builds the record, sealed into its
 /// deployment's audit chain (the head read with the switches).
-async fn finish<M, A, D, R, W, P>(
+async fn finish<M, A, D, R, W, P, F>(
     policy: &Policy,
     execution: &Execution,
-    providers: &Providers<'_, M, A, D, R, W, P>,
+    providers: &Providers<'_, M, A, D, R, W, P, F>,
     started: Instant,
     outcome: Outcome,
     analysis: Option<AnalysisSummary>,
@@ -542,6 +552,7 @@ async fn finish<M, A, D, R, W, P>(
 where
     R: StatusReporter,
     W: SwitchSource,
+    F: FlagWriter,
 {
     let report_budget = execution
         .deadline
@@ -561,6 +572,44 @@ where
         budget_ms: report_budget.as_millis() as u64,
     }));
     let elapsed_ms = started.elapsed().as_millis() as u64;
+    // The kill switch, after the report (it cannot delay or change it) and
+    // before the record is sealed (its outcome is in the audit chain).
+    let kill_switch = match crate::judge::kill_switch_due(
+        &outcome.decision,
+        policy
+            .hook(execution.hook)
+            .map_or(&[][..], |section| &section.kill_switch),
+    ) {
+        None => None,
+        Some(due) => {
+            let budget = execution
+                .deadline
+                .saturating_duration_since(Instant::now())
+                .saturating_sub(MIN_REPORT_TIME / 2);
+            let by = format!(
+                "codedeploy-gates {} hook, deployment {}, hook execution {}{}",
+                execution.hook,
+                execution.deployment_id,
+                execution.execution_id,
+                execution
+                    .function_version
+                    .as_deref()
+                    .map(|v| format!(", function version {v}"))
+                    .unwrap_or_default()
+            );
+            Some(
+                crate::report::kill_switch::run_kill_switch(
+                    due,
+                    report.clone().map_err(|e| e.to_string()),
+                    providers.flags,
+                    by,
+                    outcome.decision.reason.clone(),
+                    budget,
+                )
+                .await,
+            )
+        }
+    };
     // The chain head, when the switches were not read on the way here (no
     // policy section, an unusable continuation): read now, after the report,
     // so the audit trail never delays it.
@@ -589,6 +638,7 @@ where
     );
     record.elapsed_ms = elapsed_ms;
     record.analysis = analysis;
+    record.kill_switch = kill_switch;
     record.seal(crate::audit::next_link(
         audit_head.as_ref().map_err(Clone::clone),
     ));

@@ -8,7 +8,8 @@
 //! is shown is what the hook does.
 //!
 //! Fail-closed rules of the collection live here:
-//! - evidence collection and `GetDeployment` run concurrently and are bounded by
+//! - evidence collection (metrics, alarms, probes, feature flags) and
+//!   `GetDeployment` run concurrently and are bounded by
 //!   the budget; what is not collected by then is an error in the evidence, and
 //!   the judge turns it into `Failed` (a hook comparing with the window before
 //!   the deployment began needs the create time first, so for it
@@ -19,7 +20,9 @@ use crate::bind::{self, LeftOut, Unplaceable};
 use crate::evidence::deployment::{DeploymentEvidence, DeploymentInfo, DeploymentSource};
 use crate::evidence::probes::{NoProbes, ProbeSource};
 use crate::evidence::switches::{interpret, NoSwitches, StoredHead, SwitchSource, SwitchValues};
-use crate::evidence::{self, AlarmSource, Evidence, EvidenceError, MetricSource};
+use crate::evidence::{
+    self, AlarmSource, Evidence, EvidenceError, FlagSource, MetricSource, NoFlags,
+};
 use crate::judge::{self, Decision, Verdict};
 use crate::policy::{HookPolicy, Policy};
 use crate::vocab::Hook;
@@ -32,7 +35,7 @@ use tokio::time::{timeout, Instant};
 pub type JudgeFn = fn(&HookPolicy, &Evidence) -> Verdict;
 
 /// Where the evidence comes from: everything impure the pipeline reads.
-pub struct Sources<'a, M, A, D, W = NoSwitches, P = NoProbes> {
+pub struct Sources<'a, M, A, D, W = NoSwitches, P = NoProbes, F = NoFlags> {
     /// CloudWatch metrics.
     pub metrics: &'a M,
     /// CloudWatch alarms.
@@ -43,6 +46,8 @@ pub struct Sources<'a, M, A, D, W = NoSwitches, P = NoProbes> {
     pub switches: &'a W,
     /// The HTTP smoke probes.
     pub probes: &'a P,
+    /// AWS AppConfig feature flags.
+    pub flags: &'a F,
 }
 
 /// One hook to judge: which hook, under which policy, of which deployment,
@@ -94,9 +99,9 @@ pub struct Outcome {
 }
 
 /// The whole pipeline: measures, then decides (dry run and the switches).
-pub async fn decide<M, A, D, W, P>(
+pub async fn decide<M, A, D, W, P, F>(
     question: Question<'_>,
-    sources: &Sources<'_, M, A, D, W, P>,
+    sources: &Sources<'_, M, A, D, W, P, F>,
     judge: JudgeFn,
 ) -> Outcome
 where
@@ -105,6 +110,7 @@ where
     D: DeploymentSource,
     W: SwitchSource,
     P: ProbeSource,
+    F: FlagSource,
 {
     let measured = match question.policy.hook(question.hook) {
         None => Measured::nothing(format!(
@@ -143,9 +149,9 @@ pub fn conclude(policy: &Policy, hook: Hook, now: i64, measured: Measured) -> Ou
 /// Binds, plans, collects and judges `question`'s hook (which must have a
 /// section), reading the deployment and the switches alongside, each bounded
 /// by the budget.
-pub async fn measure<M, A, D, W, P>(
+pub async fn measure<M, A, D, W, P, F>(
     question: Question<'_>,
-    sources: &Sources<'_, M, A, D, W, P>,
+    sources: &Sources<'_, M, A, D, W, P, F>,
     judge: JudgeFn,
 ) -> Measured
 where
@@ -154,6 +160,7 @@ where
     D: DeploymentSource,
     W: SwitchSource,
     P: ProbeSource,
+    F: FlagSource,
 {
     let Question {
         policy,
@@ -206,12 +213,13 @@ where
             Err(Unplaceable(reason)) => Verdict::failed_closed("deployment-discovery", reason),
             Ok(placement) => {
                 let plan = evidence::plan(&placement.to_fetch(hook), hook, now);
-                let evidence = evidence::collect_with_probes(
+                let evidence = evidence::collect_all(
                     &plan,
                     now,
                     sources.metrics,
                     sources.alarms,
                     sources.probes,
+                    sources.flags,
                     probe_deadline,
                 )
                 .await;

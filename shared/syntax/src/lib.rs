@@ -57,8 +57,25 @@ pub struct RawHookPolicy {
     pub dry_run: Option<bool>,
     pub analysis: Option<Spanned<RawAnalysis>>,
     pub canary_score: Option<Spanned<RawCanaryScore>>,
+    /// Feature flags turned off when this hook reports `Failed`.
+    #[serde(default)]
+    pub kill_switch: Option<Spanned<Vec<Spanned<RawFlag>>>>,
+    /// The preflight requires the release to be behind a kill switch.
+    #[serde(default)]
+    pub require_kill_switch: Option<Spanned<bool>>,
     #[serde(default)]
     pub gates: Vec<Spanned<RawGate>>,
+}
+
+/// An AWS AppConfig feature flag: where it lives and its key (and, in a
+/// flag gate, the state it must be in).
+#[derive(Debug, Deserialize)]
+pub struct RawFlag {
+    pub application: Option<Spanned<String>>,
+    pub environment: Option<Spanned<String>>,
+    pub profile: Option<Spanned<String>>,
+    pub key: Option<Spanned<String>>,
+    pub state: Option<Spanned<String>>,
 }
 
 /// Kayenta-style scoring of a hook's statistically tested gates.
@@ -110,6 +127,7 @@ pub struct RawGate {
     pub effect_size: Option<Spanned<String>>,
     pub critical_threshold: Option<Spanned<RawScalar>>,
     pub probe: Option<Spanned<RawProbe>>,
+    pub flag: Option<Spanned<RawFlag>>,
 }
 
 /// `baseline: live` or `baseline: { history: 7d }`.

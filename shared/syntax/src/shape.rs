@@ -32,7 +32,7 @@
 //! counter, not a stack.
 
 use crate::{
-    RawAnalysis, RawBaselineSpec, RawCanaryScore, RawGate, RawHookPolicy, RawJsonPointer,
+    RawAnalysis, RawBaselineSpec, RawCanaryScore, RawFlag, RawGate, RawHookPolicy, RawJsonPointer,
     RawMetricDefaults, RawMinSample, RawPolicy, RawProbe, RawProbeExpect, RawProbeTimeout,
     RawQuery, RawRatio,
 };
@@ -214,6 +214,7 @@ enum Kind {
     Ratio,
     MinSample,
     Query,
+    Flag,
 }
 
 impl Kind {
@@ -234,6 +235,7 @@ impl Kind {
             Kind::Ratio => "`ratio`",
             Kind::MinSample => "`min_sample`",
             Kind::Query => "a metric query",
+            Kind::Flag => "a feature flag",
         }
     }
 
@@ -254,6 +256,7 @@ impl Kind {
             Kind::Ratio => fields_of::<RawRatio>(),
             Kind::MinSample => fields_of::<RawMinSample>(),
             Kind::Query => fields_of::<RawQuery>(),
+            Kind::Flag => fields_of::<RawFlag>(),
         }
     }
 }
@@ -338,7 +341,9 @@ fn child(kind: Kind, field: &str) -> Shape {
         (Kind::MetricDefaults | Kind::Query, "dimensions") | (Kind::Probe, "headers") => {
             Shape::Pairs
         }
-        (Kind::Hook, "preflight" | "dry_run") | (Kind::Gate, "dry_run") => scalar(Scalar::Bool),
+        (Kind::Hook, "preflight" | "dry_run" | "require_kill_switch") | (Kind::Gate, "dry_run") => {
+            scalar(Scalar::Bool)
+        }
         (Kind::CanaryScore, "pass" | "marginal" | "no_data_limit")
         | (Kind::Gate, "alpha" | "weight")
         | (Kind::MinSample, "at_least") => scalar(Scalar::Number),
@@ -357,6 +362,8 @@ fn child(kind: Kind, field: &str) -> Shape {
         // `baseline: live` is a scalar; only the long form is a mapping.
         (Kind::Gate, "baseline") => Shape::StructOrScalar(Kind::BaselineSpec),
         (Kind::Gate, "probe") => Shape::Struct(Kind::Probe),
+        (Kind::Gate, "flag") => Shape::Struct(Kind::Flag),
+        (Kind::Hook, "kill_switch") => Shape::List(Kind::Flag),
         (Kind::Ratio, "numerator" | "denominator") => Shape::List(Kind::Query),
         (Kind::Probe, "expect") => Shape::Struct(Kind::ProbeExpect),
         (Kind::Probe, "timeout") => Shape::Struct(Kind::ProbeTimeout),

@@ -56,6 +56,7 @@ fn throughput(policy: &Policy, canary: &[Option<f64>], baseline: &[Option<f64>])
     let live: MetricData = [(query.clone(), series(canary, 0))].into();
     let history: MetricData = [(query, series(baseline, DAY))].into();
     let evidence = Evidence {
+        flags: Default::default(),
         now: NOW,
         metrics: Some(Ok(live)),
         alarms: None,

@@ -144,6 +144,7 @@ fn data(section: &HookPolicy, canary: &Side, baseline: &Side, start: i64) -> Met
 fn judge_live(canary: Side, baseline: Side) -> Verdict {
     let section = bound_section(Hook::BeforeAllowTraffic);
     let evidence = Evidence {
+        flags: Default::default(),
         now: NOW,
         metrics: Some(Ok(data(&section, &canary, &baseline, T0))),
         alarms: None,
@@ -310,6 +311,7 @@ fn a_history_baseline_reads_the_same_metric_a_week_earlier() {
             T0 - WEEK,
         );
         let evidence = Evidence {
+            flags: Default::default(),
             now: NOW,
             metrics: Some(Ok(now)),
             alarms: None,
@@ -464,6 +466,7 @@ fn judge_yaml(yaml: &str, canary: [&[f64]; 3], baseline: [&[f64]; 3]) -> Verdict
         }
     }
     let evidence = Evidence {
+        flags: Default::default(),
         now: NOW,
         metrics: Some(Ok(data)),
         alarms: None,

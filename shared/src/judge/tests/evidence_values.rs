@@ -114,6 +114,7 @@ fn judged(section: &HookPolicy, canary: Values<'_>, baseline: Values<'_>) -> Ver
         }
     }
     let evidence = Evidence {
+        flags: Default::default(),
         now: NOW,
         metrics: Some(Ok(live)),
         alarms: None,
@@ -383,6 +384,7 @@ fn an_impossible_value_outside_the_window_is_not_read() {
         data.insert(query.clone(), s);
     }
     let evidence = Evidence {
+        flags: Default::default(),
         now: NOW,
         metrics: Some(Ok(data)),
         alarms: None,

@@ -86,6 +86,7 @@ fn evidence(section: &HookPolicy, alb: &Alb) -> Evidence {
         }
     }
     Evidence {
+        flags: Default::default(),
         now: NOW,
         metrics: Some(Ok(data)),
         alarms: None,
@@ -499,6 +500,7 @@ fn alarm_section(names: &[&str]) -> HookPolicy {
 /// Evidence holding only these alarm states.
 fn alarm_evidence(states: &[(&str, &str)]) -> Evidence {
     Evidence {
+        flags: Default::default(),
         now: NOW,
         metrics: None,
         alarms: Some(Ok(states
@@ -624,11 +626,13 @@ fn preflight_blocks_on_a_missing_required_metric_only() {
     let plan = crate::evidence::plan(&policy, Hook::BeforeInstall, NOW);
     let request = plan.preflight.unwrap();
     let exists = |present: &dyn Fn(&MetricIdentity) -> bool| Evidence {
+        flags: Default::default(),
         now: NOW,
         metrics: None,
         alarms: None,
         history: Default::default(),
         preflight: PreflightEvidence {
+            flags: Default::default(),
             metrics: request
                 .metrics
                 .iter()

@@ -62,7 +62,7 @@ fn gate_shape_rules() {
     );
     let joined = found.join("\n");
     assert!(
-        joined.contains("exactly one of `metric`, `ratio`, `alarms` or `probe`, found 2"),
+        joined.contains("exactly one of `metric`, `ratio`, `alarms`, `probe` or `flag`, found 2"),
         "{joined}"
     );
     assert!(joined.contains("duplicate gate name \"both\""), "{joined}");

@@ -8,12 +8,14 @@
 //! - `baselines`: baselines, relative bounds, statistical tests, canary score;
 //! - `probes`: probe gates and `probe_hosts`;
 //! - `ecs`: sections for the ECS-native lifecycle stages.
+//! - `flags`: feature-flag gates and kill switches.
 
 use super::*;
 
 mod baselines;
 mod ecs;
 mod edges;
+mod flags;
 mod hooks;
 mod metrics;
 mod probes;

@@ -239,7 +239,7 @@ hooks:
         format!("{p}[1].probe.url: credentials in a URL would be copied"),
         format!("{p}[1].probe.max_latency: expected a duration such as `500ms`"),
         format!("{p}[1].probe.repeat: must be between 1 and 100, found 0"),
-        format!("{p}[2]: a gate needs exactly one of `metric`, `ratio`, `alarms` or `probe`, found `probe` and `alarms`"),
+        format!("{p}[2]: a gate needs exactly one of `metric`, `ratio`, `alarms`, `probe` or `flag`, found `probe` and `alarms`"),
         format!("{p}[3].threshold: does not apply to a `probe` gate"),
         format!("{p}[3].window: does not apply to a `probe` gate"),
         format!("{p}[3].probe.url: environment variable MISSING is not set"),

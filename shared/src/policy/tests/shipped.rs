@@ -15,7 +15,7 @@ fn embedded_default_encodes_the_adr_triggers() {
         let by_name =
             |name: &str| match &section.gates.iter().find(|g| g.name == name).unwrap().check {
                 GateCheck::Threshold(t) => t.clone(),
-                GateCheck::Alarms(_) | GateCheck::Probe(_) => {
+                GateCheck::Alarms(_) | GateCheck::Probe(_) | GateCheck::Flag(_) => {
                     panic!("{name} is not a threshold gate")
                 }
             };

@@ -1,7 +1,7 @@
 //! One gate: its name and severity, which kind of check it is (exactly one of
-//! `metric`, `ratio`, `alarms` or `probe`), and the `alarms` gate, whose check
-//! is no more than names. The threshold and probe gates have files of their
-//! own ([`super::threshold`], [`super::probes`]); the fields only a threshold
+//! `metric`, `ratio`, `alarms`, `probe` or `flag`), and the `alarms` gate, whose check
+//! is no more than names. The threshold, probe and flag gates have files of their
+//! own ([`super::threshold`], [`super::probes`], [`super::flags`]); the fields only a threshold
 //! gate reads are listed here, once, for the other kinds to refuse by name.
 
 use super::metrics::Defaults;
@@ -93,7 +93,8 @@ impl Validator<'_> {
     }
 
     /// What the gate checks. A probe is told apart first, as it names its
-    /// own conflicts; otherwise exactly one of `metric`, `ratio` and `alarms`.
+    /// own conflicts, and so is a flag; otherwise exactly one of `metric`,
+    /// `ratio` and `alarms`.
     fn gate_check(
         &mut self,
         mut raw: RawGate,
@@ -101,6 +102,9 @@ impl Validator<'_> {
         at: Location,
         defaults: &Defaults,
     ) -> Option<GateCheck> {
+        if let Some(flag) = raw.flag.take() {
+            return self.flag_gate(&raw, flag, path, at).map(GateCheck::Flag);
+        }
         if let Some(probe) = raw.probe.take() {
             let check = self.probe_gate(&raw, probe, path, at)?;
             return Some(GateCheck::Probe(Box::new(check)));
@@ -118,7 +122,7 @@ impl Validator<'_> {
                 at,
                 path,
                 format!(
-                    "a gate needs exactly one of `metric`, `ratio`, `alarms` or `probe`, found {sources}"
+                    "a gate needs exactly one of `metric`, `ratio`, `alarms`, `probe` or `flag`, found {sources}"
                 ),
             );
             return None;

@@ -90,6 +90,14 @@ impl Validator<'_> {
             let section = self.hook_section(hook, &name, section, &path, &defaults);
             hooks.insert(hook, section);
         }
+        for (hook, section) in &hooks {
+            let others = hooks
+                .iter()
+                .any(|(other, s)| other != hook && !s.kill_switch.is_empty());
+            if section.require_kill_switch && !others {
+                self.problem(Location::UNKNOWN, format!("hooks.{hook}.require_kill_switch"), "no other hook names a `kill_switch`: the release must be behind a flag that a failing hook turns off");
+            }
+        }
         hooks
     }
 
@@ -111,6 +119,17 @@ impl Validator<'_> {
         let analysis = section
             .analysis
             .map(|a| self.analysis(a, &format!("{path}.analysis")));
+        let kill_switch = self.kill_switch(section.kill_switch, path);
+        let require_kill_switch = section.require_kill_switch.map(|r| (r.defined, r.value));
+        if let Some((at, true)) = require_kill_switch {
+            if !preflight {
+                self.problem(
+                    at,
+                    format!("{path}.require_kill_switch"),
+                    "is checked by the preflight: set `preflight: true` too",
+                );
+            }
+        }
         let problems_before = self.problems.len();
         self.scored = section.canary_score.is_some();
         let gates = self.hook_gates(hook, name, section.gates, path, defaults);
@@ -128,6 +147,8 @@ impl Validator<'_> {
             dry_run: section.dry_run.unwrap_or(false),
             analysis,
             canary_score,
+            kill_switch,
+            require_kill_switch: require_kill_switch.is_some_and(|(_, r)| r),
             gates,
         };
         if section_policy.gates.len() > MAX_GATES_PER_HOOK {

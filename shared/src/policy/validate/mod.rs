@@ -25,6 +25,7 @@
 
 mod analysis;
 mod baseline;
+mod flags;
 mod gates;
 mod hooks;
 mod hosts;

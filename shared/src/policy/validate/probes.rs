@@ -54,7 +54,7 @@ impl Validator<'_> {
         .map(|(field, _)| *field)
         .collect();
         if !others.is_empty() {
-            self.problem(at, path, format!("a gate needs exactly one of `metric`, `ratio`, `alarms` or `probe`, found `probe` and `{}`", others.join("`, `")));
+            self.problem(at, path, format!("a gate needs exactly one of `metric`, `ratio`, `alarms`, `probe` or `flag`, found `probe` and `{}`", others.join("`, `")));
             return None;
         }
         self.refuse_threshold_fields(gate, path, at, "does not apply to a `probe` gate: its expectations are under `probe.expect`, its limits are `max_latency` and `min_success`");

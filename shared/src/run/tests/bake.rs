@@ -119,6 +119,7 @@ async fn one_run(
         .analysis
         .unwrap();
     let providers = Providers {
+        flags: &crate::evidence::NoFlags,
         metrics,
         alarms: metrics,
         deployments: &FakeCodeDeploy,

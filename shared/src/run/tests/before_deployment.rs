@@ -149,6 +149,7 @@ async fn run(
     let metrics = Latency { after, log: &log };
     let deployments = Deployments { answer, log: &log };
     let providers = Providers {
+        flags: &crate::evidence::NoFlags,
         metrics: &metrics,
         alarms: &metrics,
         deployments: &deployments,
@@ -307,6 +308,7 @@ async fn a_bake_compares_every_measurement_with_the_same_window_across_continuat
     let mut record = None;
     for _run in 0..10 {
         let providers = Providers {
+            flags: &crate::evidence::NoFlags,
             metrics: &metrics,
             alarms: &metrics,
             deployments: &deployments,

@@ -140,6 +140,7 @@ async fn run(
 ) -> DecisionRecord {
     let policy = Policy::embedded_default(&env).unwrap();
     let providers = Providers {
+        flags: &crate::evidence::NoFlags,
         metrics: cloudwatch,
         alarms: cloudwatch,
         deployments: &FakeCodeDeploy,
@@ -270,6 +271,7 @@ async fn a_hook_missing_from_the_policy_fails_closed() {
         delay: Duration::ZERO,
     };
     let providers = Providers {
+        flags: &crate::evidence::NoFlags,
         metrics: &cloudwatch,
         alarms: &cloudwatch,
         deployments: &FakeCodeDeploy,
@@ -393,6 +395,7 @@ async fn a_hook_in_dry_run_reports_succeeded_and_records_the_verdict() {
     assert!(policy.hook(Hook::AfterAllowTraffic).unwrap().dry_run);
     let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
     let providers = Providers {
+        flags: &crate::evidence::NoFlags,
         metrics: &BadCloudWatch,
         alarms: &BadCloudWatch,
         deployments: &FakeCodeDeploy,
@@ -427,6 +430,7 @@ async fn a_hook_in_dry_run_reports_succeeded_and_records_the_verdict() {
     assert_eq!(json["dry_run"]["would_have_reported"], "Failed");
     // The same evidence without dry run fails.
     let providers = Providers {
+        flags: &crate::evidence::NoFlags,
         metrics: &BadCloudWatch,
         alarms: &BadCloudWatch,
         deployments: &FakeCodeDeploy,
@@ -464,6 +468,7 @@ async fn run_switched(
 ) -> (DecisionRecord, Vec<LifecycleStatus>) {
     let reporter = FakeReporter::answering(Ok(ReportOutcome::Accepted));
     let providers = Providers {
+        flags: &crate::evidence::NoFlags,
         metrics,
         alarms: metrics,
         deployments: &FakeCodeDeploy,

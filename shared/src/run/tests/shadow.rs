@@ -97,6 +97,7 @@ async fn before_allow_traffic(blue: bool, canary_p95: f64) -> DecisionRecord {
     let policy = Policy::embedded_default(&|_| None).unwrap();
     let metrics = Alb { canary_p95 };
     let providers = Providers {
+        flags: &crate::evidence::NoFlags,
         metrics: &metrics,
         alarms: &metrics,
         deployments: &Found { blue },
