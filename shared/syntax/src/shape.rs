@@ -411,7 +411,8 @@ fn smallest(kind: Kind) -> &'static str {
         | Kind::Hook
         | Kind::CanaryScore
         | Kind::ProbeExpect
-        | Kind::ProbeTimeout => "{}",
+        | Kind::ProbeTimeout
+        | Kind::Flag => "{}",
     }
 }
 
@@ -811,12 +812,13 @@ mod tests {
             Kind::Ratio => read::<RawRatio>(text),
             Kind::MinSample => read::<RawMinSample>(text),
             Kind::Query => read::<RawQuery>(text),
+            Kind::Flag => read::<RawFlag>(text),
         }
     }
 
     /// Every struct of the file (`read_as` names each, so a new one is
     /// noticed there).
-    const KINDS: [Kind; 14] = [
+    const KINDS: [Kind; 15] = [
         Kind::Policy,
         Kind::MetricDefaults,
         Kind::Hook,
@@ -831,6 +833,7 @@ mod tests {
         Kind::Ratio,
         Kind::MinSample,
         Kind::Query,
+        Kind::Flag,
     ];
 
     /// The stand-ins agree with serde: `smallest` is read, a field serde
