@@ -127,6 +127,7 @@ impl EcsHookFunction {
             reporter: &ReturnedToEcs,
             switches: &switches,
             probes: &self.base.probes,
+            flags: &self.base.flags,
         };
         tracing::info!(
             deployment = %execution.deployment_id,

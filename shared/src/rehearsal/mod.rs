@@ -191,7 +191,7 @@ pub async fn rehearse(
                     .filter(|_| hook.platform() == Platform::Ecs);
                 let record = match ecs_bake {
                     Some(analysis) => {
-                        Box::pin(ecs_rounds(policy, &source, execution, &analysis)).await
+                        Box::pin(ecs_rounds(policy, &source, &flags, execution, &analysis)).await
                     }
                     None => Box::pin(execute(policy, &execution, providers, judge)).await,
                 };
@@ -239,6 +239,7 @@ impl SealStore for RehearsalSeals {
 async fn ecs_rounds(
     policy: &Policy,
     source: &ScenarioSource<'_>,
+    flags: &flags::RehearsalFlags,
     first: Execution,
     analysis: &AnalysisPolicy,
 ) -> DecisionRecord {
@@ -254,6 +255,7 @@ async fn ecs_rounds(
             reporter: source,
             switches: &crate::evidence::switches::NoSwitches,
             probes: source,
+            flags,
         };
         let bake = EcsBake {
             analysis,
@@ -285,6 +287,7 @@ async fn ecs_rounds(
                     reporter: source,
                     switches: &crate::evidence::switches::NoSwitches,
                     probes: source,
+                    flags,
                 };
                 return crate::run::fail_without_evidence(policy, &execution, providers, reason)
                     .await;

@@ -31,7 +31,7 @@ use crate::analysis::{
 use crate::evidence::deployment::DeploymentSource;
 use crate::evidence::probes::ProbeSource;
 use crate::evidence::switches::{interpret, SwitchSource};
-use crate::evidence::{AlarmSource, EvidenceError, MetricSource};
+use crate::evidence::{AlarmSource, EvidenceError, FlagSource, FlagWriter, MetricSource};
 use crate::judge::{LifecycleStatus, Verdict};
 use crate::policy::Policy;
 use crate::report::{AnalysisSummary, DecisionRecord, StatusReporter};
@@ -105,10 +105,10 @@ pub enum EcsRound {
 /// Runs one invocation of a baked ECS stage: admits the carried state against
 /// the seal, measures if a measurement is due, then concludes or answers
 /// `IN_PROGRESS` with the delay until the next one.
-pub async fn execute_ecs_round<M, A, D, R, W, P, K>(
+pub async fn execute_ecs_round<M, A, D, R, W, P, F, K>(
     policy: &Policy,
     execution: &Execution,
-    providers: Providers<'_, M, A, D, R, W, P>,
+    providers: Providers<'_, M, A, D, R, W, P, F>,
     judge: JudgeFn,
     bake: EcsBake<'_, K>,
 ) -> EcsRound
@@ -119,6 +119,7 @@ where
     R: StatusReporter,
     W: SwitchSource,
     P: ProbeSource,
+    F: FlagSource + FlagWriter,
     K: SealStore,
 {
     let started = Instant::now();
@@ -313,15 +314,16 @@ async fn keep_tombstone<K: SealStore>(seals: &K, execution: &Execution, seal: &S
 /// The record of an invocation that belongs to a rollback: `SUCCEEDED` at
 /// once, nothing measured, the switches not consulted (a freeze must not hold
 /// a rollback either), `reason` saying how the rollback was recognised.
-pub async fn answer_rollback<M, A, D, R, W, P>(
+pub async fn answer_rollback<M, A, D, R, W, P, F>(
     policy: &Policy,
     execution: &Execution,
-    providers: Providers<'_, M, A, D, R, W, P>,
+    providers: Providers<'_, M, A, D, R, W, P, F>,
     reason: String,
 ) -> DecisionRecord
 where
     R: StatusReporter,
     W: SwitchSource,
+    F: FlagWriter,
 {
     let measured = Measured {
         verdict: Verdict {

@@ -776,6 +776,7 @@ fn a_gate_without_a_baseline_is_not_judged_and_blocks_only_when_it_must() {
             preflight: PreflightEvidence::default(),
             history: Default::default(),
             probes: Default::default(),
+            flags: Default::default(),
         };
         let verdict = judge(&section, &evidence);
         let row = format!("dry run {dry_run}, {severity:?}: {}", verdict.reason);

@@ -55,6 +55,7 @@ async fn round(
         reporter: &crate::report::ecs::ReturnedToEcs,
         switches: &crate::evidence::switches::NoSwitches,
         probes: &NoProbes,
+        flags: &crate::evidence::NoFlags,
     };
     execute_ecs_round(
         policy,
@@ -249,6 +250,7 @@ async fn a_rollback_is_answered_succeeded_even_under_a_freeze() {
         reporter: &reporter,
         switches: &freeze,
         probes: &NoProbes,
+        flags: &crate::evidence::NoFlags,
     };
     let record = answer_rollback(
         &policy,
