@@ -92,8 +92,9 @@ fn read_page(text: &str) -> Page {
     let mut page = Page::default();
     let mut undefined = Vec::new();
     let callback = |broken: BrokenLink<'_>| {
-        // A shortcut reference (`[0 %, 100 %]`) is ordinary bracketed text.
-        if broken.link_type != LinkType::ShortcutUnknown {
+        // A shortcut reference (`[0 %, 100 %]`) is ordinary bracketed text;
+        // `[text][label]` and `[label][]` are meant as links.
+        if matches!(broken.link_type, LinkType::Reference | LinkType::Collapsed) {
             undefined.push((broken.span.start, broken.reference.to_string()));
         }
         None::<(CowStr<'_>, CowStr<'_>)>
