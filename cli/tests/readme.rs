@@ -8,8 +8,9 @@ use std::process::Command;
 
 /// The first fenced block of README.md that starts with `rehearsal `.
 fn readme_sample() -> String {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-        .expect("README.md");
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("README.md");
     let mut blocks = readme.split("```").skip(1).step_by(2);
     let block = blocks
         .find(|block| {

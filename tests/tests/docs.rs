@@ -245,7 +245,12 @@ fn the_book_contents_list_every_page_under_docs() {
         .into_iter()
         .filter_map(|path| path.canonicalize().ok())
         .filter(|path| path.starts_with(&docs) && *path != summary && !listed.contains(path))
-        .map(|path| path.strip_prefix(&root).unwrap_or(&path).display().to_string())
+        .map(|path| {
+            path.strip_prefix(&root)
+                .unwrap_or(&path)
+                .display()
+                .to_string()
+        })
         .collect();
     assert!(
         unlisted.is_empty(),
