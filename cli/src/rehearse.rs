@@ -95,7 +95,7 @@ impl Args {
             if !print_timeline(scenario, policy, &rehearsal, self.verbose, colour) {
                 not_as_expected.push(scenario.name.as_str());
             }
-            finished.push((scenario.clone(), rehearsal));
+            finished.push((scenario.clone(), policy, rehearsal));
         }
         if let Some(path) = &self.report {
             std::fs::write(path, report::html(&policy, &finished))

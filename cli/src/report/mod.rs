@@ -128,19 +128,22 @@ fn unit(policy: &Policy, hook: Hook, gate: &GateResult) -> Unit {
 }
 
 /// Renders rehearsals as one HTML page: the summary of every scenario, then
-/// each scenario's hooks with a chart per gate that read a series.
-pub fn html(policy: &Policy, rehearsals: &[(Scenario, Rehearsal)]) -> String {
+/// each scenario's hooks with a chart per gate that read a series. Each
+/// rehearsal comes with the policy it ran under (an ECS scenario's is the
+/// ECS example's unless `--policy` names one), which defines its gates'
+/// units; the page's head names `policy`, the one `--policy` chose.
+pub fn html(policy: &Policy, rehearsals: &[(Scenario, &Policy, Rehearsal)]) -> String {
     let mut out = head("Rehearsal report", policy);
     let expected = rehearsals
         .iter()
-        .filter(|(s, r)| r.matches(&s.expect))
+        .filter(|(s, _, r)| r.matches(&s.expect))
         .count();
     let _ = write!(
         out,
         "<p class=\"why\">{expected} of {} scenarios ended as expected.</p><table class=\"summary\" id=\"summary\"><tr><th>Scenario</th><th>Result</th><th>As expected</th><th>Hooks</th></tr>",
         rehearsals.len()
     );
-    for (scenario, rehearsal) in rehearsals {
+    for (scenario, _, rehearsal) in rehearsals {
         let _ = write!(
             out,
             "<tr><td><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td><td>",
@@ -170,7 +173,7 @@ pub fn html(policy: &Policy, rehearsals: &[(Scenario, Rehearsal)]) -> String {
         out.push_str("</td></tr>");
     }
     out.push_str("</table>");
-    for (scenario, rehearsal) in rehearsals {
+    for (scenario, ran_under, rehearsal) in rehearsals {
         let _ = write!(
             out,
             "<section id=\"{}\"><h2>{} {}</h2><p class=\"meta\">{} · {}</p>",
@@ -222,7 +225,7 @@ pub fn html(policy: &Policy, rehearsals: &[(Scenario, Rehearsal)]) -> String {
                                 record.hook.as_str(),
                                 &gate.name,
                             ]);
-                            let unit = unit(policy, record.hook, gate);
+                            let unit = unit(ran_under, record.hook, gate);
                             let reason = match gate.not_judged {
                                 Some(why) => {
                                     format!("Not judged: {why}. {}", sentence(&gate.reason))
