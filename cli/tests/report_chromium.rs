@@ -351,7 +351,12 @@ fn the_rehearsal_report_reads_in_a_browser() {
     let output = gatectl(&dir, &["rehearse", "--all", "--report", "rehearsal.html"]);
     assert!(output.status.success(), "{output:?}");
     let found = in_chromium(&chromium, &dir.join("rehearsal.html"), "rehearsal");
-    assert_eq!(found["summaryRows"], 7, "one row per shipped scenario");
+    let shipped = metric_gate::rehearsal::SHIPPED_SCENARIOS.len()
+        + metric_gate::rehearsal::SHIPPED_ECS_SCENARIOS.len();
+    assert_eq!(
+        found["summaryRows"], shipped,
+        "one row per shipped scenario, CodeDeploy and ECS-native"
+    );
     // flapping, AfterAllowTraffic: 3 of 5 periods over 1 %, each one dotted.
     let flapping = figure(&found, "flapping--t47--afterallowtraffic--error-rate");
     let breaches = flapping["breaches"].as_array().unwrap();
