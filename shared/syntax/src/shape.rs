@@ -149,15 +149,14 @@ fn repair(text: &str, repairs: &mut Vec<Repair>) -> String {
             .take_while(|c| **c != '\n')
             .count();
         let ends_on_its_line = r.start + first_line == r.end;
-        let rest_of_line = chars[r.end.min(chars.len())..]
+        let mut rest_of_line = chars[r.end.min(chars.len())..]
             .iter()
             .take_while(|c| **c != '\n');
         r.with.chars().count() <= first_line
             || !ends_on_its_line
             || rest_of_line.clone().all(|c| c.is_whitespace())
             || rest_of_line
-                .skip_while(|c| c.is_whitespace())
-                .next()
+                .find(|c| !c.is_whitespace())
                 .is_some_and(|c| *c == '#')
     });
     let mut out = String::with_capacity(text.len());

@@ -106,9 +106,11 @@ pub(super) fn validate(
         })
     };
     let shape_places: Vec<(u64, u64)> = shape.problems.iter().map(|p| (p.line, p.column)).collect();
-    v.problems.retain(|p| {
-        !stood_in(&p.field) && !(p.field.is_empty() && shape_places.contains(&(p.line, p.column)))
-    });
+    // serde's own error carries no field: it is the walk's, when at its place.
+    let named_by_the_walk =
+        |p: &Problem| p.field.is_empty() && shape_places.contains(&(p.line, p.column));
+    v.problems
+        .retain(|p| !(stood_in(&p.field) || named_by_the_walk(p)));
     v.warnings.retain(|p| !stood_in(&p.field));
     let mut meant = Vec::new();
     for found in shape.problems {
