@@ -22,6 +22,7 @@
 //! the same execution invoked again gets the same answer without a second
 //! judgement.
 
+use super::{a_switch_decides, analysis_summary, concluding_measurement};
 use super::{conclude, fail_without_evidence, finish, measure, Execution, JudgeFn, Measured};
 use super::{Providers, Question};
 use crate::analysis::{
@@ -30,11 +31,11 @@ use crate::analysis::{
 };
 use crate::evidence::deployment::DeploymentSource;
 use crate::evidence::probes::ProbeSource;
-use crate::evidence::switches::{interpret, SwitchSource};
+use crate::evidence::switches::SwitchSource;
 use crate::evidence::{AlarmSource, EvidenceError, FlagSource, FlagWriter, MetricSource};
 use crate::judge::{LifecycleStatus, Verdict};
 use crate::policy::Policy;
-use crate::report::{AnalysisSummary, DecisionRecord, StatusReporter};
+use crate::report::{DecisionRecord, StatusReporter};
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -228,8 +229,7 @@ where
                     reason = %measured.verdict.reason,
                     "analysis measurement"
                 );
-                let switched = matches!(&measured.switches, Some(Ok(values))
-                    if crate::judge::switched(&interpret(values.freeze.as_deref(), values.override_.as_deref(), now)));
+                let switched = a_switch_decides(&measured, now);
                 last = Some(measured);
                 if switched {
                     break None; // the switches decide in the decision
@@ -237,35 +237,9 @@ where
             }
         }
     };
-    let measured = match last {
-        Some(mut measured) => {
-            if let Some((status, reason)) = concluded.filter(|(_, reason)| !reason.is_empty()) {
-                measured.verdict.status = status;
-                measured.verdict.reason = reason;
-            }
-            measured
-        }
-        None => {
-            let (status, reason) = concluded.unwrap_or((LifecycleStatus::Failed, String::new()));
-            Measured {
-                verdict: Verdict {
-                    status,
-                    reason,
-                    gates: Vec::new(),
-                },
-                found: crate::evidence::deployment::DeploymentEvidence::default(),
-                switches: Some(providers.switches.read(execution.hook).await),
-            }
-        }
-    };
-    let summary = AnalysisSummary {
-        chain: state.chain.clone(),
-        started_at: state.started_at,
-        runs: state.runs,
-        continuations: state.runs.saturating_sub(1),
-        max_continuations: max_rounds,
-        measurements: state.measurements.clone(),
-    };
+    let measured =
+        concluding_measurement(last, concluded, providers.switches, execution.hook).await;
+    let summary = analysis_summary(&state, max_rounds);
     let outcome = conclude(policy, execution.hook, now, measured);
     let status = outcome.decision.status;
     let record = finish(

@@ -98,6 +98,58 @@ impl<'a, M, A, D, R, W, P, F> Providers<'a, M, A, D, R, W, P, F> {
     }
 }
 
+/// A switch decides at once, in the middle of a bake: the judge says
+/// whether one is on in what `measured` read.
+fn a_switch_decides(measured: &Measured, now: i64) -> bool {
+    matches!(&measured.switches, Some(Ok(values))
+        if crate::judge::switched(&interpret(values.freeze.as_deref(), values.override_.as_deref(), now)))
+}
+
+/// What a bake concludes on: the last measurement, its verdict replaced by
+/// the bake's own conclusion when there is one with a reason; or, when
+/// nothing was measured in this run, the conclusion alone (`Failed` when
+/// there is none), with the switches read now so that they still decide.
+async fn concluding_measurement<W: SwitchSource>(
+    last: Option<Measured>,
+    concluded: Option<(LifecycleStatus, String)>,
+    switches: &W,
+    hook: Hook,
+) -> Measured {
+    match last {
+        Some(mut measured) => {
+            if let Some((status, reason)) = concluded.filter(|(_, reason)| !reason.is_empty()) {
+                measured.verdict.status = status;
+                measured.verdict.reason = reason;
+            }
+            measured
+        }
+        None => {
+            let (status, reason) = concluded.unwrap_or((LifecycleStatus::Failed, String::new()));
+            Measured {
+                verdict: Verdict {
+                    status,
+                    reason,
+                    gates: Vec::new(),
+                },
+                found: crate::evidence::deployment::DeploymentEvidence::default(),
+                switches: Some(switches.read(hook).await),
+            }
+        }
+    }
+}
+
+/// The record's account of a bake: its chain, runs and measurements.
+fn analysis_summary(state: &AnalysisState, max_continuations: u32) -> AnalysisSummary {
+    AnalysisSummary {
+        chain: state.chain.clone(),
+        started_at: state.started_at,
+        runs: state.runs,
+        continuations: state.runs.saturating_sub(1),
+        max_continuations,
+        measurements: state.measurements.clone(),
+    }
+}
+
 /// Runs one hook execution and returns its decision record (also when the
 /// report failed: the record says so, and the caller turns it into an error).
 pub async fn execute<M, A, D, R, W, P, F>(
@@ -353,9 +405,7 @@ where
                         reason = %measured.verdict.reason,
                         "analysis measurement"
                     );
-                    // A switch decides at once: the judge says whether one is on.
-                    let switched = matches!(&measured.switches, Some(Ok(values))
-                        if crate::judge::switched(&interpret(values.freeze.as_deref(), values.override_.as_deref(), now)));
+                    let switched = a_switch_decides(&measured, now);
                     last = Some(measured);
                     if switched {
                         break None; // the switches decide in the decision
@@ -364,35 +414,9 @@ where
             }
         },
     };
-    let measured = match last {
-        Some(mut measured) => {
-            if let Some((status, reason)) = concluded.filter(|(_, reason)| !reason.is_empty()) {
-                measured.verdict.status = status;
-                measured.verdict.reason = reason;
-            }
-            measured
-        }
-        None => {
-            let (status, reason) = concluded.unwrap_or((LifecycleStatus::Failed, String::new()));
-            Measured {
-                verdict: Verdict {
-                    status,
-                    reason,
-                    gates: Vec::new(),
-                },
-                found: crate::evidence::deployment::DeploymentEvidence::default(),
-                switches: Some(providers.switches.read(execution.hook).await),
-            }
-        }
-    };
-    let summary = AnalysisSummary {
-        chain: state.chain.clone(),
-        started_at: state.started_at,
-        runs: state.runs,
-        continuations: state.runs.saturating_sub(1),
-        max_continuations,
-        measurements: state.measurements.clone(),
-    };
+    let measured =
+        concluding_measurement(last, concluded, providers.switches, execution.hook).await;
+    let summary = analysis_summary(&state, max_continuations);
     let outcome = conclude(policy, execution.hook, execution.now, measured);
     let status = outcome.decision.status;
     let record = finish(
