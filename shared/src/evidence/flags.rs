@@ -22,6 +22,7 @@ use super::{EvidenceError, FlagFlip, FlagValues};
 // The traits this provider implements, where callers import them.
 pub use super::{FlagSource, FlagWriter, NoFlags};
 use crate::policy::{FlagProfile, FlagRef};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::Blob;
 
 /// The immediate predefined deployment strategy: every target at once.
@@ -45,16 +46,16 @@ impl AppConfigFlags {
     }
 }
 
-fn api<E>(operation: &'static str) -> impl FnOnce(E) -> EvidenceError
+fn api<E>(
+    operation: &'static str,
+) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, HttpResponse>) -> EvidenceError
 where
-    E: std::error::Error + Send + Sync + 'static,
+    E: std::error::Error + aws_smithy_types::error::metadata::ProvideErrorMetadata + 'static,
 {
     move |error| EvidenceError::Api {
         service: "AppConfig",
         operation,
-        message: super::bounded(
-            aws_smithy_types::error::display::DisplayErrorContext(&error).to_string(),
-        ),
+        message: super::aws_error(&error),
     }
 }
 

@@ -23,12 +23,12 @@
 //! and `BASELINE_TARGET_GROUP` override what is found, as for CodeDeploy.
 
 use super::elb::{load_balancer_dimension, target_group_dimension};
-use super::{
-    bounded, malformed, Discovery, EcsTaskSet, SubjectValues, DESCRIBE_TARGET_GROUPS, ELBV2,
-};
+use super::{malformed, Discovery, EcsTaskSet, SubjectValues, DESCRIBE_TARGET_GROUPS, ELBV2};
 use crate::evidence::{DeploymentInfo, DeploymentSource, EvidenceError};
-use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::types::{ServiceDeployment, ServiceDeploymentStatus, ServiceRevision};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::BTreeMap;
 
 const ECS: &str = "ECS";
@@ -106,15 +106,18 @@ impl ServiceDeploymentFound {
     }
 }
 
-fn api<E: std::error::Error + 'static>(
+fn api<E>(
     operation: &'static str,
     service: &'static str,
-    e: &E,
-) -> EvidenceError {
+    e: &SdkError<E, HttpResponse>,
+) -> EvidenceError
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+{
     EvidenceError::Api {
         service,
         operation,
-        message: bounded(DisplayErrorContext(e).to_string()),
+        message: crate::evidence::aws_error(e),
     }
 }
 
