@@ -51,6 +51,7 @@ impl EcsNativeClients {
         EcsNativeDeployment {
             clients: self,
             target,
+            found: tokio::sync::OnceCell::new(),
         }
     }
 }
@@ -72,6 +73,11 @@ pub struct EcsTarget {
 pub struct EcsNativeDeployment<'a> {
     clients: &'a EcsNativeClients,
     target: EcsTarget,
+    /// The service deployment, asked of ECS once per invocation: the rollback
+    /// check, the deployment's facts and discovery all read it, and each
+    /// asking is two sequential calls. A failure is not kept: the next reader
+    /// asks again.
+    found: tokio::sync::OnceCell<ServiceDeploymentFound>,
 }
 
 /// The service deployment as discovery reads it.
@@ -122,8 +128,16 @@ where
 }
 
 impl EcsNativeDeployment<'_> {
-    /// The service deployment of the target revision (steps 1 and 2).
+    /// The service deployment of the target revision (steps 1 and 2), asked
+    /// once per invocation.
     pub async fn service_deployment(&self) -> Result<ServiceDeploymentFound, EvidenceError> {
+        self.found
+            .get_or_try_init(|| self.ask_service_deployment())
+            .await
+            .cloned()
+    }
+
+    async fn ask_service_deployment(&self) -> Result<ServiceDeploymentFound, EvidenceError> {
         let listed = self
             .clients
             .ecs
