@@ -131,8 +131,11 @@ impl EcsNativeDeployment<'_> {
     /// The service deployment of the target revision (steps 1 and 2), asked
     /// once per invocation.
     pub async fn service_deployment(&self) -> Result<ServiceDeploymentFound, EvidenceError> {
+        // Boxed: the SDK's futures nested under the memo are deep enough that
+        // the hook's top-level future overflows the compiler's layout query
+        // depth; one allocation per invocation keeps it shallow.
         self.found
-            .get_or_try_init(|| self.ask_service_deployment())
+            .get_or_try_init(|| Box::pin(self.ask_service_deployment()))
             .await
             .cloned()
     }
