@@ -199,6 +199,31 @@ pub struct Seal {
     /// Once the analysis reported: the status it reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concluded: Option<String>,
+    /// An ECS round that answered `IN_PROGRESS`: what it answered with
+    /// beyond the state it was invoked with, so that ECS invoking that round
+    /// again gets the same answer ([`admit_ecs_round`]). Never written by a
+    /// CodeDeploy bake, whose duplicates stand down instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered: Option<Answered>,
+}
+
+/// What an ECS round added to the state it was invoked with before it
+/// answered `IN_PROGRESS` (the round number aside): with the state of its
+/// invocation, it rebuilds the state answered, whose digest the seal holds.
+/// Small on purpose: a seal must stay a standard SSM parameter (4 KB), so it
+/// keeps the one measurement a round takes, not the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answered {
+    /// [`AnalysisState::digest`] of the state the round was invoked with;
+    /// none for the stage's first round, invoked without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// When the analysis started: the first round's state is rebuilt from it.
+    pub started_at: i64,
+    /// The measurement the round took, if one was due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub took: Option<Measurement>,
 }
 
 impl Seal {
@@ -210,6 +235,24 @@ impl Seal {
             runs: state.runs,
             digest: state.digest(),
             concluded: None,
+            answered: None,
+        }
+    }
+
+    /// The seal of `state` as an ECS round answered it, having been invoked
+    /// with the state whose digest is `from` and taken `took`.
+    pub fn answered(
+        state: &AnalysisState,
+        from: Option<String>,
+        took: Option<Measurement>,
+    ) -> Seal {
+        Seal {
+            answered: Some(Answered {
+                from,
+                started_at: state.started_at,
+                took,
+            }),
+            ..Seal::of(state)
         }
     }
 
@@ -303,6 +346,126 @@ pub fn admit_continuation(state: &AnalysisState, seal: Option<&Seal>) -> Admissi
         ));
     }
     Admission::Proceed
+}
+
+/// Whether an ECS round may go ahead, and with what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcsAdmission {
+    /// Measure if due, with this state (a fresh one for the first round).
+    Proceed(AnalysisState),
+    /// ECS invoked the round that answered last again (a retry): answer
+    /// `IN_PROGRESS` with this state, the one answered then, and neither
+    /// measure nor seal.
+    Repeat(AnalysisState),
+    /// The state is not one this function answered last, or last but one:
+    /// answer `FAILED` for this reason.
+    Refuse(String),
+}
+
+/// Admits an ECS round of execution `execution_id` invoked with `carried`
+/// (the state in `hookDetails`, `None` when there was none) given the
+/// execution's seal; `now` starts a fresh analysis. The caller answers an
+/// execution whose seal is a tombstone from it, before asking.
+///
+/// ECS calls back with the last answer's `hookDetails`, so a state is either
+/// the one sealed last (the next round: [`EcsAdmission::Proceed`]), or the
+/// one the last round was invoked with, when ECS invoked that round again
+/// (it retried, or took the answer as lost): the seal's [`Answered`] rebuilds
+/// the answer it got, so it gets the same one ([`EcsAdmission::Repeat`]).
+/// Anything else fails closed, saying which: a state of another execution, an
+/// older round's (stale: replayed), one the seal does not vouch for (forged or
+/// edited), or none although the bake is past its first round.
+pub fn admit_ecs_round(
+    execution_id: &str,
+    carried: Option<&AnalysisState>,
+    seal: Option<&Seal>,
+    now: i64,
+) -> EcsAdmission {
+    if let Some(state) = carried.filter(|state| state.chain != execution_id) {
+        return EcsAdmission::Refuse(format!(
+            "the analysis state in hookDetails belongs to another execution (chain {:?}, round {}), not to this one ({execution_id:?}): replayed or forged; failing closed",
+            state.chain, state.runs
+        ));
+    }
+    let (seal, state) = match (seal, carried) {
+        (None, None) => {
+            return EcsAdmission::Proceed(AnalysisState::new(execution_id.to_string(), now))
+        }
+        // No seal vouches for it: refused, as a continuation would be.
+        (None, Some(state)) => return admitted(admit_continuation(state, None), state),
+        (Some(seal), _) if seal.concluded.is_some() => {
+            return EcsAdmission::Refuse(format!(
+                "the analysis of this execution already concluded ({}, chain {})",
+                seal.concluded.as_deref().unwrap_or_default(),
+                seal.chain
+            ))
+        }
+        (Some(seal), None) if seal.answered.as_ref().is_some_and(|a| a.from.is_none()) => {
+            return repeat(None, seal)
+        }
+        (Some(seal), None) => {
+            return EcsAdmission::Refuse(format!(
+                "invoked without the analysis state in hookDetails, although this execution's bake is at round {} (ECS passes each answer's hookDetails back): a stale repeat of its first invocation; failing closed",
+                seal.runs
+            ))
+        }
+        (Some(seal), Some(state)) => (seal, state),
+    };
+    if state.runs + 1 == seal.runs {
+        return repeat(Some(state), seal);
+    }
+    if state.runs + 1 < seal.runs {
+        return EcsAdmission::Refuse(format!(
+            "the analysis state in hookDetails is stale: it is the state of round {}, and round {} has answered since (the bake is at round {}, chain {}); ECS calls back with the last answer, so this one was replayed; failing closed",
+            state.runs,
+            seal.runs - 1,
+            seal.runs,
+            seal.chain
+        ));
+    }
+    admitted(admit_continuation(state, Some(seal)), state)
+}
+
+/// A continuation's admission as an ECS round's: go ahead with `state`, or
+/// fail closed (an ECS round never stands down: it must answer).
+fn admitted(admission: Admission, state: &AnalysisState) -> EcsAdmission {
+    match admission {
+        Admission::Proceed => EcsAdmission::Proceed(state.clone()),
+        Admission::StandDown(reason) | Admission::Refuse(reason) => EcsAdmission::Refuse(reason),
+    }
+}
+
+/// The answer of the round that answered last, rebuilt from the state it was
+/// invoked with (`None`: the first round) and the seal's [`Answered`].
+fn repeat(carried: Option<&AnalysisState>, seal: &Seal) -> EcsAdmission {
+    let round = seal.runs.saturating_sub(1);
+    let Some(answered) = &seal.answered else {
+        return EcsAdmission::Refuse(format!(
+            "a repeat of round {round}, but its seal keeps no answer to repeat (written by an earlier build); failing closed"
+        ));
+    };
+    let from = carried.map(AnalysisState::digest);
+    if answered.from != from {
+        return EcsAdmission::Refuse(format!(
+            "the analysis state in hookDetails (round {round}, state {}) is not the one round {round} was invoked with (state {}, chain {}): forged or edited; failing closed",
+            from.as_deref().unwrap_or("none"),
+            answered.from.as_deref().unwrap_or("none"),
+            seal.chain
+        ));
+    }
+    let mut state = carried
+        .cloned()
+        .unwrap_or_else(|| AnalysisState::new(seal.chain.clone(), answered.started_at));
+    state.runs = seal.runs;
+    state.measurements.extend(answered.took.iter().cloned());
+    if state.digest() != seal.digest {
+        return EcsAdmission::Refuse(format!(
+            "a repeat of round {round} does not rebuild the state it answered (state {}, sealed {}): the seal and the state disagree; failing closed",
+            state.digest(),
+            seal.digest
+        ));
+    }
+    EcsAdmission::Repeat(state)
 }
 
 /// What to do next.

@@ -20,13 +20,19 @@
 //! is not the one sealed (forged, edited, or the seal missing) fails the
 //! stage. Once concluded the seal stays as a tombstone holding the status, so
 //! the same execution invoked again gets the same answer without a second
-//! judgement.
+//! judgement. While it bakes, the seal also keeps what the last round added
+//! to the state it was invoked with ([`crate::analysis::Answered`]: the one
+//! measurement it took), so ECS invoking that round again (a retry) gets the
+//! same `IN_PROGRESS` answer, rebuilt, without a second measurement or a
+//! second step of the bake ([`crate::analysis::admit_ecs_round`]). An older
+//! state than that (stale), another execution's, or one the seal does not
+//! vouch for still fails the stage, the record naming which.
 
 use super::{a_switch_decides, analysis_summary, concluding_measurement};
 use super::{conclude, fail_without_evidence, finish, measure, Execution, JudgeFn, Measured};
 use super::{Providers, Question};
 use crate::analysis::{
-    admit_continuation, classify, next_step, Admission, AnalysisPolicy, AnalysisState, Measurement,
+    admit_ecs_round, classify, next_step, AnalysisPolicy, AnalysisState, EcsAdmission, Measurement,
     Next, Seal, MEASUREMENT_ALLOWANCE_SECS,
 };
 use crate::evidence::deployment::DeploymentSource;
@@ -36,9 +42,16 @@ use crate::evidence::{AlarmSource, EvidenceError, FlagSource, FlagWriter, Metric
 use crate::judge::{LifecycleStatus, Verdict};
 use crate::policy::Policy;
 use crate::report::{DecisionRecord, StatusReporter};
+use crate::vocab::text::escaped_within;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// The most bytes of a measurement's reason an ECS round keeps in its state
+/// (and in its seal, for a repeat): a seal must stay within a standard SSM
+/// parameter's 4 KB with an execution id of 512 characters beside it; the
+/// concluding measurement's reason is whole in the decision record.
+pub const MEASUREMENT_REASON_BYTES: usize = 1024;
 
 /// Keeps the seal of each baked ECS execution.
 pub trait SealStore: Sync {
@@ -142,28 +155,41 @@ where
     if let Some(repeated) = seal.as_ref().and_then(repeated) {
         return repeated;
     }
-    let admitted = match carried {
-        Carried::Nothing => Ok(AnalysisState::new(execution.execution_id.clone(), now)),
-        Carried::Unusable(reason) => Err(format!(
-            "the analysis state in hookDetails is unusable: {reason}; failing closed"
-        )),
-        Carried::State(state) => match admit_continuation(&state, seal.as_ref()) {
-            Admission::Proceed => Ok(state),
-            Admission::StandDown(reason) | Admission::Refuse(reason) => Err(reason),
-        },
+    let carried = match carried {
+        Carried::Nothing => None,
+        Carried::State(state) => Some(state),
+        Carried::Unusable(reason) => {
+            let reason =
+                format!("the analysis state in hookDetails is unusable: {reason}; failing closed");
+            return refuse(policy, execution, providers, seals, reason).await;
+        }
     };
-    let mut state = match admitted {
-        Ok(state) => state,
-        Err(reason) => {
-            let record = fail_without_evidence(policy, execution, providers, reason).await;
-            let forged = AnalysisState::new(execution.execution_id.clone(), now);
-            keep_tombstone(
-                seals,
-                execution,
-                &Seal::concluded(&forged, LifecycleStatus::Failed),
-            )
-            .await;
-            return EcsRound::Concluded(Box::new(record));
+    // What the seal keeps of this round's answer: the state it was invoked with.
+    let invoked_with = carried.as_ref().map(AnalysisState::digest);
+    let mut state = match admit_ecs_round(
+        &execution.execution_id,
+        carried.as_ref(),
+        seal.as_ref(),
+        now,
+    ) {
+        EcsAdmission::Proceed(state) => state,
+        EcsAdmission::Repeat(state) => {
+            let delay = match next_step(analysis, &state, now) {
+                Next::MeasureAt(at) => (at - now).max(1),
+                // Due to conclude: the next round, invoked with this state, does.
+                Next::Conclude(..) => 1,
+            };
+            return EcsRound::InProgress {
+                reason: format!(
+                    "a repeat of round {} (ECS invoked it again): its IN_PROGRESS answer again, nothing measured; the next measurement in {delay} s",
+                    state.runs - 1
+                ),
+                callback_delay_secs: u32::try_from(delay).unwrap_or(u32::MAX),
+                state,
+            };
+        }
+        EcsAdmission::Refuse(reason) => {
+            return refuse(policy, execution, providers, seals, reason).await;
         }
     };
     let sources = providers.sources();
@@ -183,7 +209,9 @@ where
                     ));
                 }
                 state.runs += 1;
-                if let Err(error) = seals.put_seal(execution, &Seal::of(&state)).await {
+                let took = last.as_ref().and(state.measurements.last().cloned());
+                let sealed = Seal::answered(&state, invoked_with.clone(), took);
+                if let Err(error) = seals.put_seal(execution, &sealed).await {
                     break Some((
                         LifecycleStatus::Failed,
                         format!(
@@ -219,7 +247,8 @@ where
                 state.measurements.push(Measurement {
                     at: now,
                     outcome: classify(&measured.verdict),
-                    reason: measured.verdict.reason.clone(),
+                    // Bounded: the seal keeps this measurement (`Seal::answered`).
+                    reason: escaped_within(&measured.verdict.reason, MEASUREMENT_REASON_BYTES),
                 });
                 tracing::info!(
                     deployment = %execution.deployment_id,
@@ -252,6 +281,32 @@ where
     )
     .await;
     keep_tombstone(seals, execution, &Seal::concluded(&state, status)).await;
+    EcsRound::Concluded(Box::new(record))
+}
+
+/// Fails the stage for `reason` without measuring, and leaves a `FAILED`
+/// tombstone: the bake is over, whatever state comes next.
+async fn refuse<M, A, D, R, W, P, F, K>(
+    policy: &Policy,
+    execution: &Execution,
+    providers: Providers<'_, M, A, D, R, W, P, F>,
+    seals: &K,
+    reason: String,
+) -> EcsRound
+where
+    R: StatusReporter,
+    W: SwitchSource,
+    F: FlagWriter,
+    K: SealStore,
+{
+    let record = fail_without_evidence(policy, execution, providers, reason).await;
+    let refused = AnalysisState::new(execution.execution_id.clone(), execution.now);
+    keep_tombstone(
+        seals,
+        execution,
+        &Seal::concluded(&refused, LifecycleStatus::Failed),
+    )
+    .await;
     EcsRound::Concluded(Box::new(record))
 }
 

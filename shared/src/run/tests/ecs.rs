@@ -267,3 +267,180 @@ async fn a_rollback_is_answered_succeeded_even_under_a_freeze() {
     );
     assert!(record.gates.is_empty());
 }
+
+/// Healthy numbers, counting the metric queries: a repeated answer must not
+/// measure.
+#[derive(Default)]
+struct CountingCloudWatch(std::sync::atomic::AtomicUsize);
+
+impl CountingCloudWatch {
+    fn queries(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl MetricSource for CountingCloudWatch {
+    async fn metric_data(&self, request: &MetricRequest) -> Result<MetricData, EvidenceError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        FakeCloudWatch {
+            delay: Duration::ZERO,
+        }
+        .metric_data(request)
+        .await
+    }
+
+    async fn metric_exists(&self, _: &MetricIdentity) -> Result<bool, EvidenceError> {
+        Ok(true)
+    }
+}
+
+impl AlarmSource for CountingCloudWatch {
+    async fn alarm_states(&self, _: &[String]) -> Result<AlarmStates, EvidenceError> {
+        Ok(AlarmStates::new())
+    }
+}
+
+/// The state an `IN_PROGRESS` answer carried, as ECS passes it back.
+fn in_progress(round: EcsRound) -> (AnalysisState, u32, String) {
+    match round {
+        EcsRound::InProgress {
+            state,
+            callback_delay_secs,
+            reason,
+        } => (
+            AnalysisState::from_json(&state.to_json(), NOW + 3600).unwrap(),
+            callback_delay_secs,
+            reason,
+        ),
+        other => panic!("expected IN_PROGRESS, got {other:?}"),
+    }
+}
+
+fn failed(round: EcsRound) -> String {
+    match round {
+        EcsRound::Concluded(record) => {
+            assert_eq!(record.status, LifecycleStatus::Failed, "{}", record.reason);
+            record.reason
+        }
+        other => panic!("expected FAILED, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_retried_round_gets_its_in_progress_answer_again_without_measuring() {
+    let policy = ecs_policy();
+    let seals = MemSeals::default();
+    let metrics = CountingCloudWatch::default();
+    let (first, delay, _) =
+        in_progress(round(&policy, &metrics, &seals, NOW, Carried::Nothing).await);
+    assert_eq!(delay, 60);
+    let (second, delay, _) = in_progress(
+        round(
+            &policy,
+            &metrics,
+            &seals,
+            NOW + 60,
+            Carried::State(first.clone()),
+        )
+        .await,
+    );
+    assert_eq!(delay, 60);
+    let (queries, sealed) = (metrics.queries(), seals.0.lock().unwrap().clone());
+
+    // ECS retries the second round 5 s later: the same state again, the
+    // delay still until the next measurement is due, nothing measured, the
+    // seal where it was.
+    let (repeated, delay, reason) = in_progress(
+        round(
+            &policy,
+            &metrics,
+            &seals,
+            NOW + 65,
+            Carried::State(first.clone()),
+        )
+        .await,
+    );
+    assert_eq!(repeated, second);
+    assert_eq!(delay, 55);
+    assert!(reason.contains("repeat"), "{reason}");
+    assert_eq!(metrics.queries(), queries, "the repeat measured");
+    assert_eq!(
+        *seals.0.lock().unwrap(),
+        sealed,
+        "the repeat moved the seal"
+    );
+
+    // The first round retried after the bake moved on is stale: ECS calls
+    // back with the last answer, never with one two rounds old.
+    let (third, _, _) = in_progress(
+        round(
+            &policy,
+            &metrics,
+            &seals,
+            NOW + 120,
+            Carried::State(second.clone()),
+        )
+        .await,
+    );
+    assert_eq!(third.measurements.len(), 3);
+    let stale = failed(round(&policy, &metrics, &seals, NOW + 125, Carried::State(first)).await);
+    assert!(stale.contains("stale"), "{stale}");
+    assert!(stale.contains("round 2"), "{stale}");
+}
+
+#[tokio::test]
+async fn a_retried_first_round_gets_its_answer_again_and_a_late_one_is_stale() {
+    let policy = ecs_policy();
+    let seals = MemSeals::default();
+    let metrics = CountingCloudWatch::default();
+    let (first, _, _) = in_progress(round(&policy, &metrics, &seals, NOW, Carried::Nothing).await);
+    let queries = metrics.queries();
+    let (repeated, delay, _) =
+        in_progress(round(&policy, &metrics, &seals, NOW + 2, Carried::Nothing).await);
+    assert_eq!(repeated, first);
+    assert_eq!(delay, 58);
+    assert_eq!(metrics.queries(), queries);
+
+    in_progress(round(&policy, &metrics, &seals, NOW + 60, Carried::State(first)).await);
+    let stale = failed(round(&policy, &metrics, &seals, NOW + 61, Carried::Nothing).await);
+    assert!(stale.contains("stale"), "{stale}");
+    assert!(stale.contains("without"), "{stale}");
+}
+
+/// Two rounds of a bake: returns the state the second was invoked with.
+async fn two_rounds(
+    policy: &Policy,
+    metrics: &CountingCloudWatch,
+    seals: &MemSeals,
+) -> AnalysisState {
+    let (first, _, _) = in_progress(round(policy, metrics, seals, NOW, Carried::Nothing).await);
+    in_progress(
+        round(
+            policy,
+            metrics,
+            seals,
+            NOW + 60,
+            Carried::State(first.clone()),
+        )
+        .await,
+    );
+    first
+}
+
+#[tokio::test]
+async fn a_previous_round_edited_or_of_another_execution_still_fails_closed() {
+    let policy = ecs_policy();
+    let metrics = CountingCloudWatch::default();
+    let seals = MemSeals::default();
+    let mut edited = two_rounds(&policy, &metrics, &seals).await;
+    edited.measurements[0].reason = "all fine, trust me".into();
+    let reason = failed(round(&policy, &metrics, &seals, NOW + 65, Carried::State(edited)).await);
+    assert!(reason.contains("forged or edited"), "{reason}");
+
+    let seals = MemSeals::default();
+    let mut other = two_rounds(&policy, &metrics, &seals).await;
+    other.chain = "exec-other".into();
+    let reason = failed(round(&policy, &metrics, &seals, NOW + 65, Carried::State(other)).await);
+    assert!(reason.contains("another execution"), "{reason}");
+    assert!(reason.contains("exec-other"), "{reason}");
+}
