@@ -299,3 +299,410 @@ fn a_linear_deployment_bakes_each_step_fails_on_a_regression_and_lets_the_rollba
         "{rollback}"
     );
 }
+
+/// An ECS service mid-deployment in the emulator: blue and green target
+/// groups behind one load balancer, the deployment `IN_PROGRESS`, both
+/// sides healthy so far.
+struct Service {
+    emulator: Emulator,
+    green: String,
+    load_balancer: String,
+}
+
+impl Service {
+    fn start() -> Service {
+        let emulator = Emulator::start();
+        let alb = emulator.create_alb_with_target_groups("web", &["web-blue", "web-green"]);
+        let arn = |dimension: &str| {
+            format!("arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:{dimension}")
+        };
+        let (blue, green) = (alb.target_groups[0].clone(), alb.target_groups[1].clone());
+        emulator.control(
+            "POST",
+            "ecs/service-deployments",
+            Some(service_deployment("IN_PROGRESS", &arn(&blue), &arn(&green))),
+        );
+        emulator.seed_alb_on(&green, &alb.load_balancer, 10, |_| AlbMinute::healthy());
+        emulator.seed_alb_on(&blue, &alb.load_balancer, 10, |_| AlbMinute::healthy());
+        Service {
+            emulator,
+            green,
+            load_balancer: alb.load_balancer,
+        }
+    }
+
+    /// Green's 5XX share climbs to 8 %.
+    fn regress(&self) {
+        self.emulator
+            .seed_alb_on(&self.green, &self.load_balancer, 10, |_| AlbMinute {
+                errors_5xx: Some(80.0),
+                ..AlbMinute::default()
+            });
+    }
+
+    fn hook(&self, policy: &str) -> HookProcess {
+        let policy = temp_file("ecs.yaml", policy);
+        HookProcess::start_with(
+            &self.emulator,
+            "ecs-lifecycle-hook",
+            &[
+                ("GATE_POLICY_FILE", policy.to_str().unwrap()),
+                ("GATE_SAFETY_MARGIN_MS", "2000"),
+            ],
+            &["TARGET_GROUP", "LOAD_BALANCER"],
+        )
+    }
+
+    /// One invocation; its answer.
+    fn invoke(&self, stage: &str, execution: &str, details: Option<&Value>) -> Value {
+        let outcome = invoke(
+            &self.emulator,
+            payload(stage, execution, 25.0, details),
+            RUN_MS,
+        );
+        assert_eq!(outcome["state"], "success", "{stage}: {outcome}");
+        outcome["body"].clone()
+    }
+
+    /// Waits the answer's `callBackDelay`, as ECS would, and invokes again
+    /// with its `hookDetails`.
+    fn call_back(&self, stage: &str, execution: &str, answer: &Value) -> Value {
+        assert_eq!(answer["hookStatus"], "IN_PROGRESS", "{answer}");
+        let delay = answer["callBackDelay"].as_u64().expect("a callBackDelay");
+        std::thread::sleep(Duration::from_secs(delay));
+        self.invoke(stage, execution, Some(&answer["hookDetails"]))
+    }
+}
+
+fn reason(answer: &Value) -> &str {
+    answer["reason"].as_str().unwrap_or_default()
+}
+
+/// ECS invoking a round again (a retry of one it was already answered):
+/// the same `IN_PROGRESS` answer, the same `hookDetails`, nothing measured
+/// twice; a state older than that fails the stage, saying it is stale.
+#[test]
+fn a_retried_round_gets_the_same_answer_and_a_stale_one_fails() {
+    let service = Service::start();
+    let hook = service.hook(POLICY);
+    let stage = "PRODUCTION_TRAFFIC_SHIFT";
+
+    let first = service.invoke(stage, "exec-retried", None);
+    let second = service.call_back(stage, "exec-retried", &first);
+    assert_eq!(second["hookStatus"], "IN_PROGRESS", "{second}");
+    // ECS retries the second round: the same answer.
+    let retried = service.invoke(stage, "exec-retried", Some(&first["hookDetails"]));
+    assert_eq!(retried["hookStatus"], "IN_PROGRESS", "{retried}");
+    assert_eq!(retried["hookDetails"], second["hookDetails"], "{retried}");
+    let delay = retried["callBackDelay"].as_u64().unwrap_or(0);
+    assert!(
+        (1..=second["callBackDelay"].as_u64().unwrap()).contains(&delay),
+        "{retried} after {second}"
+    );
+    assert!(
+        reason(&retried).contains("a repeat of round 2"),
+        "{retried}"
+    );
+    // The bake goes on from the answer, once.
+    let third = service.call_back(stage, "exec-retried", &retried);
+    assert_eq!(third["hookStatus"], "SUCCEEDED", "{third}");
+
+    // Another execution: two rounds, then its first invocation again, when
+    // ECS would call back with the second's answer: stale.
+    let first = service.invoke(stage, "exec-stale", None);
+    let second = service.call_back(stage, "exec-stale", &first);
+    assert_eq!(second["hookStatus"], "IN_PROGRESS", "{second}");
+    let stale = service.invoke(stage, "exec-stale", None);
+    assert_eq!(stale["hookStatus"], "FAILED", "{stale}");
+    assert!(reason(&stale).contains("stale"), "{stale}");
+    // And another execution's state is refused as such.
+    let foreign = service.invoke(stage, "exec-foreign", Some(&second["hookDetails"]));
+    assert_eq!(foreign["hookStatus"], "FAILED", "{foreign}");
+    assert!(reason(&foreign).contains("another execution"), "{foreign}");
+
+    let (stdout, stderr) = hook.finish();
+    let records = decision_records(&stdout);
+    let concluded: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["lifecycle_event_hook_execution_id"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        concluded,
+        [
+            ("exec-retried", "Succeeded"),
+            ("exec-stale", "Failed"),
+            ("exec-foreign", "Failed")
+        ],
+        "{stderr}"
+    );
+    // 20 s measured every 10 s: three measurements, the retry took none.
+    let measurements = records[0]["analysis"]["measurements"].as_array().unwrap();
+    assert_eq!(measurements.len(), 3, "{}", records[0]);
+}
+
+/// Every stage gated at once but `PRODUCTION_TRAFFIC_SHIFT` (baked as in
+/// [`POLICY`]); `POST_SCALE_UP` and `POST_PRODUCTION_TRAFFIC_SHIFT` in dry
+/// run, the latter baked after a delay (its first round measures nothing).
+const SWITCHED_POLICY: &str = "\
+version: 1
+metric_defaults:
+  namespace: AWS/ApplicationELB
+  dimensions: { TargetGroup: \"${canary.target_group}\", LoadBalancer: \"${canary.load_balancer}\" }
+hooks:
+  POST_SCALE_UP:
+    dry_run: true
+    gates: &gates
+      - name: error-rate
+        ratio:
+          numerator: [{ name: HTTPCode_Target_5XX_Count, stat: Sum }]
+          denominator: [{ name: RequestCount, stat: Sum }]
+        comparison: \">\"
+        threshold: 1%
+        datapoints_to_alarm: 2
+        min_sample: { at_least: 100 }
+  POST_TEST_TRAFFIC_SHIFT:
+    gates: *gates
+  PRODUCTION_TRAFFIC_SHIFT:
+    analysis: { duration: 20s, interval: 10s }
+    gates: *gates
+  POST_PRODUCTION_TRAFFIC_SHIFT:
+    dry_run: true
+    analysis: { duration: 20s, interval: 10s, initial_delay: 5s }
+    gates: *gates
+";
+
+/// The freeze, an override for an ECS stage and a dry run, through the real
+/// hook: as for the CodeDeploy hooks (a freeze fails, an override passes,
+/// both saying so; a dry run passes and records what it would have
+/// answered), at once and in the middle of a bake, every record in the
+/// revision's audit chain.
+#[test]
+fn freeze_override_and_dry_run_decide_ecs_stages_at_once_and_mid_bake() {
+    let service = Service::start();
+    let hook = service.hook(SWITCHED_POLICY);
+    let emulator = &service.emulator;
+    let freeze = "/codedeploy-gates/freeze";
+    let override_of = |stage: &str| format!("/codedeploy-gates/override/{stage}");
+    let override_value = r#"{"reason": "the 5XX are the load test, INC-9", "by": "alice", "expires": "2099-01-01T00:00:00Z"}"#;
+    let mut answers = Vec::new();
+
+    // A freeze, at once: a healthy stage fails.
+    emulator.put_parameter(freeze, "change freeze for the holidays");
+    let frozen = service.invoke("POST_TEST_TRAFFIC_SHIFT", "exec-frozen", None);
+    assert_eq!(frozen["hookStatus"], "FAILED", "{frozen}");
+    assert!(
+        reason(&frozen).starts_with("deployment freeze: change freeze"),
+        "{frozen}"
+    );
+    answers.push(frozen);
+
+    // A freeze set mid-bake ends the bake FAILED at its next measurement.
+    emulator.delete_parameter(freeze);
+    let first = service.invoke("PRODUCTION_TRAFFIC_SHIFT", "exec-bake-frozen", None);
+    assert_eq!(first["hookStatus"], "IN_PROGRESS", "{first}");
+    emulator.put_parameter(freeze, "incident INC-12 in progress");
+    let frozen = service.call_back("PRODUCTION_TRAFFIC_SHIFT", "exec-bake-frozen", &first);
+    assert_eq!(frozen["hookStatus"], "FAILED", "{frozen}");
+    assert!(
+        reason(&frozen).starts_with("deployment freeze: incident INC-12"),
+        "{frozen}"
+    );
+    answers.push(frozen);
+    emulator.delete_parameter(freeze);
+
+    // An override set mid-bake ends it SUCCEEDED at its next measurement,
+    // before the bake's own end (a third measurement).
+    let first = service.invoke("PRODUCTION_TRAFFIC_SHIFT", "exec-bake-overridden", None);
+    assert_eq!(first["hookStatus"], "IN_PROGRESS", "{first}");
+    emulator.put_parameter(&override_of("PRODUCTION_TRAFFIC_SHIFT"), override_value);
+    let overridden = service.call_back("PRODUCTION_TRAFFIC_SHIFT", "exec-bake-overridden", &first);
+    assert_eq!(overridden["hookStatus"], "SUCCEEDED", "{overridden}");
+    assert!(
+        reason(&overridden).starts_with("override by alice"),
+        "{overridden}"
+    );
+    answers.push(overridden);
+    emulator.delete_parameter(&override_of("PRODUCTION_TRAFFIC_SHIFT"));
+
+    // Green regresses. An override, at once: the failing stage passes.
+    service.regress();
+    emulator.put_parameter(&override_of("POST_TEST_TRAFFIC_SHIFT"), override_value);
+    let overridden = service.invoke("POST_TEST_TRAFFIC_SHIFT", "exec-overridden", None);
+    assert_eq!(overridden["hookStatus"], "SUCCEEDED", "{overridden}");
+    assert!(
+        reason(&overridden).starts_with("override by alice"),
+        "{overridden}"
+    );
+    answers.push(overridden);
+    emulator.delete_parameter(&override_of("POST_TEST_TRAFFIC_SHIFT"));
+    // Without it, the same stage fails: the override made the difference.
+    let unswitched = service.invoke("POST_TEST_TRAFFIC_SHIFT", "exec-unswitched", None);
+    assert_eq!(unswitched["hookStatus"], "FAILED", "{unswitched}");
+    answers.push(unswitched);
+
+    // A dry run, at once and mid-bake: SUCCEEDED, recording FAILED.
+    let dry = service.invoke("POST_SCALE_UP", "exec-dry", None);
+    assert_eq!(dry["hookStatus"], "SUCCEEDED", "{dry}");
+    answers.push(dry);
+    let first = service.invoke("POST_PRODUCTION_TRAFFIC_SHIFT", "exec-bake-dry", None);
+    assert_eq!(first["hookStatus"], "IN_PROGRESS", "{first}");
+    let dry = service.call_back("POST_PRODUCTION_TRAFFIC_SHIFT", "exec-bake-dry", &first);
+    assert_eq!(dry["hookStatus"], "SUCCEEDED", "{dry}");
+    answers.push(dry);
+
+    let (stdout, stderr) = hook.finish();
+    let records = decision_records(&stdout);
+    let got: Vec<(&str, &str, Value)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["lifecycle_event_hook_execution_id"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+                r["dry_run"]["would_have_reported"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("exec-frozen", "Failed", Value::Null),
+            ("exec-bake-frozen", "Failed", Value::Null),
+            ("exec-bake-overridden", "Succeeded", Value::Null),
+            ("exec-overridden", "Succeeded", Value::Null),
+            ("exec-unswitched", "Failed", Value::Null),
+            ("exec-dry", "Succeeded", json!("Failed")),
+            ("exec-bake-dry", "Succeeded", json!("Failed")),
+        ],
+        "{stderr}"
+    );
+    // Each record says what its answer said, and the switches as read.
+    for (record, answer) in records.iter().zip(&answers) {
+        assert_eq!(record["reason"], answer["reason"], "{record}");
+    }
+    assert_eq!(
+        records[0]["switches"]["freeze"]["reason"], "change freeze for the holidays",
+        "{}",
+        records[0]
+    );
+    assert_eq!(
+        records[2]["analysis"]["measurements"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{}",
+        records[2]
+    );
+    // One audit chain for the revision: every decision in order, linked.
+    for (i, record) in records.iter().enumerate() {
+        assert_eq!(record["deployment_id"], "ecs.web-cluster.web.2");
+        assert_eq!(record["audit"]["sequence"], i as u64 + 1, "{record}");
+        let previous = if i == 0 {
+            Value::Null
+        } else {
+            records[i - 1]["audit"]["digest"].clone()
+        };
+        assert_eq!(record["audit"]["previous_digest"], previous, "{record}");
+    }
+    let head: Value = serde_json::from_str(
+        &emulator
+            .get_parameter("/codedeploy-gates/audit/ecs.web-cluster.web.2")
+            .expect("the chain head"),
+    )
+    .unwrap();
+    assert_eq!(head["sequence"], records.len() as u64);
+    assert_eq!(head["digest"], records.last().unwrap()["audit"]["digest"]);
+}
+
+/// ECS not saying whether a traffic shift belongs to a rollback: the stage
+/// is neither passed nor judged but asked again (`IN_PROGRESS`, a short
+/// delay); once ECS answers, it is judged; if it never does, the stage fails
+/// closed after a bounded number of tries, saying why.
+#[test]
+fn an_unanswered_rollback_check_asks_again_and_ends_failed_closed() {
+    let service = Service::start();
+    let hook = service.hook(POLICY);
+    let emulator = &service.emulator;
+    let stage = "TEST_TRAFFIC_SHIFT";
+    let judged = || {
+        emulator
+            .calls()
+            .iter()
+            .filter(|c| c["operation"] == "GetMetricData")
+            .count()
+    };
+
+    // ECS slower than the check's 5 s budget, once.
+    emulator.inject(
+        json!({"service": "ecs", "operation": "ListServiceDeployments",
+                           "status": 200, "delay_ms": 6500, "times": 1}),
+    );
+    let before = judged();
+    let asked = service.invoke(stage, "exec-slow", None);
+    assert_eq!(asked["hookStatus"], "IN_PROGRESS", "{asked}");
+    assert_eq!(asked["callBackDelay"], 10, "{asked}");
+    assert_eq!(
+        asked["hookDetails"]["gate_rollback_check"]["tries"], 1,
+        "{asked}"
+    );
+    assert!(
+        reason(&asked).contains("neither passed nor blocked"),
+        "{asked}"
+    );
+    assert_eq!(
+        judged(),
+        before,
+        "judged while the rollback question was open"
+    );
+    // ECS answers at the callback: judged as usual.
+    let answered = service.invoke(stage, "exec-slow", Some(&asked["hookDetails"]));
+    assert_eq!(answered["hookStatus"], "SUCCEEDED", "{answered}");
+
+    // ECS failing every time: asked again six times, then FAILED. (This
+    // test calls back at once: the count, not the clock, ends it.)
+    emulator.inject(
+        json!({"service": "ecs", "operation": "ListServiceDeployments",
+                           "status": 500, "code": "ServerException"}),
+    );
+    let mut details: Option<Value> = None;
+    let mut tries = Vec::new();
+    let last = loop {
+        let answer = service.invoke(stage, "exec-down", details.as_ref());
+        if answer["hookStatus"] != "IN_PROGRESS" {
+            break answer;
+        }
+        tries.push(answer["hookDetails"]["gate_rollback_check"]["tries"].clone());
+        assert!(tries.len() <= 6, "no end to the asking: {answer}");
+        details = Some(answer["hookDetails"].clone());
+    };
+    assert_eq!(tries, [1, 2, 3, 4, 5, 6].map(|n| json!(n)));
+    assert_eq!(last["hookStatus"], "FAILED", "{last}");
+    assert!(
+        reason(&last).contains("did not say whether this deployment is rolling back"),
+        "{last}"
+    );
+    assert!(reason(&last).contains("ServerException"), "{last}");
+    emulator.control("DELETE", "faults", None);
+
+    let (stdout, stderr) = hook.finish();
+    let records = decision_records(&stdout);
+    let concluded: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["lifecycle_event_hook_execution_id"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        concluded,
+        [("exec-slow", "Succeeded"), ("exec-down", "Failed")],
+        "{stderr}"
+    );
+}

@@ -14,7 +14,10 @@
 //!    rolling back (`ROLLBACK_REQUESTED`, `ROLLBACK_IN_PROGRESS`): if it is,
 //!    answers `SUCCEEDED` at once, with a record saying why (a gate must never
 //!    hold a rollback; the switches are not consulted either). When ECS
-//!    cannot say, the stage is judged as usual and the record says so;
+//!    does not answer (an error, or not within 5 s), the stage is neither
+//!    passed nor judged: `IN_PROGRESS` with a short `callBackDelay` asks
+//!    again, a bounded number of times, then fails closed
+//!    ([`crate::run::ecs::rollback_unanswered`]);
 //! 3. judges the stage's section through the one pipeline: at once
 //!    ([`crate::run::execute`]), or, with an `analysis`, one round of the bake
 //!    ([`crate::run::ecs::execute_ecs_round`]), answering `IN_PROGRESS` with
@@ -33,13 +36,15 @@ use crate::continuation::{SsmSeals, STATE_FIELD};
 use crate::event::ecs::{parse_ecs_event, EcsEventError, EcsInvocation};
 use crate::event::{EventError, Payload};
 use crate::evidence::discovery::ecs_native::{EcsNativeClients, EcsTarget};
+use crate::evidence::EvidenceError;
 use crate::judge::{judge, LifecycleStatus};
 use crate::report::after::after_report;
 use crate::report::ecs::{ecs_answer, EcsHookStatus, ReturnedToEcs};
 use crate::report::emf::metric_lines;
 use crate::report::{DecisionRecord, LOG_EVENT_BOUND};
 use crate::run::ecs::{answer_rollback, execute_ecs_round, Carried, EcsBake, EcsRound};
-use crate::run::{execute, remaining, Execution, Providers};
+use crate::run::ecs::{rollback_unanswered, RollbackUnanswered, ROLLBACK_CHECK_FIELD};
+use crate::run::{execute, fail_without_evidence, remaining, Execution, Providers};
 use crate::vocab::Hook;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -49,6 +54,18 @@ use tokio::time::timeout;
 
 /// How long the rollback question may take: a rollback must not wait on it.
 const ROLLBACK_CHECK_BUDGET: Duration = Duration::from_secs(5);
+
+/// What ECS said about a rollback.
+enum RollbackCheck {
+    /// Not a stage ECS runs again when it rolls back.
+    NotAsked,
+    /// No rollback: judge the stage.
+    Forward,
+    /// A rollback: why.
+    RollingBack(String),
+    /// ECS did not say: why.
+    Unanswered(String),
+}
 
 /// Why an invocation ended in an error rather than an answer (ECS reads an
 /// error as a failure and rolls back).
@@ -136,19 +153,64 @@ impl EcsHookFunction {
             production_weights = ?invocation.production_weights,
             "ECS lifecycle hook invoked"
         );
-        if let Some(why) = self.rolling_back(&invocation, &deployment).await {
-            let reason = format!(
-                "this {} invocation belongs to a rollback ({why}): answered SUCCEEDED at once, nothing judged, so the gate never holds a rollback",
-                invocation.stage
-            );
-            let record = Box::pin(answer_rollback(
-                &self.base.policy,
-                &execution,
-                providers(),
-                reason,
-            ))
-            .await;
-            return Ok(self.publish(record, &switches, deadline_ms).await);
+        match self.rollback_check(&invocation, &deployment).await {
+            RollbackCheck::NotAsked | RollbackCheck::Forward => {}
+            RollbackCheck::RollingBack(why) => {
+                let reason = format!(
+                    "this {} invocation belongs to a rollback ({why}): answered SUCCEEDED at once, nothing judged, so the gate never holds a rollback",
+                    invocation.stage
+                );
+                let record = Box::pin(answer_rollback(
+                    &self.base.policy,
+                    &execution,
+                    providers(),
+                    reason,
+                ))
+                .await;
+                return Ok(self.publish(record, &switches, deadline_ms).await);
+            }
+            RollbackCheck::Unanswered(why) => {
+                let carried = invocation.hook_details.get(ROLLBACK_CHECK_FIELD);
+                match rollback_unanswered(carried, execution.now, &why) {
+                    RollbackUnanswered::AskAgain {
+                        recheck,
+                        callback_delay_secs,
+                        reason,
+                    } => {
+                        tracing::warn!(
+                            deployment = %execution.deployment_id,
+                            stage = %execution.hook,
+                            tries = recheck.tries,
+                            callback_delay_secs,
+                            reason = %reason,
+                            "rollback check unanswered: ECS calls back"
+                        );
+                        // The bake's state, if any, goes back as it came.
+                        let mut details = invocation.hook_details.clone();
+                        details.insert(
+                            ROLLBACK_CHECK_FIELD.to_string(),
+                            serde_json::to_value(&recheck).unwrap_or(Value::Null),
+                        );
+                        return Ok(ecs_answer(
+                            EcsHookStatus::InProgress {
+                                callback_delay_secs,
+                            },
+                            Some(details),
+                            &reason,
+                        ));
+                    }
+                    RollbackUnanswered::GiveUp(reason) => {
+                        let record = Box::pin(fail_without_evidence(
+                            &self.base.policy,
+                            &execution,
+                            providers(),
+                            reason,
+                        ))
+                        .await;
+                        return Ok(self.publish(record, &switches, deadline_ms).await);
+                    }
+                }
+            }
         }
         let Some(analysis) = self
             .base
@@ -198,6 +260,9 @@ impl EcsHookFunction {
                 );
                 let mut details = invocation.hook_details.clone();
                 details.insert(STATE_FIELD.to_string(), state.to_json());
+                // ECS answered the rollback question this time: a later
+                // unanswered one counts afresh.
+                details.remove(ROLLBACK_CHECK_FIELD);
                 ecs_answer(
                     EcsHookStatus::InProgress {
                         callback_delay_secs,
@@ -219,29 +284,38 @@ impl EcsHookFunction {
         })
     }
 
-    /// Why this invocation belongs to a rollback, when ECS says it does.
-    /// Only the stages ECS runs again when it rolls back are asked about.
-    async fn rolling_back(
+    /// Whether this invocation belongs to a rollback, as ECS says. Only the
+    /// stages ECS runs again when it rolls back are asked about. ECS not
+    /// answering (an API error, or no answer within
+    /// [`ROLLBACK_CHECK_BUDGET`]) is told apart from an answer that names no
+    /// rollback (no service deployment targets the revision, say): the
+    /// latter is judged as usual.
+    async fn rollback_check(
         &self,
         invocation: &EcsInvocation,
         deployment: &crate::evidence::discovery::ecs_native::EcsNativeDeployment<'_>,
-    ) -> Option<String> {
+    ) -> RollbackCheck {
         if !matches!(
             invocation.stage,
             Hook::EcsTestTrafficShift | Hook::EcsProductionTrafficShift
         ) {
-            return None;
+            return RollbackCheck::NotAsked;
         }
         match timeout(ROLLBACK_CHECK_BUDGET, deployment.service_deployment()).await {
-            Ok(Ok(found)) => found.rolling_back(),
+            Ok(Ok(found)) => found
+                .rolling_back()
+                .map_or(RollbackCheck::Forward, RollbackCheck::RollingBack),
+            Ok(Err(error @ (EvidenceError::Api { .. } | EvidenceError::TimedOut { .. }))) => {
+                RollbackCheck::Unanswered(format!("ECS failed: {error}"))
+            }
             Ok(Err(error)) => {
-                tracing::warn!(stage = %invocation.stage, error = %error, "could not ask ECS whether this is a rollback; judging the stage as usual");
-                None
+                tracing::warn!(stage = %invocation.stage, error = %error, "ECS names no rollback of this revision; judging the stage as usual");
+                RollbackCheck::Forward
             }
-            Err(_) => {
-                tracing::warn!(stage = %invocation.stage, "ECS did not say in time whether this is a rollback; judging the stage as usual");
-                None
-            }
+            Err(_) => RollbackCheck::Unanswered(format!(
+                "ECS did not answer within {} s",
+                ROLLBACK_CHECK_BUDGET.as_secs()
+            )),
         }
     }
 

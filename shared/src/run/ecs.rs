@@ -366,3 +366,98 @@ where
     let outcome = conclude(policy, execution.hook, execution.now, measured);
     finish(policy, execution, &providers, Instant::now(), outcome, None).await
 }
+
+/// The `hookDetails` field that counts the invocations at which ECS could
+/// not say whether the deployment is rolling back.
+pub const ROLLBACK_CHECK_FIELD: &str = "gate_rollback_check";
+/// How soon ECS is asked to call back when it could not say: short, since a
+/// rollback may be waiting.
+pub const ROLLBACK_RECHECK_DELAY_SECS: u32 = 10;
+/// The most invocations in a row the question may go unanswered before the
+/// stage fails closed: a minute of asking at the delay above.
+pub const ROLLBACK_CHECK_TRIES: u32 = 6;
+/// The longest the question may go unanswered, from the first try, whatever
+/// the count: ECS may call back later than asked.
+pub const ROLLBACK_CHECK_WINDOW_SECS: i64 = 300;
+
+/// The count carried in `hookDetails` while the rollback question goes
+/// unanswered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRecheck {
+    /// Invocations so far whose question went unanswered.
+    pub tries: u32,
+    /// When the first went unanswered, epoch seconds.
+    pub since: i64,
+}
+
+/// What to do when ECS did not say whether the deployment is rolling back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollbackUnanswered {
+    /// Neither pass nor block: answer `IN_PROGRESS` with this count in
+    /// `hookDetails`, so ECS calls back and the question is asked again.
+    AskAgain {
+        /// For `hookDetails` ([`ROLLBACK_CHECK_FIELD`]).
+        recheck: RollbackRecheck,
+        /// `callBackDelay`, seconds.
+        callback_delay_secs: u32,
+        /// For the answer and the log.
+        reason: String,
+    },
+    /// Asked long enough: fail closed for this reason.
+    GiveUp(String),
+}
+
+/// Decides what an invocation does when ECS did not say (`why`) whether its
+/// deployment is rolling back, given the count `carried` in `hookDetails`
+/// (absent at the first such invocation).
+///
+/// Judging the stage anyway could fail a rollback on the very regression it
+/// rolls back from, and passing it could let a bad release through: so the
+/// question is asked again, a few seconds later, by answering `IN_PROGRESS`,
+/// until ECS answers it (the count is dropped, the stage goes on as usual) or
+/// [`ROLLBACK_CHECK_TRIES`] invocations or [`ROLLBACK_CHECK_WINDOW_SECS`]
+/// passed, when the stage fails closed saying why. The count is not sealed:
+/// editing it in transit would take rewriting ECS's own callback, and a
+/// `hookDetails` configured on the service with this field is read like any
+/// other count (an unreadable one fails closed).
+pub fn rollback_unanswered(
+    carried: Option<&serde_json::Value>,
+    now: i64,
+    why: &str,
+) -> RollbackUnanswered {
+    let before = match carried.map(|value| serde_json::from_value::<RollbackRecheck>(value.clone())) {
+        None => None,
+        Some(Ok(recheck)) if recheck.since <= now => Some(recheck),
+        Some(Ok(recheck)) => {
+            return RollbackUnanswered::GiveUp(format!(
+                "the rollback check's count in hookDetails ({ROLLBACK_CHECK_FIELD}) started in the future ({}); failing closed",
+                recheck.since
+            ))
+        }
+        Some(Err(error)) => {
+            return RollbackUnanswered::GiveUp(format!(
+                "the rollback check's count in hookDetails ({ROLLBACK_CHECK_FIELD}) is unreadable ({error}); failing closed"
+            ))
+        }
+    };
+    let recheck = RollbackRecheck {
+        tries: before.as_ref().map_or(0, |b| b.tries).saturating_add(1),
+        since: before.as_ref().map_or(now, |b| b.since),
+    };
+    let waited = now - recheck.since;
+    if recheck.tries > ROLLBACK_CHECK_TRIES || waited > ROLLBACK_CHECK_WINDOW_SECS {
+        return RollbackUnanswered::GiveUp(format!(
+            "ECS did not say whether this deployment is rolling back at {} invocations over {waited} s (at most {ROLLBACK_CHECK_TRIES} over {ROLLBACK_CHECK_WINDOW_SECS} s; last: {why}): failing closed rather than judging a stage that may belong to a rollback",
+            recheck.tries
+        ));
+    }
+    RollbackUnanswered::AskAgain {
+        reason: format!(
+            "ECS did not say whether this deployment is rolling back ({why}): neither passed nor blocked, asking again in {ROLLBACK_RECHECK_DELAY_SECS} s (try {} of {ROLLBACK_CHECK_TRIES})",
+            recheck.tries
+        ),
+        recheck,
+        callback_delay_secs: ROLLBACK_RECHECK_DELAY_SECS,
+    }
+}

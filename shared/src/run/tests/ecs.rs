@@ -444,3 +444,55 @@ async fn a_previous_round_edited_or_of_another_execution_still_fails_closed() {
     assert!(reason.contains("another execution"), "{reason}");
     assert!(reason.contains("exec-other"), "{reason}");
 }
+
+#[test]
+fn an_unanswered_rollback_check_asks_again_then_fails_closed() {
+    use crate::run::ecs::{
+        rollback_unanswered, RollbackUnanswered, ROLLBACK_CHECK_TRIES, ROLLBACK_CHECK_WINDOW_SECS,
+        ROLLBACK_RECHECK_DELAY_SECS,
+    };
+    let mut carried = None;
+    let mut now = NOW;
+    for tries in 1..=ROLLBACK_CHECK_TRIES {
+        match rollback_unanswered(carried.as_ref(), now, "ECS timed out") {
+            RollbackUnanswered::AskAgain {
+                recheck,
+                callback_delay_secs,
+                reason,
+            } => {
+                assert_eq!((recheck.tries, recheck.since), (tries, NOW));
+                assert_eq!(callback_delay_secs, ROLLBACK_RECHECK_DELAY_SECS);
+                assert!(reason.contains("neither passed nor blocked"), "{reason}");
+                carried = Some(serde_json::to_value(recheck).unwrap());
+            }
+            other => panic!("try {tries}: {other:?}"),
+        }
+        now += i64::from(ROLLBACK_RECHECK_DELAY_SECS);
+    }
+    let RollbackUnanswered::GiveUp(reason) =
+        rollback_unanswered(carried.as_ref(), now, "ECS timed out")
+    else {
+        panic!("no end to the asking");
+    };
+    assert!(reason.contains("failing closed"), "{reason}");
+    assert!(reason.contains("ECS timed out"), "{reason}");
+
+    // ECS calling back much later than asked: the window ends it too.
+    let late = serde_json::json!({"tries": 1, "since": NOW});
+    let at = NOW + ROLLBACK_CHECK_WINDOW_SECS + 1;
+    assert!(matches!(
+        rollback_unanswered(Some(&late), at, "x"),
+        RollbackUnanswered::GiveUp(_)
+    ));
+    // An unreadable or impossible count fails closed, naming the field.
+    for bad in [
+        serde_json::json!("many"),
+        serde_json::json!({"tries": 1, "since": NOW + 600}),
+        serde_json::json!({"tries": 1, "since": NOW, "more": true}),
+    ] {
+        let RollbackUnanswered::GiveUp(reason) = rollback_unanswered(Some(&bad), NOW, "x") else {
+            panic!("{bad} was believed");
+        };
+        assert!(reason.contains("gate_rollback_check"), "{reason}");
+    }
+}
