@@ -173,21 +173,29 @@ where
         now,
     ) {
         EcsAdmission::Proceed(state) => state,
-        EcsAdmission::Repeat(state) => {
-            let delay = match next_step(analysis, &state, now) {
-                Next::MeasureAt(at) => (at - now).max(1),
-                // Due to conclude: the next round, invoked with this state, does.
-                Next::Conclude(..) => 1,
-            };
-            return EcsRound::InProgress {
-                reason: format!(
-                    "a repeat of round {} (ECS invoked it again): its IN_PROGRESS answer again, nothing measured; the next measurement in {delay} s",
+        EcsAdmission::Repeat(state) => match next_step(analysis, &state, now) {
+            // A retry arrives soon after the round it repeats, before the
+            // round after it is overdue: later, ECS has had the answer (or
+            // never passes hookDetails back, and repeating would loop).
+            Next::MeasureAt(at) if now < at + analysis.interval_secs.max(1) => {
+                let delay = (at - now).max(1);
+                return EcsRound::InProgress {
+                    reason: format!(
+                        "a repeat of round {} (ECS invoked it again): its IN_PROGRESS answer again, nothing measured; the next measurement in {delay} s",
+                        state.runs - 1
+                    ),
+                    callback_delay_secs: u32::try_from(delay).unwrap_or(u32::MAX),
+                    state,
+                };
+            }
+            _ => {
+                let reason = format!(
+                    "a repeat of round {} arrived after the round after it was due (the bake's state in hookDetails is stale; ECS passes each answer back); failing closed",
                     state.runs - 1
-                ),
-                callback_delay_secs: u32::try_from(delay).unwrap_or(u32::MAX),
-                state,
-            };
-        }
+                );
+                return refuse(policy, execution, providers, seals, reason).await;
+            }
+        },
         EcsAdmission::Refuse(reason) => {
             return refuse(policy, execution, providers, seals, reason).await;
         }

@@ -496,3 +496,15 @@ fn an_unanswered_rollback_check_asks_again_then_fails_closed() {
         assert!(reason.contains("gate_rollback_check"), "{reason}");
     }
 }
+
+#[tokio::test]
+async fn a_repeat_long_after_its_round_is_stale() {
+    let policy = ecs_policy();
+    let seals = MemSeals::default();
+    let metrics = CountingCloudWatch::default();
+    in_progress(round(&policy, &metrics, &seals, NOW, Carried::Nothing).await);
+    // The second round was due at NOW + 60; a repeat of the first a whole
+    // interval after that is no retry: ECS would have called back since.
+    let stale = failed(round(&policy, &metrics, &seals, NOW + 121, Carried::Nothing).await);
+    assert!(stale.contains("stale"), "{stale}");
+}
