@@ -8,6 +8,11 @@
 //! the emulator's ECS (`ecs_ext.py`), its load balancer and target groups in
 //! moto's ELBv2, so the canary (green) and baseline (blue) target groups are
 //! discovered, not configured.
+//!
+//! Beside the whole deployment: a round ECS invokes again (the same answer,
+//! nothing measured twice) and stale or foreign state; the freeze, an
+//! override and a dry run at once and mid-bake, with the audit chain; and
+//! the rollback check when ECS is slow or failing (the emulator's faults).
 
 use gate_tests::{decision_records, invoke, temp_file, AlbMinute, Emulator, HookProcess};
 use serde_json::{json, Value};

@@ -508,3 +508,32 @@ async fn a_repeat_long_after_its_round_is_stale() {
     let stale = failed(round(&policy, &metrics, &seals, NOW + 121, Carried::Nothing).await);
     assert!(stale.contains("stale"), "{stale}");
 }
+
+/// The seal keeps a round's measurement (for a retry) and must stay a
+/// standard SSM parameter: 4096 bytes, with the longest execution id ECS may
+/// send and a reason that JSON escapes at every character.
+#[test]
+fn a_seal_with_the_longest_id_and_reason_fits_a_standard_parameter() {
+    use crate::analysis::Measurement;
+    use crate::run::ecs::MEASUREMENT_REASON_BYTES;
+    let chain = "x".repeat(crate::event::ecs::EXECUTION_ID_MAX_CHARS);
+    let mut state = AnalysisState::new(chain, NOW);
+    let took = Measurement {
+        at: NOW,
+        outcome: crate::judge::GateOutcome::Fail,
+        reason: crate::vocab::text::escaped_within(
+            &"\"\\".repeat(10_000),
+            MEASUREMENT_REASON_BYTES,
+        ),
+    };
+    state.measurements.push(took.clone());
+    state.runs = 7;
+    let from = Some(AnalysisState::new("y".into(), NOW).digest());
+    let seal = Seal::answered(&state, from, Some(took));
+    assert!(
+        seal.to_text().len() <= 4096,
+        "{} bytes",
+        seal.to_text().len()
+    );
+    assert_eq!(Seal::from_text(&seal.to_text()).unwrap(), seal);
+}
