@@ -89,8 +89,12 @@ import traceback
 import urllib.parse
 from typing import Any, Callable, Iterable
 
+import botocore_data
+
+# Before moto is imported: importing moto parses botocore's data files.
+botocore_data.share_one_loader()
+
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ec2.models import ec2_backends
 from moto.ssm import models as moto_ssm
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
@@ -456,6 +460,8 @@ class HarnessApp:
     def _control_default_network(self, request: Request) -> Response:
         region = request.args.get("region", "us-east-1")
         account = request.args.get("account", DEFAULT_ACCOUNT_ID)
+        from moto.ec2.models import ec2_backends
+
         try:
             backend = ec2_backends[account][region]
         except KeyError:

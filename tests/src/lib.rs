@@ -127,9 +127,6 @@ pub struct Emulator {
 impl Emulator {
     /// Starts one on a free loopback port.
     pub fn start() -> Emulator {
-        // Build the binaries first: a build that ran after seeding would let
-        // the seeded minutes slide out of the gates' windows.
-        hook_binary("gatectl");
         let script = workspace_root().join("tests/harness/emulator.py");
         let mut child = Command::new(python())
             .arg(&script)
@@ -145,6 +142,11 @@ impl Emulator {
                 )
             });
         let stdin = child.stdin.take().unwrap();
+        // The binaries are built (or found fresh) while the emulator starts:
+        // the two take about as long, on two processes. Before anything is
+        // seeded: a build that ran after seeding would let the seeded minutes
+        // slide out of the gates' windows.
+        hook_binary("gatectl");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
