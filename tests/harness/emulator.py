@@ -90,6 +90,7 @@ if __name__ == "__main__":
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -570,7 +571,15 @@ def main(argv: list[str] | None = None) -> None:
     # What start-up made is kept for good: later collections need not scan it.
     gc.freeze()
     gc.enable()
-    print(json.dumps({"port": server.server_port}), flush=True)
+    try:
+        print(json.dumps({"port": server.server_port}), flush=True)
+    except BrokenPipeError:
+        # Whoever started the emulator stopped reading before its port line (a
+        # test that failed while the emulator started): nothing to serve. The
+        # pipe to devnull spares Python's own complaint when it exits.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        server.server_close()
+        return
     # Nothing else may reach stdout: a test reading the port line may never
     # drain the pipe again.  moto occasionally print()s; send that to stderr.
     sys.stdout = sys.stderr
