@@ -22,6 +22,13 @@ moto runs in-process (its DomainDispatcherApplication, every service, one
 shared set of backends; MotoDispatcher below only remembers its host look-ups),
 so the extensions read and write moto's own state.
 
+Every test and `./dev demo` waits for the start-up, so it does only what the
+first calls need: moto's dispatcher imports a service's backend on the first
+call that names it; only the services this file and its extensions read are
+imported before listening (test_startup.py checks which); botocore's data files
+are parsed once per process (botocore_data.py); and collection is off until the
+port line, since start-up makes only objects that live as long as the process.
+
 Control API (JSON in and out; 400 {"error": ...} on bad input):
   POST   /_harness/faults        {"service": "cloudwatch", "operation": "GetMetricData",
                                   "status": 500, "code": "InternalFailure", "message": "...",
