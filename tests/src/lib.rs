@@ -225,6 +225,12 @@ impl Emulator {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
+    /// Empties the emulator (`POST /_harness/reset`): all of moto's state,
+    /// faults, the call log, lifecycle attempts, targets and invocations.
+    pub fn reset(&self) {
+        self.control("POST", "reset", None);
+    }
+
     /// Makes the next `times` calls of `operation` fail as `fault` says.
     pub fn inject(&self, fault: Value) {
         self.control("POST", "faults", Some(fault));

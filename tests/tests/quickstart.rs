@@ -240,3 +240,46 @@ fn local_run_names_the_built_binaries_directory_when_a_binary_is_missing() {
         "the emulator complained when local-run stopped: {stderr}"
     );
 }
+
+#[test]
+fn the_demo_judges_each_scenario_on_its_own_metrics() {
+    // One emulator serves every scenario, emptied between them: a scenario
+    // judged on an earlier one's metrics would pass where it must fail (no
+    // traffic after unhealthy hosts) or fail where it must pass.
+    let built = hook_binary("gatectl");
+    let output = Command::new(env!("CARGO_BIN_EXE_local-run"))
+        .current_dir(workspace_root())
+        .env(gate_tests::BUILT_BINARIES_VAR, built.parent().unwrap())
+        .output()
+        .expect("run local-run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "local-run failed: {stdout}");
+    let statuses: Vec<(&str, &str)> = stdout
+        .lines()
+        .filter(|line| line.starts_with("  ") && !line.starts_with("      "))
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?, words.next()?))
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("before-install", "Succeeded"),
+            ("after-allow-test-traffic", "Succeeded"),
+            ("before-allow-traffic", "Succeeded"),
+            ("after-allow-traffic", "Succeeded"),
+            ("after-allow-traffic", "Failed"),
+            ("before-allow-traffic", "Failed"),
+            ("after-allow-test-traffic", "Failed"),
+            ("after-allow-traffic", "Failed"),
+            ("after-allow-traffic", "Failed"),
+            ("before-install", "Failed"),
+        ],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("no datapoints at all for RequestCount"),
+        "the no-traffic scenario saw datapoints: {stdout}"
+    );
+}
