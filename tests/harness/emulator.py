@@ -22,6 +22,13 @@ moto runs in-process (its DomainDispatcherApplication, every service, one
 shared set of backends; MotoDispatcher below only remembers its host look-ups),
 so the extensions read and write moto's own state.
 
+Every test and `./dev demo` waits for the start-up, so it does only what the
+first calls need: moto's dispatcher imports a service's backend on the first
+call that names it; only the services this file and its extensions read are
+imported before listening (test_startup.py checks which); botocore's data files
+are parsed once per process (botocore_data.py); and collection is off until the
+port line, since start-up makes only objects that live as long as the process.
+
 Control API (JSON in and out; 400 {"error": ...} on bad input):
   POST   /_harness/faults        {"service": "cloudwatch", "operation": "GetMetricData",
                                   "status": 500, "code": "InternalFailure", "message": "...",
@@ -78,9 +85,19 @@ Control API (JSON in and out; 400 {"error": ...} on bad input):
 
 from __future__ import annotations
 
+import gc
+
+if __name__ == "__main__":
+    # Start-up allocates about a million objects that live as long as the
+    # process (moto's modules, botocore's parsed models): the collections they
+    # set off while they pile up find nothing to free, and cost a fifth of the
+    # start-up. main() turns collection back on, for what the requests make.
+    gc.disable()
+
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -89,8 +106,12 @@ import traceback
 import urllib.parse
 from typing import Any, Callable, Iterable
 
+import botocore_data
+
+# Before moto is imported: importing moto parses botocore's data files.
+botocore_data.share_one_loader()
+
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.ec2.models import ec2_backends
 from moto.ssm import models as moto_ssm
 from moto.moto_api._internal.models import moto_api_backend
 from moto.moto_server.werkzeug_app import (
@@ -456,6 +477,8 @@ class HarnessApp:
     def _control_default_network(self, request: Request) -> Response:
         region = request.args.get("region", "us-east-1")
         account = request.args.get("account", DEFAULT_ACCOUNT_ID)
+        from moto.ec2.models import ec2_backends
+
         try:
             backend = ec2_backends[account][region]
         except KeyError:
@@ -552,7 +575,18 @@ def main(argv: list[str] | None = None) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app = HarnessApp(MotoDispatcher(create_backend_app))
     server = make_server("127.0.0.1", args.port, app, threaded=True, request_handler=MotoRequestHandler)
-    print(json.dumps({"port": server.server_port}), flush=True)
+    # What start-up made is kept for good: later collections need not scan it.
+    gc.freeze()
+    gc.enable()
+    try:
+        print(json.dumps({"port": server.server_port}), flush=True)
+    except BrokenPipeError:
+        # Whoever started the emulator stopped reading before its port line (a
+        # test that failed while the emulator started): nothing to serve. The
+        # pipe to devnull spares Python's own complaint when it exits.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        server.server_close()
+        return
     # Nothing else may reach stdout: a test reading the port line may never
     # drain the pipe again.  moto occasionally print()s; send that to stderr.
     sys.stdout = sys.stderr

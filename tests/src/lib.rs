@@ -95,10 +95,20 @@ pub fn without_crate_variables(command: &mut Command) -> &mut Command {
     command
 }
 
-/// Builds the four hook binaries once per test process and returns the path of one.
+/// The variable naming a directory of the workspace's binaries, already built
+/// (`./dev` sets it after its own `cargo build --workspace --bins`): the harness
+/// runs what is there instead of asking cargo again. Asking costs most of a
+/// second even when nothing is to be built, as much as the rest of a demo event.
+pub const BUILT_BINARIES_VAR: &str = "GATE_BUILT_BINARIES";
+
+/// The path of one of the workspace's binaries: in [`BUILT_BINARIES_VAR`]'s
+/// directory when it is set, else built once per process (all of them).
 pub fn hook_binary(name: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
+    static BUILT: OnceLock<(PathBuf, bool)> = OnceLock::new();
+    let (dir, given) = BUILT.get_or_init(|| {
+        if let Some(dir) = std::env::var_os(BUILT_BINARIES_VAR) {
+            return (PathBuf::from(dir), true);
+        }
         // `--workspace`, as `./dev test` runs the tests: the same package
         // selection resolves the same features, so this is a no-op after the
         // test build instead of a rebuild of the SDK crates.
@@ -109,9 +119,18 @@ pub fn hook_binary(name: &str) -> PathBuf {
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_root().join("target"));
-        target.join("debug")
+        (target.join("debug"), false)
     });
-    dir.join(name)
+    let path = dir.join(name);
+    assert!(
+        !*given || path.is_file(),
+        "{BUILT_BINARIES_VAR} names {}, which has no {name} ({} is missing): build the \
+         workspace's binaries there (cargo build --workspace --bins) or unset \
+         {BUILT_BINARIES_VAR} to have them built",
+        dir.display(),
+        path.display()
+    );
+    path
 }
 
 /// A running emulator.
@@ -127,9 +146,6 @@ pub struct Emulator {
 impl Emulator {
     /// Starts one on a free loopback port.
     pub fn start() -> Emulator {
-        // Build the binaries first: a build that ran after seeding would let
-        // the seeded minutes slide out of the gates' windows.
-        hook_binary("gatectl");
         let script = workspace_root().join("tests/harness/emulator.py");
         let mut child = Command::new(python())
             .arg(&script)
@@ -145,6 +161,11 @@ impl Emulator {
                 )
             });
         let stdin = child.stdin.take().unwrap();
+        // The binaries are built (or found fresh) while the emulator starts:
+        // the two take about as long, on two processes. Before anything is
+        // seeded: a build that ran after seeding would let the seeded minutes
+        // slide out of the gates' windows.
+        hook_binary("gatectl");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -202,6 +223,12 @@ impl Emulator {
             "{method} {url}: HTTP {status}: {text}"
         );
         serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Empties the emulator (`POST /_harness/reset`): all of moto's state,
+    /// faults, the call log, lifecycle attempts, targets and invocations.
+    pub fn reset(&self) {
+        self.control("POST", "reset", None);
     }
 
     /// Makes the next `times` calls of `operation` fail as `fault` says.

@@ -1,6 +1,7 @@
 //! The README's first hour, as a new user lives it: the builds the tests and
-//! `./dev demo` start leave the user's own build fresh, and `cargo lambda
-//! watch` + `cargo lambda invoke` try one hook against the local emulator.
+//! `./dev demo` start leave the user's own build fresh, `./dev demo`'s
+//! local-run runs what `./dev` built without asking cargo again, and `cargo
+//! lambda watch` + `cargo lambda invoke` try one hook against the local emulator.
 
 use gate_tests::{
     cargo_command, hook_binary, temp_file, without_crate_variables, workspace_root, AlbMinute,
@@ -186,4 +187,99 @@ fn cargo_lambda_watch_and_invoke_try_one_hook_against_the_emulator() {
         "every gate judged, the baseline's too: {answer}"
     );
     assert_eq!(emulator.accepted_statuses(), ["Succeeded"]);
+}
+
+/// `local-run` as `./dev demo` starts it: after `./dev`'s own build, naming the
+/// directory it built into, with a `cargo` that cannot run (any build local-run
+/// started would fail).
+fn local_run_after_dev_built(binaries: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_local-run"))
+        .current_dir(workspace_root())
+        .env(gate_tests::BUILT_BINARIES_VAR, binaries)
+        .env("CARGO", "/nonexistent/cargo")
+        .args([
+            "--event",
+            "events/before-allow-traffic.json",
+            "--hook",
+            "before-allow-traffic",
+        ])
+        .output()
+        .expect("run local-run")
+}
+
+#[test]
+fn local_run_runs_the_binaries_dev_built_without_building_them_again() {
+    let built = hook_binary("before-allow-traffic");
+    let output = local_run_after_dev_built(built.parent().unwrap());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("Succeeded"),
+        "local-run failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn local_run_names_the_built_binaries_directory_when_a_binary_is_missing() {
+    let empty = std::env::temp_dir().join(format!("gate-no-binaries-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = local_run_after_dev_built(&empty);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "local-run ran without binaries");
+    let named = format!(
+        "{} names {}, which has no ",
+        gate_tests::BUILT_BINARIES_VAR,
+        empty.display()
+    );
+    assert!(
+        stderr.contains(&named),
+        "the error does not say {named:?}: {stderr}"
+    );
+    assert!(
+        !stderr.contains("Traceback"),
+        "the emulator complained when local-run stopped: {stderr}"
+    );
+}
+
+#[test]
+fn the_demo_judges_each_scenario_on_its_own_metrics() {
+    // One emulator serves every scenario, emptied between them: a scenario
+    // judged on an earlier one's metrics would pass where it must fail (no
+    // traffic after unhealthy hosts) or fail where it must pass.
+    let built = hook_binary("gatectl");
+    let output = Command::new(env!("CARGO_BIN_EXE_local-run"))
+        .current_dir(workspace_root())
+        .env(gate_tests::BUILT_BINARIES_VAR, built.parent().unwrap())
+        .output()
+        .expect("run local-run");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "local-run failed: {stdout}");
+    let statuses: Vec<(&str, &str)> = stdout
+        .lines()
+        .filter(|line| line.starts_with("  ") && !line.starts_with("      "))
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?, words.next()?))
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("before-install", "Succeeded"),
+            ("after-allow-test-traffic", "Succeeded"),
+            ("before-allow-traffic", "Succeeded"),
+            ("after-allow-traffic", "Succeeded"),
+            ("after-allow-traffic", "Failed"),
+            ("before-allow-traffic", "Failed"),
+            ("after-allow-test-traffic", "Failed"),
+            ("after-allow-traffic", "Failed"),
+            ("after-allow-traffic", "Failed"),
+            ("before-install", "Failed"),
+        ],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("no datapoints at all for RequestCount"),
+        "the no-traffic scenario saw datapoints: {stdout}"
+    );
 }

@@ -130,9 +130,12 @@ fn main() -> ExitCode {
     }
     println!("codedeploy-gates, locally: the real hook binaries and the embedded default policy,");
     println!("under the Lambda Runtime API, against a local AWS emulator (moto).\n");
+    // One emulator for every scenario, emptied between them: its start is
+    // most of a scenario's time.
+    let emulator = Emulator::start();
     for scenario in selected {
         println!("scenario {}: {}", scenario.name, scenario.story);
-        let emulator = Emulator::start();
+        emulator.reset();
         let deployment = emulator.create_deployment();
         emulator.seed_alb(10, scenario.minute);
         for (i, hook) in scenario.hooks.iter().enumerate() {
