@@ -217,8 +217,9 @@ fn a_shift_of_k_spreads_is_caught_with_the_stated_power() {
 
 prop_compose! {
     /// Error counts on both sides at the null boundary: any baseline rate,
-    /// the canary's rate exactly as much worse as the tolerance allows, any
-    /// request counts from the minimum (100) to 20,000 a side.
+    /// the canary's rate exactly as much worse as the tolerance allows, from
+    /// the minimum (100) to 20,000 canary requests, the baseline with a tenth
+    /// to fifty times as many (half the cases within a factor of two).
     fn boundary_counts()(
         baseline_rate in 0.0005..0.3_f64,
         tolerance in prop_oneof![
@@ -227,8 +228,7 @@ prop_compose! {
             (1.1..3.0_f64).prop_map(Tolerance::Relative),
         ],
         canary_requests in 100..=20_000_u64,
-        // Canary and baseline within a factor of two: see the property.
-        baseline_per_canary in 0.5..2.0_f64,
+        baseline_per_canary in prop_oneof![0.5..2.0_f64, 0.1..0.5_f64, 2.0..50.0_f64],
     ) -> ProportionScenario {
         let baseline_requests = ((canary_requests as f64 * baseline_per_canary) as u64).max(100);
         let canary_rate = match tolerance {
@@ -254,9 +254,8 @@ proptest! {
 
     /// A canary exactly as much worse as the tolerance allows (or as good as
     /// the baseline, without one) fails no more often than alpha allows,
-    /// with the two sides' request counts within a factor of two of each
-    /// other. Not beyond that: see
-    /// `an_unbalanced_score_test_fails_a_good_canary_more_often_than_alpha`.
+    /// however the traffic is split. (Before the score test's skewness
+    /// correction this held only with the sides within a factor of two.)
     #[test]
     fn a_canary_on_the_tolerance_boundary_fails_at_most_alpha_of_the_time(
         scenario in boundary_counts(),
