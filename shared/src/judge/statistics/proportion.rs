@@ -9,15 +9,15 @@
 //!
 //! Which test:
 //! - With enough expected counts, the Farrington-Manning score statistic
-//!   corrected for skewness (Gart and Nam, 1990, in the closed form of Laud,
-//!   2017): the statistic's variance is computed at the maximum-likelihood
+//!   corrected for skewness (Gart and Nam, 1988 for the ratio and 1990 for
+//!   the difference, in the closed form of Laud, 2017): the statistic's variance is computed at the maximum-likelihood
 //!   rates restricted to the null boundary (canary = baseline + d, or
 //!   canary = r x baseline), over n rather than Miettinen-Nurminen's n - 1,
 //!   without a continuity correction; its third moment at the same rates
 //!   then turns it into a normal deviate by the Cornish-Fisher expansion.
 //!   Without the correction a canary with a tenth to a fiftieth of the
-//!   baseline's traffic, whose error count is the skewed side, failed 5.5%
-//!   to 5.9% of good canaries at alpha 5%. With equal traffic and no
+//!   baseline's traffic, whose error count is the skewed side, failed 5.2%
+//!   to 5.8% of good canaries at alpha 5%. With equal traffic and no
 //!   tolerance the third moment is 0 and this is exactly the classic pooled
 //!   two-proportion z-test; with a tolerance, it stays well behaved when the
 //!   baseline has zero errors, where the textbook (Wald) variance would be
