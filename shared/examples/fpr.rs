@@ -179,14 +179,13 @@ fn rows() -> Vec<Row> {
         ),
         proportion_row(
             FalsePositive,
-            "canary a tenth of the traffic, 1% errors, 1000-2000 canary requests, the gate at alpha 0.045",
-            ProportionScenario {
-                options: ProportionOptions {
-                    alpha: 0.045,
-                    ..proportion(none)
-                },
-                ..errors(0.01, 0.01, 1000..=2000, 9000..=18000, none)
-            },
+            "canary a fiftieth of the traffic: 2% errors on both sides, canary 400-800 requests, baseline 20000-40000",
+            errors(0.02, 0.02, 400..=800, 20_000..=40_000, none),
+        ),
+        proportion_row(
+            FalsePositive,
+            "canary five times the baseline's traffic: 2% errors on both sides, canary 5000-10000 requests, baseline 1000-2000",
+            errors(0.02, 0.02, 5000..=10_000, 1000..=2000, none),
         ),
         proportion_row(
             FalsePositive,
@@ -197,6 +196,16 @@ fn rows() -> Vec<Row> {
             FalsePositive,
             "proportion test on the boundary, 1% vs 1.5%, tolerance 1.5x, 2000-6000 requests",
             errors(0.01, 0.015, 2000..=6000, 2000..=6000, Tolerance::Relative(1.5)),
+        ),
+        proportion_row(
+            FalsePositive,
+            "on the boundary with a tenth of the traffic, 1% vs 1.5%, tolerance +0.5 pp, canary 1000-2000 requests, baseline 10000-20000",
+            errors(0.01, 0.015, 1000..=2000, 10_000..=20_000, Tolerance::Absolute(0.005)),
+        ),
+        proportion_row(
+            FalsePositive,
+            "on the boundary with a tenth of the traffic, 1% vs 1.5%, tolerance 1.5x, canary 1000-2000 requests, baseline 10000-20000",
+            errors(0.01, 0.015, 1000..=2000, 10_000..=20_000, Tolerance::Relative(1.5)),
         ),
         proportion_row(
             FalsePositive,
@@ -222,6 +231,21 @@ fn rows() -> Vec<Row> {
             Power,
             "proportion test, error rate 1% to 2%, 3000-5000 requests",
             errors(0.01, 0.02, 3000..=5000, 3000..=5000, none),
+        ),
+        proportion_row(
+            Power,
+            "proportion test, error rate 1% to 2%, canary a tenth of the traffic: 1000-2000 requests, baseline 10000-20000",
+            errors(0.01, 0.02, 1000..=2000, 10_000..=20_000, none),
+        ),
+        proportion_row(
+            Power,
+            "proportion test, error rate 5% to 10%, canary a fiftieth of the traffic: 100-200 requests, baseline 5000-10000",
+            errors(0.05, 0.10, 100..=200, 5000..=10_000, none),
+        ),
+        proportion_row(
+            Power,
+            "proportion test, error rate 1% to 1.5%, canary a tenth of the traffic: 5000-10000 requests, baseline 50000-100000",
+            errors(0.01, 0.015, 5000..=10_000, 50_000..=100_000, none),
         ),
         proportion_row(
             Power,

@@ -480,6 +480,72 @@ fn pooled_z_test_matches_the_textbook_formula() {
 }
 
 #[test]
+fn an_unbalanced_score_test_is_corrected_for_the_canarys_skew() {
+    // 20/1000 vs 100/10000 (2% against 1%, a tenth of the traffic), by hand:
+    // pooled p = 120/11000 = 0.0109091; V = p(1 - p)(1/1000 + 1/10000)
+    // = 1.18696e-5; t = 0.01 / sqrt(V) = 2.902627 (the uncorrected z, one-
+    // sided p 0.00185). Third moment of the difference at p:
+    // p(1 - p)(1 - 2p)(1/1000^2 - 1/10000^2) = 1.05441e-8; A = that over
+    // 6 V^1.5 = 0.0425895. z solves A z^2 + z - (t + A) = 0:
+    // (-1 + sqrt(1 + 4A(t + A))) / 2A = 2.646844, p = 0.004062. (SciPy gives
+    // the same digits.)
+    let result = proportions((20, 1000), (100, 10000), ProportionOptions::default());
+    assert_eq!(result.test, Some(ProportionTest::ScoreZ));
+    close(result.z.unwrap(), 2.646844182074302, 1e-9);
+    close(result.p_value.unwrap(), 0.004062338984037221, 1e-9);
+    assert_eq!(result.outcome, ProportionOutcome::Fail);
+    // 12/150 vs 400/7500 (8% against 5.3%, a fiftieth of the traffic):
+    // t = 1.432576 and p 0.0760 uncorrected, A = 0.052196, z = 1.384693.
+    let small = proportions((12, 150), (400, 7500), ProportionOptions::default());
+    close(small.z.unwrap(), 1.3846931309774702, 1e-9);
+    close(small.p_value.unwrap(), 0.08307316017952565, 1e-9);
+    // A tolerance on an unbalanced split: 10% of 200 against 3% of 10000,
+    // 1 pp allowed. SciPy: t = 4.25178 (p 1.06e-5), A = 0.05339.
+    let tolerance = ProportionOptions {
+        tolerance: Tolerance::Absolute(0.01),
+        ..ProportionOptions::default()
+    };
+    let beyond = proportions((20, 200), (300, 10000), tolerance);
+    close(beyond.z.unwrap(), 3.609559116029667, 1e-6);
+    close(beyond.p_value.unwrap(), 0.00015335893524015987, 1e-8);
+}
+
+#[test]
+fn the_skewness_correction_inverts_the_cornish_fisher_expansion_and_keeps_order() {
+    use super::proportion::skewness_corrected;
+    // Where the expansion t = z + A (z^2 - 1) has a root, the corrected
+    // statistic is it; without skew it is t itself.
+    for a in [-0.08, -0.01, 0.0, 0.01, 0.05, 0.2] {
+        for t in [-3.0, -1.0, 0.0, 0.5, 1.645, 3.0, 6.0] {
+            let z = skewness_corrected(t, a);
+            if 1.0 + 4.0 * a * (t + a) >= 0.0 {
+                close(z + a * (z * z - 1.0), t, 1e-12);
+            }
+        }
+        close(skewness_corrected(1.7, 0.0), 1.7, 0.0);
+    }
+    // Increasing in t everywhere, through the vertex where the expansion
+    // has no root (for A = -0.1 at t = 2.6, for A = 0.1 at t = -2.6), and
+    // never less extreme than the vertex: a canary with many more requests
+    // than the baseline can still fail however small alpha is.
+    for a in [-0.1, 0.1] {
+        let mut previous = f64::NEG_INFINITY;
+        for step in -1000..=1000 {
+            let z = skewness_corrected(f64::from(step) / 50.0, a);
+            assert!(
+                z >= previous,
+                "A = {a}: {z} after {previous} at t = {}",
+                f64::from(step) / 50.0
+            );
+            previous = z;
+        }
+    }
+    assert_eq!(skewness_corrected(20.0, -0.1), 20.0);
+    assert_eq!(skewness_corrected(-20.0, 0.1), -20.0);
+    assert!(skewness_corrected(f64::INFINITY, 0.1).is_infinite());
+}
+
+#[test]
 fn fisher_exact_matches_the_tea_tasting_example() {
     // Fisher's lady tasting tea: 3 of 4 right vs 1 of 4. One-sided p =
     // (C(4,3) C(4,1) + C(4,4) C(4,0)) / C(8,4) = (16 + 1) / 70 = 0.242857.
@@ -536,15 +602,18 @@ fn a_side_below_the_minimum_sample_is_not_enough_evidence() {
 
 #[test]
 fn absolute_tolerance_uses_the_farrington_manning_score_test() {
-    // SciPy: restricted estimates by numerical maximisation, then the score z.
+    // SciPy: restricted estimates by numerical maximisation, then the score
+    // z, then the skewness correction solved in Laud's (2017) form
+    // (-1 + sqrt(1 + 4A(t + A))) / 2A: t = 2.18323 and A = 0.00162 for
+    // the first case, so a correction of -0.006 on the equal sides.
     let tolerance = |d| ProportionOptions {
         tolerance: Tolerance::Absolute(d),
         ..ProportionOptions::default()
     };
     let worse = proportions((60, 1000), (30, 1000), tolerance(0.01));
     assert_eq!(worse.test, Some(ProportionTest::ScoreZ));
-    close(worse.z.unwrap(), 2.1832270762764776, 1e-6);
-    close(worse.p_value.unwrap(), 0.014509545870844494, 1e-7);
+    close(worse.z.unwrap(), 2.1771608937824998, 1e-6);
+    close(worse.p_value.unwrap(), 0.014734282479408153, 1e-7);
     assert_eq!(worse.outcome, ProportionOutcome::Fail);
     close(worse.allowed_rate.unwrap(), 0.04, 1e-15);
     assert!(
@@ -553,8 +622,8 @@ fn absolute_tolerance_uses_the_farrington_manning_score_test() {
         worse.reason
     );
     let within = proportions((45, 2000), (50, 4000), tolerance(0.005));
-    close(within.z.unwrap(), 1.405211437439305, 1e-6);
-    close(within.p_value.unwrap(), 0.0799792070384231, 1e-7);
+    close(within.z.unwrap(), 1.3926329896832454, 1e-6);
+    close(within.p_value.unwrap(), 0.0818654008638291, 1e-7);
     assert_eq!(within.outcome, ProportionOutcome::Pass);
 }
 
@@ -564,10 +633,11 @@ fn relative_tolerance_uses_the_ratio_score_test() {
         tolerance: Tolerance::Relative(1.2),
         ..ProportionOptions::default()
     };
+    // SciPy, as for the absolute tolerance: t = 2.90688, A = 0.00538.
     let result = proportions((90, 1000), (100, 2000), options);
     assert_eq!(result.test, Some(ProportionTest::ScoreZ));
-    close(result.z.unwrap(), 2.906882018223908, 1e-6);
-    close(result.p_value.unwrap(), 0.0018252542674192802, 1e-7);
+    close(result.z.unwrap(), 2.8679752013057564, 1e-6);
+    close(result.p_value.unwrap(), 0.0020655395592004593, 1e-7);
     assert_eq!(result.outcome, ProportionOutcome::Fail);
 }
 
