@@ -164,30 +164,44 @@ pub(super) fn copy_contiguous(
     let mut due = first.wrapping_add((before as i64).wrapping_mul(period));
     // Every bit by which a timestamp differs from its due time: zero when all
     // are on time. (An or of differences needs no 64-bit comparison per
-    // point, which SSE2 does not have; nor does `is_finite`'s bit test, so
-    // finiteness is a floating-point comparison of the magnitude.)
+    // point, which SSE2 does not have.)
     let mut late_bits = 0_i64;
-    let mut present = 0;
-    // Negative values, counted as the non-finite ones are (by `present`):
-    // a sum, not a branch, per point.
-    let mut negative = 0;
+    // The points are most of what a judgement reads, and almost every answer
+    // holds only finite values that are not negative: per point, one
+    // comparison (finiteness, as the magnitude against infinity) and one
+    // running minimum prove that, and the values are copied as they are. The
+    // rare column with a value that is not finite is fixed up (NaN, not
+    // counted) in a second pass over what was written, not over the points.
+    let mut all_finite = true;
+    let mut least = f64::INFINITY;
     values.extend(window.iter().map(|&(timestamp, value)| {
         late_bits |= timestamp ^ due;
         due = due.wrapping_add(period);
-        let finite = value.abs() < f64::INFINITY;
-        present += usize::from(finite);
-        negative += usize::from(value < 0.0);
-        if finite {
-            value
-        } else {
-            f64::NAN
-        }
+        all_finite &= value.abs() < f64::INFINITY;
+        // `minpd`: NaN leaves the minimum as it was (and is caught above).
+        least = if value < least { value } else { least };
+        value
     }));
     if late_bits != 0 || !on_schedule(late, due, period) {
         return None;
     }
+    let present = if all_finite {
+        window.len()
+    } else {
+        let written = &mut values[at + into..];
+        let mut present = 0;
+        for value in written {
+            if value.abs() < f64::INFINITY {
+                present += 1;
+            } else {
+                *value = f64::NAN;
+            }
+        }
+        present
+    };
     values.resize(at + periods, f64::NAN);
-    let suspect = present < window.len() || (range == Range::NonNegative && negative > 0);
+    // `least < 0.0` is false for -0 (zero), as `Range::admits` reads it.
+    let suspect = !all_finite || (range == Range::NonNegative && least < 0.0);
     Some(Counted { present, suspect })
 }
 
