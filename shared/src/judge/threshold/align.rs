@@ -167,41 +167,41 @@ pub(super) fn copy_contiguous(
     // point, which SSE2 does not have.)
     let mut late_bits = 0_i64;
     // The points are most of what a judgement reads, and almost every answer
-    // holds only finite values that are not negative: per point, one
-    // comparison (finiteness, as the magnitude against infinity) and one
-    // running minimum prove that, and the values are copied as they are. The
-    // rare column with a value that is not finite is fixed up (NaN, not
-    // counted) in a second pass over what was written, not over the points.
-    let mut all_finite = true;
-    let mut least = f64::INFINITY;
+    // holds only finite values that are not negative. Per point, a count of
+    // the finite ones (finiteness as a comparison of the magnitude with
+    // infinity) and an or of the bit patterns (whose sign bit is then set if
+    // any value's is) prove that in operations that vectorise; the values are
+    // copied as they are. Only a column that fails the proof is looked at
+    // again, in what was written (in cache), not in the points: non-finite
+    // values made NaN, and the sign bit told apart from a real negative (-0
+    // is zero, and a NaN may carry a sign).
+    let mut present = 0;
+    let mut or_bits = 0_u64;
     values.extend(window.iter().map(|&(timestamp, value)| {
         late_bits |= timestamp ^ due;
         due = due.wrapping_add(period);
-        all_finite &= value.abs() < f64::INFINITY;
-        // `minpd`: NaN leaves the minimum as it was (and is caught above).
-        least = if value < least { value } else { least };
+        present += usize::from(value.abs() < f64::INFINITY);
+        or_bits |= value.to_bits();
         value
     }));
     if late_bits != 0 || !on_schedule(late, due, period) {
         return None;
     }
-    let present = if all_finite {
-        window.len()
-    } else {
-        let written = &mut values[at + into..];
-        let mut present = 0;
-        for value in written {
-            if value.abs() < f64::INFINITY {
-                present += 1;
-            } else {
+    let written = &mut values[at + into..];
+    if present < written.len() {
+        for value in written.iter_mut() {
+            if !value.is_finite() {
                 *value = f64::NAN;
             }
         }
-        present
-    };
+    }
+    // `value < 0.0` is false for -0 (zero) and for NaN, as `Range::admits`
+    // reads them.
+    let negative = range == Range::NonNegative
+        && or_bits >> 63 != 0
+        && written.iter().any(|&value| value < 0.0);
     values.resize(at + periods, f64::NAN);
-    // `least < 0.0` is false for -0 (zero), as `Range::admits` reads it.
-    let suspect = !all_finite || (range == Range::NonNegative && least < 0.0);
+    let suspect = present < window.len() || negative;
     Some(Counted { present, suspect })
 }
 
