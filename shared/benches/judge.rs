@@ -19,6 +19,9 @@
 //!   last a dry-run comparison with the baseline target group, over seven ALB
 //!   series of five one-minute periods).
 //!
+//! - `judge/250x1440` and `judge/1000x1440`: the budget case's shape at
+//!   half and twice its size, to show the work grows linearly with the input.
+//!
 //! - `record/500x1440/fit-log-event`: what the hook does with the budget
 //!   case's verdict afterwards, off the status report's path: the decision
 //!   record serialised, fitted to one CloudWatch Logs event and sealed again.
@@ -50,13 +53,19 @@ const GATES_PER_FILE: usize = 20;
 
 /// The budget case's BeforeAllowTraffic gates: 500 distinct queries (two per
 /// ratio gate, one per latency gate), all over a 1440-period window.
+fn large_section() -> HookPolicy {
+    scaled_section(RATIO_GATES, LATENCY_GATES)
+}
+
+/// `ratio_gates` ratio gates and `latency_gates` latency gates shaped like
+/// the budget case's: `2 * ratio_gates + latency_gates` distinct queries.
 ///
 /// No single valid policy holds 300 gates any more (the record bound), so the
 /// section is put together from 15 valid policy files of 20 gates each: the
 /// judge's budget is about its throughput on 500 series, whatever the files.
-fn large_section() -> HookPolicy {
+fn scaled_section(ratio_gates: usize, latency_gates: usize) -> HookPolicy {
     let mut gates: Vec<String> = Vec::new();
-    for i in 0..RATIO_GATES {
+    for i in 0..ratio_gates {
         gates.push(format!(
             "      - name: error-rate-{i:03}\n        \
                      ratio:\n          \
@@ -68,7 +77,7 @@ fn large_section() -> HookPolicy {
                      min_sample: {{ at_least: 100 }}\n"
         ));
     }
-    for i in 0..LATENCY_GATES {
+    for i in 0..latency_gates {
         gates.push(format!(
             "      - name: latency-p95-{i:03}\n        \
                      metric: {{ name: Latency{i:03}, stat: p95 }}\n        \
@@ -309,5 +318,29 @@ fn bench_default_policy(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_budget_case, bench_default_policy);
+/// The budget case's shape at half and twice its size (250 and 1000 series
+/// of 1440 points): the judge's work must grow linearly with its input, so
+/// these take about half and twice `judge/500x1440`'s time.
+fn bench_linearity(c: &mut Criterion) {
+    for (ratio_gates, latency_gates) in [(100, 50), (400, 200)] {
+        let section = &scaled_section(ratio_gates, latency_gates);
+        let evidence = complete_evidence(section);
+        let series = 2 * ratio_gates + latency_gates;
+        let Some(Ok(data)) = &evidence.metrics else {
+            unreachable!("complete_evidence always collects metrics")
+        };
+        assert_eq!(data.len(), series, "distinct series");
+        assert_all_pass(section, &evidence);
+        c.bench_function(&format!("judge/{series}x1440"), |b| {
+            b.iter(|| judge(black_box(section), black_box(&evidence)))
+        });
+    }
+}
+
+criterion_group!(
+    benches,
+    bench_budget_case,
+    bench_default_policy,
+    bench_linearity
+);
 criterion_main!(benches);

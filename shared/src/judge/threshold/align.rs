@@ -164,30 +164,44 @@ pub(super) fn copy_contiguous(
     let mut due = first.wrapping_add((before as i64).wrapping_mul(period));
     // Every bit by which a timestamp differs from its due time: zero when all
     // are on time. (An or of differences needs no 64-bit comparison per
-    // point, which SSE2 does not have; nor does `is_finite`'s bit test, so
-    // finiteness is a floating-point comparison of the magnitude.)
+    // point, which SSE2 does not have.)
     let mut late_bits = 0_i64;
+    // The points are most of what a judgement reads, and almost every answer
+    // holds only finite values that are not negative. Per point, a count of
+    // the finite ones (finiteness as a comparison of the magnitude with
+    // infinity) and an or of the bit patterns (whose sign bit is then set if
+    // any value's is) prove that in operations that vectorise; the values are
+    // copied as they are. Only a column that fails the proof is looked at
+    // again, in what was written (in cache), not in the points: non-finite
+    // values made NaN, and the sign bit told apart from a real negative (-0
+    // is zero, and a NaN may carry a sign).
     let mut present = 0;
-    // Negative values, counted as the non-finite ones are (by `present`):
-    // a sum, not a branch, per point.
-    let mut negative = 0;
+    let mut or_bits = 0_u64;
     values.extend(window.iter().map(|&(timestamp, value)| {
         late_bits |= timestamp ^ due;
         due = due.wrapping_add(period);
-        let finite = value.abs() < f64::INFINITY;
-        present += usize::from(finite);
-        negative += usize::from(value < 0.0);
-        if finite {
-            value
-        } else {
-            f64::NAN
-        }
+        present += usize::from(value.abs() < f64::INFINITY);
+        or_bits |= value.to_bits();
+        value
     }));
     if late_bits != 0 || !on_schedule(late, due, period) {
         return None;
     }
+    let written = &mut values[at + into..];
+    if present < written.len() {
+        for value in written.iter_mut() {
+            if !value.is_finite() {
+                *value = f64::NAN;
+            }
+        }
+    }
+    // `value < 0.0` is false for -0 (zero) and for NaN, as `Range::admits`
+    // reads them.
+    let negative = range == Range::NonNegative
+        && or_bits >> 63 != 0
+        && written.iter().any(|&value| value < 0.0);
     values.resize(at + periods, f64::NAN);
-    let suspect = present < window.len() || (range == Range::NonNegative && negative > 0);
+    let suspect = present < window.len() || negative;
     Some(Counted { present, suspect })
 }
 

@@ -11,6 +11,7 @@ use crate::policy::{MetricQuery, SeriesKind, ThresholdCheck};
 use crate::vocab::TimeRange;
 use crate::window::gate_window;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// The periods of a gate's window: `periods` of `period` seconds from `start`.
@@ -73,6 +74,8 @@ pub(crate) struct Columns<'e> {
     /// Each series' query as a person reads it, by series: written once,
     /// shared by every gate's record that names it.
     names: BTreeMap<*const RawSeries, Arc<str>>,
+    /// Where a name is written before it is shared ([`Columns::name`]).
+    scratch: String,
     evidence: std::marker::PhantomData<&'e MetricData>,
 }
 
@@ -163,9 +166,18 @@ impl<'e> Columns<'e> {
 
     /// `query`, which found `series`, as a person reads it.
     pub(super) fn name(&mut self, series: &'e RawSeries, query: &MetricQuery) -> Arc<str> {
+        let scratch = &mut self.scratch;
         self.names
             .entry(std::ptr::from_ref(series))
-            .or_insert_with(|| query.to_string().into())
+            .or_insert_with(|| {
+                // Written into one reused buffer and copied once: `to_string`
+                // grows a new string several times over a name's hundred-odd
+                // bytes, and `Arc<str>` copies it again (about seven
+                // allocations per name, hundreds of names per judgement).
+                scratch.clear();
+                write!(scratch, "{query}").expect("writing to a String cannot fail");
+                Arc::from(scratch.as_str())
+            })
             .clone()
     }
 }

@@ -79,7 +79,14 @@ pub(super) fn align_side<'q, 'e>(
     };
     let mut slots = Vec::with_capacity(4);
     for query in queries {
-        let Some(series) = data.get(query) else {
+        // A query the side already asked (a minimum sample on the ratio's
+        // denominator) has its series: a comparison with the few found so
+        // far instead of another search of the evidence by its strings.
+        let known = slots
+            .iter()
+            .find(|(asked, _, _)| *asked == query)
+            .map(|&(_, _, series)| series);
+        let Some(series) = known.or_else(|| data.get(query)) else {
             return Err((
                 GateOutcome::Error,
                 format!("the evidence has no {label}series for {query}"),

@@ -279,6 +279,45 @@ fn the_contiguous_copy_agrees_with_the_general_path_wherever_it_applies() {
     }
 }
 
+#[test]
+fn the_contiguous_copy_reads_a_sign_bit_as_the_general_path_does() {
+    // The copy proves "none negative" from an or of the values' bits, and
+    // looks again only when a sign bit is set: -0 (zero) and a NaN with its
+    // sign bit set carry one without being negative; -1 and -inf are.
+    let (start, period, periods) = (6000, 60, 6);
+    let signed_nan = f64::from_bits(f64::NAN.to_bits() | 1 << 63);
+    for odd in [
+        -0.0,
+        signed_nan,
+        -1.0,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        2.0,
+    ] {
+        for at in 0..periods {
+            let points: Vec<(i64, f64)> = (0..periods)
+                .map(|k| {
+                    let value = if k == at { odd } else { 3.0 + k as f64 };
+                    (start + k as i64 * period, value)
+                })
+                .collect();
+            for range in [Range::Finite, Range::NonNegative] {
+                let mut copied = Vec::new();
+                let copied_counts =
+                    copy_contiguous(&points, range, start, period, periods, &mut copied)
+                        .unwrap_or_else(|| panic!("{points:?} is contiguous"));
+                let mut general = Vec::new();
+                let general_counts =
+                    align_anywhere(&points, range, start, period, periods, &mut general);
+                assert!(same(&copied, &general), "{copied:?} != {general:?}");
+                assert_eq!(copied_counts, general_counts, "{odd:?} {range:?}");
+                let impossible = first_impossible(&points, range, start, period, periods);
+                assert_eq!(copied_counts.suspect, impossible.is_some(), "{odd:?}");
+            }
+        }
+    }
+}
+
 /// The counts of [`count_values`] made the slow way, one question per pass.
 fn counted_one_by_one(
     comparison: Comparison,
