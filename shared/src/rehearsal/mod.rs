@@ -217,9 +217,9 @@ pub async fn rehearse(
     }
 }
 
-/// The seal of one rehearsed ECS bake, in memory.
+/// The seal and the claimed rounds of one rehearsed ECS bake, in memory.
 #[derive(Default)]
-struct RehearsalSeals(Mutex<Option<Seal>>);
+struct RehearsalSeals(Mutex<Option<Seal>>, Mutex<std::collections::BTreeSet<u32>>);
 
 impl SealStore for RehearsalSeals {
     async fn seal(&self, _: &Execution) -> Result<Option<Seal>, EvidenceError> {
@@ -228,6 +228,19 @@ impl SealStore for RehearsalSeals {
     async fn put_seal(&self, _: &Execution, seal: &Seal) -> Result<(), EvidenceError> {
         if let Ok(mut kept) = self.0.lock() {
             *kept = Some(seal.clone());
+        }
+        Ok(())
+    }
+    async fn claim(&self, _: &Execution, round: u32) -> Result<bool, EvidenceError> {
+        Ok(self
+            .1
+            .lock()
+            .map(|mut claimed| claimed.insert(round))
+            .unwrap_or(false))
+    }
+    async fn drop_claims(&self, _: &Execution, rounds: u32) -> Result<(), EvidenceError> {
+        if let Ok(mut claimed) = self.1.lock() {
+            claimed.retain(|round| *round > rounds);
         }
         Ok(())
     }
@@ -277,6 +290,17 @@ async fn ecs_rounds(
                 execution.now += i64::from(callback_delay_secs);
                 execution.deadline = tokio::time::Instant::now() + Duration::from_secs(60);
                 carried = Carried::State(state);
+            }
+            // One invocation per round here: never overlapping; were it, ECS
+            // would call back with the same state.
+            EcsRound::Overlapping {
+                carried: again,
+                callback_delay_secs,
+                ..
+            } => {
+                execution.now += i64::from(callback_delay_secs);
+                execution.deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                carried = again.map_or(Carried::Nothing, Carried::State);
             }
             // A fresh seal store per stage execution: never concluded before.
             EcsRound::Repeated { reason, .. } => {

@@ -53,7 +53,12 @@ use tokio::time::Instant;
 /// concluding measurement's reason is whole in the decision record.
 pub const MEASUREMENT_REASON_BYTES: usize = 1024;
 
-/// Keeps the seal of each baked ECS execution.
+/// How soon ECS is asked to call back an invocation that found its round
+/// claimed by another: about when that one's measurement
+/// ([`MEASUREMENT_ALLOWANCE_SECS`]) has been sealed.
+pub const OVERLAP_RECHECK_DELAY_SECS: u32 = 10;
+
+/// Keeps the seal of each baked ECS execution, and the claims of its rounds.
 pub trait SealStore: Sync {
     /// The seal kept for `execution`, if any.
     fn seal(
@@ -65,6 +70,20 @@ pub trait SealStore: Sync {
         &self,
         execution: &Execution,
         seal: &Seal,
+    ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
+    /// Claims round `round` of `execution`, atomically: `false` when another
+    /// invocation of the same round claimed it first.
+    fn claim(
+        &self,
+        execution: &Execution,
+        round: u32,
+    ) -> impl Future<Output = Result<bool, EvidenceError>> + Send;
+    /// Drops the claims of rounds 1 to `rounds` of `execution`, once its
+    /// tombstone is written (names that are gone are no error).
+    fn drop_claims(
+        &self,
+        execution: &Execution,
+        rounds: u32,
     ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
 }
 
@@ -103,6 +122,19 @@ pub enum EcsRound {
         /// The state for `hookDetails`.
         state: AnalysisState,
         /// `callBackDelay`, seconds.
+        callback_delay_secs: u32,
+        /// For the answer and the log.
+        reason: String,
+    },
+    /// Another invocation of the same round holds its claim and is measuring
+    /// (ECS invoked the round again while it ran): nothing measured, nothing
+    /// sealed; answer `IN_PROGRESS` with `hookDetails` as they came, so that
+    /// ECS calls back with them and gets the other invocation's answer from
+    /// the seal ([`EcsAdmission::Repeat`]).
+    Overlapping {
+        /// The state the invocation carried (`None`: the first round).
+        carried: Option<AnalysisState>,
+        /// `callBackDelay`, seconds ([`OVERLAP_RECHECK_DELAY_SECS`]).
         callback_delay_secs: u32,
         /// For the answer and the log.
         reason: String,
