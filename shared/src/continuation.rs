@@ -29,6 +29,10 @@
 //!   invocation's error makes Lambda retry the same event, which may then
 //!   claim the run again).
 //!
+//! An ECS-native bake ([`SsmSeals`]) keeps the same seal and claims its
+//! rounds as `run-{n}` in the same way (ECS may invoke a round again while it
+//! runs), the claims deleted once its tombstone is written.
+//!
 //! The role may write under `{prefix}bake/` only (template.yaml); SSM's
 //! `GetParameters` on the prefix was granted for the switches already.
 

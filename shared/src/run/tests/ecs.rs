@@ -660,5 +660,8 @@ async fn a_claim_that_cannot_be_taken_fails_the_stage_closed_without_measuring()
     assert!(reason.contains("Rate exceeded"), "{reason}");
     assert_eq!(metrics.queries(), queries, "measured without a claim");
     let tombstone = seals.0.lock().unwrap().clone().unwrap();
-    assert_eq!(tombstone.concluded.as_deref(), Some("FAILED"));
+    assert_eq!(
+        tombstone.concluded,
+        Some(LifecycleStatus::Failed.to_string())
+    );
 }
