@@ -307,6 +307,41 @@ impl crate::run::ecs::SealStore for SsmSeals {
         put_parameter(&self.ssm, name, claim_value(round, execution.now), false).await
     }
 
+    async fn claimed_at(
+        &self,
+        execution: &Execution,
+        round: u32,
+    ) -> Result<Option<i64>, EvidenceError> {
+        let name = claim_name(&self.folder(execution), round);
+        let output = self
+            .ssm
+            .get_parameters()
+            .names(&name)
+            .send()
+            .await
+            .map_err(|e| ssm_error("GetParameters", &e))?;
+        let Some(text) = output
+            .parameters()
+            .iter()
+            .find(|p| p.name() == Some(name.as_str()))
+            .and_then(|p| p.value())
+        else {
+            return Ok(None);
+        };
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|claim| claim["claimed_at"].as_i64())
+            .map(Some)
+            .ok_or_else(|| EvidenceError::Api {
+                service: "SSM",
+                operation: "GetParameters",
+                message: crate::evidence::bounded(format!(
+                    "the claim {name} is unreadable: {}",
+                    crate::evidence::bounded(text.to_string())
+                )),
+            })
+    }
+
     async fn drop_claims(&self, execution: &Execution, rounds: u32) -> Result<(), EvidenceError> {
         delete_claims(&self.ssm, &self.folder(execution), rounds).await
     }

@@ -219,7 +219,10 @@ pub async fn rehearse(
 
 /// The seal and the claimed rounds of one rehearsed ECS bake, in memory.
 #[derive(Default)]
-struct RehearsalSeals(Mutex<Option<Seal>>, Mutex<std::collections::BTreeSet<u32>>);
+struct RehearsalSeals(
+    Mutex<Option<Seal>>,
+    Mutex<std::collections::BTreeMap<u32, i64>>,
+);
 
 impl SealStore for RehearsalSeals {
     async fn seal(&self, _: &Execution) -> Result<Option<Seal>, EvidenceError> {
@@ -231,16 +234,23 @@ impl SealStore for RehearsalSeals {
         }
         Ok(())
     }
-    async fn claim(&self, _: &Execution, round: u32) -> Result<bool, EvidenceError> {
+    async fn claim(&self, execution: &Execution, round: u32) -> Result<bool, EvidenceError> {
         Ok(self
             .1
             .lock()
-            .map(|mut claimed| claimed.insert(round))
+            .map(|mut claimed| claimed.insert(round, execution.now).is_none())
             .unwrap_or(false))
+    }
+    async fn claimed_at(&self, _: &Execution, round: u32) -> Result<Option<i64>, EvidenceError> {
+        Ok(self
+            .1
+            .lock()
+            .ok()
+            .and_then(|claimed| claimed.get(&round).copied()))
     }
     async fn drop_claims(&self, _: &Execution, rounds: u32) -> Result<(), EvidenceError> {
         if let Ok(mut claimed) = self.1.lock() {
-            claimed.retain(|round| *round > rounds);
+            claimed.retain(|round, _| *round > rounds);
         }
         Ok(())
     }

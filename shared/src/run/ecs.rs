@@ -35,8 +35,9 @@
 //! `hookDetails` as they came and a short delay
 //! ([`OVERLAP_RECHECK_DELAY_SECS`]), so that ECS's callback is a retry of the
 //! same round, answered from the seal the other invocation left. A claim that
-//! cannot be taken (SSM failing) fails the stage closed. The claims go with
-//! the tombstone.
+//! cannot be taken (SSM failing) fails the stage closed, and so does a round
+//! claimed longer ago than any invocation runs ([`LONGEST_ROUND_SECS`]) and
+//! never sealed. The claims go with the tombstone.
 
 use super::{a_switch_decides, analysis_summary, concluding_measurement};
 use super::{conclude, fail_without_evidence, finish, measure, Execution, JudgeFn, Measured};
@@ -68,6 +69,13 @@ pub const MEASUREMENT_REASON_BYTES: usize = 1024;
 /// ([`MEASUREMENT_ALLOWANCE_SECS`]) has been sealed.
 pub const OVERLAP_RECHECK_DELAY_SECS: u32 = 10;
 
+/// How long after a round was claimed its invocation may still be running:
+/// Lambda's longest timeout (15 minutes) and a minute of clock skew. A round
+/// claimed longer ago than that, and not sealed, was claimed by an invocation
+/// that failed or timed out: the round fails closed rather than answering
+/// `IN_PROGRESS` for ever.
+pub const LONGEST_ROUND_SECS: i64 = 15 * 60 + 60;
+
 /// Keeps the seal of each baked ECS execution, and the claims of its rounds.
 pub trait SealStore: Sync {
     /// The seal kept for `execution`, if any.
@@ -88,6 +96,12 @@ pub trait SealStore: Sync {
         execution: &Execution,
         round: u32,
     ) -> impl Future<Output = Result<bool, EvidenceError>> + Send;
+    /// When round `round` of `execution` was claimed (`None`: it is not).
+    fn claimed_at(
+        &self,
+        execution: &Execution,
+        round: u32,
+    ) -> impl Future<Output = Result<Option<i64>, EvidenceError>> + Send;
     /// Drops the claims of rounds 1 to `rounds` of `execution`, once its
     /// tombstone is written (names that are gone are no error).
     fn drop_claims(
@@ -249,7 +263,24 @@ where
     // measure and seal, the one sealed over failing at its next round.
     let claim_failed = match seals.claim(execution, state.runs).await {
         Ok(true) => None,
-        Ok(false) => return overlapping(carried, state.runs),
+        Ok(false) => match seals.claimed_at(execution, state.runs).await {
+            Ok(Some(at)) if now - at > LONGEST_ROUND_SECS => Some((
+                LifecycleStatus::Failed,
+                format!(
+                    "round {} of the analysis was claimed {} s ago by an invocation that never sealed its answer (it failed or timed out: an invocation lasts at most {LONGEST_ROUND_SECS} s); failing closed",
+                    state.runs,
+                    now - at
+                ),
+            )),
+            Ok(_) => return overlapping(carried, state.runs),
+            Err(error) => Some((
+                LifecycleStatus::Failed,
+                format!(
+                    "round {} of the analysis is claimed, and the claim could not be read ({error}); failing closed",
+                    state.runs
+                ),
+            )),
+        },
         // As the CodeDeploy bake: an unknown claim fails closed, the state so
         // far in the record.
         Err(error) => Some((

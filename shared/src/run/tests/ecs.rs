@@ -5,22 +5,27 @@
 use super::*;
 use crate::analysis::{AnalysisState, Seal};
 use crate::run::ecs::{
-    answer_rollback, execute_ecs_round, Carried, EcsBake, EcsRound, SealStore,
+    answer_rollback, execute_ecs_round, Carried, EcsBake, EcsRound, SealStore, LONGEST_ROUND_SECS,
     OVERLAP_RECHECK_DELAY_SECS,
 };
 
-/// The seal and the rounds claimed, as SSM would keep them; claiming fails
-/// while the third field is set (SSM unreachable).
+/// The seal and the rounds claimed (when), as SSM would keep them; claiming
+/// fails while the third field is set (SSM unreachable).
 #[derive(Default)]
 struct MemSeals(
     Mutex<Option<Seal>>,
-    Mutex<std::collections::BTreeSet<u32>>,
+    Mutex<std::collections::BTreeMap<u32, i64>>,
     std::sync::atomic::AtomicBool,
 );
 
 impl MemSeals {
     fn claims(&self) -> Vec<u32> {
-        self.1.lock().unwrap().iter().copied().collect()
+        self.1.lock().unwrap().keys().copied().collect()
+    }
+
+    /// Round `round` claimed at `at` by another invocation.
+    fn claimed_elsewhere(&self, round: u32, at: i64) {
+        assert!(self.1.lock().unwrap().insert(round, at).is_none());
     }
 }
 
@@ -32,7 +37,7 @@ impl SealStore for MemSeals {
         *self.0.lock().unwrap() = Some(seal.clone());
         Ok(())
     }
-    async fn claim(&self, _: &Execution, round: u32) -> Result<bool, EvidenceError> {
+    async fn claim(&self, execution: &Execution, round: u32) -> Result<bool, EvidenceError> {
         if self.2.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(EvidenceError::Api {
                 service: "SSM",
@@ -40,10 +45,18 @@ impl SealStore for MemSeals {
                 message: "ThrottlingException: Rate exceeded".into(),
             });
         }
-        Ok(self.1.lock().unwrap().insert(round))
+        let mut claims = self.1.lock().unwrap();
+        if claims.contains_key(&round) {
+            return Ok(false);
+        }
+        claims.insert(round, execution.now);
+        Ok(true)
+    }
+    async fn claimed_at(&self, _: &Execution, round: u32) -> Result<Option<i64>, EvidenceError> {
+        Ok(self.1.lock().unwrap().get(&round).copied())
     }
     async fn drop_claims(&self, _: &Execution, rounds: u32) -> Result<(), EvidenceError> {
-        self.1.lock().unwrap().retain(|round| *round > rounds);
+        self.1.lock().unwrap().retain(|round, _| *round > rounds);
         Ok(())
     }
 }
@@ -575,7 +588,7 @@ async fn an_overlapping_invocation_of_a_claimed_round_measures_nothing_and_answe
     assert_eq!(seals.claims(), vec![1], "the first round is claimed");
     // Round 2 is being measured by another invocation (it claimed the round
     // and has not sealed yet) when ECS invokes it again.
-    assert!(seals.1.lock().unwrap().insert(2));
+    seals.claimed_elsewhere(2, NOW + 60);
     let (queries, sealed) = (metrics.queries(), seals.0.lock().unwrap().clone());
     let overlapping = round(
         &policy,
@@ -611,7 +624,7 @@ async fn an_overlapping_invocation_of_a_claimed_round_measures_nothing_and_answe
     // The first round overlapping in the same way: hookDetails without a
     // state, as they came.
     let fresh = MemSeals::default();
-    assert!(fresh.1.lock().unwrap().insert(1));
+    fresh.claimed_elsewhere(1, NOW);
     match round(&policy, &metrics, &fresh, NOW, Carried::Nothing).await {
         EcsRound::Overlapping { carried: None, .. } => {}
         other => panic!("expected an overlapping first round, got {other:?}"),
@@ -664,4 +677,41 @@ async fn a_claim_that_cannot_be_taken_fails_the_stage_closed_without_measuring()
         tombstone.concluded,
         Some(LifecycleStatus::Failed.to_string())
     );
+}
+
+#[tokio::test]
+async fn a_round_claimed_by_an_invocation_that_never_answered_fails_closed() {
+    let policy = ecs_policy();
+    let seals = MemSeals::default();
+    let metrics = CountingCloudWatch::default();
+    let (first, _, _) = in_progress(round(&policy, &metrics, &seals, NOW, Carried::Nothing).await);
+    // Round 2 was claimed by an invocation that failed or timed out before
+    // sealing: every callback would find it claimed, for ever.
+    seals.claimed_elsewhere(2, NOW + 60);
+    let queries = metrics.queries();
+    let still_running = round(
+        &policy,
+        &metrics,
+        &seals,
+        NOW + 60 + LONGEST_ROUND_SECS,
+        Carried::State(first.clone()),
+    )
+    .await;
+    assert!(
+        matches!(still_running, EcsRound::Overlapping { .. }),
+        "{still_running:?}"
+    );
+    let reason = failed(
+        round(
+            &policy,
+            &metrics,
+            &seals,
+            NOW + 61 + LONGEST_ROUND_SECS,
+            Carried::State(first),
+        )
+        .await,
+    );
+    assert!(reason.contains("round 2"), "{reason}");
+    assert!(reason.contains("never sealed"), "{reason}");
+    assert_eq!(metrics.queries(), queries, "measured a claimed round");
 }
