@@ -515,12 +515,14 @@ fn overlapping_invocations_of_a_round_measure_it_once() {
     assert_eq!(first["hookStatus"], "IN_PROGRESS", "{first}");
     let delay = first["callBackDelay"].as_u64().expect("a callBackDelay");
     std::thread::sleep(Duration::from_secs(delay));
-    // Round 2's first metric query is slow: the invocation measuring it is
+    // Round 2's first metric query is slow (8 s: room for a loaded machine
+    // to start the second invocation, within the bake's 10 s interval, so the
+    // callback still finds the round fresh): the invocation measuring it is
     // still at it (it claimed the round before measuring) when ECS invokes
     // the round again.
     service.emulator.inject(
         json!({"service": "cloudwatch", "operation": "GetMetricData",
-                                   "status": 200, "delay_ms": 5000, "times": 1}),
+                                   "status": 200, "delay_ms": 8000, "times": 1}),
     );
     let queries = service.metric_queries();
     let running = service.queue(stage, execution, Some(&first["hookDetails"]));
