@@ -29,6 +29,10 @@
 //!   invocation's error makes Lambda retry the same event, which may then
 //!   claim the run again).
 //!
+//! An ECS-native bake ([`SsmSeals`]) keeps the same seal and claims its
+//! rounds as `run-{n}` in the same way (ECS may invoke a round again while it
+//! runs), the claims deleted once its tombstone is written.
+//!
 //! The role may write under `{prefix}bake/` only (template.yaml); SSM's
 //! `GetParameters` on the prefix was granted for the switches already.
 
@@ -84,48 +88,75 @@ impl SelfInvoke {
     }
 
     fn claim_name(&self, execution: &Execution, run: u32) -> String {
-        format!("{}run-{run}", self.folder(execution))
-    }
-
-    async fn put(
-        &self,
-        name: String,
-        value: String,
-        overwrite: bool,
-    ) -> Result<bool, EvidenceError> {
-        match self
-            .ssm
-            .put_parameter()
-            .name(name)
-            .value(value)
-            .r#type(ParameterType::String)
-            .overwrite(overwrite)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e)
-                if !overwrite
-                    && e.as_service_error()
-                        .is_some_and(|e| e.is_parameter_already_exists()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(ssm_error("PutParameter", &e)),
-        }
+        claim_name(&self.folder(execution), run)
     }
 }
 
-impl SelfInvoke {
-    async fn delete(&self, names: Vec<String>) -> Result<(), EvidenceError> {
-        self.ssm
-            .delete_parameters()
-            .set_names(Some(names))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| ssm_error("DeleteParameters", &e))
+/// Puts `value` under `name`: `Ok(false)` when `overwrite` is off and the
+/// parameter exists (SSM refuses it atomically: how a claim is taken).
+async fn put_parameter(
+    ssm: &aws_sdk_ssm::Client,
+    name: String,
+    value: String,
+    overwrite: bool,
+) -> Result<bool, EvidenceError> {
+    match ssm
+        .put_parameter()
+        .name(name)
+        .value(value)
+        .r#type(ParameterType::String)
+        .overwrite(overwrite)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e)
+            if !overwrite
+                && e.as_service_error()
+                    .is_some_and(|e| e.is_parameter_already_exists()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(ssm_error("PutParameter", &e)),
     }
+}
+
+/// Deletes the claims of runs (or rounds) 1 to `runs` in `folder`:
+/// DeleteParameters takes ten names a call; names that are gone are listed
+/// as invalid, not an error.
+async fn delete_claims(
+    ssm: &aws_sdk_ssm::Client,
+    folder: &str,
+    runs: u32,
+) -> Result<(), EvidenceError> {
+    let claims: Vec<String> = (1..=runs).map(|run| claim_name(folder, run)).collect();
+    for names in claims.chunks(10) {
+        delete_parameters(ssm, names.to_vec()).await?;
+    }
+    Ok(())
+}
+
+async fn delete_parameters(
+    ssm: &aws_sdk_ssm::Client,
+    names: Vec<String>,
+) -> Result<(), EvidenceError> {
+    ssm.delete_parameters()
+        .set_names(Some(names))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| ssm_error("DeleteParameters", &e))
+}
+
+/// The claim of run (or round) `run` in an execution's `folder`.
+fn claim_name(folder: &str, run: u32) -> String {
+    format!("{folder}run-{run}")
+}
+
+/// What a claim holds: only its existence counts; the rest is for whoever
+/// reads SSM.
+fn claim_value(run: u32, claimed_at: i64) -> String {
+    json!({"run": run, "claimed_at": claimed_at}).to_string()
 }
 
 fn ssm_error<E>(operation: &'static str, error: &aws_sdk_ssm::error::SdkError<E>) -> EvidenceError
@@ -186,9 +217,8 @@ impl Continuation for SelfInvoke {
     }
 
     async fn claim(&self, execution: &Execution, run: u32) -> Result<bool, EvidenceError> {
-        let claim = json!({"run": run, "claimed_at": execution.now}).to_string();
-        self.put(self.claim_name(execution, run), claim, false)
-            .await
+        let claim = claim_value(run, execution.now);
+        put_parameter(&self.ssm, self.claim_name(execution, run), claim, false).await
     }
 
     async fn hand_off(
@@ -222,26 +252,19 @@ impl Continuation for SelfInvoke {
 
     async fn close(&self, execution: &Execution, seal: &Seal) -> Result<(), EvidenceError> {
         write_seal(&self.ssm, &self.seal_name(execution), seal, execution).await?;
-        let claims: Vec<String> = (1..=seal.runs)
-            .map(|run| self.claim_name(execution, run))
-            .collect();
-        // DeleteParameters takes ten names a call; names that are gone are
-        // listed as invalid, not an error.
-        for names in claims.chunks(10) {
-            self.delete(names.to_vec()).await?;
-        }
-        Ok(())
+        delete_claims(&self.ssm, &self.folder(execution), seal.runs).await
     }
 
     async fn release(&self, execution: &Execution, run: u32) -> Result<(), EvidenceError> {
-        self.delete(vec![self.claim_name(execution, run)]).await
+        delete_parameters(&self.ssm, vec![self.claim_name(execution, run)]).await
     }
 }
 
-/// The seals of ECS-native bakes: the same parameter as a CodeDeploy bake's
-/// (`{prefix}bake/{deployment}/{execution digest}/seal`), with no claims and
-/// no self-invocation, since ECS itself invokes the function again after an
-/// `IN_PROGRESS` answer ([`crate::run::ecs`]).
+/// The seals of ECS-native bakes: the same parameters as a CodeDeploy bake's
+/// (`{prefix}bake/{deployment}/{execution digest}/seal`, and `round-{n}`'s
+/// claim as `run-{n}`, so that two invocations of the same round overlapping
+/// measure once), with no self-invocation, since ECS itself invokes the
+/// function again after an `IN_PROGRESS` answer ([`crate::run::ecs`]).
 #[derive(Debug, Clone)]
 pub struct SsmSeals {
     ssm: aws_sdk_ssm::Client,
@@ -257,15 +280,16 @@ impl SsmSeals {
         }
     }
 
-    fn seal_name(&self, execution: &Execution) -> String {
-        format!(
-            "{}seal",
-            execution_folder(
-                &self.prefix,
-                &execution.deployment_id,
-                &execution.execution_id
-            )
+    fn folder(&self, execution: &Execution) -> String {
+        execution_folder(
+            &self.prefix,
+            &execution.deployment_id,
+            &execution.execution_id,
         )
+    }
+
+    fn seal_name(&self, execution: &Execution) -> String {
+        format!("{}seal", self.folder(execution))
     }
 }
 
@@ -276,6 +300,50 @@ impl crate::run::ecs::SealStore for SsmSeals {
 
     async fn put_seal(&self, execution: &Execution, seal: &Seal) -> Result<(), EvidenceError> {
         write_seal(&self.ssm, &self.seal_name(execution), seal, execution).await
+    }
+
+    async fn claim(&self, execution: &Execution, round: u32) -> Result<bool, EvidenceError> {
+        let name = claim_name(&self.folder(execution), round);
+        put_parameter(&self.ssm, name, claim_value(round, execution.now), false).await
+    }
+
+    async fn claimed_at(
+        &self,
+        execution: &Execution,
+        round: u32,
+    ) -> Result<Option<i64>, EvidenceError> {
+        let name = claim_name(&self.folder(execution), round);
+        let output = self
+            .ssm
+            .get_parameters()
+            .names(&name)
+            .send()
+            .await
+            .map_err(|e| ssm_error("GetParameters", &e))?;
+        let Some(text) = output
+            .parameters()
+            .iter()
+            .find(|p| p.name() == Some(name.as_str()))
+            .and_then(|p| p.value())
+        else {
+            return Ok(None);
+        };
+        serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|claim| claim["claimed_at"].as_i64())
+            .map(Some)
+            .ok_or_else(|| EvidenceError::Api {
+                service: "SSM",
+                operation: "GetParameters",
+                message: crate::evidence::bounded(format!(
+                    "the claim {name} is unreadable: {}",
+                    crate::evidence::bounded(text.to_string())
+                )),
+            })
+    }
+
+    async fn drop_claims(&self, execution: &Execution, rounds: u32) -> Result<(), EvidenceError> {
+        delete_claims(&self.ssm, &self.folder(execution), rounds).await
     }
 }
 

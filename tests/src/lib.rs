@@ -580,9 +580,33 @@ impl HookProcess {
         Self::spawn(emulator, binary, command)
     }
 
-    fn spawn(emulator: &Emulator, binary: &str, mut command: Command) -> HookProcess {
+    /// A second instance of a running hook, started as
+    /// [`HookProcess::start_with`] does but beside it: the running process's
+    /// poll is not retired, so both take events from the same queue, as two
+    /// of Lambda's execution environments run concurrent invocations.
+    pub fn start_beside(
+        emulator: &Emulator,
+        binary: &str,
+        extra: &[(&str, &str)],
+        unset: &[&str],
+    ) -> HookProcess {
+        let mut command = hook_command(emulator, binary);
+        for name in unset {
+            command.env_remove(name);
+        }
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        Self::spawn_beside(binary, command)
+    }
+
+    fn spawn(emulator: &Emulator, binary: &str, command: Command) -> HookProcess {
         // Retire the open poll of any earlier process this emulator served.
         emulator.control("POST", "runtime/restart", None);
+        Self::spawn_beside(binary, command)
+    }
+
+    fn spawn_beside(binary: &str, mut command: Command) -> HookProcess {
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command
             .spawn()

@@ -10,11 +10,14 @@
 //! discovered, not configured.
 //!
 //! Beside the whole deployment: a round ECS invokes again (the same answer,
-//! nothing measured twice) and stale or foreign state; the freeze, an
+//! nothing measured twice), also while the first invocation of it still runs
+//! (two instances of the function), and stale or foreign state; the freeze, an
 //! override and a dry run at once and mid-bake, with the audit chain; and
 //! the rollback check when ECS is slow or failing (the emulator's faults).
 
-use gate_tests::{decision_records, invoke, temp_file, AlbMinute, Emulator, HookProcess};
+use gate_tests::{
+    await_invocation, decision_records, invoke, temp_file, AlbMinute, Emulator, HookProcess,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -358,6 +361,51 @@ impl Service {
         )
     }
 
+    /// A second instance of the hook [`Service::hook`] started, taking
+    /// invocations beside it (the same environment, the same `policy`).
+    fn hook_beside(&self, policy: &str) -> HookProcess {
+        let policy = temp_file("ecs-beside.yaml", policy);
+        HookProcess::start_beside(
+            &self.emulator,
+            "ecs-lifecycle-hook",
+            &[
+                ("GATE_POLICY_FILE", policy.to_str().unwrap()),
+                ("GATE_SAFETY_MARGIN_MS", "2000"),
+            ],
+            &["TARGET_GROUP", "LOAD_BALANCER"],
+        )
+    }
+
+    /// Queues one invocation without waiting for it; its request id.
+    fn queue(&self, stage: &str, execution: &str, details: Option<&Value>) -> String {
+        let queued = self.emulator.control(
+            "POST",
+            "invoke",
+            Some(json!({"event": payload(stage, execution, 25.0, details), "timeout_ms": RUN_MS})),
+        );
+        queued["requestId"]
+            .as_str()
+            .expect("a request id")
+            .to_string()
+    }
+
+    /// The answer of a queued invocation.
+    fn answer(&self, request_id: &str) -> Value {
+        let outcome = await_invocation(&self.emulator, request_id);
+        assert_eq!(outcome["state"], "success", "{outcome}");
+        outcome["body"].clone()
+    }
+
+    /// How many `GetMetricData` calls the emulator received (each
+    /// measurement makes some).
+    fn metric_queries(&self) -> usize {
+        self.emulator
+            .calls()
+            .iter()
+            .filter(|call| call["operation"] == "GetMetricData")
+            .count()
+    }
+
     /// One invocation; its answer.
     fn invoke(&self, stage: &str, execution: &str, details: Option<&Value>) -> Value {
         let outcome = invoke(
@@ -446,6 +494,92 @@ fn a_retried_round_gets_the_same_answer_and_a_stale_one_fails() {
         "{stderr}"
     );
     // 20 s measured every 10 s: three measurements, the retry took none.
+    let measurements = records[0]["analysis"]["measurements"].as_array().unwrap();
+    assert_eq!(measurements.len(), 3, "{}", records[0]);
+}
+
+/// Two invocations of the same round at once (ECS invoking it again while
+/// the first still runs), in two instances of the function: the one that
+/// claims the round measures and seals; the other measures nothing and
+/// answers `IN_PROGRESS` with `hookDetails` as they came, and ECS calling
+/// back with them gets the first one's answer from the seal. The bake goes
+/// on to `SUCCEEDED`, one record, each round measured once.
+#[test]
+fn overlapping_invocations_of_a_round_measure_it_once() {
+    let service = Service::start();
+    let first_instance = service.hook(POLICY);
+    let second_instance = service.hook_beside(POLICY);
+    let (stage, execution) = ("PRODUCTION_TRAFFIC_SHIFT", "exec-overlapping");
+
+    let first = service.invoke(stage, execution, None);
+    assert_eq!(first["hookStatus"], "IN_PROGRESS", "{first}");
+    let delay = first["callBackDelay"].as_u64().expect("a callBackDelay");
+    std::thread::sleep(Duration::from_secs(delay));
+    // Round 2's first metric query is slow (8 s: room for a loaded machine
+    // to start the second invocation, within the bake's 10 s interval, so the
+    // callback still finds the round fresh): the invocation measuring it is
+    // still at it (it claimed the round before measuring) when ECS invokes
+    // the round again.
+    service.emulator.inject(
+        json!({"service": "cloudwatch", "operation": "GetMetricData",
+                                   "status": 200, "delay_ms": 8000, "times": 1}),
+    );
+    let queries = service.metric_queries();
+    let running = service.queue(stage, execution, Some(&first["hookDetails"]));
+    let waiting = Instant::now();
+    while service.metric_queries() == queries {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "round 2 never measured"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let overlapping = service.queue(stage, execution, Some(&first["hookDetails"]));
+    let overlapping = service.answer(&overlapping);
+    let running = service.answer(&running);
+
+    assert_eq!(overlapping["hookStatus"], "IN_PROGRESS", "{overlapping}");
+    assert_eq!(
+        overlapping["hookDetails"], first["hookDetails"],
+        "the overlapping invocation answered with other hookDetails: {overlapping}"
+    );
+    assert_eq!(overlapping["callBackDelay"], 10, "{overlapping}");
+    assert!(
+        reason(&overlapping).contains("claimed by another invocation"),
+        "{overlapping}"
+    );
+    assert_eq!(running["hookStatus"], "IN_PROGRESS", "{running}");
+    assert_ne!(running["hookDetails"], first["hookDetails"], "{running}");
+
+    // ECS calls back with the overlapping invocation's answer: the running
+    // one's, from the seal, nothing measured.
+    let queries = service.metric_queries();
+    let repeated = service.call_back(stage, execution, &overlapping);
+    assert_eq!(
+        repeated["hookDetails"], running["hookDetails"],
+        "{repeated}"
+    );
+    assert!(
+        reason(&repeated).contains("a repeat of round 2"),
+        "{repeated}"
+    );
+    assert_eq!(service.metric_queries(), queries, "the repeat measured");
+    let mut last = repeated;
+    for _ in 0..5 {
+        if last["hookStatus"] != "IN_PROGRESS" {
+            break;
+        }
+        last = service.call_back(stage, execution, &last);
+    }
+    assert_eq!(last["hookStatus"], "SUCCEEDED", "{last}");
+
+    let (first_out, first_err) = first_instance.finish();
+    let (second_out, second_err) = second_instance.finish();
+    let records = decision_records(&format!("{first_out}\n{second_out}"));
+    assert_eq!(records.len(), 1, "{first_err}\n{second_err}");
+    assert_eq!(records[0]["status"], "Succeeded", "{}", records[0]);
+    // 20 s measured every 10 s: three measurements, whichever instance took
+    // each round; the overlapping invocation took none.
     let measurements = records[0]["analysis"]["measurements"].as_array().unwrap();
     assert_eq!(measurements.len(), 3, "{}", records[0]);
 }

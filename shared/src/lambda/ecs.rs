@@ -271,6 +271,32 @@ impl EcsHookFunction {
                     &reason,
                 )
             }
+            EcsRound::Overlapping {
+                carried,
+                callback_delay_secs,
+                reason,
+            } => {
+                tracing::info!(
+                    deployment = %execution.deployment_id,
+                    stage = %execution.hook,
+                    round = carried.as_ref().map_or(1, |state| state.runs),
+                    callback_delay_secs,
+                    reason = %reason,
+                    "round claimed by an overlapping invocation: nothing measured, ECS calls back"
+                );
+                // The state goes back as it came (or stays absent), so that
+                // ECS's callback is a repeat of this round, answered from the
+                // seal the other invocation leaves.
+                let mut details = invocation.hook_details.clone();
+                details.remove(ROLLBACK_CHECK_FIELD);
+                ecs_answer(
+                    EcsHookStatus::InProgress {
+                        callback_delay_secs,
+                    },
+                    Some(details),
+                    &reason,
+                )
+            }
             EcsRound::Repeated { status, reason } => {
                 tracing::info!(
                     deployment = %execution.deployment_id,

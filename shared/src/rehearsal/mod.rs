@@ -217,9 +217,12 @@ pub async fn rehearse(
     }
 }
 
-/// The seal of one rehearsed ECS bake, in memory.
+/// The seal and the claimed rounds of one rehearsed ECS bake, in memory.
 #[derive(Default)]
-struct RehearsalSeals(Mutex<Option<Seal>>);
+struct RehearsalSeals(
+    Mutex<Option<Seal>>,
+    Mutex<std::collections::BTreeMap<u32, i64>>,
+);
 
 impl SealStore for RehearsalSeals {
     async fn seal(&self, _: &Execution) -> Result<Option<Seal>, EvidenceError> {
@@ -228,6 +231,26 @@ impl SealStore for RehearsalSeals {
     async fn put_seal(&self, _: &Execution, seal: &Seal) -> Result<(), EvidenceError> {
         if let Ok(mut kept) = self.0.lock() {
             *kept = Some(seal.clone());
+        }
+        Ok(())
+    }
+    async fn claim(&self, execution: &Execution, round: u32) -> Result<bool, EvidenceError> {
+        Ok(self
+            .1
+            .lock()
+            .map(|mut claimed| claimed.insert(round, execution.now).is_none())
+            .unwrap_or(false))
+    }
+    async fn claimed_at(&self, _: &Execution, round: u32) -> Result<Option<i64>, EvidenceError> {
+        Ok(self
+            .1
+            .lock()
+            .ok()
+            .and_then(|claimed| claimed.get(&round).copied()))
+    }
+    async fn drop_claims(&self, _: &Execution, rounds: u32) -> Result<(), EvidenceError> {
+        if let Ok(mut claimed) = self.1.lock() {
+            claimed.retain(|round, _| *round > rounds);
         }
         Ok(())
     }
@@ -277,6 +300,17 @@ async fn ecs_rounds(
                 execution.now += i64::from(callback_delay_secs);
                 execution.deadline = tokio::time::Instant::now() + Duration::from_secs(60);
                 carried = Carried::State(state);
+            }
+            // One invocation per round here: never overlapping; were it, ECS
+            // would call back with the same state.
+            EcsRound::Overlapping {
+                carried: again,
+                callback_delay_secs,
+                ..
+            } => {
+                execution.now += i64::from(callback_delay_secs);
+                execution.deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+                carried = again.map_or(Carried::Nothing, Carried::State);
             }
             // A fresh seal store per stage execution: never concluded before.
             EcsRound::Repeated { reason, .. } => {

@@ -27,6 +27,17 @@
 //! second step of the bake ([`crate::analysis::admit_ecs_round`]). An older
 //! state than that (stale), another execution's, or one the seal does not
 //! vouch for still fails the stage, the record naming which.
+//!
+//! A retry may also arrive while the round it repeats is still running: so
+//! each round is claimed before it measures ([`SealStore::claim`], atomic, as
+//! a CodeDeploy bake claims its runs), and the invocation that finds its round
+//! claimed measures nothing and seals nothing: it answers `IN_PROGRESS` with
+//! `hookDetails` as they came and a short delay
+//! ([`OVERLAP_RECHECK_DELAY_SECS`]), so that ECS's callback is a retry of the
+//! same round, answered from the seal the other invocation left. A claim that
+//! cannot be taken (SSM failing) fails the stage closed, and so does a round
+//! claimed longer ago than any invocation runs ([`LONGEST_ROUND_SECS`]) and
+//! never sealed. The claims go with the tombstone.
 
 use super::{a_switch_decides, analysis_summary, concluding_measurement};
 use super::{conclude, fail_without_evidence, finish, measure, Execution, JudgeFn, Measured};
@@ -53,7 +64,19 @@ use tokio::time::Instant;
 /// concluding measurement's reason is whole in the decision record.
 pub const MEASUREMENT_REASON_BYTES: usize = 1024;
 
-/// Keeps the seal of each baked ECS execution.
+/// How soon ECS is asked to call back an invocation that found its round
+/// claimed by another: about when that one's measurement
+/// ([`MEASUREMENT_ALLOWANCE_SECS`]) has been sealed.
+pub const OVERLAP_RECHECK_DELAY_SECS: u32 = 10;
+
+/// How long after a round was claimed its invocation may still be running:
+/// Lambda's longest timeout (15 minutes) and a minute of clock skew. A round
+/// claimed longer ago than that, and not sealed, was claimed by an invocation
+/// that failed or timed out: the round fails closed rather than answering
+/// `IN_PROGRESS` for ever.
+pub const LONGEST_ROUND_SECS: i64 = 15 * 60 + 60;
+
+/// Keeps the seal of each baked ECS execution, and the claims of its rounds.
 pub trait SealStore: Sync {
     /// The seal kept for `execution`, if any.
     fn seal(
@@ -65,6 +88,26 @@ pub trait SealStore: Sync {
         &self,
         execution: &Execution,
         seal: &Seal,
+    ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
+    /// Claims round `round` of `execution`, atomically: `false` when another
+    /// invocation of the same round claimed it first.
+    fn claim(
+        &self,
+        execution: &Execution,
+        round: u32,
+    ) -> impl Future<Output = Result<bool, EvidenceError>> + Send;
+    /// When round `round` of `execution` was claimed (`None`: it is not).
+    fn claimed_at(
+        &self,
+        execution: &Execution,
+        round: u32,
+    ) -> impl Future<Output = Result<Option<i64>, EvidenceError>> + Send;
+    /// Drops the claims of rounds 1 to `rounds` of `execution`, once its
+    /// tombstone is written (names that are gone are no error).
+    fn drop_claims(
+        &self,
+        execution: &Execution,
+        rounds: u32,
     ) -> impl Future<Output = Result<(), EvidenceError>> + Send;
 }
 
@@ -103,6 +146,19 @@ pub enum EcsRound {
         /// The state for `hookDetails`.
         state: AnalysisState,
         /// `callBackDelay`, seconds.
+        callback_delay_secs: u32,
+        /// For the answer and the log.
+        reason: String,
+    },
+    /// Another invocation of the same round holds its claim and is measuring
+    /// (ECS invoked the round again while it ran): nothing measured, nothing
+    /// sealed; answer `IN_PROGRESS` with `hookDetails` as they came, so that
+    /// ECS calls back with them and gets the other invocation's answer from
+    /// the seal ([`EcsAdmission::Repeat`]).
+    Overlapping {
+        /// The state the invocation carried (`None`: the first round).
+        carried: Option<AnalysisState>,
+        /// `callBackDelay`, seconds ([`OVERLAP_RECHECK_DELAY_SECS`]).
         callback_delay_secs: u32,
         /// For the answer and the log.
         reason: String,
@@ -155,13 +211,15 @@ where
     if let Some(repeated) = seal.as_ref().and_then(repeated) {
         return repeated;
     }
+    // The rounds that may hold a claim, for a refusal to drop.
+    let sealed_rounds = seal.as_ref().map_or(0, |seal| seal.runs);
     let carried = match carried {
         Carried::Nothing => None,
         Carried::State(state) => Some(state),
         Carried::Unusable(reason) => {
             let reason =
                 format!("the analysis state in hookDetails is unusable: {reason}; failing closed");
-            return refuse(policy, execution, providers, seals, reason).await;
+            return refuse(policy, execution, providers, seals, sealed_rounds, reason).await;
         }
     };
     // What the seal keeps of this round's answer: the state it was invoked with.
@@ -193,83 +251,120 @@ where
                     "a repeat of round {} arrived after the round after it was due (the bake's state in hookDetails is stale; ECS passes each answer back); failing closed",
                     state.runs - 1
                 );
-                return refuse(policy, execution, providers, seals, reason).await;
+                return refuse(policy, execution, providers, seals, sealed_rounds, reason).await;
             }
         },
         EcsAdmission::Refuse(reason) => {
-            return refuse(policy, execution, providers, seals, reason).await;
+            return refuse(policy, execution, providers, seals, sealed_rounds, reason).await;
         }
+    };
+    // One invocation of each round measures: ECS may invoke a round again
+    // while the first invocation of it still runs (a retry), and both would
+    // measure and seal, the one sealed over failing at its next round.
+    let claim_failed = match seals.claim(execution, state.runs).await {
+        Ok(true) => None,
+        Ok(false) => match seals.claimed_at(execution, state.runs).await {
+            Ok(Some(at)) if now - at > LONGEST_ROUND_SECS => Some((
+                LifecycleStatus::Failed,
+                format!(
+                    "round {} of the analysis was claimed {} s ago by an invocation that never sealed its answer (it failed or timed out: an invocation lasts at most {LONGEST_ROUND_SECS} s); failing closed",
+                    state.runs,
+                    now - at
+                ),
+            )),
+            Ok(_) => return overlapping(carried, state.runs),
+            Err(error) => Some((
+                LifecycleStatus::Failed,
+                format!(
+                    "round {} of the analysis is claimed, and the claim could not be read ({error}); failing closed",
+                    state.runs
+                ),
+            )),
+        },
+        // As the CodeDeploy bake: an unknown claim fails closed, the state so
+        // far in the record.
+        Err(error) => Some((
+            LifecycleStatus::Failed,
+            format!(
+                "round {} of the analysis could not be claimed ({error}); failing closed",
+                state.runs
+            ),
+        )),
     };
     let sources = providers.sources();
     let mut last: Option<Measured> = None;
-    let concluded = loop {
-        match next_step(analysis, &state, now) {
-            Next::Conclude(status, reason) => break Some((status, reason)),
-            Next::MeasureAt(at) if at > now || last.is_some() => {
-                // `state.runs` rounds so far: another is round `state.runs + 1`.
-                if state.runs > max_rounds {
-                    break Some((
+    let concluded = if claim_failed.is_some() {
+        claim_failed
+    } else {
+        loop {
+            match next_step(analysis, &state, now) {
+                Next::Conclude(status, reason) => break Some((status, reason)),
+                Next::MeasureAt(at) if at > now || last.is_some() => {
+                    // `state.runs` rounds so far: another is round `state.runs + 1`.
+                    if state.runs > max_rounds {
+                        break Some((
                         LifecycleStatus::Failed,
                         format!(
                             "the analysis reached its bound of {max_rounds} IN_PROGRESS rounds (GATE_MAX_CONTINUATIONS) after {} measurements; failing closed",
                             state.measurements.len()
                         ),
                     ));
-                }
-                state.runs += 1;
-                let took = last.as_ref().and(state.measurements.last().cloned());
-                let sealed = Seal::answered(&state, invoked_with.clone(), took);
-                if let Err(error) = seals.put_seal(execution, &sealed).await {
-                    break Some((
-                        LifecycleStatus::Failed,
-                        format!(
+                    }
+                    state.runs += 1;
+                    let took = last.as_ref().and(state.measurements.last().cloned());
+                    let sealed = Seal::answered(&state, invoked_with.clone(), took);
+                    if let Err(error) = seals.put_seal(execution, &sealed).await {
+                        break Some((
+                            LifecycleStatus::Failed,
+                            format!(
                             "the analysis' progress could not be sealed ({error}); failing closed"
                         ),
-                    ));
+                        ));
+                    }
+                    let reason = match &last {
+                        Some(measured) => format!(
+                            "measurement {} of the analysis: {}; next in {} s",
+                            state.measurements.len(),
+                            measured.verdict.reason,
+                            (at - now).max(1)
+                        ),
+                        None => format!("the analysis starts measuring in {} s", (at - now).max(1)),
+                    };
+                    return EcsRound::InProgress {
+                        callback_delay_secs: u32::try_from((at - now).max(1)).unwrap_or(u32::MAX),
+                        state,
+                        reason,
+                    };
                 }
-                let reason = match &last {
-                    Some(measured) => format!(
-                        "measurement {} of the analysis: {}; next in {} s",
-                        state.measurements.len(),
-                        measured.verdict.reason,
-                        (at - now).max(1)
-                    ),
-                    None => format!("the analysis starts measuring in {} s", (at - now).max(1)),
-                };
-                return EcsRound::InProgress {
-                    callback_delay_secs: u32::try_from((at - now).max(1)).unwrap_or(u32::MAX),
-                    state,
-                    reason,
-                };
-            }
-            Next::MeasureAt(_) => {
-                let question = Question {
-                    policy,
-                    hook: execution.hook,
-                    deployment_id: &execution.deployment_id,
-                    now,
-                    budget: super::evidence_budget(execution, started)
-                        .min(Duration::from_secs(MEASUREMENT_ALLOWANCE_SECS as u64)),
-                };
-                let measured = measure(question, &sources, judge).await;
-                state.measurements.push(Measurement {
-                    at: now,
-                    outcome: classify(&measured.verdict),
-                    // Bounded: the seal keeps this measurement (`Seal::answered`).
-                    reason: escaped_within(&measured.verdict.reason, MEASUREMENT_REASON_BYTES),
-                });
-                tracing::info!(
-                    deployment = %execution.deployment_id,
-                    stage = %execution.hook,
-                    round = state.runs,
-                    measurement = state.measurements.len(),
-                    reason = %measured.verdict.reason,
-                    "analysis measurement"
-                );
-                let switched = a_switch_decides(&measured, now);
-                last = Some(measured);
-                if switched {
-                    break None; // the switches decide in the decision
+                Next::MeasureAt(_) => {
+                    let question = Question {
+                        policy,
+                        hook: execution.hook,
+                        deployment_id: &execution.deployment_id,
+                        now,
+                        budget: super::evidence_budget(execution, started)
+                            .min(Duration::from_secs(MEASUREMENT_ALLOWANCE_SECS as u64)),
+                    };
+                    let measured = measure(question, &sources, judge).await;
+                    state.measurements.push(Measurement {
+                        at: now,
+                        outcome: classify(&measured.verdict),
+                        // Bounded: the seal keeps this measurement (`Seal::answered`).
+                        reason: escaped_within(&measured.verdict.reason, MEASUREMENT_REASON_BYTES),
+                    });
+                    tracing::info!(
+                        deployment = %execution.deployment_id,
+                        stage = %execution.hook,
+                        round = state.runs,
+                        measurement = state.measurements.len(),
+                        reason = %measured.verdict.reason,
+                        "analysis measurement"
+                    );
+                    let switched = a_switch_decides(&measured, now);
+                    last = Some(measured);
+                    if switched {
+                        break None; // the switches decide in the decision
+                    }
                 }
             }
         }
@@ -288,17 +383,38 @@ where
         Some(summary),
     )
     .await;
-    keep_tombstone(seals, execution, &Seal::concluded(&state, status)).await;
+    keep_tombstone(
+        seals,
+        execution,
+        &Seal::concluded(&state, status),
+        state.runs,
+    )
+    .await;
     EcsRound::Concluded(Box::new(record))
 }
 
+/// The answer of an invocation that found its round (`round`) claimed by
+/// another: `IN_PROGRESS` with the state it `carried`, soon, so that ECS's
+/// callback is a repeat of the round, answered from the other's seal.
+fn overlapping(carried: Option<AnalysisState>, round: u32) -> EcsRound {
+    EcsRound::Overlapping {
+        reason: format!(
+            "round {round} of the analysis is claimed by another invocation of it, still running (ECS invoked the round again): nothing measured, its answer in {OVERLAP_RECHECK_DELAY_SECS} s"
+        ),
+        callback_delay_secs: OVERLAP_RECHECK_DELAY_SECS,
+        carried,
+    }
+}
+
 /// Fails the stage for `reason` without measuring, and leaves a `FAILED`
-/// tombstone: the bake is over, whatever state comes next.
+/// tombstone: the bake is over, whatever state comes next. The claims of
+/// rounds 1 to `rounds` (the bake's so far) are dropped.
 async fn refuse<M, A, D, R, W, P, F, K>(
     policy: &Policy,
     execution: &Execution,
     providers: Providers<'_, M, A, D, R, W, P, F>,
     seals: &K,
+    rounds: u32,
     reason: String,
 ) -> EcsRound
 where
@@ -313,6 +429,7 @@ where
         seals,
         execution,
         &Seal::concluded(&refused, LifecycleStatus::Failed),
+        rounds,
     )
     .await;
     EcsRound::Concluded(Box::new(record))
@@ -335,15 +452,27 @@ fn repeated(seal: &Seal) -> Option<EcsRound> {
     })
 }
 
-/// Leaves the concluded seal; a failure is logged (the answer stands, a
-/// repeated invocation would judge again).
-async fn keep_tombstone<K: SealStore>(seals: &K, execution: &Execution, seal: &Seal) {
+/// Leaves the concluded seal, then drops the claims of rounds 1 to `rounds`
+/// (the tombstone answers any later invocation); a failure is logged (the
+/// answer stands: a repeated invocation would judge again, or claims are left
+/// in SSM).
+async fn keep_tombstone<K: SealStore>(seals: &K, execution: &Execution, seal: &Seal, rounds: u32) {
     if let Err(error) = seals.put_seal(execution, seal).await {
         tracing::warn!(
             deployment = %execution.deployment_id,
             stage = %execution.hook,
             error = %error,
             "the analysis' tombstone was not written; a repeated invocation of this execution would judge again"
+        );
+        return;
+    }
+    if let Err(error) = seals.drop_claims(execution, rounds).await {
+        tracing::warn!(
+            deployment = %execution.deployment_id,
+            stage = %execution.hook,
+            rounds,
+            error = %error,
+            "the claims of the analysis' rounds were not dropped; they stay in SSM until deleted"
         );
     }
 }

@@ -4,11 +4,30 @@
 
 use super::*;
 use crate::analysis::{AnalysisState, Seal};
-use crate::run::ecs::{answer_rollback, execute_ecs_round, Carried, EcsBake, EcsRound, SealStore};
+use crate::run::ecs::{
+    answer_rollback, execute_ecs_round, Carried, EcsBake, EcsRound, SealStore, LONGEST_ROUND_SECS,
+    OVERLAP_RECHECK_DELAY_SECS,
+};
 
-/// The seal as SSM would keep it.
+/// The seal and the rounds claimed (when), as SSM would keep them; claiming
+/// fails while the third field is set (SSM unreachable).
 #[derive(Default)]
-struct MemSeals(Mutex<Option<Seal>>);
+struct MemSeals(
+    Mutex<Option<Seal>>,
+    Mutex<std::collections::BTreeMap<u32, i64>>,
+    std::sync::atomic::AtomicBool,
+);
+
+impl MemSeals {
+    fn claims(&self) -> Vec<u32> {
+        self.1.lock().unwrap().keys().copied().collect()
+    }
+
+    /// Round `round` claimed at `at` by another invocation.
+    fn claimed_elsewhere(&self, round: u32, at: i64) {
+        assert!(self.1.lock().unwrap().insert(round, at).is_none());
+    }
+}
 
 impl SealStore for MemSeals {
     async fn seal(&self, _: &Execution) -> Result<Option<Seal>, EvidenceError> {
@@ -16,6 +35,28 @@ impl SealStore for MemSeals {
     }
     async fn put_seal(&self, _: &Execution, seal: &Seal) -> Result<(), EvidenceError> {
         *self.0.lock().unwrap() = Some(seal.clone());
+        Ok(())
+    }
+    async fn claim(&self, execution: &Execution, round: u32) -> Result<bool, EvidenceError> {
+        if self.2.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(EvidenceError::Api {
+                service: "SSM",
+                operation: "PutParameter",
+                message: "ThrottlingException: Rate exceeded".into(),
+            });
+        }
+        let mut claims = self.1.lock().unwrap();
+        if claims.contains_key(&round) {
+            return Ok(false);
+        }
+        claims.insert(round, execution.now);
+        Ok(true)
+    }
+    async fn claimed_at(&self, _: &Execution, round: u32) -> Result<Option<i64>, EvidenceError> {
+        Ok(self.1.lock().unwrap().get(&round).copied())
+    }
+    async fn drop_claims(&self, _: &Execution, rounds: u32) -> Result<(), EvidenceError> {
+        self.1.lock().unwrap().retain(|round, _| *round > rounds);
         Ok(())
     }
 }
@@ -95,7 +136,7 @@ async fn play(
                 // Through JSON, as hookDetails travels.
                 carried = Carried::State(AnalysisState::from_json(&state.to_json(), now).unwrap());
             }
-            EcsRound::Repeated { .. } => panic!("repeated"),
+            other => panic!("expected IN_PROGRESS or a conclusion, got {other:?}"),
         }
     }
     panic!("no conclusion in 20 rounds");
@@ -536,4 +577,141 @@ fn a_seal_with_the_longest_id_and_reason_fits_a_standard_parameter() {
         seal.to_text().len()
     );
     assert_eq!(Seal::from_text(&seal.to_text()).unwrap(), seal);
+}
+
+#[tokio::test]
+async fn an_overlapping_invocation_of_a_claimed_round_measures_nothing_and_answers_in_progress() {
+    let policy = ecs_policy();
+    let seals = MemSeals::default();
+    let metrics = CountingCloudWatch::default();
+    let (first, _, _) = in_progress(round(&policy, &metrics, &seals, NOW, Carried::Nothing).await);
+    assert_eq!(seals.claims(), vec![1], "the first round is claimed");
+    // Round 2 is being measured by another invocation (it claimed the round
+    // and has not sealed yet) when ECS invokes it again.
+    seals.claimed_elsewhere(2, NOW + 60);
+    let (queries, sealed) = (metrics.queries(), seals.0.lock().unwrap().clone());
+    let overlapping = round(
+        &policy,
+        &metrics,
+        &seals,
+        NOW + 61,
+        Carried::State(first.clone()),
+    )
+    .await;
+    let EcsRound::Overlapping {
+        carried,
+        callback_delay_secs,
+        reason,
+    } = overlapping
+    else {
+        panic!("expected an overlapping IN_PROGRESS, got {overlapping:?}");
+    };
+    assert_eq!(carried.as_ref(), Some(&first), "hookDetails as they came");
+    assert_eq!(callback_delay_secs, OVERLAP_RECHECK_DELAY_SECS);
+    assert!(reason.contains("round 2"), "{reason}");
+    assert!(reason.contains("claimed"), "{reason}");
+    assert_eq!(
+        metrics.queries(),
+        queries,
+        "the overlapping invocation measured"
+    );
+    assert_eq!(
+        *seals.0.lock().unwrap(),
+        sealed,
+        "the overlapping invocation moved the seal"
+    );
+
+    // The first round overlapping in the same way: hookDetails without a
+    // state, as they came.
+    let fresh = MemSeals::default();
+    fresh.claimed_elsewhere(1, NOW);
+    match round(&policy, &metrics, &fresh, NOW, Carried::Nothing).await {
+        EcsRound::Overlapping { carried: None, .. } => {}
+        other => panic!("expected an overlapping first round, got {other:?}"),
+    }
+    assert_eq!(metrics.queries(), queries);
+    assert!(fresh.0.lock().unwrap().is_none(), "sealed without a claim");
+}
+
+#[tokio::test]
+async fn the_claims_of_a_concluded_execution_are_dropped_with_its_tombstone() {
+    let policy = ecs_policy();
+    let seals = MemSeals::default();
+    let (record, rounds) = play(
+        &policy,
+        &FakeCloudWatch {
+            delay: Duration::ZERO,
+        },
+        &seals,
+    )
+    .await;
+    assert_eq!(record.status, LifecycleStatus::Succeeded);
+    assert!(rounds.len() >= 3);
+    assert!(seals.claims().is_empty(), "left: {:?}", seals.claims());
+
+    // A refused round drops the claims of the rounds before it too.
+    let seals = MemSeals::default();
+    let metrics = CountingCloudWatch::default();
+    let mut edited = two_rounds(&policy, &metrics, &seals).await;
+    assert_eq!(seals.claims(), vec![1, 2]);
+    edited.measurements[0].reason = "all fine, trust me".into();
+    let reason = failed(round(&policy, &metrics, &seals, NOW + 65, Carried::State(edited)).await);
+    assert!(reason.contains("forged or edited"), "{reason}");
+    assert!(seals.claims().is_empty(), "left: {:?}", seals.claims());
+}
+
+#[tokio::test]
+async fn a_claim_that_cannot_be_taken_fails_the_stage_closed_without_measuring() {
+    let policy = ecs_policy();
+    let seals = MemSeals::default();
+    let metrics = CountingCloudWatch::default();
+    let (first, _, _) = in_progress(round(&policy, &metrics, &seals, NOW, Carried::Nothing).await);
+    let queries = metrics.queries();
+    seals.2.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reason = failed(round(&policy, &metrics, &seals, NOW + 60, Carried::State(first)).await);
+    assert!(reason.contains("could not be claimed"), "{reason}");
+    assert!(reason.contains("Rate exceeded"), "{reason}");
+    assert_eq!(metrics.queries(), queries, "measured without a claim");
+    let tombstone = seals.0.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        tombstone.concluded,
+        Some(LifecycleStatus::Failed.to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_round_claimed_by_an_invocation_that_never_answered_fails_closed() {
+    let policy = ecs_policy();
+    let seals = MemSeals::default();
+    let metrics = CountingCloudWatch::default();
+    let (first, _, _) = in_progress(round(&policy, &metrics, &seals, NOW, Carried::Nothing).await);
+    // Round 2 was claimed by an invocation that failed or timed out before
+    // sealing: every callback would find it claimed, for ever.
+    seals.claimed_elsewhere(2, NOW + 60);
+    let queries = metrics.queries();
+    let still_running = round(
+        &policy,
+        &metrics,
+        &seals,
+        NOW + 60 + LONGEST_ROUND_SECS,
+        Carried::State(first.clone()),
+    )
+    .await;
+    assert!(
+        matches!(still_running, EcsRound::Overlapping { .. }),
+        "{still_running:?}"
+    );
+    let reason = failed(
+        round(
+            &policy,
+            &metrics,
+            &seals,
+            NOW + 61 + LONGEST_ROUND_SECS,
+            Carried::State(first),
+        )
+        .await,
+    );
+    assert!(reason.contains("round 2"), "{reason}");
+    assert!(reason.contains("never sealed"), "{reason}");
+    assert_eq!(metrics.queries(), queries, "measured a claimed round");
 }
