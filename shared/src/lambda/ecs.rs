@@ -42,9 +42,10 @@ use crate::report::after::after_report;
 use crate::report::ecs::{ecs_answer, EcsHookStatus, ReturnedToEcs};
 use crate::report::emf::metric_lines;
 use crate::report::{DecisionRecord, LOG_EVENT_BOUND};
-use crate::run::ecs::{answer_rollback, execute_ecs_round, Carried, EcsBake, EcsRound};
+use crate::run::ecs::{answer_rollback, execute_ecs_round, give_up_rollback_check, Carried};
 use crate::run::ecs::{rollback_unanswered, RollbackUnanswered, ROLLBACK_CHECK_FIELD};
-use crate::run::{execute, fail_without_evidence, remaining, Execution, Providers};
+use crate::run::ecs::{EcsBake, EcsRound};
+use crate::run::{execute, remaining, Execution, Providers};
 use crate::vocab::Hook;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
@@ -200,7 +201,7 @@ impl EcsHookFunction {
                         ));
                     }
                     RollbackUnanswered::GiveUp(reason) => {
-                        let record = Box::pin(fail_without_evidence(
+                        let record = Box::pin(give_up_rollback_check(
                             &self.base.policy,
                             &execution,
                             providers(),

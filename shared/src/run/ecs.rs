@@ -504,6 +504,33 @@ where
     finish(policy, execution, &providers, Instant::now(), outcome, None).await
 }
 
+/// Ends a stage whose rollback question went unanswered too long
+/// ([`RollbackUnanswered::GiveUp`]): `Failed` for `reason`, nothing measured,
+/// unless a switch decides, read now as a bake's conclusion reads them: an
+/// operator's override for the stage still passes it during an outage of
+/// ECS's API (a freeze fails it, as the give-up would).
+pub async fn give_up_rollback_check<M, A, D, R, W, P, F>(
+    policy: &Policy,
+    execution: &Execution,
+    providers: Providers<'_, M, A, D, R, W, P, F>,
+    reason: String,
+) -> DecisionRecord
+where
+    R: StatusReporter,
+    W: SwitchSource,
+    F: FlagWriter,
+{
+    let measured = concluding_measurement(
+        None,
+        Some((LifecycleStatus::Failed, reason)),
+        providers.switches,
+        execution.hook,
+    )
+    .await;
+    let outcome = conclude(policy, execution.hook, execution.now, measured);
+    finish(policy, execution, &providers, Instant::now(), outcome, None).await
+}
+
 /// The `hookDetails` field that counts the invocations at which ECS could
 /// not say whether the deployment is rolling back.
 pub const ROLLBACK_CHECK_FIELD: &str = "gate_rollback_check";

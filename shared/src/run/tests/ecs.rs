@@ -5,8 +5,8 @@
 use super::*;
 use crate::analysis::{AnalysisState, Seal};
 use crate::run::ecs::{
-    answer_rollback, execute_ecs_round, Carried, EcsBake, EcsRound, SealStore, LONGEST_ROUND_SECS,
-    OVERLAP_RECHECK_DELAY_SECS,
+    answer_rollback, execute_ecs_round, give_up_rollback_check, Carried, EcsBake, EcsRound,
+    SealStore, LONGEST_ROUND_SECS, OVERLAP_RECHECK_DELAY_SECS,
 };
 
 /// The seal and the rounds claimed (when), as SSM would keep them; claiming
@@ -714,4 +714,51 @@ async fn a_round_claimed_by_an_invocation_that_never_answered_fails_closed() {
     assert!(reason.contains("round 2"), "{reason}");
     assert!(reason.contains("never sealed"), "{reason}");
     assert_eq!(metrics.queries(), queries, "measured a claimed round");
+}
+
+/// A rollback question unanswered too long fails the stage, unless the
+/// operator's override for it says otherwise: the switches decide as they do
+/// everywhere else (an outage of ECS's API must not make an override useless).
+#[tokio::test]
+async fn a_rollback_check_given_up_fails_closed_unless_an_override_decides() {
+    let policy = ecs_policy();
+    let reporter = crate::report::ecs::ReturnedToEcs;
+    let reason = "ECS did not say whether this deployment is rolling back at 7 invocations";
+    let end = |switches: FakeSwitches| {
+        let policy = &policy;
+        let reporter = &reporter;
+        async move {
+            let providers = Providers {
+                metrics: &BadCloudWatch,
+                alarms: &BadCloudWatch,
+                deployments: &FakeCodeDeploy,
+                reporter,
+                switches: &switches,
+                probes: &NoProbes,
+                flags: &crate::evidence::NoFlags,
+            };
+            give_up_rollback_check(policy, &at(NOW), providers, reason.to_string()).await
+        }
+    };
+
+    let record = end(FakeSwitches(Ok((None, None).into()))).await;
+    assert_eq!(record.status, LifecycleStatus::Failed);
+    assert!(record.reason.contains(reason), "{}", record.reason);
+    assert!(record.gates.is_empty());
+
+    let value =
+        r#"{"reason": "ECS API outage, INC-9", "by": "alice", "expires": "2099-01-01T00:00:00Z"}"#;
+    let record = end(FakeSwitches(Ok((None, Some(value.into())).into()))).await;
+    assert_eq!(
+        record.status,
+        LifecycleStatus::Succeeded,
+        "{}",
+        record.reason
+    );
+    assert!(
+        record.reason.starts_with("override by alice"),
+        "{}",
+        record.reason
+    );
+    assert!(record.reason.contains(reason), "{}", record.reason);
 }
