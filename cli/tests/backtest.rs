@@ -3,6 +3,9 @@
 //! exports"). The end-to-end path through the real AWS CLI and the emulator is
 //! in `tests/tests/gatectl.rs`.
 
+mod common;
+
+use common::gatectl;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -45,20 +48,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn gatectl(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatectl"))
-        .current_dir(dir)
-        .env_remove("GATE_POLICY_FILE")
-        .env_remove("TARGET_GROUP")
-        .env_remove("LOAD_BALANCER")
-        .env_remove("BASELINE_TARGET_GROUP")
-        .env_remove("BASELINE_LOAD_BALANCER")
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 fn text(output: &Output) -> (String, String) {

@@ -14,9 +14,12 @@
 //! binary. The screenshots are kept in the target directory
 //! (`tmp/reports/*.png`) for a person to look at.
 
+mod common;
+
+use common::gatectl;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A wide desktop window: two charts side by side.
@@ -182,20 +185,6 @@ fn out_dir() -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reports");
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn gatectl(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatectl"))
-        .current_dir(dir)
-        .env_remove("GATE_POLICY_FILE")
-        .env_remove("TARGET_GROUP")
-        .env_remove("LOAD_BALANCER")
-        .env_remove("BASELINE_TARGET_GROUP")
-        .env_remove("BASELINE_LOAD_BALANCER")
-        .env("NO_COLOR", "1")
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 /// Checks `report` in Chromium: a screenshot (kept as `name.png`) and the

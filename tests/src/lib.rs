@@ -541,25 +541,35 @@ fn drain(mut pipe: impl Read + Send + 'static) -> std::thread::JoinHandle<String
     })
 }
 
+/// The hook's command ([`hook_command`]) without the variables in `unset`,
+/// then with `extra` set.
+fn configured(
+    emulator: &Emulator,
+    binary: &str,
+    extra: &[(&str, &str)],
+    unset: &[&str],
+) -> Command {
+    let mut command = hook_command(emulator, binary);
+    for name in unset {
+        command.env_remove(name);
+    }
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    command
+}
+
 impl HookProcess {
     /// Starts `binary` with the emulator as both Runtime API and AWS endpoint,
     /// the ALB environment of the default policy, and `extra` on top.
     pub fn start(emulator: &Emulator, binary: &str, extra: &[(&str, &str)]) -> HookProcess {
-        let mut command = hook_command(emulator, binary);
-        for (name, value) in extra {
-            command.env(name, value);
-        }
-        Self::spawn(emulator, binary, command)
+        Self::spawn(emulator, binary, configured(emulator, binary, extra, &[]))
     }
 
     /// Starts `binary` as [`HookProcess::start`] does, without the variables
     /// in `unset` (a Lambda-set variable missing).
     pub fn start_without(emulator: &Emulator, binary: &str, unset: &[&str]) -> HookProcess {
-        let mut command = hook_command(emulator, binary);
-        for name in unset {
-            command.env_remove(name);
-        }
-        Self::spawn(emulator, binary, command)
+        Self::spawn(emulator, binary, configured(emulator, binary, &[], unset))
     }
 
     /// Starts `binary` with `extra` set and the variables in `unset` removed
@@ -570,14 +580,7 @@ impl HookProcess {
         extra: &[(&str, &str)],
         unset: &[&str],
     ) -> HookProcess {
-        let mut command = hook_command(emulator, binary);
-        for name in unset {
-            command.env_remove(name);
-        }
-        for (name, value) in extra {
-            command.env(name, value);
-        }
-        Self::spawn(emulator, binary, command)
+        Self::spawn(emulator, binary, configured(emulator, binary, extra, unset))
     }
 
     /// A second instance of a running hook, started as
@@ -590,14 +593,7 @@ impl HookProcess {
         extra: &[(&str, &str)],
         unset: &[&str],
     ) -> HookProcess {
-        let mut command = hook_command(emulator, binary);
-        for name in unset {
-            command.env_remove(name);
-        }
-        for (name, value) in extra {
-            command.env(name, value);
-        }
-        Self::spawn_beside(binary, command)
+        Self::spawn_beside(binary, configured(emulator, binary, extra, unset))
     }
 
     fn spawn(emulator: &Emulator, binary: &str, command: Command) -> HookProcess {
